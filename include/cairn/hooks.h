@@ -1,0 +1,138 @@
+/*
+ * cairn/hooks.h: registering hooks into the server and request pipeline.
+ *
+ * A module registers its hooks from register_hooks().  Each registration
+ * gives an order (CAIRN_ORDER_FIRST, _MIDDLE, _LAST plus a small integer
+ * to break ties) and optional NULL-terminated lists of module names that
+ * must run before or after it.  The core sorts every phase once per
+ * configuration generation; a cycle is a configuration error, and
+ * `cairnd -H` prints the resulting order.
+ *
+ * Request phases run in this order:
+ *
+ *   POST_READ_REQUEST  headers parsed: request ids, rewrites
+ *   ROUTE              pick the handler; the core router fills params
+ *   ACCESS             decisions by client address
+ *   AUTHENTICATE       who is it (cairn_request_set_user)
+ *   AUTHORIZE          may they: return 401 or 403
+ *   FIXUPS             last changes before the handler
+ *   (the request body, if any, is read here: see request.h)
+ *   HANDLER            the first hook that does not decline answers;
+ *                      none: 404
+ *   RESPONSE           status, headers and body may still change
+ *   LOG                after the last byte went out or the client left
+ *
+ * In every phase but HANDLER all hooks run until one returns something
+ * other than CAIRN_OK or CAIRN_DECLINED.  A hook returns:
+ *
+ *   CAIRN_DECLINED     not mine
+ *   CAIRN_OK           done with this phase (HANDLER: the response is set)
+ *   CAIRN_DONE         response complete, skip to LOG
+ *   CAIRN_SUSPENDED    waiting: call cairn_request_resume() later
+ *   a status >= 400    abort with that status (the core writes the error
+ *                      response, which RESPONSE hooks may still replace)
+ *
+ * In the LOG phase the return value is ignored.
+ */
+
+#ifndef CAIRN_HOOKS_H
+#define CAIRN_HOOKS_H
+
+#include <cairn/defs.h>
+
+typedef enum {
+    CAIRN_PHASE_POST_READ_REQUEST = 0,
+    CAIRN_PHASE_ROUTE,
+    CAIRN_PHASE_ACCESS,
+    CAIRN_PHASE_AUTHENTICATE,
+    CAIRN_PHASE_AUTHORIZE,
+    CAIRN_PHASE_FIXUPS,
+    CAIRN_PHASE_HANDLER,
+    CAIRN_PHASE_RESPONSE,
+    CAIRN_PHASE_LOG,
+    CAIRN_PHASE_COUNT
+} cairn_phase_t;
+
+typedef enum {
+    CAIRN_SERVER_PRE_CONFIG = 0,    /* before the module's directives */
+    CAIRN_SERVER_POST_CONFIG,       /* validate; failing fails -t */
+    CAIRN_SERVER_WORKER_INIT,       /* in each worker, before accepting */
+    CAIRN_SERVER_WORKER_EXIT,       /* in each worker, before it exits */
+    CAIRN_SERVER_HOOK_COUNT
+} cairn_server_hook_t;
+
+typedef enum {
+    CAIRN_CONN_OPEN = 0,            /* accepted; non-OK closes it */
+    CAIRN_CONN_CLOSE,               /* about to close */
+    CAIRN_CONN_HOOK_COUNT
+} cairn_conn_hook_t;
+
+#define CAIRN_ORDER_FIRST       0
+#define CAIRN_ORDER_MIDDLE      10
+#define CAIRN_ORDER_LAST        20
+
+typedef int (*cairn_request_hook_cb)(cairn_request_t *r);
+typedef int (*cairn_server_hook_cb)(cairn_server_t *s);
+typedef int (*cairn_conn_hook_cb)(cairn_conn_t *c);
+
+
+/*
+ * Registers fn in a request phase.  order is CAIRN_ORDER_* and n breaks
+ * ties inside it (lower runs first); before and after are NULL or
+ * NULL-terminated lists of module names.  Returns CAIRN_OK or CAIRN_ERROR
+ * (only called from register_hooks).
+ */
+CAIRN_API int cairn_hook_request(cairn_module_t *m, cairn_phase_t phase,
+                                 cairn_request_hook_cb fn, int order, int n,
+                                 const char *const *before,
+                                 const char *const *after);
+
+/* Registers a server hook.  A post_config hook returning anything but
+ * CAIRN_OK fails the configuration; it should log why first. */
+CAIRN_API int cairn_hook_server(cairn_module_t *m, cairn_server_hook_t which,
+                                cairn_server_hook_cb fn, int order, int n,
+                                const char *const *before,
+                                const char *const *after);
+
+/* Registers a connection hook. */
+CAIRN_API int cairn_hook_conn(cairn_module_t *m, cairn_conn_hook_t which,
+                              cairn_conn_hook_cb fn, int order, int n,
+                              const char *const *before,
+                              const char *const *after);
+
+
+#define CAIRN__HOOK_REQ(fname, phase)                                        \
+    static inline int                                                        \
+    fname(cairn_module_t *m, cairn_request_hook_cb fn, int order, int n,     \
+          const char *const *before, const char *const *after)               \
+    {                                                                        \
+        return cairn_hook_request(m, phase, fn, order, n, before, after);    \
+    }
+
+CAIRN__HOOK_REQ(cairn_hook_post_read_request, CAIRN_PHASE_POST_READ_REQUEST)
+CAIRN__HOOK_REQ(cairn_hook_route, CAIRN_PHASE_ROUTE)
+CAIRN__HOOK_REQ(cairn_hook_access, CAIRN_PHASE_ACCESS)
+CAIRN__HOOK_REQ(cairn_hook_authenticate, CAIRN_PHASE_AUTHENTICATE)
+CAIRN__HOOK_REQ(cairn_hook_authorize, CAIRN_PHASE_AUTHORIZE)
+CAIRN__HOOK_REQ(cairn_hook_fixups, CAIRN_PHASE_FIXUPS)
+CAIRN__HOOK_REQ(cairn_hook_handler, CAIRN_PHASE_HANDLER)
+CAIRN__HOOK_REQ(cairn_hook_response, CAIRN_PHASE_RESPONSE)
+CAIRN__HOOK_REQ(cairn_hook_log, CAIRN_PHASE_LOG)
+
+#define CAIRN__HOOK_SRV(fname, which)                                        \
+    static inline int                                                        \
+    fname(cairn_module_t *m, cairn_server_hook_cb fn, int order, int n,      \
+          const char *const *before, const char *const *after)               \
+    {                                                                        \
+        return cairn_hook_server(m, which, fn, order, n, before, after);     \
+    }
+
+CAIRN__HOOK_SRV(cairn_hook_pre_config, CAIRN_SERVER_PRE_CONFIG)
+CAIRN__HOOK_SRV(cairn_hook_post_config, CAIRN_SERVER_POST_CONFIG)
+CAIRN__HOOK_SRV(cairn_hook_worker_init, CAIRN_SERVER_WORKER_INIT)
+CAIRN__HOOK_SRV(cairn_hook_worker_exit, CAIRN_SERVER_WORKER_EXIT)
+
+/* The name of a phase ("handler"), for messages. */
+CAIRN_API const char *cairn_phase_name(cairn_phase_t phase);
+
+#endif /* CAIRN_HOOKS_H */

@@ -1,0 +1,96 @@
+/*
+ * cairn/module.h: the module descriptor.
+ *
+ * A module is one shared object that exports one symbol,
+ * mod_<name>_module, a cairn_module_t filled with designated
+ * initialisers:
+ *
+ *     CAIRN_MODULE(hello) = {
+ *         CAIRN_MODULE_HEADER,
+ *         .version        = "1.0.0",
+ *         .directives     = mod_hello_directives,
+ *         .create_conf    = mod_hello_create_conf,
+ *         .register_hooks = mod_hello_register,
+ *     };
+ *
+ * `LoadModule hello` opens ModuleDir/mod_hello.so and looks up
+ * mod_hello_module.  The loader checks the magic and the ABI stamp before
+ * touching anything else, so a module built for another cairn is refused
+ * with a sentence that says how to rebuild it.
+ */
+
+#ifndef CAIRN_MODULE_H
+#define CAIRN_MODULE_H
+
+#include <cairn/defs.h>
+#include <cairn/arena.h>
+#include <cairn/version.h>
+
+#define CAIRN_MODULE_MAGIC  0x4e524143u     /* "CARN" little-endian */
+
+struct cairn_module_s {
+    /* Stamped by CAIRN_MODULE_HEADER; checked first by the loader. */
+    uint32_t                  magic;
+    uint16_t                  abi_major;
+    uint16_t                  abi_minor;
+    uint32_t                  size;         /* sizeof(cairn_module_t) */
+
+    /* Owned by the core: the module's slot in per-scope config and
+     * per-request context.  Never set or read it. */
+    int32_t                   index;
+
+    /* The module's short name ("static").  NULL: taken from LoadModule. */
+    const char               *name;
+    const char               *version;
+    const char               *description;
+
+    /* NULL-terminated names of modules that must be loaded first. */
+    const char *const        *requires;
+
+    /* Directive table ending with CAIRN_DIRECTIVE_END (config.h). */
+    const cairn_directive_t  *directives;
+
+    /*
+     * Returns a new configuration with defaults, allocated from a.
+     * Called for the server scope and for every virtual host and location,
+     * before any directive of that scope is applied.  NULL when the module
+     * has no configuration.
+     */
+    void                   *(*create_conf)(cairn_arena_t *a);
+
+    /*
+     * Optional.  The core merges every directive of the table by its
+     * declared merge mode into `merged` (a fresh create_conf() result);
+     * this callback then merges whatever state the table does not
+     * describe.  parent is the enclosing scope, child the inner one.
+     * Returns NULL or an error message.
+     */
+    const char             *(*merge_conf)(cairn_arena_t *a, const void *parent,
+                                          const void *child, void *merged);
+
+    /* Registers the module's hooks (hooks.h).  Returns CAIRN_OK or
+     * CAIRN_ERROR. */
+    int                     (*register_hooks)(cairn_module_t *m);
+};
+
+#define CAIRN_MODULE_HEADER                                                  \
+    .magic = CAIRN_MODULE_MAGIC,                                             \
+    .abi_major = CAIRN_ABI_MAJOR,                                            \
+    .abi_minor = CAIRN_ABI_MINOR,                                            \
+    .size = sizeof(cairn_module_t),                                          \
+    .index = -1
+
+#define CAIRN_MODULE(name)                                                   \
+    CAIRN_EXPORT cairn_module_t mod_##name##_module;                         \
+    cairn_module_t mod_##name##_module
+
+/*
+ * Returns the loaded module called name ("static"), or NULL.  Prefer
+ * providers (provider.h) for using another module's services.
+ */
+CAIRN_API const cairn_module_t *cairn_module_find(const char *name);
+
+/* The cairn version string of the running core. */
+CAIRN_API const char *cairn_version(void);
+
+#endif /* CAIRN_MODULE_H */

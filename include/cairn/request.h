@@ -1,0 +1,254 @@
+/*
+ * cairn/request.h: requests, responses and connections.
+ *
+ * A cairn_request_t is handed to every request hook.  Strings returned by
+ * the accessors are owned by the request arena and stay valid until the
+ * LOG phase has run; copy them before keeping them longer.  Every
+ * function here must be called on the worker's loop thread (never from
+ * task-pool work).
+ */
+
+#ifndef CAIRN_REQUEST_H
+#define CAIRN_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cairn/defs.h>
+#include <cairn/arena.h>
+
+struct event_base;
+struct sockaddr;
+
+typedef enum {
+    CAIRN_METHOD_OTHER = 0,
+    CAIRN_METHOD_GET,
+    CAIRN_METHOD_HEAD,
+    CAIRN_METHOD_POST,
+    CAIRN_METHOD_PUT,
+    CAIRN_METHOD_DELETE,
+    CAIRN_METHOD_PATCH,
+    CAIRN_METHOD_OPTIONS,
+    CAIRN_METHOD_TRACE,
+    CAIRN_METHOD_CONNECT
+} cairn_method_t;
+
+/* Method masks, for routes and Allow headers. */
+#define CAIRN_M(method)     (1u << (method))
+#define CAIRN_M_ANY         0u
+
+
+/* ------------------------------------------------------------------ */
+/* The request line and headers                                       */
+/* ------------------------------------------------------------------ */
+
+CAIRN_API cairn_method_t cairn_request_method(const cairn_request_t *r);
+CAIRN_API const char *cairn_request_method_name(const cairn_request_t *r);
+
+/* The request-target exactly as received ("/a%20b/../c?x=1"). */
+CAIRN_API const char *cairn_request_target(const cairn_request_t *r);
+
+/*
+ * The path: percent-decoded, with "." and ".." segments resolved and
+ * repeated slashes folded ("/c").  A target that decodes to a NUL byte or
+ * climbs above "/" never gets this far: the core answers 400.
+ */
+CAIRN_API const char *cairn_request_path(const cairn_request_t *r);
+
+/* The raw query string after '?', or NULL. */
+CAIRN_API const char *cairn_request_query(const cairn_request_t *r);
+
+/* The first query argument called name, percent-decoded ('+' is a
+ * space), "" for "?name", or NULL when absent. */
+CAIRN_API const char *cairn_request_arg(cairn_request_t *r,
+                                        const char *name);
+
+/* 10 for HTTP/1.0, 11 for HTTP/1.1. */
+CAIRN_API int cairn_request_version(const cairn_request_t *r);
+
+/* The Host header without its port, lower-cased, or "" when absent. */
+CAIRN_API const char *cairn_request_host(const cairn_request_t *r);
+
+/* The first request header called name (case-insensitive), or NULL. */
+CAIRN_API const char *cairn_request_header(const cairn_request_t *r,
+                                           const char *name);
+
+/* Header iteration: count, then name and value of header i. */
+CAIRN_API size_t cairn_request_header_count(const cairn_request_t *r);
+CAIRN_API int cairn_request_header_at(const cairn_request_t *r, size_t i,
+                                      const char **name, const char **value);
+
+/* A router parameter (":id" or "*rest" of the matched route), or NULL. */
+CAIRN_API const char *cairn_request_param(const cairn_request_t *r,
+                                          const char *name);
+
+/*
+ * The request body, read completely before the HANDLER phase (bounded by
+ * LimitRequestBody; chunked bodies arrive de-chunked).  Returns NULL with
+ * *len = 0 when there is none.  The data is NUL-terminated for
+ * convenience; *len does not count the NUL.
+ */
+CAIRN_API const char *cairn_request_body(const cairn_request_t *r,
+                                         size_t *len);
+
+/* The authenticated user, or NULL; set by AUTHENTICATE hooks.  The
+ * string is copied into the request arena. */
+CAIRN_API const char *cairn_request_user(const cairn_request_t *r);
+CAIRN_API void cairn_request_set_user(cairn_request_t *r, const char *user);
+
+/* Client address as text ("127.0.0.1", "::1") and port. */
+CAIRN_API const char *cairn_request_remote_addr(const cairn_request_t *r);
+CAIRN_API int cairn_request_remote_port(const cairn_request_t *r);
+CAIRN_API const struct sockaddr *cairn_request_remote_sockaddr(
+    const cairn_request_t *r);
+
+/* A short unique id for this request, also in log lines. */
+CAIRN_API const char *cairn_request_id(const cairn_request_t *r);
+
+/* The request's arena: lives until the LOG phase has run. */
+CAIRN_API cairn_arena_t *cairn_request_arena(cairn_request_t *r);
+
+/* The module's config merged for this request's location. */
+CAIRN_API void *cairn_request_conf(const cairn_request_t *r,
+                                   const cairn_module_t *m);
+
+/* Per-request module state (NULL until set). */
+CAIRN_API void *cairn_request_ctx(const cairn_request_t *r,
+                                  const cairn_module_t *m);
+CAIRN_API void cairn_request_set_ctx(cairn_request_t *r,
+                                     const cairn_module_t *m, void *ctx);
+
+/*
+ * Notes: named strings that modules hand to each other for one request
+ * ("trace_id", "user_claims").  Both strings are copied.
+ */
+CAIRN_API const char *cairn_request_note(const cairn_request_t *r,
+                                         const char *key);
+CAIRN_API void cairn_request_set_note(cairn_request_t *r, const char *key,
+                                      const char *value);
+
+/* The data given to cairn_route_add() when the matched route belongs to
+ * m; NULL when no route matched or it is another module's. */
+CAIRN_API void *cairn_request_route(const cairn_request_t *r,
+                                    const cairn_module_t *m);
+
+/* The pattern of the matched route ("/users/:id"), or NULL. */
+CAIRN_API const char *cairn_request_route_pattern(const cairn_request_t *r);
+
+/* The matched <Location> path or regex, or NULL at server scope. */
+CAIRN_API const char *cairn_request_location(const cairn_request_t *r);
+
+/* The connection the request came on. */
+CAIRN_API cairn_conn_t *cairn_request_conn(cairn_request_t *r);
+
+/* The worker's event loop, for modules that arm their own events. */
+CAIRN_API struct event_base *cairn_request_event_base(cairn_request_t *r);
+
+/* The configuration generation serving the request. */
+CAIRN_API cairn_server_t *cairn_request_server(cairn_request_t *r);
+
+/* Monotonic time the request line arrived, in microseconds. */
+CAIRN_API uint64_t cairn_request_start_us(const cairn_request_t *r);
+
+
+/* ------------------------------------------------------------------ */
+/* The response                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Answers with a body from memory.  body is copied when the headers go
+ * out, so it may live in the request arena; content_type may be NULL.
+ * Returns CAIRN_OK so a handler can `return cairn_respond(...)`.
+ */
+CAIRN_API int cairn_respond(cairn_request_t *r, int status,
+                            const char *content_type, const void *body,
+                            size_t len);
+
+/*
+ * Answers with length bytes of the open file fd from offset, sent with
+ * sendfile.  The core owns fd from now on and closes it.  Returns
+ * CAIRN_OK.
+ */
+CAIRN_API int cairn_respond_file(cairn_request_t *r, int status,
+                                 const char *content_type, int fd,
+                                 off_t offset, off_t length);
+
+/* Answers with the core's error page for status (a short HTML body). */
+CAIRN_API int cairn_respond_error(cairn_request_t *r, int status);
+
+/* Status and headers, for handlers and RESPONSE hooks. */
+CAIRN_API int cairn_response_status(const cairn_request_t *r);
+CAIRN_API void cairn_response_set_status(cairn_request_t *r, int status);
+
+/* Sets (replacing any of that name), adds, reads, removes a header.
+ * Name and value are copied. */
+CAIRN_API void cairn_response_header_set(cairn_request_t *r,
+                                         const char *name, const char *value);
+CAIRN_API void cairn_response_header_add(cairn_request_t *r,
+                                         const char *name, const char *value);
+CAIRN_API const char *cairn_response_header(const cairn_request_t *r,
+                                            const char *name);
+CAIRN_API void cairn_response_header_unset(cairn_request_t *r,
+                                           const char *name);
+
+/* The body set by cairn_respond() (NULL for file or streamed bodies), and
+ * a replacement, for RESPONSE hooks such as template rendering. */
+CAIRN_API const void *cairn_response_body(const cairn_request_t *r,
+                                          size_t *len);
+CAIRN_API void cairn_response_set_body(cairn_request_t *r, const void *body,
+                                       size_t len);
+
+/* Bytes of the response sent so far (body and headers). */
+CAIRN_API uint64_t cairn_response_bytes_sent(const cairn_request_t *r);
+
+/*
+ * Streaming: start sends the status and headers now (chunked unless a
+ * Content-Length header was set, or HTTP/1.0 which closes the
+ * connection); write queues data; end finishes the body and lets the
+ * pipeline go on to LOG.  A handler that streams returns
+ * CAIRN_SUSPENDED and calls cairn_response_stream_end() when the body is
+ * complete.  write and end return CAIRN_OK or CAIRN_ERROR (the client
+ * is gone).
+ */
+CAIRN_API int cairn_response_stream_start(cairn_request_t *r, int status);
+CAIRN_API int cairn_response_stream_write(cairn_request_t *r,
+                                          const void *data, size_t len);
+CAIRN_API int cairn_response_stream_end(cairn_request_t *r);
+
+/* Bytes queued for the client but not yet written (for flow control). */
+CAIRN_API size_t cairn_response_stream_pending(const cairn_request_t *r);
+
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                        */
+/* ------------------------------------------------------------------ */
+
+CAIRN_API const char *cairn_conn_remote_addr(const cairn_conn_t *c);
+CAIRN_API int cairn_conn_remote_port(const cairn_conn_t *c);
+CAIRN_API cairn_arena_t *cairn_conn_arena(cairn_conn_t *c);
+CAIRN_API uint64_t cairn_conn_id(const cairn_conn_t *c);
+
+/* Requests served on the connection so far. */
+CAIRN_API unsigned cairn_conn_requests(const cairn_conn_t *c);
+
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                            */
+/* ------------------------------------------------------------------ */
+
+/* The reason phrase of a status ("Not Found"), or "Unknown". */
+CAIRN_API const char *cairn_status_reason(int status);
+
+/* The method called name, or CAIRN_METHOD_OTHER. */
+CAIRN_API cairn_method_t cairn_method_from_name(const char *name);
+CAIRN_API const char *cairn_method_name(cairn_method_t method);
+
+/* Formats t as an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT") into buf
+ * (at least 30 bytes); returns buf. */
+CAIRN_API char *cairn_http_date(int64_t t, char *buf);
+
+/* Parses an HTTP date; returns -1 when it is not one. */
+CAIRN_API int64_t cairn_http_date_parse(const char *s);
+
+#endif /* CAIRN_REQUEST_H */
