@@ -1,0 +1,1897 @@
+/*
+ * core/conf.c: reading the configuration.
+ *
+ * The text is read one logical line at a time (a trailing backslash joins
+ * the next line) and split into words: blanks separate them, double or
+ * single quotes keep blanks inside one, a backslash in quotes escapes the
+ * next character, and a '#' starting a word starts a comment.  A line
+ * "<Name args>" opens a section and "</Name>" closes it; sections must
+ * close in the file that opened them.
+ *
+ * Sections come in four kinds, kept on one stack: conditions (<IfModule>,
+ * <IfDefine>) whose body is read or skipped, scopes (<VirtualHost>,
+ * <Location>, <LocationMatch>) that change where directives land, module
+ * sections whose body is parsed with the module's own table, and bodies
+ * skipped after an error.  Directives are applied to the current scope's
+ * raw config of their module; cairn__conf_finalize() (conf_merge.c) merges
+ * the scopes afterwards.
+ *
+ * Errors do not stop the reading: each is recorded as "file:line: message"
+ * and the line is skipped, so `cairnd -t` reports all of them at once.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "arena_int.h"
+#include "conf_int.h"
+#include "hooks_int.h"
+#include "log_int.h"
+
+
+#define CONF_MAX_MODULES        128
+#define CONF_MAX_INCLUDE_DEPTH  16
+#define CONF_MAX_ARGS           256
+#define CONF_MAX_FRAMES         64
+
+cairn_server_t  *cairn__server_building;
+
+typedef enum {
+    FRAME_COND = 0,         /* <IfModule>/<IfDefine> being read */
+    FRAME_SKIP,             /* a body being skipped */
+    FRAME_SCOPE,            /* <VirtualHost>, <Location>, <LocationMatch> */
+    FRAME_MODULE            /* a module's section */
+} conf_frame_kind_t;
+
+typedef struct {
+    conf_frame_kind_t          kind;
+    const char                *name;        /* section name as written */
+    const char                *file;
+    int                        line;
+    int                        nested;      /* FRAME_SKIP: inner sections */
+    cairn__scope_t            *prev_scope;  /* FRAME_SCOPE */
+    cairn__vhost_t            *prev_vhost;
+    const cairn_directive_t   *table;       /* FRAME_MODULE */
+    void                      *conf;
+    int                        modidx;
+    cairn__rec_t             **prev_tail;   /* where records went before */
+} conf_frame_t;
+
+typedef struct {
+    cairn_server_t            *s;
+    const char                *file;
+    int                        line;
+    cairn__scope_t            *scope;
+    cairn__vhost_t            *vhost;
+    conf_frame_t               frames[CONF_MAX_FRAMES];
+    int                        nframes;
+    int                        depth;       /* Include nesting */
+    int                        file_base;   /* frames open before this file */
+    cairn__rec_t             **tail;        /* where the next record goes */
+    int                        modsection;  /* module section nesting */
+} conf_ctx_t;
+
+struct cairn_cmd_s {
+    conf_ctx_t                *ctx;
+    const char                *name;
+    const cairn_directive_t   *d;
+    const cairn_directive_t   *section_table;
+    void                      *section_conf;
+    int                        section_ok;
+};
+
+static conf_ctx_t  *conf_current;
+
+static int conf_parse_text(conf_ctx_t *ctx, const char *file,
+                           const char *text);
+static void conf_line(conf_ctx_t *ctx, char *line);
+static void conf_directive(conf_ctx_t *ctx, int argc, char **argv);
+static void conf_section_open(conf_ctx_t *ctx, int argc, char **argv);
+static void conf_section_close(conf_ctx_t *ctx, const char *name);
+static void conf_include(conf_ctx_t *ctx, const char *pattern,
+                         int optional);
+static const cairn__dirent_t *conf_find(const cairn_server_t *s,
+                                        const char *name);
+static const char *conf_apply(conf_ctx_t *ctx, const cairn_directive_t *d,
+                              int modidx, void *conf, uint8_t *set,
+                              int index, int argc, char **argv,
+                              cairn_cmd_t *cmd);
+static const char *conf_check_args(const cairn_directive_t *d, int argc);
+static const char *conf_check_scope(conf_ctx_t *ctx,
+                                    const cairn_directive_t *d);
+static cairn__mconf_t *conf_raw(conf_ctx_t *ctx, int modidx);
+static cairn__rec_t *conf_record(conf_ctx_t *ctx,
+                                 const cairn_directive_t *d, int modidx,
+                                 int argc, char **argv);
+static conf_frame_t *conf_push(conf_ctx_t *ctx, conf_frame_kind_t kind,
+                               const char *name);
+static const char *conf_module_name(cairn_arena_t *a, const char *name);
+static cairn__scope_t *conf_scope_new(conf_ctx_t *ctx,
+                                      cairn__scope_kind_t kind,
+                                      const char *name);
+static void conf_regfree(void *re);
+
+
+/* ------------------------------------------------------------------ */
+/* Generations                                                        */
+/* ------------------------------------------------------------------ */
+
+cairn_server_t *
+cairn__server_create(const char *conf_file, const cairn_strv_t *defines,
+                     int testing)
+{
+    cairn_server_t  *s;
+    cairn_arena_t   *a;
+    char             cwd[PATH_MAX];
+    const char      *slash;
+    size_t           i;
+    const char      *err;
+
+    a = cairn_arena_create(16384);
+    s = cairn_arena_calloc(a, sizeof(*s));
+    s->arena = a;
+    s->testing = testing;
+
+    if (conf_file[0] == '/') {
+        s->conf_file = cairn_arena_strdup(a, conf_file);
+    } else if (getcwd(cwd, sizeof(cwd)) != NULL) {
+        s->conf_file = cairn_arena_printf(a, "%s/%s", cwd, conf_file);
+    } else {
+        s->conf_file = cairn_arena_strdup(a, conf_file);
+    }
+
+    slash = strrchr(s->conf_file, '/');
+    s->conf_dir = slash == s->conf_file
+                  ? "/"
+                  : cairn_arena_strndup(a, s->conf_file,
+                                        (size_t) (slash - s->conf_file));
+
+    s->defines.n = defines ? defines->n : 0;
+    s->defines.v = cairn_arena_calloc(a, (s->defines.n + 1)
+                                         * sizeof(char *));
+    for (i = 0; i < s->defines.n; i++) {
+        s->defines.v[i] = cairn_arena_strdup(a, defines->v[i]);
+    }
+
+    s->capmods = CONF_MAX_MODULES;
+    s->mods = cairn_arena_calloc(a, s->capmods * sizeof(*s->mods));
+    s->hooks = cairn__hooks_create(a);
+    s->errors_tail = &s->errors;
+
+    s->main = cairn_arena_calloc(a, sizeof(*s->main));
+    s->main->kind = CAIRN__SCOPE_SERVER;
+    s->main->name = "server";
+    s->main->file = s->conf_file;
+    s->main->raw = cairn_arena_calloc(a, s->capmods * sizeof(cairn__mconf_t));
+    s->main->recs_tail = &s->main->recs;
+
+    s->main_vhost = cairn_arena_calloc(a, sizeof(*s->main_vhost));
+    s->main_vhost->scope = s->main;
+
+    cairn__server_building = s;
+    err = cairn__module_add_static(s, &cairn__core_module);
+    cairn__server_building = NULL;
+    if (err != NULL) {
+        cairn__conf_error(s, NULL, 0, "%s", err);
+    }
+
+    return s;
+}
+
+
+void
+cairn__server_destroy(cairn_server_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+
+    cairn__modules_unload(s);
+    cairn_arena_destroy(s->arena);
+}
+
+
+int
+cairn__conf_load(cairn_server_t *s)
+{
+    conf_ctx_t  ctx;
+    FILE       *f;
+    char       *text;
+    long        len;
+    size_t      n;
+    int         rc;
+
+    if (s->nerrors > 0) {
+        return -1;
+    }
+
+    f = fopen(s->conf_file, "r");
+    if (f == NULL) {
+        cairn__conf_error(s, NULL, 0, "cannot open the configuration file "
+                          "%s: %s", s->conf_file, strerror(errno));
+        return -1;
+    }
+
+    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0
+        || fseek(f, 0, SEEK_SET) != 0)
+    {
+        fclose(f);
+        cairn__conf_error(s, NULL, 0, "cannot read %s: %s", s->conf_file,
+                          strerror(errno));
+        return -1;
+    }
+
+    text = cairn_arena_alloc(s->arena, (size_t) len + 1);
+    n = fread(text, 1, (size_t) len, f);
+    text[n] = '\0';
+    fclose(f);
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.s = s;
+    ctx.scope = s->main;
+    ctx.vhost = s->main_vhost;
+    ctx.tail = s->main->recs_tail;
+
+    cairn__server_building = s;
+    conf_current = &ctx;
+    rc = conf_parse_text(&ctx, s->conf_file, text);
+    conf_current = NULL;
+    cairn__server_building = NULL;
+
+    if (rc != 0 || s->nerrors > 0) {
+        return -1;
+    }
+
+    return cairn__conf_finalize(s);
+}
+
+
+int
+cairn__conf_parse_string(cairn_server_t *s, const char *name,
+                         const char *text)
+{
+    conf_ctx_t  ctx;
+    int         rc;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.s = s;
+    ctx.scope = s->main;
+    ctx.vhost = s->main_vhost;
+    ctx.tail = s->main->recs_tail;
+
+    cairn__server_building = s;
+    conf_current = &ctx;
+    rc = conf_parse_text(&ctx, cairn_arena_strdup(s->arena, name),
+                         cairn_arena_strdup(s->arena, text));
+    conf_current = NULL;
+    cairn__server_building = NULL;
+
+    return rc != 0 || s->nerrors > 0 ? -1 : 0;
+}
+
+
+void
+cairn__conf_error(cairn_server_t *s, const char *file, int line,
+                  const char *fmt, ...)
+{
+    cairn__conf_error_t  *e;
+    va_list               ap;
+    char                 *msg;
+
+    va_start(ap, fmt);
+    msg = cairn_arena_vprintf(s->arena, fmt, ap);
+    va_end(ap);
+
+    e = cairn_arena_calloc(s->arena, sizeof(*e));
+    e->text = file ? cairn_arena_printf(s->arena, "%s:%d: %s", file, line,
+                                        msg)
+                   : msg;
+    *s->errors_tail = e;
+    s->errors_tail = &e->next;
+    s->nerrors++;
+}
+
+
+void
+cairn__conf_print_errors(const cairn_server_t *s, FILE *out)
+{
+    const cairn__conf_error_t  *e;
+
+    for (e = s->errors; e != NULL; e = e->next) {
+        fprintf(out, "%s\n", e->text);
+    }
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Modules                                                            */
+/* ------------------------------------------------------------------ */
+
+static size_t
+conf_field_size(cairn_type_t type)
+{
+    switch (type) {
+    case CAIRN_TYPE_STRING:
+    case CAIRN_TYPE_PATH:
+        return sizeof(const char *);
+    case CAIRN_TYPE_FLAG:
+    case CAIRN_TYPE_INT:
+        return sizeof(int);
+    case CAIRN_TYPE_SIZE:
+    case CAIRN_TYPE_MSEC:
+        return sizeof(int64_t);
+    case CAIRN_TYPE_LIST:
+        return sizeof(cairn_strv_t);
+    case CAIRN_TYPE_KV:
+        return sizeof(cairn_kvv_t);
+    default:
+        return 0;
+    }
+}
+
+
+const char *
+cairn__module_add_static(cairn_server_t *s, cairn_module_t *m)
+{
+    cairn_arena_t             *a = s->arena;
+    const cairn_directive_t   *d;
+    const cairn__dirent_t     *e;
+    cairn__modrec_t           *rec;
+    cairn__hooks_t            *saved;
+    const cairn__hook_list_t  *pre;
+    const char                *err;
+    size_t                     i, n, want, k, nmods0, ndirs0;
+    size_t                     nhooks0[CAIRN__HOOK_KINDS];
+    int                        rc, idx;
+
+    if (m->name == NULL || m->name[0] == '\0') {
+        return "a module descriptor has no name";
+    }
+
+    idx = cairn__module_index(s, m->name);
+    if (idx >= 0) {
+        if (s->mods[idx].file != NULL) {
+            return cairn_arena_printf(a, "module '%s' is already loaded "
+                                      "(by %s:%d)", m->name,
+                                      s->mods[idx].file, s->mods[idx].line);
+        }
+        return cairn_arena_printf(a, "module '%s' is already loaded",
+                                  m->name);
+    }
+
+    for (i = 0; m->requires != NULL && m->requires[i] != NULL; i++) {
+        const char  *req = conf_module_name(a, m->requires[i]);
+
+        if (cairn__module_index(s, req) < 0) {
+            return cairn_arena_printf(a, "mod_%s requires mod_%s: load it "
+                                      "first with 'LoadModule %s'", m->name,
+                                      req, req);
+        }
+    }
+
+    if (s->nmods == s->capmods) {
+        return cairn_arena_printf(a, "too many modules (at most %zu)",
+                                  s->capmods);
+    }
+
+    n = 0;
+    for (d = m->directives; d != NULL && d->name != NULL; d++, n++) {
+        e = conf_find(s, d->name);
+        if (e != NULL) {
+            return cairn_arena_printf(a, "mod_%s declares the directive '%s', "
+                                      "which mod_%s already provides",
+                                      m->name, d->name,
+                                      s->mods[e->modidx].m->name);
+        }
+        want = conf_field_size((cairn_type_t) d->type);
+        if (want != 0 && d->size != want) {
+            return cairn_arena_printf(a, "mod_%s: the field of directive '%s' "
+                                      "has %zu bytes, its type needs %zu: "
+                                      "fix the directive table", m->name,
+                                      d->name, d->size, want);
+        }
+        if (d->type == CAIRN_TYPE_CUSTOM && d->set == NULL) {
+            return cairn_arena_printf(a, "mod_%s: directive '%s' has a custom "
+                                      "type but no setter", m->name,
+                                      d->name);
+        }
+    }
+
+    nmods0 = s->nmods;
+    ndirs0 = s->ndirs;
+    for (k = 0; k < CAIRN__HOOK_KINDS; k++) {
+        nhooks0[k] = s->hooks->kind[k].n;
+    }
+
+    m->index = (int32_t) s->nmods;
+    rec = &s->mods[s->nmods++];
+    rec->m = m;
+    rec->handle = NULL;
+    rec->path = NULL;
+    rec->file = conf_current ? conf_current->file : NULL;
+    rec->line = conf_current ? conf_current->line : 0;
+
+    for (i = 0; i < n; i++) {
+        cairn__dirent_t  *ne;
+
+        if (s->ndirs == s->capdirs) {
+            cairn__dirent_t  *v;
+
+            s->capdirs = s->capdirs ? s->capdirs * 2 : 64;
+            v = cairn_arena_alloc(a, s->capdirs * sizeof(*v));
+            if (s->ndirs > 0) {
+                memcpy(v, s->dirs, s->ndirs * sizeof(*v));
+            }
+            s->dirs = v;
+        }
+        ne = &s->dirs[s->ndirs++];
+        ne->name = m->directives[i].name;
+        ne->modidx = m->index;
+        ne->d = &m->directives[i];
+        ne->index = (int) i;
+    }
+
+    if (m->register_hooks != NULL) {
+        saved = cairn__hooks_building;
+        cairn__hooks_building = s->hooks;
+        rc = m->register_hooks(m);
+        cairn__hooks_building = saved;
+        if (rc != CAIRN_OK) {
+            goto failed_hooks;
+        }
+    }
+
+    pre = &s->hooks->kind[CAIRN__HOOK_SERVER_BASE + CAIRN_SERVER_PRE_CONFIG];
+    for (i = 0; i < pre->n; i++) {
+        if (pre->v[i].module != m) {
+            continue;
+        }
+        cairn__log_module = m;
+        rc = pre->v[i].fn.srv(s);
+        cairn__log_module = NULL;
+        if (rc != CAIRN_OK && rc != CAIRN_DECLINED) {
+            goto failed_pre_config;
+        }
+    }
+
+    return NULL;
+
+failed_hooks:
+
+    err = cairn_arena_printf(a, "mod_%s: registering its hooks failed",
+                             m->name);
+    goto failed;
+
+failed_pre_config:
+
+    err = cairn_arena_printf(a, "mod_%s: its pre_config hook failed",
+                             m->name);
+
+failed:
+
+    /* Leave nothing of the module behind: its file is about to be
+     * closed. */
+    s->nmods = nmods0;
+    s->ndirs = ndirs0;
+    for (k = 0; k < CAIRN__HOOK_KINDS; k++) {
+        s->hooks->kind[k].n = nhooks0[k];
+    }
+    memset(&s->mods[nmods0], 0, sizeof(s->mods[nmods0]));
+    m->index = -1;
+
+    return err;
+}
+
+
+/* "mod_static.so" -> "static" */
+static const char *
+conf_module_name(cairn_arena_t *a, const char *name)
+{
+    size_t  len;
+
+    if (strncmp(name, "mod_", 4) == 0) {
+        name += 4;
+    }
+
+    len = strlen(name);
+    if (len > 3 && strcmp(name + len - 3, ".so") == 0) {
+        len -= 3;
+    } else if (len > 2 && strcmp(name + len - 2, ".c") == 0) {
+        len -= 2;
+    }
+
+    return cairn_arena_strndup(a, name, len);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                            */
+/* ------------------------------------------------------------------ */
+
+static int
+conf_parse_text(conf_ctx_t *ctx, const char *file, const char *text)
+{
+    const char  *saved_file = ctx->file;
+    int          saved_line = ctx->line;
+    int          base = ctx->nframes;
+    int          saved_base = ctx->file_base;
+    int          line = 0, start;
+    const char  *p = text, *eol;
+    char        *buf = NULL;
+    size_t       cap = 0, len, n;
+
+    ctx->file = file;
+    ctx->file_base = base;
+
+    while (*p != '\0') {
+        /* Join continued lines into one logical line. */
+        len = 0;
+        start = line + 1;
+
+        for ( ;; ) {
+            eol = strchr(p, '\n');
+            n = eol ? (size_t) (eol - p) : strlen(p);
+            line++;
+
+            if (len + n + 1 > cap) {
+                char  *nb;
+
+                cap = (len + n + 1) * 2;
+                nb = cairn_arena_alloc(ctx->s->arena, cap);
+                if (len > 0) {
+                    memcpy(nb, buf, len);
+                }
+                buf = nb;
+            }
+            memcpy(buf + len, p, n);
+            len += n;
+            if (len > 0 && buf[len - 1] == '\r') {
+                len--;
+            }
+
+            p = eol ? eol + 1 : p + n;
+
+            if (len > 0 && buf[len - 1] == '\\' && *p != '\0') {
+                len--;
+                buf[len++] = ' ';
+                continue;
+            }
+            break;
+        }
+
+        buf[len] = '\0';
+        ctx->line = start;
+        conf_line(ctx, cairn_arena_strndup(ctx->s->arena, buf, len));
+    }
+
+    /* Sections must close in the file that opened them. */
+    while (ctx->nframes > base) {
+        conf_frame_t  *f = &ctx->frames[ctx->nframes - 1];
+
+        cairn__conf_error(ctx->s, f->file, f->line, "<%s> is not closed "
+                          "(add </%s> before the end of %s)", f->name,
+                          f->name, file);
+        conf_section_close(ctx, f->name);
+    }
+
+    ctx->file = saved_file;
+    ctx->line = saved_line;
+    ctx->file_base = saved_base;
+
+    return 0;
+}
+
+
+/*
+ * Splits a line into words in place.  Returns the word count, or -1 with
+ * *err set.
+ */
+static int
+conf_split(char *line, char **argv, int max, const char **err)
+{
+    char  *p = line, *w, *out;
+    int    argc = 0;
+    char   q;
+
+    for ( ;; ) {
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p == '\0' || *p == '#') {
+            break;
+        }
+        if (argc == max) {
+            *err = "too many arguments";
+            return -1;
+        }
+
+        w = out = p;
+        while (*p != '\0' && *p != ' ' && *p != '\t') {
+            if (*p == '"' || *p == '\'') {
+                q = *p++;
+                while (*p != q) {
+                    if (*p == '\0') {
+                        *err = q == '"' ? "a double quote is not closed"
+                                        : "a single quote is not closed";
+                        return -1;
+                    }
+                    if (*p == '\\' && p[1] != '\0') {
+                        p++;
+                        switch (*p) {
+                        case 'n':  *out++ = '\n'; break;
+                        case 't':  *out++ = '\t'; break;
+                        case '"':
+                        case '\'':
+                        case '\\': *out++ = *p;   break;
+                        default:
+                            /* Like Apache: "\.php$" keeps its backslash,
+                             * which regular expressions need. */
+                            *out++ = '\\';
+                            *out++ = *p;
+                            break;
+                        }
+                        p++;
+                        continue;
+                    }
+                    *out++ = *p++;
+                }
+                p++;
+                continue;
+            }
+            *out++ = *p++;
+        }
+
+        if (*p != '\0') {
+            p++;
+        }
+        *out = '\0';
+        argv[argc++] = w;
+    }
+
+    return argc;
+}
+
+
+/* Cuts a trailing "# comment" (a '#' after a blank, outside quotes). */
+static void
+conf_strip_comment(char *p)
+{
+    char  q = 0;
+    char  *start = p;
+
+    for ( ; *p != '\0'; p++) {
+        if (q != 0) {
+            if (*p == '\\' && p[1] != '\0') {
+                p++;
+            } else if (*p == q) {
+                q = 0;
+            }
+        } else if (*p == '"' || *p == '\'') {
+            q = *p;
+        } else if (*p == '#' && p > start && (p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+
+static void
+conf_line(conf_ctx_t *ctx, char *line)
+{
+    char          *argv[CONF_MAX_ARGS];
+    char          *p, *end;
+    const char    *err = NULL;
+    conf_frame_t  *top;
+    int            argc, open = 0, close = 0;
+
+    p = line;
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p == '\0' || *p == '#') {
+        return;
+    }
+
+    if (p[0] == '<') {
+        conf_strip_comment(p);
+        end = p + strlen(p);
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        if (end[-1] != '>') {
+            cairn__conf_error(ctx->s, ctx->file, ctx->line, "a section line "
+                              "must end with '>'");
+            return;
+        }
+        *--end = '\0';
+        if (p[1] == '/') {
+            close = 1;
+            p += 2;
+        } else {
+            open = 1;
+            p += 1;
+        }
+    }
+
+    argc = conf_split(p, argv, CONF_MAX_ARGS, &err);
+    if (argc < 0) {
+        cairn__conf_error(ctx->s, ctx->file, ctx->line, "%s", err);
+        return;
+    }
+
+    top = ctx->nframes > 0 ? &ctx->frames[ctx->nframes - 1] : NULL;
+
+    if (top != NULL && top->kind == FRAME_SKIP) {
+        /* Only count sections, to find where the skipped body ends. */
+        if (open) {
+            top->nested++;
+        } else if (close) {
+            if (top->nested > 0) {
+                top->nested--;
+            } else {
+                conf_section_close(ctx, argc > 0 ? argv[0] : "");
+            }
+        }
+        return;
+    }
+
+    if (argc == 0) {
+        cairn__conf_error(ctx->s, ctx->file, ctx->line, "empty section "
+                          "name");
+        return;
+    }
+
+    if (open) {
+        conf_section_open(ctx, argc, argv);
+    } else if (close) {
+        if (argc > 1) {
+            cairn__conf_error(ctx->s, ctx->file, ctx->line, "</%s> takes no "
+                              "arguments", argv[0]);
+        }
+        conf_section_close(ctx, argv[0]);
+    } else {
+        conf_directive(ctx, argc, argv);
+    }
+}
+
+
+/*
+ * Opens a section frame.  Too deep a nesting is reported and the new
+ * section's body skipped (the top frame counts it); NULL is returned and
+ * the caller must not change scopes.
+ */
+static conf_frame_t *
+conf_push(conf_ctx_t *ctx, conf_frame_kind_t kind, const char *name)
+{
+    conf_frame_t  *f;
+
+    if (ctx->nframes == CONF_MAX_FRAMES) {
+        cairn__conf_error(ctx->s, ctx->file, ctx->line, "sections nested "
+                          "too deep (more than %d)", CONF_MAX_FRAMES);
+        f = &ctx->frames[ctx->nframes - 1];
+        if (f->kind == FRAME_SCOPE) {
+            ctx->scope = f->prev_scope;
+            ctx->vhost = f->prev_vhost;
+            ctx->tail = f->prev_tail;
+        } else if (f->kind == FRAME_MODULE) {
+            ctx->modsection--;
+            ctx->tail = f->prev_tail;
+        }
+        /* The top frame now skips to its own close, counting this one. */
+        f->kind = FRAME_SKIP;
+        f->nested++;
+        return NULL;
+    }
+
+    f = &ctx->frames[ctx->nframes++];
+    memset(f, 0, sizeof(*f));
+    f->kind = kind;
+    f->name = cairn_arena_strdup(ctx->s->arena, name);
+    f->file = ctx->file;
+    f->line = ctx->line;
+
+    return f;
+}
+
+
+static void
+conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
+{
+    cairn_server_t         *s = ctx->s;
+    cairn_arena_t          *a = s->arena;
+    const char             *name = argv[0];
+    const cairn__dirent_t  *e;
+    const char             *arg, *err;
+    cairn__scope_t         *scope;
+    cairn__vhost_t         *vh;
+    cairn__mconf_t         *raw;
+    cairn__rec_t           *rec;
+    cairn_cmd_t             cmd;
+    conf_frame_t           *f;
+    int                     neg, active, i, rc;
+    size_t                  k;
+
+    if (strcasecmp(name, "IfModule") == 0
+        || strcasecmp(name, "IfDefine") == 0)
+    {
+        if (argc != 2) {
+            cairn__conf_error(s, ctx->file, ctx->line, "<%s> takes one "
+                              "argument, %d given", name, argc - 1);
+            conf_push(ctx, FRAME_SKIP, name);
+            return;
+        }
+        arg = argv[1];
+        neg = arg[0] == '!';
+        if (neg) {
+            arg++;
+        }
+        if (strcasecmp(name, "IfModule") == 0) {
+            active = cairn__module_index(s, conf_module_name(a, arg)) >= 0;
+        } else {
+            active = cairn_server_defined(s, arg);
+        }
+        conf_push(ctx, (active != neg) ? FRAME_COND : FRAME_SKIP, name);
+        return;
+    }
+
+    if (strcasecmp(name, "VirtualHost") == 0) {
+        if (ctx->scope != s->main || ctx->modsection > 0) {
+            const char  *inside = "another section";
+
+            for (i = ctx->nframes - 1; i >= 0; i--) {
+                if (ctx->frames[i].kind == FRAME_SCOPE
+                    || ctx->frames[i].kind == FRAME_MODULE)
+                {
+                    inside = cairn_arena_printf(a, "<%s>",
+                                                ctx->frames[i].name);
+                    break;
+                }
+            }
+            cairn__conf_error(s, ctx->file, ctx->line, "<VirtualHost> is only "
+                              "allowed at server level, not inside %s",
+                              inside);
+            conf_push(ctx, FRAME_SKIP, name);
+            return;
+        }
+        if (argc < 2) {
+            cairn__conf_error(s, ctx->file, ctx->line, "<VirtualHost> needs "
+                              "at least one host name");
+            conf_push(ctx, FRAME_SKIP, name);
+            return;
+        }
+
+        vh = cairn_arena_calloc(a, sizeof(*vh));
+        vh->names.n = (size_t) argc - 1;
+        vh->names.v = cairn_arena_calloc(a, (size_t) argc * sizeof(char *));
+        for (i = 1; i < argc; i++) {
+            char    *lower = cairn_arena_strdup(a, argv[i]);
+            size_t   j;
+
+            for (j = 0; lower[j] != '\0'; j++) {
+                if (lower[j] >= 'A' && lower[j] <= 'Z') {
+                    lower[j] = (char) (lower[j] - 'A' + 'a');
+                }
+            }
+            for (k = 0; k < s->nvhosts; k++) {
+                size_t  x;
+
+                for (x = 0; x < s->vhosts[k]->names.n; x++) {
+                    if (strcmp(s->vhosts[k]->names.v[x], lower) == 0) {
+                        cairn__conf_error(s, ctx->file, ctx->line, "virtual "
+                                          "host name '%s' is already used "
+                                          "(%s:%d)", lower,
+                                          s->vhosts[k]->scope->file,
+                                          s->vhosts[k]->scope->line);
+                    }
+                }
+            }
+            vh->names.v[i - 1] = lower;
+        }
+
+        vh->scope = conf_scope_new(ctx, CAIRN__SCOPE_VHOST,
+                                   vh->names.v[0]);
+        vh->scope->parent = s->main;
+
+        if (s->nvhosts % 8 == 0) {
+            cairn__vhost_t  **v;
+
+            v = cairn_arena_alloc(a, (s->nvhosts + 8) * sizeof(*v));
+            if (s->nvhosts > 0) {
+                memcpy(v, s->vhosts, s->nvhosts * sizeof(*v));
+            }
+            s->vhosts = v;
+        }
+        s->vhosts[s->nvhosts++] = vh;
+
+        f = conf_push(ctx, FRAME_SCOPE, name);
+        if (f == NULL) {
+            return;
+        }
+        f->prev_scope = ctx->scope;
+        f->prev_vhost = ctx->vhost;
+        f->prev_tail = ctx->tail;
+        ctx->scope = vh->scope;
+        ctx->vhost = vh;
+        ctx->tail = &vh->scope->recs;
+        return;
+    }
+
+    if (strcasecmp(name, "Location") == 0
+        || strcasecmp(name, "LocationMatch") == 0)
+    {
+        int  regex = strcasecmp(name, "LocationMatch") == 0;
+
+        if (ctx->modsection > 0
+            || ctx->scope->kind == CAIRN__SCOPE_PREFIX
+            || ctx->scope->kind == CAIRN__SCOPE_REGEX)
+        {
+            cairn__conf_error(s, ctx->file, ctx->line, "<%s> cannot be nested "
+                              "inside another location or section; "
+                              "locations combine by path instead "
+                              "(<Location /a/b> builds on <Location /a>)",
+                              name);
+            conf_push(ctx, FRAME_SKIP, name);
+            return;
+        }
+        if (argc != 2) {
+            cairn__conf_error(s, ctx->file, ctx->line, "<%s> takes one "
+                              "argument, %d given", name, argc - 1);
+            conf_push(ctx, FRAME_SKIP, name);
+            return;
+        }
+        if (!regex && argv[1][0] != '/') {
+            cairn__conf_error(s, ctx->file, ctx->line, "<Location %s>: the "
+                              "path must start with '/'", argv[1]);
+            conf_push(ctx, FRAME_SKIP, name);
+            return;
+        }
+
+        scope = conf_scope_new(ctx, regex ? CAIRN__SCOPE_REGEX
+                                          : CAIRN__SCOPE_PREFIX, argv[1]);
+        scope->parent = ctx->scope;
+
+        if (regex) {
+            char  msg[256];
+
+            rc = regcomp(&scope->re, argv[1], REG_EXTENDED | REG_NOSUB);
+            if (rc != 0) {
+                regerror(rc, &scope->re, msg, sizeof(msg));
+                cairn__conf_error(s, ctx->file, ctx->line, "<LocationMatch "
+                                  "%s>: bad regular expression: %s",
+                                  argv[1], msg);
+                conf_push(ctx, FRAME_SKIP, name);
+                return;
+            }
+            cairn_arena_cleanup_add(a, conf_regfree, &scope->re);
+        }
+
+        vh = ctx->vhost;
+        if (regex) {
+            cairn__scope_t  **v;
+
+            v = cairn_arena_alloc(a, (vh->nregex + 1) * sizeof(*v));
+            if (vh->nregex > 0) {
+                memcpy(v, vh->regex, vh->nregex * sizeof(*v));
+            }
+            v[vh->nregex++] = scope;
+            vh->regex = v;
+        } else {
+            cairn__scope_t  **v;
+
+            v = cairn_arena_alloc(a, (vh->nprefix + 1) * sizeof(*v));
+            if (vh->nprefix > 0) {
+                memcpy(v, vh->prefix, vh->nprefix * sizeof(*v));
+            }
+            v[vh->nprefix++] = scope;
+            vh->prefix = v;
+        }
+
+        f = conf_push(ctx, FRAME_SCOPE, name);
+        if (f == NULL) {
+            return;
+        }
+        f->prev_scope = ctx->scope;
+        f->prev_vhost = ctx->vhost;
+        f->prev_tail = ctx->tail;
+        ctx->scope = scope;
+        ctx->tail = &scope->recs;
+        return;
+    }
+
+    /* A module's section, or a section inside one. */
+    if (ctx->modsection > 0) {
+        const cairn_directive_t  *d;
+        conf_frame_t             *mf = NULL;
+
+        for (i = ctx->nframes - 1; i >= 0; i--) {
+            if (ctx->frames[i].kind == FRAME_MODULE) {
+                mf = &ctx->frames[i];
+                break;
+            }
+        }
+        for (d = mf ? mf->table : NULL; d != NULL && d->name != NULL; d++) {
+            if (strcasecmp(d->name, name) == 0) {
+                break;
+            }
+        }
+        if (d == NULL || d->name == NULL || d->args != CAIRN_ARGS_SECTION) {
+            cairn__conf_error(s, ctx->file, ctx->line, "unknown section <%s> "
+                              "inside <%s>", name, mf ? mf->name : "?");
+            conf_push(ctx, FRAME_SKIP, name);
+            return;
+        }
+
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.ctx = ctx;
+        cmd.name = name;
+        cmd.d = d;
+        rec = conf_record(ctx, d, mf->modidx, argc - 1, argv + 1);
+        err = d->set(&cmd, mf->conf, argc - 1, rec->argv);
+        if (err != NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "%s", err);
+            conf_push(ctx, FRAME_SKIP, name);
+            return;
+        }
+        /* Without cairn_cmd_section() the body must stay empty: a frame
+         * with no table reports any directive in it. */
+        f = conf_push(ctx, FRAME_MODULE, name);
+        if (f == NULL) {
+            return;
+        }
+        f->table = cmd.section_ok ? cmd.section_table : NULL;
+        f->conf = cmd.section_conf;
+        f->modidx = mf->modidx;
+        f->prev_tail = ctx->tail;
+        ctx->tail = &rec->body;
+        ctx->modsection++;
+        return;
+    }
+
+    e = conf_find(s, name);
+    if (e == NULL || e->d->args != CAIRN_ARGS_SECTION) {
+        const char  *hint = e ? NULL : cairn__module_hint(s, name);
+
+        if (e != NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "%s is a directive, "
+                              "not a section: write it without < >", name);
+        } else if (hint != NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "unknown section "
+                              "<%s>: %s", name, hint);
+        } else {
+            cairn__conf_error(s, ctx->file, ctx->line, "unknown section "
+                              "<%s> (is the module that provides it "
+                              "loaded?)", name);
+        }
+        conf_push(ctx, FRAME_SKIP, name);
+        return;
+    }
+
+    err = conf_check_scope(ctx, e->d);
+    if (err != NULL) {
+        cairn__conf_error(s, ctx->file, ctx->line, "%s", err);
+        conf_push(ctx, FRAME_SKIP, name);
+        return;
+    }
+
+    raw = conf_raw(ctx, e->modidx);
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.ctx = ctx;
+    cmd.name = name;
+    cmd.d = e->d;
+    rec = conf_record(ctx, e->d, e->modidx, argc - 1, argv + 1);
+
+    err = e->d->set(&cmd, raw ? raw->conf : NULL, argc - 1, rec->argv);
+    if (err != NULL) {
+        cairn__conf_error(s, ctx->file, ctx->line, "%s", err);
+        conf_push(ctx, FRAME_SKIP, name);
+        return;
+    }
+    if (raw != NULL) {
+        raw->set[e->index] = 1;
+    }
+
+    f = conf_push(ctx, FRAME_MODULE, name);
+    if (f == NULL) {
+        return;
+    }
+    f->table = cmd.section_ok ? cmd.section_table : NULL;
+    f->conf = cmd.section_conf;
+    f->modidx = e->modidx;
+    f->prev_tail = ctx->tail;
+    ctx->tail = &rec->body;
+    ctx->modsection++;
+}
+
+
+static void
+conf_section_close(conf_ctx_t *ctx, const char *name)
+{
+    conf_frame_t  *f;
+
+    if (ctx->nframes <= ctx->file_base) {
+        /* Sections close in the file that opened them. */
+        cairn__conf_error(ctx->s, ctx->file, ctx->line, "</%s> without a "
+                          "matching <%s>%s", name, name,
+                          ctx->nframes > 0 ? " in this file" : "");
+        return;
+    }
+
+    f = &ctx->frames[ctx->nframes - 1];
+
+    if (strcasecmp(f->name, name) != 0) {
+        cairn__conf_error(ctx->s, ctx->file, ctx->line, "</%s> closes "
+                          "nothing: the open section is <%s> (%s:%d)", name,
+                          f->name, f->file, f->line);
+        return;
+    }
+
+    switch (f->kind) {
+    case FRAME_SCOPE:
+        ctx->scope = f->prev_scope;
+        ctx->vhost = f->prev_vhost;
+        ctx->tail = f->prev_tail;
+        break;
+    case FRAME_MODULE:
+        ctx->modsection--;
+        ctx->tail = f->prev_tail;
+        break;
+    default:
+        if (f->prev_tail != NULL) {
+            ctx->tail = f->prev_tail;
+        }
+        break;
+    }
+
+    ctx->nframes--;
+}
+
+
+/* The scope of the directive being parsed, as a CAIRN_SCOPE_* bit. */
+static unsigned
+conf_scope_bit(const conf_ctx_t *ctx)
+{
+    if (ctx->modsection > 0) {
+        return CAIRN_SCOPE_SECTION;
+    }
+
+    switch (ctx->scope->kind) {
+    case CAIRN__SCOPE_SERVER:
+        return CAIRN_SCOPE_SERVER;
+    case CAIRN__SCOPE_VHOST:
+        return CAIRN_SCOPE_VHOST;
+    default:
+        return CAIRN_SCOPE_LOCATION;
+    }
+}
+
+
+static const char *
+conf_check_scope(conf_ctx_t *ctx, const cairn_directive_t *d)
+{
+    unsigned     bit = conf_scope_bit(ctx);
+    const char  *where, *belongs;
+
+    if (d->scope & bit) {
+        return NULL;
+    }
+
+    switch (bit) {
+    case CAIRN_SCOPE_SERVER:   where = "at server level"; break;
+    case CAIRN_SCOPE_VHOST:    where = "inside <VirtualHost>"; break;
+    case CAIRN_SCOPE_LOCATION: where = "inside <Location>"; break;
+    default:                   where = "inside this section"; break;
+    }
+
+    switch (d->scope & CAIRN_SCOPE_ANY) {
+    case CAIRN_SCOPE_SERVER:
+        belongs = "it belongs at server level";
+        break;
+    case CAIRN_SCOPE_SERVER | CAIRN_SCOPE_VHOST:
+        belongs = "it belongs at server or <VirtualHost> level";
+        break;
+    case CAIRN_SCOPE_LOCATION:
+        belongs = "it belongs inside a <Location>";
+        break;
+    case CAIRN_SCOPE_VHOST | CAIRN_SCOPE_LOCATION:
+        belongs = "it belongs inside <VirtualHost> or <Location>";
+        break;
+    case CAIRN_SCOPE_SERVER | CAIRN_SCOPE_LOCATION:
+        belongs = "it belongs at server level or inside a <Location>";
+        break;
+    default:
+        belongs = (d->scope & CAIRN_SCOPE_SECTION)
+                  ? "it belongs inside its module's section"
+                  : "it is not allowed anywhere here";
+        break;
+    }
+
+    return cairn_arena_printf(ctx->s->arena, "%s is not allowed %s; %s",
+                              d->name, where, belongs);
+}
+
+
+static const char *
+conf_check_args(const cairn_directive_t *d, int argc)
+{
+    static char  msg[256];
+
+    switch ((cairn_args_t) d->args) {
+    case CAIRN_ARGS_NONE:
+        if (argc == 0) {
+            return NULL;
+        }
+        snprintf(msg, sizeof(msg), "%s takes no arguments, %d given",
+                 d->name, argc);
+        return msg;
+    case CAIRN_ARGS_FLAG:
+        if (argc == 1) {
+            return NULL;
+        }
+        snprintf(msg, sizeof(msg), "%s takes one argument (on or off), %d "
+                 "given", d->name, argc);
+        return msg;
+    case CAIRN_ARGS_ONE:
+        if (argc == 1) {
+            return NULL;
+        }
+        snprintf(msg, sizeof(msg), "%s takes one argument, %d given",
+                 d->name, argc);
+        return msg;
+    case CAIRN_ARGS_TWO:
+        if (argc == 2) {
+            return NULL;
+        }
+        snprintf(msg, sizeof(msg), "%s takes two arguments, %d given",
+                 d->name, argc);
+        return msg;
+    case CAIRN_ARGS_ONE_OR_MORE:
+        if (argc >= 1) {
+            return NULL;
+        }
+        snprintf(msg, sizeof(msg), "%s takes at least one argument, none "
+                 "given", d->name);
+        return msg;
+    case CAIRN_ARGS_SECTION:
+        snprintf(msg, sizeof(msg), "%s is a section: write <%s ...> and "
+                 "close it with </%s>", d->name, d->name, d->name);
+        return msg;
+    default:
+        return NULL;
+    }
+}
+
+
+static void
+conf_directive(conf_ctx_t *ctx, int argc, char **argv)
+{
+    cairn_server_t         *s = ctx->s;
+    const char             *name = argv[0];
+    const cairn__dirent_t  *e;
+    const char             *err, *hint;
+    cairn__mconf_t         *raw;
+    conf_frame_t           *mf = NULL;
+    cairn_cmd_t             cmd;
+    int                     i;
+
+    if (strcasecmp(name, "Include") == 0
+        || strcasecmp(name, "IncludeOptional") == 0)
+    {
+        if (argc != 2) {
+            cairn__conf_error(s, ctx->file, ctx->line, "%s takes one "
+                              "argument, %d given", name, argc - 1);
+            return;
+        }
+        conf_include(ctx, argv[1], strcasecmp(name, "IncludeOptional") == 0);
+        return;
+    }
+
+    if (strcasecmp(name, "LoadModule") == 0
+        || strcasecmp(name, "ModuleDir") == 0)
+    {
+        if (ctx->scope != s->main || ctx->modsection > 0) {
+            cairn__conf_error(s, ctx->file, ctx->line, "%s is only allowed at "
+                              "server level", name);
+            return;
+        }
+
+        if (strcasecmp(name, "ModuleDir") == 0) {
+            if (argc < 2) {
+                cairn__conf_error(s, ctx->file, ctx->line, "ModuleDir takes "
+                                  "at least one directory");
+                return;
+            }
+            for (i = 1; i < argc; i++) {
+                const char  **v;
+
+                v = cairn_arena_alloc(s->arena, (s->moduledirs.n + 1)
+                                                * sizeof(char *));
+                if (s->moduledirs.n > 0) {
+                    memcpy(v, s->moduledirs.v,
+                           s->moduledirs.n * sizeof(char *));
+                }
+                v[s->moduledirs.n++] = argv[i][0] == '/'
+                    ? cairn_arena_strdup(s->arena, argv[i])
+                    : cairn_arena_printf(s->arena, "%s/%s", s->conf_dir,
+                                         argv[i]);
+                s->moduledirs.v = v;
+            }
+            conf_record(ctx, NULL, -1, argc - 1, argv + 1)->name =
+                "ModuleDir";
+            return;
+        }
+
+        if (argc < 2 || argc > 3) {
+            cairn__conf_error(s, ctx->file, ctx->line, "LoadModule takes a "
+                              "module name and an optional path, e.g. "
+                              "'LoadModule static'");
+            return;
+        }
+        err = cairn__module_load(s, conf_module_name(s->arena, argv[1]),
+                                 argc == 3 ? argv[2] : NULL, ctx->file,
+                                 ctx->line);
+        if (err != NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "%s", err);
+        }
+        return;
+    }
+
+    if (ctx->modsection > 0) {
+        const cairn_directive_t  *d = NULL;
+        cairn__rec_t             *rec;
+
+        for (i = ctx->nframes - 1; i >= 0; i--) {
+            if (ctx->frames[i].kind == FRAME_MODULE) {
+                mf = &ctx->frames[i];
+                break;
+            }
+        }
+        if (mf != NULL && mf->table != NULL) {
+            for (d = mf->table; d->name != NULL; d++) {
+                if (strcasecmp(d->name, name) == 0) {
+                    break;
+                }
+            }
+        }
+        if (mf == NULL || mf->table == NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "<%s> takes no "
+                              "directives", mf ? mf->name : "?");
+            return;
+        }
+        if (d == NULL || d->name == NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "unknown directive "
+                              "'%s' inside <%s>", name, mf->name);
+            return;
+        }
+
+        err = conf_check_args(d, argc - 1);
+        if (err == NULL && d->args == CAIRN_ARGS_FLAG) {
+            int  flag;
+
+            err = cairn_parse_flag(argv[1], &flag);
+        }
+        if (err != NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "%s", err);
+            return;
+        }
+
+        memset(&cmd, 0, sizeof(cmd));
+        cmd.ctx = ctx;
+        cmd.name = name;
+        cmd.d = d;
+        rec = conf_record(ctx, d, mf->modidx, argc - 1, argv + 1);
+        err = conf_apply(ctx, d, mf->modidx, mf->conf, NULL, 0, argc - 1,
+                         rec->argv, &cmd);
+        if (err != NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "%s", err);
+        }
+        return;
+    }
+
+    e = conf_find(s, name);
+    if (e == NULL) {
+        hint = cairn__module_hint(s, name);
+        if (hint != NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "unknown directive "
+                              "'%s': %s", name, hint);
+        } else {
+            cairn__conf_error(s, ctx->file, ctx->line, "unknown directive "
+                              "'%s' (is the module that provides it "
+                              "loaded?)", name);
+        }
+        return;
+    }
+
+    err = conf_check_args(e->d, argc - 1);
+    if (err == NULL) {
+        err = conf_check_scope(ctx, e->d);
+    }
+    if (err != NULL) {
+        cairn__conf_error(s, ctx->file, ctx->line, "%s", err);
+        return;
+    }
+
+    raw = conf_raw(ctx, e->modidx);
+
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.ctx = ctx;
+    cmd.name = name;
+    cmd.d = e->d;
+
+    {
+        cairn__rec_t  *rec = conf_record(ctx, e->d, e->modidx, argc - 1,
+                                         argv + 1);
+
+        err = conf_apply(ctx, e->d, e->modidx, raw ? raw->conf : NULL,
+                         raw ? raw->set : NULL, e->index, argc - 1,
+                         rec->argv, &cmd);
+    }
+    if (err != NULL) {
+        cairn__conf_error(s, ctx->file, ctx->line, "%s", err);
+    }
+}
+
+
+/*
+ * Converts and stores one directive's value.  set is NULL inside module
+ * sections (their objects are the module's own).
+ */
+static const char *
+conf_apply(conf_ctx_t *ctx, const cairn_directive_t *d, int modidx,
+           void *conf, uint8_t *set, int index, int argc, char **argv,
+           cairn_cmd_t *cmd)
+{
+    cairn_arena_t  *a = ctx->s->arena;
+    char           *field;
+    const char     *err = NULL;
+    size_t          i;
+
+    if (conf == NULL && d->type != CAIRN_TYPE_CUSTOM) {
+        return cairn_arena_printf(a, "%s: its module keeps no configuration",
+                                  d->name);
+    }
+
+    field = (char *) conf + d->offset;
+
+    switch ((cairn_type_t) d->type) {
+    case CAIRN_TYPE_STRING:
+        *(const char **) field = argv[0];
+        break;
+
+    case CAIRN_TYPE_PATH:
+        *(const char **) field = cairn_cmd_path(cmd, argv[0]);
+        break;
+
+    case CAIRN_TYPE_FLAG:
+        err = cairn_parse_flag(argv[0], (int *) field);
+        break;
+
+    case CAIRN_TYPE_INT:
+        err = cairn_parse_int(argv[0], (int *) field);
+        break;
+
+    case CAIRN_TYPE_SIZE:
+        err = cairn_parse_size(argv[0], (int64_t *) field);
+        break;
+
+    case CAIRN_TYPE_MSEC:
+        err = cairn_parse_msec(argv[0], (int64_t *) field);
+        break;
+
+    case CAIRN_TYPE_LIST: {
+        cairn_strv_t  *l = (cairn_strv_t *) field;
+        const char   **v;
+
+        /* Repeating a list directive in one scope adds to it; a fresh
+         * scope starts from the module's default only if it was never
+         * set here. */
+        if (set != NULL && !set[index]) {
+            l->n = 0;
+        }
+        v = cairn_arena_alloc(a, (l->n + (size_t) argc + 1)
+                                 * sizeof(char *));
+        if (l->n > 0) {
+            memcpy(v, l->v, l->n * sizeof(char *));
+        }
+        for (i = 0; i < (size_t) argc; i++) {
+            v[l->n + i] = argv[i];
+        }
+        v[l->n + (size_t) argc] = NULL;
+        l->v = v;
+        l->n += (size_t) argc;
+        break;
+    }
+
+    case CAIRN_TYPE_KV: {
+        cairn_kvv_t  *kv = (cairn_kvv_t *) field;
+        cairn_kv_t   *v;
+
+        if (set != NULL && !set[index]) {
+            kv->n = 0;
+        }
+        for (i = 0; i < kv->n; i++) {
+            if (strcasecmp(kv->v[i].key, argv[0]) == 0) {
+                kv->v[i].value = argv[1];
+                break;
+            }
+        }
+        if (i == kv->n) {
+            v = cairn_arena_alloc(a, (kv->n + 1) * sizeof(*v));
+            if (kv->n > 0) {
+                memcpy(v, kv->v, kv->n * sizeof(*v));
+            }
+            v[kv->n].key = argv[0];
+            v[kv->n].value = argv[1];
+            kv->v = v;
+            kv->n++;
+        }
+        break;
+    }
+
+    case CAIRN_TYPE_CUSTOM:
+        err = d->set(cmd, conf, argc, argv);
+        break;
+    }
+
+    if (err == NULL && set != NULL) {
+        set[index] = 1;
+    }
+
+    (void) modidx;
+
+    return err;
+}
+
+
+static void
+conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
+{
+    cairn_server_t  *s = ctx->s;
+    const char      *full, *base;
+    glob_t           g;
+    struct stat      st;
+    size_t           i, len, matched = 0;
+    int              rc;
+    FILE            *f;
+    char            *text;
+    long             flen;
+    size_t           n;
+
+    if (ctx->depth >= CONF_MAX_INCLUDE_DEPTH) {
+        cairn__conf_error(s, ctx->file, ctx->line, "Include nested more than "
+                          "%d levels deep: does '%s' include itself?",
+                          CONF_MAX_INCLUDE_DEPTH, pattern);
+        return;
+    }
+
+    full = pattern[0] == '/'
+           ? pattern
+           : cairn_arena_printf(s->arena, "%s/%s", s->conf_dir, pattern);
+
+    if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+        full = cairn_arena_printf(s->arena, "%s/*", full);
+    }
+
+    rc = glob(full, 0, NULL, &g);
+    if (rc != 0 && rc != GLOB_NOMATCH) {
+        cairn__conf_error(s, ctx->file, ctx->line, "Include '%s': cannot "
+                          "read the directory", pattern);
+        return;
+    }
+
+    for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
+        const char  *path = g.gl_pathv[i];
+
+        base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        len = strlen(base);
+
+        if (base[0] == '.' || base[len - 1] == '~'
+            || strstr(base, ".dpkg-") != NULL
+            || (len > 7 && strcmp(base + len - 7, ".rpmnew") == 0)
+            || (len > 8 && strcmp(base + len - 8, ".rpmsave") == 0))
+        {
+            continue;
+        }
+
+        /* stat() follows symlinks: ConfigMap files are links to ..data. */
+        if (stat(path, &st) != 0) {
+            cairn__conf_error(s, ctx->file, ctx->line, "Include: cannot "
+                              "read %s: %s", path, strerror(errno));
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            continue;
+        }
+
+        f = fopen(path, "r");
+        if (f == NULL) {
+            cairn__conf_error(s, ctx->file, ctx->line, "Include: cannot open "
+                              "%s: %s", path, strerror(errno));
+            continue;
+        }
+        flen = st.st_size;
+        text = cairn_arena_alloc(s->arena, (size_t) flen + 1);
+        n = fread(text, 1, (size_t) flen, f);
+        text[n] = '\0';
+        fclose(f);
+
+        matched++;
+        ctx->depth++;
+        conf_parse_text(ctx, cairn_arena_strdup(s->arena, path), text);
+        ctx->depth--;
+    }
+
+    if (rc == 0) {
+        globfree(&g);
+    }
+
+    if (matched == 0 && !optional) {
+        cairn__conf_error(s, ctx->file, ctx->line, "Include '%s' matches no "
+                          "file (use IncludeOptional if that is expected)",
+                          pattern);
+    }
+}
+
+
+static const cairn__dirent_t *
+conf_find(const cairn_server_t *s, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < s->ndirs; i++) {
+        if (strcasecmp(s->dirs[i].name, name) == 0) {
+            return &s->dirs[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static cairn__mconf_t *
+conf_raw(conf_ctx_t *ctx, int modidx)
+{
+    cairn__mconf_t        *raw = &ctx->scope->raw[modidx];
+    const cairn_module_t  *m = ctx->s->mods[modidx].m;
+    size_t                 n = 0;
+
+    if (m->create_conf == NULL) {
+        return NULL;
+    }
+
+    if (raw->conf == NULL) {
+        while (m->directives != NULL && m->directives[n].name != NULL) {
+            n++;
+        }
+        raw->conf = m->create_conf(ctx->s->arena);
+        raw->set = cairn_arena_calloc(ctx->s->arena, n + 1);
+    }
+
+    return raw;
+}
+
+
+static cairn__rec_t *
+conf_record(conf_ctx_t *ctx, const cairn_directive_t *d, int modidx,
+            int argc, char **argv)
+{
+    cairn_arena_t  *a = ctx->s->arena;
+    cairn__rec_t   *rec;
+    int             i;
+
+    rec = cairn_arena_calloc(a, sizeof(*rec));
+    rec->d = d;
+    rec->modidx = modidx;
+    rec->depth = ctx->modsection;
+    rec->name = d ? d->name : NULL;
+    rec->argc = argc;
+    rec->argv = cairn_arena_calloc(a, (size_t) (argc + 1) * sizeof(char *));
+    for (i = 0; i < argc; i++) {
+        rec->argv[i] = cairn_arena_strdup(a, argv[i]);
+    }
+    rec->file = ctx->file;
+    rec->line = ctx->line;
+
+    *ctx->tail = rec;
+    ctx->tail = &rec->next;
+    if (ctx->modsection == 0) {
+        ctx->scope->recs_tail = &rec->next;
+    }
+
+    return rec;
+}
+
+
+static cairn__scope_t *
+conf_scope_new(conf_ctx_t *ctx, cairn__scope_kind_t kind, const char *name)
+{
+    cairn__scope_t  *scope;
+
+    scope = cairn_arena_calloc(ctx->s->arena, sizeof(*scope));
+    scope->kind = kind;
+    scope->name = cairn_arena_strdup(ctx->s->arena, name);
+    scope->file = ctx->file;
+    scope->line = ctx->line;
+    scope->raw = cairn_arena_calloc(ctx->s->arena,
+                                    ctx->s->capmods * sizeof(cairn__mconf_t));
+    scope->recs_tail = &scope->recs;
+
+    return scope;
+}
+
+
+static void
+conf_regfree(void *re)
+{
+    regfree(re);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The cmd API                                                        */
+/* ------------------------------------------------------------------ */
+
+cairn_arena_t *
+cairn_cmd_arena(cairn_cmd_t *cmd)
+{
+    return cmd->ctx->s->arena;
+}
+
+
+cairn_server_t *
+cairn_cmd_server(cairn_cmd_t *cmd)
+{
+    return cmd->ctx->s;
+}
+
+
+const char *
+cairn_cmd_file(cairn_cmd_t *cmd)
+{
+    return cmd->ctx->file;
+}
+
+
+int
+cairn_cmd_line(cairn_cmd_t *cmd)
+{
+    return cmd->ctx->line;
+}
+
+
+const char *
+cairn_cmd_name(cairn_cmd_t *cmd)
+{
+    return cmd->name;
+}
+
+
+const char *
+cairn_cmd_location(cairn_cmd_t *cmd)
+{
+    const cairn__scope_t  *scope = cmd->ctx->scope;
+
+    if (scope->kind == CAIRN__SCOPE_PREFIX
+        || scope->kind == CAIRN__SCOPE_REGEX)
+    {
+        return scope->name;
+    }
+
+    return NULL;
+}
+
+
+const char *
+cairn_cmd_path(cairn_cmd_t *cmd, const char *path)
+{
+    cairn_server_t  *s = cmd->ctx->s;
+
+    if (path[0] == '/') {
+        return cairn_arena_strdup(s->arena, path);
+    }
+
+    return cairn_arena_printf(s->arena, "%s/%s", s->conf_dir, path);
+}
+
+
+const char *
+cairn_cmd_section(cairn_cmd_t *cmd, const cairn_directive_t *table,
+                  void *conf)
+{
+    if (cmd->d == NULL || cmd->d->args != CAIRN_ARGS_SECTION) {
+        return "cairn_cmd_section() called outside a section setter";
+    }
+
+    cmd->section_table = table;
+    cmd->section_conf = conf;
+    cmd->section_ok = 1;
+
+    return NULL;
+}
+
+
+cairn_arena_t *
+cairn_server_arena(cairn_server_t *s)
+{
+    return s->arena;
+}
+
+
+int
+cairn_server_defined(cairn_server_t *s, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < s->defines.n; i++) {
+        if (strcmp(s->defines.v[i], name) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Providers and routes                                               */
+/* ------------------------------------------------------------------ */
+
+int
+cairn_provider_register(cairn_server_t *s, const char *kind,
+                        const char *name, const void *provider)
+{
+    cairn__provider_t  *p;
+
+    if (cairn_provider_get(s, kind, name) != NULL) {
+        return CAIRN_ERROR;
+    }
+
+    p = cairn_arena_calloc(s->arena, sizeof(*p));
+    p->kind = cairn_arena_strdup(s->arena, kind);
+    p->name = cairn_arena_strdup(s->arena, name);
+    p->provider = provider;
+    p->next = s->providers;
+    s->providers = p;
+
+    return CAIRN_OK;
+}
+
+
+const void *
+cairn_provider_get(cairn_server_t *s, const char *kind, const char *name)
+{
+    const cairn__provider_t  *p;
+
+    for (p = s->providers; p != NULL; p = p->next) {
+        if (strcmp(p->kind, kind) == 0 && strcmp(p->name, name) == 0) {
+            return p->provider;
+        }
+    }
+
+    return NULL;
+}
+
+
+const char *
+cairn_route_add(cairn_cmd_t *cmd, const char *pattern, unsigned methods,
+                const cairn_module_t *m, void *data)
+{
+    cairn__vhost_t  *vh = cmd->ctx->vhost;
+
+    if (vh->router == NULL) {
+        vh->router = cairn__router_create(cmd->ctx->s->arena);
+    }
+
+    return cairn__router_add(vh->router, pattern, methods, m, data);
+}

@@ -1,0 +1,533 @@
+/*
+ * core/conf_core.c: the core's own directives and the value parsers.
+ *
+ * The core keeps its settings like a module does (module index 0): a
+ * directive table over cairn__core_conf_t, merged down the scopes like
+ * every other module's.  The parsers at the end convert the built-in
+ * value types for the config parser and for modules' own setters.
+ *
+ * Directives: Listen [ADDR:]PORT...      server           append
+ *             Workers auto|N             server
+ *             User, Group NAME           server
+ *             ServerName NAME            server, vhost
+ *             ErrorLog stderr|PATH       server
+ *             LogLevel LEVEL             server
+ *             PidFile PATH               server
+ *             KeepAliveTimeout, RequestHeaderTimeout, RequestBodyTimeout,
+ *             SendTimeout TIME           server, vhost
+ *             RequestBodyMinRate BYTES   server, vhost
+ *             MaxKeepAliveRequests N     server, vhost
+ *             LimitRequestLine, LimitRequestFields,
+ *             LimitRequestFieldSize N    server, vhost
+ *             LimitRequestBody SIZE      server, vhost, location
+ *             GracefulTimeout TIME       server
+ *             MaxConnections N           server
+ *             TaskThreads N              server
+ *             Header NAME VALUE          server, vhost, location  by key
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf_int.h"
+#include "log_int.h"
+
+
+#define CONF_CORE_SV    (CAIRN_SCOPE_SERVER | CAIRN_SCOPE_VHOST)
+
+
+static void *conf_core_create_conf(cairn_arena_t *a);
+static const char *conf_core_set_listen(cairn_cmd_t *cmd, void *conf,
+                                        int argc, char **argv);
+static const char *conf_core_set_workers(cairn_cmd_t *cmd, void *conf,
+                                         int argc, char **argv);
+static const char *conf_core_set_error_log(cairn_cmd_t *cmd, void *conf,
+                                           int argc, char **argv);
+static const char *conf_core_set_log_level(cairn_cmd_t *cmd, void *conf,
+                                           int argc, char **argv);
+static const char *conf_core_check_listen(cairn_arena_t *a, const char *spec);
+static int conf_core_port(const char *s);
+static const char *conf_core_number(const char *s, uint64_t max,
+                                    uint64_t *out, const char **end);
+
+
+static const cairn_directive_t  conf_core_directives[] = {
+    CAIRN_DIRECTIVE_CUSTOM("Listen", CAIRN_ARGS_ONE_OR_MORE,
+                           cairn__core_conf_t, listen, CAIRN_SCOPE_SERVER,
+                           CAIRN_MERGE_APPEND, conf_core_set_listen),
+    CAIRN_DIRECTIVE_CUSTOM("Workers", CAIRN_ARGS_ONE, cairn__core_conf_t,
+                           workers, CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE,
+                           conf_core_set_workers),
+    CAIRN_DIRECTIVE_ONE("User", cairn__core_conf_t, user,
+                        CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_ONE("Group", cairn__core_conf_t, group,
+                        CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_ONE("ServerName", cairn__core_conf_t, server_name,
+                        CONF_CORE_SV, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_CUSTOM("ErrorLog", CAIRN_ARGS_ONE, cairn__core_conf_t,
+                           error_log, CAIRN_SCOPE_SERVER,
+                           CAIRN_MERGE_REPLACE, conf_core_set_error_log),
+    CAIRN_DIRECTIVE_CUSTOM("LogLevel", CAIRN_ARGS_ONE, cairn__core_conf_t,
+                           log_level, CAIRN_SCOPE_SERVER,
+                           CAIRN_MERGE_REPLACE, conf_core_set_log_level),
+    CAIRN_DIRECTIVE_PATH("PidFile", cairn__core_conf_t, pid_file,
+                         CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("KeepAliveTimeout", cairn__core_conf_t,
+                         keepalive_timeout_ms, CONF_CORE_SV,
+                         CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("RequestHeaderTimeout", cairn__core_conf_t,
+                         request_header_timeout_ms, CONF_CORE_SV,
+                         CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("RequestBodyTimeout", cairn__core_conf_t,
+                         request_body_timeout_ms, CONF_CORE_SV,
+                         CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_SIZE("RequestBodyMinRate", cairn__core_conf_t,
+                         request_body_min_rate, CONF_CORE_SV,
+                         CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("SendTimeout", cairn__core_conf_t, send_timeout_ms,
+                         CONF_CORE_SV, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("GracefulTimeout", cairn__core_conf_t,
+                         graceful_timeout_ms, CAIRN_SCOPE_SERVER,
+                         CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_INT("MaxKeepAliveRequests", cairn__core_conf_t,
+                        max_keepalive_requests, CONF_CORE_SV,
+                        CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_INT("MaxConnections", cairn__core_conf_t,
+                        max_connections, CAIRN_SCOPE_SERVER,
+                        CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_INT("LimitRequestLine", cairn__core_conf_t,
+                        limit_request_line, CONF_CORE_SV,
+                        CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_INT("LimitRequestFields", cairn__core_conf_t,
+                        limit_request_fields, CONF_CORE_SV,
+                        CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_INT("LimitRequestFieldSize", cairn__core_conf_t,
+                        limit_request_field_size, CONF_CORE_SV,
+                        CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_SIZE("LimitRequestBody", cairn__core_conf_t,
+                         limit_request_body, CAIRN_SCOPE_ANY,
+                         CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_INT("TaskThreads", cairn__core_conf_t, task_threads,
+                        CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_KV("Header", cairn__core_conf_t, headers,
+                       CAIRN_SCOPE_ANY, CAIRN_MERGE_KEY),
+    CAIRN_DIRECTIVE_END
+};
+
+
+cairn_module_t  cairn__core_module = {
+    CAIRN_MODULE_HEADER,
+    .name           = "core",
+    .version        = PACKAGE_VERSION,
+    .description    = "the cairnd core: listeners, processes, limits",
+    .directives     = conf_core_directives,
+    .create_conf    = conf_core_create_conf,
+};
+
+
+static void *
+conf_core_create_conf(cairn_arena_t *a)
+{
+    cairn__core_conf_t  *conf;
+
+    conf = cairn_arena_calloc(a, sizeof(cairn__core_conf_t));
+
+    /* listen, user, group, server_name, pid_file and headers stay empty;
+     * workers 0 is "auto". */
+    conf->error_log = "stderr";
+    conf->log_level = CAIRN_LOG_NOTICE;
+    conf->keepalive_timeout_ms = 5 * 1000;
+    conf->request_header_timeout_ms = 10 * 1000;
+    conf->request_body_timeout_ms = 60 * 1000;
+    conf->request_body_min_rate = 500;
+    conf->send_timeout_ms = 60 * 1000;
+    conf->graceful_timeout_ms = 30 * 1000;
+    conf->max_keepalive_requests = 1000;
+    conf->max_connections = 4096;
+    conf->limit_request_line = 8190;
+    conf->limit_request_fields = 100;
+    conf->limit_request_field_size = 8190;
+    conf->limit_request_body = 1024 * 1024;
+    conf->task_threads = 4;
+
+    return conf;
+}
+
+
+/*
+ * Listen keeps its addresses in a cairn_strv_t like a list directive, but
+ * checks each one first: PORT, ADDR:PORT or [IPV6]:PORT with a port from
+ * 1 to 65535.  Every Listen line adds to the list; the same address twice
+ * is refused, since the second bind would fail at start.
+ */
+static const char *
+conf_core_set_listen(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    cairn__core_conf_t  *c = conf;
+    cairn_arena_t       *a = cairn_cmd_arena(cmd);
+    const char         **v;
+    const char          *err;
+    size_t               n, j;
+    int                  i;
+
+    for (i = 0; i < argc; i++) {
+        err = conf_core_check_listen(a, argv[i]);
+        if (err != NULL) {
+            return err;
+        }
+    }
+
+    n = c->listen.n;
+    v = cairn_arena_alloc(a, (n + (size_t) argc) * sizeof(char *));
+    if (n > 0) {
+        memcpy(v, c->listen.v, n * sizeof(char *));
+    }
+
+    for (i = 0; i < argc; i++) {
+        for (j = 0; j < n; j++) {
+            if (strcmp(v[j], argv[i]) == 0) {
+                return cairn_arena_printf(a, "Listen %s is given twice",
+                                          argv[i]);
+            }
+        }
+        v[n++] = argv[i];
+    }
+
+    c->listen.v = v;
+    c->listen.n = n;
+
+    return NULL;
+}
+
+
+static const char *
+conf_core_check_listen(cairn_arena_t *a, const char *spec)
+{
+    const char  *port, *p, *q;
+    size_t       hlen;
+
+    if (spec[0] == '[') {
+        p = strchr(spec, ']');
+        if (p == NULL || p == spec + 1 || p[1] != ':') {
+            goto bad;
+        }
+        for (q = spec + 1; q < p; q++) {
+            if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f')
+                  || (*q >= 'A' && *q <= 'F') || *q == ':' || *q == '.'))
+            {
+                goto bad;
+            }
+        }
+        port = p + 2;
+
+    } else {
+        p = strrchr(spec, ':');
+        if (p == NULL) {
+            port = spec;
+        } else {
+            hlen = (size_t) (p - spec);
+            if (hlen == 0 || hlen > 255 || memchr(spec, ':', hlen) != NULL) {
+                goto bad;
+            }
+            port = p + 1;
+        }
+    }
+
+    if (conf_core_port(port) < 0) {
+        return cairn_arena_printf(a, "Listen %s: the port must be a number "
+                                  "from 1 to 65535", spec);
+    }
+
+    return NULL;
+
+bad:
+
+    return cairn_arena_printf(a, "Listen '%s' is not an address (use PORT, "
+                              "ADDR:PORT or [IPV6]:PORT, e.g. "
+                              "127.0.0.1:8080)", spec);
+}
+
+
+/* A port number 1-65535, or -1. */
+static int
+conf_core_port(const char *s)
+{
+    int  port = 0;
+
+    if (*s == '\0') {
+        return -1;
+    }
+
+    for ( /* void */ ; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9') {
+            return -1;
+        }
+        port = port * 10 + (*s - '0');
+        if (port > 65535) {
+            return -1;
+        }
+    }
+
+    return port >= 1 ? port : -1;
+}
+
+
+static const char *
+conf_core_set_workers(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    cairn__core_conf_t  *c = conf;
+    int                  n;
+
+    if (strcasecmp(argv[0], "auto") == 0) {
+        c->workers = 0;
+        return NULL;
+    }
+
+    if (cairn_parse_int(argv[0], &n) != NULL || n < 1) {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "Workers '%s' must "
+                                  "be 'auto' or a number >= 1", argv[0]);
+    }
+
+    c->workers = n;
+
+    return NULL;
+}
+
+
+/* "stderr" names standard error; anything else is a file, relative to
+ * the main config file's directory. */
+static const char *
+conf_core_set_error_log(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    cairn__core_conf_t  *c = conf;
+
+    if (argv[0][0] == '\0') {
+        return "ErrorLog needs a file name or 'stderr'";
+    }
+
+    if (strcmp(argv[0], "stderr") == 0) {
+        c->error_log = "stderr";
+    } else {
+        c->error_log = cairn_cmd_path(cmd, argv[0]);
+    }
+
+    return NULL;
+}
+
+
+static const char *
+conf_core_set_log_level(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    cairn__core_conf_t  *c = conf;
+    int                  level;
+
+    level = cairn__log_level_parse(argv[0]);
+    if (level < 0) {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "unknown LogLevel "
+                                  "'%s' (use emerg, alert, crit, error, "
+                                  "warn, notice, info or debug)", argv[0]);
+    }
+
+    c->log_level = level;
+
+    return NULL;
+}
+
+
+/*
+ * The parsers.  Their messages live in a small buffer per parser (and per
+ * thread): a setter returns the message at once, and the config parser
+ * copies it into the error list before the next directive is read.
+ */
+
+const char *
+cairn_parse_flag(const char *s, int *out)
+{
+    static _Thread_local char  msg[160];
+
+    if (strcasecmp(s, "on") == 0) {
+        *out = 1;
+        return NULL;
+    }
+
+    if (strcasecmp(s, "off") == 0) {
+        *out = 0;
+        return NULL;
+    }
+
+    snprintf(msg, sizeof(msg), "'%.100s' is not on or off", s);
+
+    return msg;
+}
+
+
+const char *
+cairn_parse_int(const char *s, int *out)
+{
+    static _Thread_local char  msg[192];
+    const char                *end;
+    uint64_t                   v;
+
+    if (conf_core_number(s, INT32_MAX, &v, &end) != NULL || *end != '\0') {
+        snprintf(msg, sizeof(msg), "'%.100s' is not a number (use a whole "
+                 "number from 0 to %d)", s, INT32_MAX);
+        return msg;
+    }
+
+    *out = (int) v;
+
+    return NULL;
+}
+
+
+const char *
+cairn_parse_size(const char *s, int64_t *out)
+{
+    static _Thread_local char  msg[192];
+    const char                *end;
+    uint64_t                   v, unit;
+
+    if (conf_core_number(s, INT64_MAX, &v, &end) != NULL) {
+        goto bad;
+    }
+
+    switch (*end) {
+    case '\0':
+        unit = 1;
+        break;
+    case 'k':
+    case 'K':
+        unit = 1024;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        unit = 1024 * 1024;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        unit = 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        goto bad;
+    }
+
+    if (*end != '\0') {
+        goto bad;
+    }
+
+    if (v > (uint64_t) INT64_MAX / unit) {
+        snprintf(msg, sizeof(msg), "'%.100s' is too large a size", s);
+        return msg;
+    }
+
+    *out = (int64_t) (v * unit);
+
+    return NULL;
+
+bad:
+
+    snprintf(msg, sizeof(msg), "'%.100s' is not a size (use e.g. 512, 64k, "
+             "10M)", s);
+
+    return msg;
+}
+
+
+const char *
+cairn_parse_msec(const char *s, int64_t *out)
+{
+    static _Thread_local char  msg[192];
+    const char                *end;
+    uint64_t                   v, unit;
+
+    if (conf_core_number(s, INT64_MAX, &v, &end) != NULL) {
+        goto bad;
+    }
+
+    if (strcmp(end, "") == 0 || strcmp(end, "s") == 0) {
+        unit = 1000;
+    } else if (strcmp(end, "ms") == 0) {
+        unit = 1;
+    } else if (strcmp(end, "m") == 0) {
+        unit = 60 * 1000;
+    } else if (strcmp(end, "h") == 0) {
+        unit = 60 * 60 * 1000;
+    } else {
+        goto bad;
+    }
+
+    if (v > (uint64_t) INT64_MAX / unit) {
+        snprintf(msg, sizeof(msg), "'%.100s' is too long a time", s);
+        return msg;
+    }
+
+    *out = (int64_t) (v * unit);
+
+    return NULL;
+
+bad:
+
+    snprintf(msg, sizeof(msg), "'%.100s' is not a time (use e.g. 250ms, "
+             "30s, 5m, 1h; a bare number means seconds)", s);
+
+    return msg;
+}
+
+
+const char *
+cairn_kvv_get(const cairn_kvv_t *kv, const char *key)
+{
+    size_t  i;
+
+    if (kv == NULL || key == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < kv->n; i++) {
+        if (strcmp(kv->v[i].key, key) == 0) {
+            return kv->v[i].value;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Reads the decimal digits at the start of s (at least one) into *out,
+ * refusing a value above max; *end points after the digits.  Returns
+ * NULL, or a non-NULL marker when there is no digit or the value is too
+ * large.
+ */
+static const char *
+conf_core_number(const char *s, uint64_t max, uint64_t *out,
+                 const char **end)
+{
+    uint64_t  v = 0;
+    unsigned  d;
+
+    if (*s < '0' || *s > '9') {
+        return "no digits";
+    }
+
+    for ( /* void */ ; *s >= '0' && *s <= '9'; s++) {
+        d = (unsigned) (*s - '0');
+        if (v > (max - d) / 10) {
+            return "too large";
+        }
+        v = v * 10 + d;
+    }
+
+    *out = v;
+    *end = s;
+
+    return NULL;
+}

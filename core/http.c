@@ -1,0 +1,1044 @@
+/*
+ * core/http.c: connections: reading, parsing with llhttp, timeouts,
+ * writing.
+ *
+ * Every entry from the loop into a connection (read, write, timer, a
+ * module's resume, a task's completion) is bracketed by cairn__conn_enter() and
+ * cairn__conn_leave(): a connection asked to close while something up the stack
+ * still uses it is only marked, and freed by the outermost leave.
+ *
+ * Timeouts use one timer per connection and a deadline that is usually
+ * only stored: the timer is re-armed when a deadline moves earlier, and
+ * when it fires for a deadline that has since moved later it re-arms
+ * itself.  Keep-alive requests thus cost no timer operations.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "arena_int.h"
+#include "http_int.h"
+#include "log_int.h"
+#include "path_int.h"
+#include "worker_int.h"
+
+
+#define HTTP_INBUF_SIZE     8192
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_process(cairn_conn_t *c);
+static int conn_parse(cairn_conn_t *c);
+static void conn_free(cairn_conn_t *c);
+static void conn_set_deadline(cairn_conn_t *c, uint64_t at_us);
+static void conn_parse_error(cairn_conn_t *c, llhttp_errno_t err);
+static void conn_cancel(cairn_conn_t *c);
+static int conn_headers_done(cairn_request_t *r);
+
+static int http_on_url(llhttp_t *p, const char *at, size_t len);
+static int http_on_header_field(llhttp_t *p, const char *at, size_t len);
+static int http_on_header_value(llhttp_t *p, const char *at, size_t len);
+static int http_on_header_field_complete(llhttp_t *p);
+static int http_on_headers_complete(llhttp_t *p);
+static int http_on_body(llhttp_t *p, const char *at, size_t len);
+static int http_on_message_complete(llhttp_t *p);
+
+static llhttp_settings_t  http_settings;
+static int                http_settings_ready;
+
+
+static void
+http_settings_init(void)
+{
+    llhttp_settings_init(&http_settings);
+    http_settings.on_url = http_on_url;
+    http_settings.on_header_field = http_on_header_field;
+    http_settings.on_header_value = http_on_header_value;
+    http_settings.on_header_field_complete = http_on_header_field_complete;
+    http_settings.on_headers_complete = http_on_headers_complete;
+    http_settings.on_body = http_on_body;
+    http_settings.on_message_complete = http_on_message_complete;
+    http_settings_ready = 1;
+}
+
+
+void
+cairn__conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
+                   socklen_t salen)
+{
+    cairn_conn_t              *c;
+    const cairn__core_conf_t  *core;
+    int                        one = 1;
+
+    if (!http_settings_ready) {
+        http_settings_init();
+    }
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        cairn__oom(sizeof(*c));
+    }
+
+    c->worker = w;
+    c->server = w->server;
+    c->fd = fd;
+    c->id = ++w->next_conn_id;
+    c->arena = cairn_arena_create(1024);
+    c->req_arena = cairn_arena_create(4096);
+    c->in_cap = HTTP_INBUF_SIZE;
+    c->in = malloc(c->in_cap);
+    c->out = evbuffer_new();
+    if (c->in == NULL || c->out == NULL) {
+        cairn__oom(c->in_cap);
+    }
+    /* Lets evbuffer_write() use sendfile(2) for file segments. */
+    evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
+
+    if (salen > sizeof(c->peer)) {
+        salen = sizeof(c->peer);
+    }
+    memcpy(&c->peer, sa, salen);
+    c->peer_len = salen;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in  *sin = (const struct sockaddr_in *) sa;
+
+        inet_ntop(AF_INET, &sin->sin_addr, c->peer_text,
+                  sizeof(c->peer_text));
+        c->peer_port = ntohs(sin->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6  *sin6 = (const struct sockaddr_in6 *) sa;
+
+        inet_ntop(AF_INET6, &sin6->sin6_addr, c->peer_text,
+                  sizeof(c->peer_text));
+        c->peer_port = ntohs(sin6->sin6_port);
+    } else {
+        strcpy(c->peer_text, "unix");
+    }
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    llhttp_init(&c->parser, HTTP_REQUEST, &http_settings);
+    c->parser.data = c;
+
+    c->ev_read = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+    c->ev_write = event_new(w->base, fd, EV_WRITE | EV_PERSIST,
+                            conn_write_cb, c);
+    c->ev_timer = event_new(w->base, -1, 0, conn_timer_cb, c);
+    if (c->ev_read == NULL || c->ev_write == NULL || c->ev_timer == NULL) {
+        cairn__oom(sizeof(struct event *));
+    }
+
+    c->next = w->conns;
+    if (w->conns != NULL) {
+        w->conns->prev = c;
+    }
+    w->conns = c;
+    w->nconns++;
+
+    core = w->server->main_vhost->base.core;
+
+    c->busy = 1;
+
+    if (cairn__conn_hooks_run(c, CAIRN_CONN_OPEN) != CAIRN_OK) {
+        c->closing = 1;
+        cairn__conn_leave(c);
+        return;
+    }
+
+    c->state = CAIRN__CONN_IDLE;
+    /* A new connection must deliver its request within the header
+     * timeout, like nginx's client_header_timeout. */
+    conn_set_deadline(c, cairn_now_us()
+                         + (uint64_t) core->request_header_timeout_ms * 1000);
+    event_add(c->ev_read, NULL);
+    c->reading = 1;
+
+    cairn__conn_leave(c);
+}
+
+
+void
+cairn__conn_enter(cairn_conn_t *c)
+{
+    c->busy++;
+}
+
+
+void
+cairn__conn_leave(cairn_conn_t *c)
+{
+    if (--c->busy == 0 && c->closing) {
+        conn_free(c);
+    }
+}
+
+
+void
+cairn__conn_close(cairn_conn_t *c)
+{
+    if (c->closing) {
+        return;
+    }
+
+    c->closing = 1;
+
+    if (c->req != NULL && c->req->state != CAIRN__REQ_DONE) {
+        conn_cancel(c);
+    }
+
+    if (c->busy == 0) {
+        conn_free(c);
+    }
+}
+
+
+static void
+conn_free(cairn_conn_t *c)
+{
+    cairn__worker_t  *w = c->worker;
+
+    if (c->freed) {
+        return;
+    }
+    c->freed = 1;
+
+    if (c->req != NULL && c->req->state != CAIRN__REQ_DONE) {
+        conn_cancel(c);
+    }
+
+    cairn__conn_hooks_run(c, CAIRN_CONN_CLOSE);
+
+    event_free(c->ev_read);
+    event_free(c->ev_write);
+    event_free(c->ev_timer);
+
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+
+    evbuffer_free(c->out);
+    free(c->in);
+    cairn_arena_destroy(c->req_arena);
+    cairn_arena_destroy(c->arena);
+
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        w->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    w->nconns--;
+
+    free(c);
+
+    cairn__worker_conn_closed(w);
+}
+
+
+/*
+ * The client went away (or the server stops) while a request is in
+ * progress: tell the module that is waiting, then log the request.
+ */
+static void
+conn_cancel(cairn_conn_t *c)
+{
+    cairn_request_t  *r = c->req;
+    cairn_cancel_cb   cb;
+
+    if (r == NULL || r->cancelled) {
+        return;
+    }
+
+    r->cancelled = 1;
+
+    cb = r->cancel_cb;
+    r->cancel_cb = NULL;
+    if (cb != NULL) {
+        cairn__log_module = r->suspended_by;
+        cb(r, r->cancel_data);
+        cairn__log_module = NULL;
+    }
+
+    if (!r->headers_sent && r->status == 0) {
+        /* nginx's 499: the client closed the request. */
+        r->status = 499;
+    }
+
+    if (r->pending_tasks == 0) {
+        cairn__request_finish(r);
+    }
+}
+
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cairn_conn_t  *c = arg;
+    ssize_t        n;
+    size_t         room;
+
+    cairn__time_update();
+    cairn__conn_enter(c);
+
+    for ( ;; ) {
+        if (c->in_end == c->in_cap) {
+            if (c->in_start > 0) {
+                memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+                c->in_end -= c->in_start;
+                c->in_start = 0;
+            } else if (c->req != NULL
+                       && (c->req->state == CAIRN__REQ_HEADERS
+                           || c->req->state == CAIRN__REQ_BODY))
+            {
+                /* Only the parser can need more room; its limits bound
+                 * the header block, and bodies are consumed as parsed. */
+                c->in_cap *= 2;
+                c->in = realloc(c->in, c->in_cap);
+                if (c->in == NULL) {
+                    cairn__oom(c->in_cap);
+                }
+            } else {
+                /* A request is being processed and the client keeps
+                 * sending: stop reading until it is done. */
+                event_del(c->ev_read);
+                c->reading = 0;
+                break;
+            }
+        }
+
+        room = c->in_cap - c->in_end;
+        n = read(fd, c->in + c->in_end, room);
+
+        if (n > 0) {
+            c->in_end += (size_t) n;
+            c->last_io_us = cairn_now_us();
+            conn_process(c);
+            if (c->closing || (size_t) n < room) {
+                break;
+            }
+            continue;
+        }
+
+        if (n == 0) {
+            c->eof = 1;
+            cairn__conn_close(c);
+            break;
+        }
+
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            cairn__conn_close(c);
+        }
+        break;
+    }
+
+    cairn__conn_leave(c);
+}
+
+
+/*
+ * Drives the connection: parses and processes requests for as long as the
+ * input holds complete ones and nothing is waiting.
+ */
+static void
+conn_process(cairn_conn_t *c)
+{
+    cairn_request_t           *r;
+    const cairn__core_conf_t  *core;
+
+    if (c->processing) {
+        return;
+    }
+    c->processing = 1;
+
+    while (!c->closing) {
+        r = c->req;
+
+        if (r == NULL) {
+            if (c->in_start == c->in_end) {
+                break;
+            }
+            r = cairn__request_new(c);
+            core = c->server->main_vhost->base.core;
+            if (c->nrequests > 0 || c->state == CAIRN__CONN_IDLE) {
+                conn_set_deadline(c, cairn_now_us()
+                    + (uint64_t) core->request_header_timeout_ms * 1000);
+            }
+            c->state = CAIRN__CONN_ACTIVE;
+        }
+
+        if (r->state != CAIRN__REQ_HEADERS && r->state != CAIRN__REQ_BODY) {
+            break;
+        }
+
+        if (conn_parse(c) != 0) {
+            break;
+        }
+    }
+
+    c->processing = 0;
+}
+
+
+/* After the pipeline ran: 0 when the parser should go on (the request is
+ * finished, or it now reads its body), 1 when the request waits. */
+static int
+conn_parse_more(cairn_conn_t *c, cairn_request_t *r)
+{
+    if (c->closing) {
+        return 1;
+    }
+    if (c->req != r) {
+        return 0;
+    }
+
+    return r->state == CAIRN__REQ_BODY ? 0 : 1;
+}
+
+
+/*
+ * Feeds the unparsed input to llhttp.  Returns 0 when the request moved on
+ * (the caller loops), 1 when more input is needed or the request waits.
+ */
+static int
+conn_parse(cairn_conn_t *c)
+{
+    cairn_request_t  *r = c->req;
+    llhttp_errno_t    err;
+    const char       *start, *pos;
+
+    start = c->in + c->in_start;
+    err = llhttp_execute(&c->parser, start, c->in_end - c->in_start);
+
+    if (err == HPE_OK) {
+        c->in_start = c->in_end;
+        return 1;
+    }
+
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+        pos = llhttp_get_error_pos(&c->parser);
+        if (pos != NULL && pos >= start && pos <= c->in + c->in_end) {
+            c->in_start += (size_t) (pos - start);
+        }
+
+        if (err == HPE_PAUSED_UPGRADE) {
+            llhttp_resume_after_upgrade(&c->parser);
+            r->upgrade = 1;
+            r->body_done = 1;
+        } else {
+            llhttp_resume(&c->parser);
+        }
+
+        if (r->state == CAIRN__REQ_HEADERS) {
+            if (conn_headers_done(r) != 0) {
+                return 1;
+            }
+            r->state = CAIRN__REQ_PHASES;
+            r->phase = CAIRN_PHASE_POST_READ_REQUEST;
+            r->hook = 0;
+            cairn__pipeline_run(r, CAIRN_DECLINED);
+            return conn_parse_more(c, r);
+        }
+
+        if (r->state == CAIRN__REQ_BODY && r->body_done) {
+            r->state = CAIRN__REQ_PHASES;
+            cairn__pipeline_run(r, CAIRN_DECLINED);
+            return conn_parse_more(c, r);
+        }
+
+        return 0;
+    }
+
+    conn_parse_error(c, err);
+    return 1;
+}
+
+
+static void
+conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
+{
+    cairn_request_t  *r = c->req;
+    int               status;
+
+    status = r->error_status ? (int) r->error_status : 400;
+
+    if (cairn_log_enabled(CAIRN_LOG_INFO)) {
+        cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: bad request (%d): %s",
+                  c->peer_text, status, llhttp_get_error_reason(&c->parser));
+    }
+
+    /* After a parse error the stream cannot be trusted: answer and close. */
+    r->keepalive = 0;
+    r->body_done = r->state != CAIRN__REQ_BODY ? 1 : 0;
+    if (r->method_name == NULL) {
+        r->method_name = "-";
+    }
+    if (r->path == NULL) {
+        r->path = "-";
+    }
+    c->in_start = c->in_end;
+
+    cairn__request_fail(r, status);
+}
+
+
+/*
+ * The header block is complete: fill in what the pipeline needs and reject
+ * what no hook should ever see.  Returns 0, or 1 after answering an error.
+ */
+static int
+conn_headers_done(cairn_request_t *r)
+{
+    cairn_conn_t  *c = r->conn;
+    llhttp_t      *p = &c->parser;
+    const char    *host, *q, *path_start;
+    char          *path;
+    size_t         plen, n, i;
+    ssize_t        len;
+
+    r->version = p->http_major * 10 + (p->http_minor > 1 ? 1 : p->http_minor);
+    if (p->http_major != 1) {
+        /* HTTP/0.9 requests are not served; HTTP/2 and later are not
+         * spoken over this kind of connection. */
+        r->keepalive = 0;
+        cairn__request_fail(r, p->http_major == 0 ? 400 : 505);
+        return 1;
+    }
+
+    r->method_name = llhttp_method_name((llhttp_method_t) p->method);
+    r->method = cairn_method_from_name(r->method_name);
+    r->head = r->method == CAIRN_METHOD_HEAD;
+    r->keepalive = llhttp_should_keep_alive(p) && !r->upgrade ? 1 : 0;
+
+    if (p->flags & F_CHUNKED) {
+        r->has_body = 1;
+        r->content_length = -1;
+    } else if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+        r->has_body = 1;
+        r->content_length = (int64_t) p->content_length;
+    } else {
+        r->content_length = (p->flags & F_CONTENT_LENGTH) ? 0 : -1;
+    }
+
+    if (r->target == NULL) {
+        cairn__request_fail(r, 400);
+        return 1;
+    }
+
+    /* The Host header: exactly one for HTTP/1.1 (RFC 9112 section 3.2). */
+    host = NULL;
+    n = 0;
+    for (i = 0; i < r->headers.n; i++) {
+        if (r->headers.v[i].name_len == 4
+            && strcasecmp(r->headers.v[i].name, "host") == 0)
+        {
+            host = r->headers.v[i].value;
+            n++;
+        }
+    }
+
+    path_start = r->target;
+    if (r->target[0] != '/') {
+        /* absolute-form: http://host[:port]/path */
+        if (strncasecmp(r->target, "http://", 7) == 0
+            || strncasecmp(r->target, "https://", 8) == 0)
+        {
+            const char  *auth = strchr(r->target, ':') + 3;
+
+            path_start = strchr(auth, '/');
+            host = cairn_arena_strndup(r->arena, auth,
+                                       path_start ? (size_t) (path_start - auth)
+                                                  : strlen(auth));
+            if (path_start == NULL) {
+                path_start = "/";
+            }
+        } else {
+            cairn__request_fail(r, 400);
+            return 1;
+        }
+    } else if (r->version == 11 && n != 1) {
+        cairn__request_fail(r, 400);
+        return 1;
+    } else if (n > 1) {
+        cairn__request_fail(r, 400);
+        return 1;
+    }
+
+    r->host = cairn__host_normalise(r->arena, host);
+    if (r->host == NULL) {
+        cairn__request_fail(r, 400);
+        return 1;
+    }
+
+    q = strchr(path_start, '?');
+    plen = q ? (size_t) (q - path_start) : strlen(path_start);
+    r->query = q ? q + 1 : NULL;
+
+    path = cairn_arena_alloc(r->arena, plen + 1);
+    len = cairn__path_normalise(path_start, plen, path);
+    if (len < 0) {
+        cairn__request_fail(r, 400);
+        return 1;
+    }
+    r->path = path;
+
+    r->vhost = cairn__conf_vhost(c->server, r->host);
+    r->loc = cairn__conf_locate(r->vhost, r->path);
+
+    if (r->has_body && r->content_length > r->loc->core->limit_request_body
+        && r->loc->core->limit_request_body > 0)
+    {
+        r->keepalive = 0;
+        cairn__request_fail(r, 413);
+        return 1;
+    }
+
+    if (r->has_body) {
+        const char  *expect = cairn__headers_get(&r->headers, "Expect");
+
+        if (expect != NULL) {
+            if (strcasecmp(expect, "100-continue") != 0) {
+                r->keepalive = 0;
+                cairn__request_fail(r, 417);
+                return 1;
+            }
+            r->expect_continue = 1;
+        }
+    } else {
+        r->body_done = 1;
+    }
+
+    /* Until the handler wants the body, no deadline of ours runs: hooks
+     * that wait set their own. */
+    conn_set_deadline(c, 0);
+
+    return 0;
+}
+
+
+/*
+ * Called by the pipeline before the HANDLER phase of a request with a
+ * body: answers Expect: 100-continue and reads the body.
+ */
+void
+cairn__conn_read_body(cairn_request_t *r)
+{
+    cairn_conn_t              *c = r->conn;
+    const cairn__core_conf_t  *core = r->loc->core;
+
+    r->state = CAIRN__REQ_BODY;
+    r->body_start_us = cairn_now_us();
+
+    if (r->expect_continue && c->in_start == c->in_end) {
+        static const char  cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+        evbuffer_add(c->out, cont, sizeof(cont) - 1);
+        r->expect_continue = 0;
+        cairn__conn_flush(c);
+    }
+
+    conn_set_deadline(c, r->body_start_us
+                         + (uint64_t) core->request_body_timeout_ms * 1000);
+
+    if (!c->reading && !c->closing) {
+        event_add(c->ev_read, NULL);
+        c->reading = 1;
+    }
+
+    conn_process(c);
+}
+
+
+static void
+conn_body_progress(cairn_request_t *r)
+{
+    cairn_conn_t              *c = r->conn;
+    const cairn__core_conf_t  *core = r->loc->core;
+    uint64_t                   at;
+
+    /* Like Apache's mod_reqtimeout: the timeout, extended by one second
+     * for every RequestBodyMinRate bytes received; without a rate, the
+     * timeout counts from the last data. */
+    if (core->request_body_min_rate > 0) {
+        at = r->body_start_us
+             + (uint64_t) core->request_body_timeout_ms * 1000
+             + (uint64_t) r->body_len * 1000000
+               / (uint64_t) core->request_body_min_rate;
+    } else {
+        at = cairn_now_us() + (uint64_t) core->request_body_timeout_ms * 1000;
+    }
+
+    c->deadline_us = at;
+}
+
+
+static void
+conn_set_deadline(cairn_conn_t *c, uint64_t at_us)
+{
+    struct timeval  tv;
+    uint64_t        now, d;
+
+    c->deadline_us = at_us;
+
+    if (at_us == 0) {
+        return;
+    }
+
+    if (c->timer_at_us != 0 && c->timer_at_us <= at_us) {
+        /* The armed timer fires first and re-arms itself. */
+        return;
+    }
+
+    now = cairn_now_us();
+    d = at_us > now ? at_us - now : 0;
+    tv.tv_sec = (time_t) (d / 1000000);
+    tv.tv_usec = (suseconds_t) (d % 1000000);
+    event_add(c->ev_timer, &tv);
+    c->timer_at_us = at_us;
+}
+
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cairn_conn_t     *c = arg;
+    cairn_request_t  *r;
+    uint64_t          now, at;
+
+    cairn__time_update();
+    c->timer_at_us = 0;
+    now = cairn_now_us();
+
+    if (c->deadline_us == 0) {
+        return;
+    }
+    if (c->deadline_us > now) {
+        at = c->deadline_us;
+        conn_set_deadline(c, at);
+        return;
+    }
+
+    cairn__conn_enter(c);
+    r = c->req;
+
+    if (r == NULL) {
+        /* Idle keep-alive connection, or nothing sent: close quietly. */
+        cairn__conn_close(c);
+    } else if (r->state == CAIRN__REQ_HEADERS
+               || r->state == CAIRN__REQ_BODY)
+    {
+        cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: %s timed out",
+                  c->peer_text,
+                  r->state == CAIRN__REQ_HEADERS ? "request header"
+                                                 : "request body");
+        r->keepalive = 0;
+        if (r->method_name == NULL) {
+            r->method_name = "-";
+        }
+        if (r->path == NULL) {
+            r->path = "-";
+        }
+        c->in_start = c->in_end;
+        event_del(c->ev_read);
+        c->reading = 0;
+        cairn__request_fail(r, 408);
+    } else {
+        /* Sending stalled past SendTimeout. */
+        cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: send timed out",
+                  c->peer_text);
+        cairn__conn_close(c);
+    }
+
+    cairn__conn_leave(c);
+}
+
+
+void
+cairn__conn_flush(cairn_conn_t *c)
+{
+    cairn_request_t  *r = c->req;
+    int               n;
+    size_t            before;
+
+    while (evbuffer_get_length(c->out) > 0) {
+        before = evbuffer_get_length(c->out);
+        n = evbuffer_write(c->out, c->fd);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                break;
+            }
+            cairn__conn_close(c);
+            return;
+        }
+        if (r != NULL) {
+            r->bytes_sent += before - evbuffer_get_length(c->out);
+        }
+        if (n == 0) {
+            break;
+        }
+    }
+
+    if (evbuffer_get_length(c->out) > 0) {
+        if (!c->writing) {
+            event_add(c->ev_write, NULL);
+            c->writing = 1;
+        }
+        if (r != NULL) {
+            conn_set_deadline(c, cairn_now_us()
+                + (uint64_t) r->loc->core->send_timeout_ms * 1000);
+        }
+        return;
+    }
+
+    if (c->writing) {
+        event_del(c->ev_write);
+        c->writing = 0;
+    }
+
+    if (r != NULL && r->state == CAIRN__REQ_SENDING) {
+        cairn__request_finish(r);
+    } else if (r != NULL && r->state == CAIRN__REQ_STREAMING) {
+        cairn__stream_drained(r);
+    }
+}
+
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cairn_conn_t  *c = arg;
+
+    cairn__time_update();
+    cairn__conn_enter(c);
+    c->last_io_us = cairn_now_us();
+    cairn__conn_flush(c);
+    cairn__conn_leave(c);
+}
+
+
+/*
+ * The request on c is finished and logged: decide whether the connection
+ * lives on, then go on with any pipelined input.
+ */
+void
+cairn__conn_next(cairn_conn_t *c, int keepalive)
+{
+    const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
+
+    c->req = NULL;
+    c->nrequests++;
+    cairn__arena_reset(c->req_arena);
+
+    if (!keepalive || c->closing || c->worker->stopping) {
+        cairn__conn_close(c);
+        return;
+    }
+
+    c->state = CAIRN__CONN_IDLE;
+    conn_set_deadline(c, cairn_now_us()
+                         + (uint64_t) core->keepalive_timeout_ms * 1000);
+
+    if (!c->reading) {
+        event_add(c->ev_read, NULL);
+        c->reading = 1;
+    }
+
+    if (c->in_start == c->in_end) {
+        c->in_start = c->in_end = 0;
+        return;
+    }
+
+    conn_process(c);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* llhttp callbacks                                                   */
+/* ------------------------------------------------------------------ */
+
+static char *
+http_append(cairn_arena_t *a, const char *old, size_t old_len,
+            const char *at, size_t len)
+{
+    char  *s;
+
+    s = cairn_arena_alloc(a, old_len + len + 1);
+    if (old_len > 0) {
+        memcpy(s, old, old_len);
+    }
+    memcpy(s + old_len, at, len);
+    s[old_len + len] = '\0';
+
+    return s;
+}
+
+
+static int
+http_on_url(llhttp_t *p, const char *at, size_t len)
+{
+    cairn_conn_t     *c = p->data;
+    cairn_request_t  *r = c->req;
+
+    if (r->target_len + len > (size_t) c->server->main_vhost->base.core
+                                           ->limit_request_line)
+    {
+        r->error_status = 414;
+        return -1;
+    }
+
+    r->target = http_append(r->arena, r->target, r->target_len, at, len);
+    r->target_len += len;
+
+    return 0;
+}
+
+
+static int
+http_on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    cairn_conn_t              *c = p->data;
+    cairn_request_t           *r = c->req;
+    const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
+    cairn__header_t           *h;
+
+    if (r->headers.n == 0 || r->in_value) {
+        if (core->limit_request_fields > 0
+            && r->headers.n >= (size_t) core->limit_request_fields)
+        {
+            r->error_status = 431;
+            return -1;
+        }
+        cairn__headers_add(r->arena, &r->headers, "", 0, "");
+        r->in_value = 0;
+        r->header_bytes = 0;
+    }
+
+    h = &r->headers.v[r->headers.n - 1];
+    r->header_bytes += (unsigned) len;
+    if (r->header_bytes > (unsigned) core->limit_request_field_size) {
+        r->error_status = 431;
+        return -1;
+    }
+
+    h->name = http_append(r->arena, h->name, h->name_len, at, len);
+    h->name_len += len;
+
+    return 0;
+}
+
+
+static int
+http_on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    cairn_conn_t              *c = p->data;
+    cairn_request_t           *r = c->req;
+    const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
+    cairn__header_t           *h;
+    size_t                     old;
+
+    h = &r->headers.v[r->headers.n - 1];
+
+    r->header_bytes += (unsigned) len;
+    if (r->header_bytes > (unsigned) core->limit_request_field_size) {
+        r->error_status = 431;
+        return -1;
+    }
+
+    old = strlen(h->value);
+    h->value = http_append(r->arena, h->value, old, at, len);
+
+    return 0;
+}
+
+
+static int
+http_on_header_field_complete(llhttp_t *p)
+{
+    cairn_conn_t  *c = p->data;
+
+    /* The name is complete: the next field callback starts a new header,
+     * even when this one's value turns out empty. */
+    c->req->in_value = 1;
+
+    return 0;
+}
+
+
+static int
+http_on_headers_complete(llhttp_t *p)
+{
+    cairn_conn_t  *c = p->data;
+
+    if (p->upgrade) {
+        /* No protocol upgrades: answered as a plain request, then the
+         * connection closes. */
+        c->req->upgrade = 1;
+    }
+
+    /* With a body, pause: the phases up to FIXUPS run before the body is
+     * read (a 401 or 413 needs no body).  Without one, the message
+     * completes right away and pauses there. */
+    if ((p->flags & F_CHUNKED)
+        || ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0))
+    {
+        return HPE_PAUSED;
+    }
+
+    return 0;
+}
+
+
+static int
+http_on_body(llhttp_t *p, const char *at, size_t len)
+{
+    cairn_conn_t     *c = p->data;
+    cairn_request_t  *r = c->req;
+    int64_t           limit = r->loc->core->limit_request_body;
+
+    if (limit > 0 && (int64_t) (r->body_len + len) > limit) {
+        r->error_status = 413;
+        return -1;
+    }
+
+    if (r->body == NULL) {
+        r->body = evbuffer_new();
+        if (r->body == NULL) {
+            cairn__oom(len);
+        }
+        cairn_arena_cleanup_add(r->arena, (cairn_cleanup_cb) evbuffer_free,
+                                r->body);
+    }
+
+    evbuffer_add(r->body, at, len);
+    r->body_len += len;
+    conn_body_progress(r);
+
+    return 0;
+}
+
+
+static int
+http_on_message_complete(llhttp_t *p)
+{
+    cairn_conn_t     *c = p->data;
+    cairn_request_t  *r = c->req;
+
+    r->body_done = 1;
+
+    return HPE_PAUSED;
+}

@@ -1,0 +1,250 @@
+/*
+ * core/http_int.h: connections, requests and the pipeline.
+ *
+ * A connection reads into a flat input buffer and feeds llhttp.  The
+ * parser pauses after the header block of each request and again after
+ * its body, so exactly one request is being processed at a time and
+ * pipelined requests wait, unparsed, in the input buffer; responses thus
+ * leave in order.  Responses are queued in an evbuffer and written with
+ * writev/sendfile; when several pipelined requests are answered at once
+ * their responses go out in one write.
+ *
+ * Request life: HEADERS (parsing) -> phases POST_READ_REQUEST..FIXUPS ->
+ * BODY (reading, if any) -> HANDLER -> RESPONSE -> header and body queued
+ * -> LOG once the last byte is written (or the client is gone) -> the
+ * request arena is reset for the next request on the connection.
+ */
+
+#ifndef CAIRN_HTTP_INT_H
+#define CAIRN_HTTP_INT_H
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <llhttp.h>
+
+#include <cairn/cairn.h>
+
+#include "conf_int.h"
+
+typedef struct cairn__worker_s  cairn__worker_t;
+
+typedef struct {
+    const char              *name;
+    const char              *value;
+    size_t                   name_len;
+} cairn__header_t;
+
+typedef struct {
+    cairn__header_t         *v;
+    size_t                   n;
+    size_t                   cap;
+} cairn__headers_t;
+
+typedef enum {
+    CAIRN__REQ_HEADERS = 0,     /* parsing the request line and headers */
+    CAIRN__REQ_PHASES,          /* running hooks */
+    CAIRN__REQ_BODY,            /* reading the body for the handler */
+    CAIRN__REQ_SUSPENDED,       /* a hook returned SUSPENDED */
+    CAIRN__REQ_STREAMING,       /* handler streams the response */
+    CAIRN__REQ_SENDING,         /* response queued, being written */
+    CAIRN__REQ_DONE             /* logged */
+} cairn__req_state_t;
+
+typedef enum {
+    CAIRN__BODY_NONE = 0,
+    CAIRN__BODY_MEMORY,
+    CAIRN__BODY_FILE,
+    CAIRN__BODY_STREAM
+} cairn__body_kind_t;
+
+struct cairn_request_s {
+    cairn_conn_t            *conn;
+    cairn_arena_t           *arena;
+    cairn_server_t          *server;
+    const cairn__vhost_t    *vhost;
+    const cairn__loc_t      *loc;
+    cairn__req_state_t       state;
+    cairn_phase_t            phase;         /* running or suspended in */
+    size_t                   hook;          /* index in the phase */
+    cairn_module_t          *suspended_by;
+
+    /* Request line. */
+    cairn_method_t           method;
+    const char              *method_name;
+    char                    *target;
+    size_t                   target_len;
+    const char              *path;
+    const char              *query;
+    const char              *host;
+    int                      version;       /* 10 or 11 */
+    cairn__headers_t         headers;
+    const char              *id;
+    uint64_t                 start_us;
+
+    /* Parsing state. */
+    unsigned                 header_bytes;
+    unsigned                 in_value:1;
+    unsigned                 keepalive:1;
+    unsigned                 expect_continue:1;
+    unsigned                 has_body:1;
+    unsigned                 body_done:1;
+    unsigned                 head:1;        /* HEAD: no body sent */
+    unsigned                 cancelled:1;
+    unsigned                 headers_sent:1;
+    unsigned                 logged:1;
+    unsigned                 chunked_out:1;
+    unsigned                 upgrade:1;     /* asked for an upgrade */
+    unsigned                 route_405:1;   /* route matched, not method */
+    unsigned                 error_status;  /* parse error to answer */
+    int64_t                  content_length;    /* -1: unknown */
+    struct evbuffer         *body;          /* request body */
+    char                    *body_flat;
+    size_t                   body_len;
+    uint64_t                 body_start_us;
+
+    /* Routing and per-module state. */
+    const cairn__route_t    *route;
+    size_t                   nparams;
+    const char             **param_names;
+    const char             **param_values;
+    void                   **ctx;           /* [nmods] */
+    const char              *user;
+    cairn_kvv_t              notes;
+
+    /* Response. */
+    int                      status;
+    const char              *content_type;
+    unsigned                 allow;         /* methods for a 405 */
+    cairn__headers_t         out_headers;
+    cairn__body_kind_t       body_kind;
+    const void              *out_body;
+    size_t                   out_len;
+    int                      out_fd;
+    off_t                    out_offset;
+    off_t                    out_length;
+    uint64_t                 bytes_sent;
+    uint64_t                 bytes_queued;
+
+    /* Async. */
+    cairn_cancel_cb          cancel_cb;
+    void                    *cancel_data;
+    unsigned                 pending_tasks;
+};
+
+typedef enum {
+    CAIRN__CONN_IDLE = 0,       /* waiting for a request (keep-alive) */
+    CAIRN__CONN_ACTIVE,         /* a request is in progress */
+    CAIRN__CONN_CLOSING         /* flush the output, then close */
+} cairn__conn_state_t;
+
+struct cairn_conn_s {
+    cairn__worker_t         *worker;
+    cairn_server_t          *server;
+    int                      fd;
+    cairn__conn_state_t      state;
+    struct event            *ev_read;
+    struct event            *ev_write;
+    struct event            *ev_timer;
+    llhttp_t                 parser;
+    cairn_arena_t           *arena;         /* the connection's */
+    cairn_arena_t           *req_arena;     /* reset per request */
+    cairn_request_t         *req;           /* current request or NULL */
+
+    char                    *in;            /* input buffer */
+    size_t                   in_start;      /* first unparsed byte */
+    size_t                   in_end;        /* end of data */
+    size_t                   in_cap;
+
+    struct evbuffer         *out;
+    uint64_t                 id;
+    unsigned                 nrequests;
+    uint64_t                 deadline_us;   /* 0: none */
+    uint64_t                 timer_at_us;   /* when ev_timer fires, 0: off */
+    uint64_t                 last_io_us;
+    unsigned                 busy;          /* entries on the stack */
+
+    unsigned                 reading:1;     /* read event armed */
+    unsigned                 writing:1;     /* write event armed */
+    unsigned                 eof:1;         /* client closed its side */
+    unsigned                 closing:1;
+    unsigned                 processing:1;  /* conn_process on the stack */
+    unsigned                 freed:1;
+
+    struct sockaddr_storage  peer;
+    socklen_t                peer_len;
+    char                     peer_text[48];
+    int                      peer_port;
+
+    cairn_conn_t            *prev;          /* worker's connection list */
+    cairn_conn_t            *next;
+};
+
+/* Accepts a new connection on fd (already non-blocking). */
+void cairn__conn_accept(cairn__worker_t *w, int fd,
+                        const struct sockaddr *sa, socklen_t salen);
+
+/* Closes the connection (cancelling a request in progress); freed at
+ * once, or by the outermost cairn__conn_leave(). */
+void cairn__conn_close(cairn_conn_t *c);
+
+/* Bracket every entry from the loop into a connection. */
+void cairn__conn_enter(cairn_conn_t *c);
+void cairn__conn_leave(cairn_conn_t *c);
+
+/* Runs the connection hooks of one kind; CAIRN_OK or the first refusal. */
+int cairn__conn_hooks_run(cairn_conn_t *c, cairn_conn_hook_t which);
+
+/* Reads the request body before the HANDLER phase. */
+void cairn__conn_read_body(cairn_request_t *r);
+
+/* Answers r with an error status outside the pipeline's hooks (parse
+ * errors, timeouts): RESPONSE and LOG still run. */
+void cairn__request_fail(cairn_request_t *r, int status);
+
+/* The streamed response's queued data has been written. */
+void cairn__stream_drained(cairn_request_t *r);
+
+/* Lower-cases a Host value and strips its port; "" for NULL; NULL when
+ * it is not a valid host. */
+const char *cairn__host_normalise(cairn_arena_t *a, const char *host);
+
+/* Runs the pipeline of r from its current phase until it suspends or
+ * the response is queued. */
+void cairn__pipeline_run(cairn_request_t *r, int rc);
+
+/* Queues the status line, headers and (memory/file) body of r. */
+void cairn__response_queue(cairn_request_t *r);
+
+/* Sets the Allow header from a method mask (GET implies HEAD). */
+void cairn__response_allow(cairn_request_t *r, unsigned mask);
+
+/* Sets up r's error response for status (body, content type). */
+void cairn__response_error(cairn_request_t *r, int status);
+
+/* Called when the whole response of r has been written (or the client
+ * is gone): runs LOG and recycles the request. */
+void cairn__request_finish(cairn_request_t *r);
+
+/* The cached Date header value for now (29 bytes + NUL). */
+const char *cairn__date_now(void);
+
+/* Allocates and zeroes a request on c. */
+cairn_request_t *cairn__request_new(cairn_conn_t *c);
+
+/* Header list helpers. */
+void cairn__headers_add(cairn_arena_t *a, cairn__headers_t *h,
+                        const char *name, size_t name_len,
+                        const char *value);
+const char *cairn__headers_get(const cairn__headers_t *h, const char *name);
+
+/* Tries to write c->out now; arms the write event if it could not. */
+void cairn__conn_flush(cairn_conn_t *c);
+
+/* The request on c is done: keep the connection (and parse pipelined
+ * input) or close it. */
+void cairn__conn_next(cairn_conn_t *c, int keepalive);
+
+#endif /* CAIRN_HTTP_INT_H */

@@ -1,0 +1,219 @@
+/*
+ * core/log.c: the error log.
+ *
+ * One line per message, written with a single write(2) so lines from
+ * several processes sharing the file never interleave (O_APPEND).  The
+ * error log is rare by design, so plain blocking writes are acceptable;
+ * the access log (mod_log) is the buffered one.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log_int.h"
+#include "http_int.h"
+
+
+const cairn_module_t  *cairn__log_module;
+
+static int          cairn_log_fd = 2;
+static int          cairn_log_level = CAIRN_LOG_NOTICE;
+static char        *cairn_log_path;
+
+static const char  *cairn_log_names[] = {
+    "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"
+};
+
+
+int
+cairn__log_open(const char *path, int level)
+{
+    int  fd;
+
+    if (level >= 0) {
+        cairn_log_level = level;
+    }
+
+    if (path == NULL || strcmp(path, "stderr") == 0) {
+        if (cairn_log_fd != 2) {
+            close(cairn_log_fd);
+        }
+        cairn_log_fd = 2;
+        free(cairn_log_path);
+        cairn_log_path = NULL;
+        return 0;
+    }
+
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd == -1) {
+        return -1;
+    }
+
+    if (cairn_log_fd != 2) {
+        close(cairn_log_fd);
+    }
+    cairn_log_fd = fd;
+
+    if (cairn_log_path == NULL || strcmp(cairn_log_path, path) != 0) {
+        free(cairn_log_path);
+        cairn_log_path = strdup(path);
+    }
+
+    return 0;
+}
+
+
+int
+cairn__log_reopen(void)
+{
+    char  *path;
+    int    rc;
+
+    if (cairn_log_path == NULL) {
+        return 0;
+    }
+
+    path = strdup(cairn_log_path);
+    if (path == NULL) {
+        return -1;
+    }
+    rc = cairn__log_open(path, -1);
+    free(path);
+
+    return rc;
+}
+
+
+void
+cairn__log_set_level(int level)
+{
+    cairn_log_level = level;
+}
+
+
+int
+cairn__log_level_parse(const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(cairn_log_names) / sizeof(cairn_log_names[0]);
+         i++)
+    {
+        if (strcasecmp(name, cairn_log_names[i]) == 0) {
+            return (int) i;
+        }
+    }
+
+    if (strcasecmp(name, "warning") == 0) {
+        return CAIRN_LOG_WARN;
+    }
+
+    return -1;
+}
+
+
+const char *
+cairn__log_level_name(int level)
+{
+    if (level < 0 || level > CAIRN_LOG_DEBUG) {
+        return "unknown";
+    }
+
+    return cairn_log_names[level];
+}
+
+
+int
+cairn_log_enabled(cairn_log_level_t level)
+{
+    return (int) level <= cairn_log_level;
+}
+
+
+void
+cairn_log(cairn_request_t *r, cairn_log_level_t level, int err,
+          const char *fmt, ...)
+{
+    va_list  ap;
+
+    if ((int) level > cairn_log_level) {
+        return;
+    }
+
+    va_start(ap, fmt);
+    cairn_logv(r, level, err, fmt, ap);
+    va_end(ap);
+}
+
+
+void
+cairn_logv(cairn_request_t *r, cairn_log_level_t level, int err,
+           const char *fmt, va_list ap)
+{
+    char             line[4096];
+    size_t           n, cap;
+    int              k;
+    struct timespec  ts;
+    struct tm        tm;
+
+    if ((int) level > cairn_log_level) {
+        return;
+    }
+
+    /* Keep room for the errno text and the newline. */
+    cap = sizeof(line) - 1;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(line, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+
+    k = snprintf(line + n, cap - n, ".%03ldZ [%s] [pid %ld]",
+                 ts.tv_nsec / 1000000, cairn__log_level_name(level),
+                 (long) getpid());
+    n += (k > 0 && (size_t) k < cap - n) ? (size_t) k : 0;
+
+    if (cairn__log_module != NULL && cairn__log_module->name != NULL
+        && n < cap)
+    {
+        k = snprintf(line + n, cap - n, " [mod_%s]", cairn__log_module->name);
+        n += (k > 0 && (size_t) k < cap - n) ? (size_t) k : 0;
+    }
+
+    if (r != NULL && n < cap) {
+        k = snprintf(line + n, cap - n, " [req %s]", cairn_request_id(r));
+        n += (k > 0 && (size_t) k < cap - n) ? (size_t) k : 0;
+    }
+
+    if (n < cap) {
+        line[n++] = ' ';
+    }
+
+    if (n < cap) {
+        k = vsnprintf(line + n, cap - n, fmt, ap);
+        if (k > 0) {
+            n += ((size_t) k < cap - n) ? (size_t) k : cap - n - 1;
+        }
+    }
+
+    if (err != 0 && n < cap) {
+        k = snprintf(line + n, cap - n, ": %s", strerror(err));
+        if (k > 0) {
+            n += ((size_t) k < cap - n) ? (size_t) k : cap - n - 1;
+        }
+    }
+
+    line[n++] = '\n';
+
+    /* A failed write to the error log has nowhere left to be reported. */
+    if (write(cairn_log_fd, line, n) < 0) {
+        return;
+    }
+}

@@ -1,0 +1,513 @@
+/*
+ * core/module.c: loading modules with libltdl.
+ *
+ * `LoadModule name [path]` opens the shared object, finds the descriptor
+ * mod_<name>_module, and checks it before believing any of it: the magic
+ * first (is this a cairn module at all?), then the ABI stamp, then the
+ * descriptor's size.  Only then is it handed to cairn__module_add_static(),
+ * which does what loading an in-memory module and a file have in common
+ * (duplicates, requirements, directives, hooks).  Every refusal is one
+ * sentence that names the file and says what to do.
+ */
+
+#include "config.h"
+
+#include <dirent.h>
+#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <ltdl.h>
+
+#include "conf_int.h"
+#include "hooks_int.h"
+#include "log_int.h"
+#include "worker_int.h"
+
+
+/* The descriptor size of ABI 1.0, the smallest a module may have. */
+#define MODULE_SIZE_1_0                                                      \
+    (offsetof(cairn_module_t, register_hooks)                                \
+     + sizeof(((cairn_module_t *) 0)->register_hooks))
+
+static int mod_ltdl_ready;
+
+static int module_ltdl_init(void);
+static const char *module_check(cairn_arena_t *a, const char *path,
+                                const cairn_module_t *m);
+static const char *module_find(cairn_server_t *s, const char *name,
+                               char *buf, size_t len);
+static lt_dlhandle module_open(const char *path, const char **err);
+
+
+const char *
+cairn__module_load(cairn_server_t *s, const char *name, const char *path,
+                   const char *file, int line)
+{
+    cairn_arena_t   *a = s->arena;
+    char             found[4096];
+    char             sym[256];
+    const char      *err;
+    lt_dlhandle      h;
+    cairn_module_t  *m;
+    size_t           i;
+
+    if (module_ltdl_init() != 0) {
+        return "cannot initialise libltdl";
+    }
+
+    for (i = 0; name[i] != '\0'; i++) {
+        if (!(name[i] == '_' || (name[i] >= 'a' && name[i] <= 'z')
+              || (name[i] >= '0' && name[i] <= '9')))
+        {
+            return cairn_arena_printf(a, "'%s' is not a module name (use "
+                                      "lower-case letters, digits and '_', "
+                                      "e.g. LoadModule static)", name);
+        }
+    }
+    if (i == 0 || i > 64) {
+        return "LoadModule needs a module name such as 'static'";
+    }
+
+    i = cairn__module_index(s, name);
+    if ((int) i >= 0) {
+        return cairn_arena_printf(a, "module '%s' is already loaded (by %s:%d)",
+                                  name, s->mods[i].file, s->mods[i].line);
+    }
+
+    if (path != NULL) {
+        path = cairn_arena_strdup(a, path);
+        if (path[0] != '/') {
+            path = cairn_arena_printf(a, "%s/%s", s->conf_dir, path);
+        }
+    } else {
+        path = module_find(s, name, found, sizeof(found));
+        if (path == NULL) {
+            return cairn_arena_printf(a, "module '%s' not found: no mod_%s.so "
+                                      "in ModuleDir (%s); install it or give "
+                                      "its path: LoadModule %s /path/to/"
+                                      "mod_%s.so", name, name,
+                                      s->moduledirs.n ? s->moduledirs.v[0]
+                                                      : CAIRN_MODULEDIR,
+                                      name, name);
+        }
+        path = cairn_arena_strdup(a, path);
+    }
+
+    h = module_open(path, &err);
+    if (h == NULL) {
+        return cairn_arena_printf(a, "cannot load %s: %s", path, err);
+    }
+
+    snprintf(sym, sizeof(sym), "mod_%s_module", name);
+    m = lt_dlsym(h, sym);
+    if (m == NULL) {
+        lt_dlclose(h);
+        return cairn_arena_printf(a, "%s does not export the symbol %s: it is "
+                                  "not the cairn module '%s' (check the name "
+                                  "in LoadModule)", path, sym, name);
+    }
+
+    err = module_check(a, path, m);
+    if (err != NULL) {
+        lt_dlclose(h);
+        return err;
+    }
+
+    if (m->name != NULL && strcmp(m->name, name) != 0) {
+        lt_dlclose(h);
+        return cairn_arena_printf(a, "%s calls itself '%s' but was loaded as "
+                                  "'%s'", path, m->name, name);
+    }
+    if (m->name == NULL) {
+        m->name = cairn_arena_strdup(a, name);
+    }
+
+    err = cairn__module_add_static(s, m);
+    if (err != NULL) {
+        lt_dlclose(h);
+        return err;
+    }
+
+    i = (size_t) m->index;
+    s->mods[i].handle = h;
+    s->mods[i].path = path;
+    s->mods[i].file = file;
+    s->mods[i].line = line;
+
+    return NULL;
+}
+
+
+int
+cairn__module_index(const cairn_server_t *s, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < s->nmods; i++) {
+        if (s->mods[i].m->name != NULL
+            && strcmp(s->mods[i].m->name, name) == 0)
+        {
+            return (int) i;
+        }
+    }
+
+    return -1;
+}
+
+
+const cairn_module_t *
+cairn_module_find(const char *name)
+{
+    cairn_server_t  *s;
+    int              i;
+
+    s = cairn__server_building ? cairn__server_building
+                               : cairn__server_current;
+    if (s == NULL) {
+        return NULL;
+    }
+
+    if (strncmp(name, "mod_", 4) == 0) {
+        name += 4;
+    }
+
+    i = cairn__module_index(s, name);
+
+    return i < 0 ? NULL : s->mods[i].m;
+}
+
+
+const char *
+cairn_version(void)
+{
+    return PACKAGE_VERSION;
+}
+
+
+void
+cairn__modules_unload(cairn_server_t *s)
+{
+    size_t  i;
+
+    for (i = s->nmods; i > 0; i--) {
+        if (s->mods[i - 1].handle != NULL) {
+            lt_dlclose(s->mods[i - 1].handle);
+            s->mods[i - 1].handle = NULL;
+        }
+    }
+}
+
+
+/*
+ * Looks through every ModuleDir for a module whose table declares the
+ * directive.  Only runs on the error path of an unknown directive, so it
+ * may open every module there.
+ */
+const char *
+cairn__module_hint(cairn_server_t *s, const char *directive)
+{
+    const char               *dirs[64];
+    size_t                    ndirs, i;
+    DIR                      *d;
+    struct dirent            *e;
+    char                      path[4096], sym[300];
+    const char               *err, *hint = NULL;
+    lt_dlhandle               h;
+    const cairn_module_t     *m;
+    const cairn_directive_t  *dp;
+    size_t                    len;
+
+    if (module_ltdl_init() != 0) {
+        return NULL;
+    }
+
+    ndirs = 0;
+    for (i = 0; i < s->moduledirs.n && ndirs < 64; i++) {
+        dirs[ndirs++] = s->moduledirs.v[i];
+    }
+    if (ndirs == 0) {
+        dirs[ndirs++] = CAIRN_MODULEDIR;
+    }
+
+    for (i = 0; i < ndirs && hint == NULL; i++) {
+        d = opendir(dirs[i]);
+        if (d == NULL) {
+            continue;
+        }
+
+        while (hint == NULL && (e = readdir(d)) != NULL) {
+            len = strlen(e->d_name);
+            if (len < 8 || strncmp(e->d_name, "mod_", 4) != 0
+                || strcmp(e->d_name + len - 3, ".so") != 0
+                || len - 7 > 200)
+            {
+                continue;
+            }
+
+            snprintf(path, sizeof(path), "%s/%s", dirs[i], e->d_name);
+            h = module_open(path, &err);
+            if (h == NULL) {
+                continue;
+            }
+
+            snprintf(sym, sizeof(sym), "%.*s_module", (int) (len - 3),
+                     e->d_name);
+            m = lt_dlsym(h, sym);
+            if (m != NULL && module_check(s->arena, path, m) == NULL
+                && m->directives != NULL)
+            {
+                for (dp = m->directives; dp->name != NULL; dp++) {
+                    if (strcasecmp(dp->name, directive) == 0) {
+                        hint = cairn_arena_printf(s->arena,
+                            "it is provided by %.*s, which is not loaded: "
+                            "add 'LoadModule %.*s' before this line",
+                            (int) (len - 3), e->d_name,
+                            (int) (len - 7), e->d_name + 4);
+                        break;
+                    }
+                }
+            }
+
+            lt_dlclose(h);
+        }
+
+        closedir(d);
+    }
+
+    return hint;
+}
+
+
+int
+cairn__module_info(const char *path, FILE *out)
+{
+    cairn_arena_t            *a;
+    const char               *base, *err;
+    char                      sym[300], name[256];
+    lt_dlhandle               h;
+    const cairn_module_t     *m;
+    const cairn_directive_t  *dp;
+    cairn_server_t           *s;
+    cairn_strv_t              nodefs = { 0, NULL };
+    size_t                    len, k, j;
+    int                       rc = 1;
+
+    if (module_ltdl_init() != 0) {
+        fprintf(stderr, "cairnd: cannot initialise libltdl\n");
+        return 1;
+    }
+
+    base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    len = strlen(base);
+    if (len > 3 && strcmp(base + len - 3, ".so") == 0) {
+        len -= 3;
+    }
+    if (len <= 4 || strncmp(base, "mod_", 4) != 0 || len - 4 >= sizeof(name))
+    {
+        fprintf(stderr, "cairnd: %s: a module file is called mod_NAME.so\n",
+                path);
+        return 1;
+    }
+    memcpy(name, base + 4, len - 4);
+    name[len - 4] = '\0';
+
+    h = module_open(path, &err);
+    if (h == NULL) {
+        fprintf(stderr, "cairnd: cannot load %s: %s\n", path, err);
+        return 1;
+    }
+
+    a = cairn_arena_create(0);
+
+    snprintf(sym, sizeof(sym), "mod_%s_module", name);
+    m = lt_dlsym(h, sym);
+    if (m == NULL) {
+        fprintf(stderr, "cairnd: %s does not export the symbol %s: it is not "
+                "a cairn module\n", path, sym);
+        goto done;
+    }
+
+    err = module_check(a, path, m);
+    if (err != NULL) {
+        fprintf(stderr, "cairnd: %s\n", err);
+        goto done;
+    }
+
+    fprintf(out, "name: %s\n", m->name ? m->name : name);
+    fprintf(out, "version: %s\n", m->version ? m->version : "-");
+    fprintf(out, "ABI: %u.%u\n", m->abi_major, m->abi_minor);
+    fprintf(out, "description: %s\n", m->description ? m->description : "-");
+
+    fprintf(out, "requires:");
+    if (m->requires == NULL || m->requires[0] == NULL) {
+        fprintf(out, " -");
+    } else {
+        for (k = 0; m->requires[k] != NULL; k++) {
+            fprintf(out, " %s", m->requires[k]);
+        }
+    }
+    fprintf(out, "\n");
+
+    fprintf(out, "directives:");
+    if (m->directives == NULL || m->directives[0].name == NULL) {
+        fprintf(out, " -");
+    } else {
+        for (dp = m->directives; dp->name != NULL; dp++) {
+            fprintf(out, " %s", dp->name);
+        }
+    }
+    fprintf(out, "\n");
+
+    /* Registering hooks into a throw-away generation shows them without
+     * running anything else of the module. */
+    s = cairn__server_create("/dev/null", &nodefs, 1);
+    cairn__hooks_building = s->hooks;
+    if (m->register_hooks != NULL) {
+        ((cairn_module_t *) m)->register_hooks((cairn_module_t *) m);
+    }
+    cairn__hooks_building = NULL;
+
+    fprintf(out, "hooks:");
+    j = 0;
+    for (k = 0; k < CAIRN__HOOK_KINDS; k++) {
+        const cairn__hook_list_t  *l = &s->hooks->kind[k];
+        size_t                     x;
+
+        for (x = 0; x < l->n; x++) {
+            if (l->v[x].module != m) {
+                continue;
+            }
+            fprintf(out, " %s(%s+%d)", cairn__hook_kind_name((int) k),
+                    l->v[x].order <= CAIRN_ORDER_FIRST ? "first"
+                    : l->v[x].order >= CAIRN_ORDER_LAST ? "last" : "middle",
+                    l->v[x].n);
+            j++;
+        }
+    }
+    fprintf(out, "%s\n", j ? "" : " -");
+    fprintf(out, "file: %s\n", path);
+
+    s->nmods = 1;
+    cairn__server_destroy(s);
+    rc = 0;
+
+done:
+
+    cairn_arena_destroy(a);
+    lt_dlclose(h);
+
+    return rc;
+}
+
+
+static int
+module_ltdl_init(void)
+{
+    if (!mod_ltdl_ready) {
+        if (lt_dlinit() != 0) {
+            return -1;
+        }
+        mod_ltdl_ready = 1;
+    }
+
+    return 0;
+}
+
+
+static lt_dlhandle
+module_open(const char *path, const char **err)
+{
+    lt_dladvise  advise;
+    lt_dlhandle  h;
+    struct stat  st;
+
+    if (stat(path, &st) != 0) {
+        *err = strerror(errno);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *err = "not a regular file";
+        return NULL;
+    }
+
+    if (lt_dladvise_init(&advise) != 0) {
+        *err = lt_dlerror();
+        return NULL;
+    }
+    /* Symbols stay private to each module: modules talk through providers
+     * and the core, never through each other's symbols. */
+    lt_dladvise_local(&advise);
+
+    h = lt_dlopenadvise(path, advise);
+    lt_dladvise_destroy(&advise);
+
+    if (h == NULL) {
+        *err = lt_dlerror();
+        if (*err == NULL) {
+            *err = "unknown error";
+        }
+    }
+
+    return h;
+}
+
+
+static const char *
+module_check(cairn_arena_t *a, const char *path, const cairn_module_t *m)
+{
+    if (m->magic != CAIRN_MODULE_MAGIC) {
+        return cairn_arena_printf(a, "%s is not a cairn module (its "
+                                  "descriptor has the wrong magic number)",
+                                  path);
+    }
+
+    if (m->abi_major != CAIRN_ABI_MAJOR || m->abi_minor > CAIRN_ABI_MINOR) {
+        return cairn_arena_printf(a, "%s was built for cairn module ABI %u.%u; "
+                                  "this cairnd provides %u.%u: rebuild it "
+                                  "against the cairn %u headers",
+                                  path, m->abi_major, m->abi_minor,
+                                  CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR,
+                                  CAIRN_ABI_MAJOR);
+    }
+
+    /* Minor versions only add fields at the end: a descriptor must be at
+     * least as large as ABI 1.0's. */
+    if (m->size < MODULE_SIZE_1_0) {
+        return cairn_arena_printf(a, "%s has a descriptor of %u bytes, "
+                                  "smaller than ABI 1.0's %zu: rebuild it "
+                                  "against these cairn headers", path,
+                                  m->size, (size_t) MODULE_SIZE_1_0);
+    }
+
+    return NULL;
+}
+
+
+static const char *
+module_find(cairn_server_t *s, const char *name, char *buf, size_t len)
+{
+    struct stat  st;
+    size_t       i;
+
+    for (i = 0; i < s->moduledirs.n; i++) {
+        snprintf(buf, len, "%s/mod_%s.so", s->moduledirs.v[i], name);
+        if (stat(buf, &st) == 0) {
+            return buf;
+        }
+    }
+
+    if (s->moduledirs.n == 0) {
+        snprintf(buf, len, "%s/mod_%s.so", CAIRN_MODULEDIR, name);
+        if (stat(buf, &st) == 0) {
+            return buf;
+        }
+    }
+
+    return NULL;
+}

@@ -1,0 +1,436 @@
+/*
+ * core/worker.c: listening sockets and the worker's event loop.
+ *
+ * Accepting stops, rather than spins, when the process runs out of
+ * descriptors (EMFILE/ENFILE) or reaches MaxConnections: it resumes
+ * after a short pause, or as soon as a connection closes.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "arena_int.h"
+#include "log_int.h"
+#include "worker_int.h"
+
+
+#define WORKER_ACCEPT_BATCH     64
+#define WORKER_EMFILE_PAUSE_MS  100
+
+cairn__worker_t  *cairn__worker_current;
+cairn_server_t   *cairn__server_current;
+
+static void worker_accept_cb(evutil_socket_t fd, short what, void *arg);
+static void worker_accept_resume_cb(evutil_socket_t fd, short what,
+                                    void *arg);
+static void worker_signal_cb(evutil_socket_t sig, short what, void *arg);
+static void worker_stop_check_cb(evutil_socket_t fd, short what, void *arg);
+static void worker_accept_enable(cairn__worker_t *w, int on);
+
+
+/*
+ * Splits "ADDR:PORT", "[V6]:PORT" or "PORT" into host and port.
+ */
+static int
+worker_split_listen(const char *spec, char *host, size_t hlen, char *port,
+                    size_t plen)
+{
+    const char  *colon;
+
+    if (spec[0] == '[') {
+        const char  *rb = strchr(spec, ']');
+
+        if (rb == NULL || rb[1] != ':' || (size_t) (rb - spec) > hlen) {
+            return -1;
+        }
+        snprintf(host, hlen, "%.*s", (int) (rb - spec - 1), spec + 1);
+        snprintf(port, plen, "%s", rb + 2);
+        return 0;
+    }
+
+    colon = strrchr(spec, ':');
+    if (colon == NULL) {
+        snprintf(host, hlen, "%s", "");
+        snprintf(port, plen, "%s", spec);
+        return 0;
+    }
+
+    snprintf(host, hlen, "%.*s", (int) (colon - spec), spec);
+    snprintf(port, plen, "%s", colon + 1);
+
+    return 0;
+}
+
+
+int
+cairn__listeners_open(cairn_server_t *s, cairn__listener_t **out, size_t *n)
+{
+    const cairn__core_conf_t  *core = s->main_vhost->base.core;
+    cairn__listener_t         *ls;
+    struct addrinfo            hints, *res, *ai;
+    char                       host[256], port[32];
+    size_t                     i, k = 0;
+    int                        fd, one = 1, rc;
+
+    if (core->listen.n == 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "%s: no Listen directive: add "
+                  "one, e.g. 'Listen 127.0.0.1:8080'", s->conf_file);
+        return -1;
+    }
+
+    ls = cairn_arena_calloc(s->arena, core->listen.n * 2 * sizeof(*ls));
+
+    for (i = 0; i < core->listen.n; i++) {
+        if (worker_split_listen(core->listen.v[i], host, sizeof(host), port,
+                                sizeof(port)) != 0)
+        {
+            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "bad Listen address '%s'",
+                      core->listen.v[i]);
+            return -1;
+        }
+
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+
+        rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+        if (rc != 0) {
+            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "Listen %s: %s",
+                      core->listen.v[i], gai_strerror(rc));
+            return -1;
+        }
+
+        for (ai = res; ai != NULL && k < core->listen.n * 2; ai = ai->ai_next)
+        {
+            /* Without an address, one IPv6 socket would also take IPv4;
+             * bind the IPv4 wildcard only to keep behaviour predictable. */
+            if (host[0] == '\0' && ai->ai_family != AF_INET) {
+                continue;
+            }
+
+            fd = socket(ai->ai_family,
+                        ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (fd == -1) {
+                cairn_log(NULL, CAIRN_LOG_ERROR, errno, "socket() for %s",
+                          core->listen.v[i]);
+                freeaddrinfo(res);
+                return -1;
+            }
+
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            if (ai->ai_family == AF_INET6) {
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+            }
+
+            if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+                cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot listen on %s",
+                          core->listen.v[i]);
+                close(fd);
+                freeaddrinfo(res);
+                return -1;
+            }
+
+            if (listen(fd, 511) != 0) {
+                cairn_log(NULL, CAIRN_LOG_ERROR, errno, "listen() on %s",
+                          core->listen.v[i]);
+                close(fd);
+                freeaddrinfo(res);
+                return -1;
+            }
+
+            ls[k].fd = fd;
+            ls[k].name = core->listen.v[i];
+            k++;
+            break;
+        }
+
+        freeaddrinfo(res);
+    }
+
+    *out = ls;
+    *n = k;
+
+    return 0;
+}
+
+
+int
+cairn__worker_run(cairn_server_t *s, cairn__listener_t *ls, size_t n)
+{
+    const cairn__core_conf_t  *core = s->main_vhost->base.core;
+    struct event_config       *cfg;
+    cairn__worker_t           *w;
+    cairn_conn_t              *c, *next;
+    struct timespec            ts;
+    size_t                     i;
+    int                        rc = 0;
+
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        cairn__oom(sizeof(*w));
+    }
+
+    cfg = event_config_new();
+    /* One thread owns the loop: no locking inside libevent. */
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+    w->base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    if (w->base == NULL) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "cannot create the event loop");
+        free(w);
+        return 1;
+    }
+
+    w->server = s;
+    w->listeners = ls;
+    w->nlisteners = n;
+    w->max_conns = core->max_connections > 0
+                   ? (unsigned) core->max_connections : 4096;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    w->id_seed = (uint32_t) ts.tv_nsec ^ ((uint32_t) getpid() << 16)
+                 ^ (uint32_t) ts.tv_sec;
+
+    cairn__worker_current = w;
+    cairn__server_current = s;
+    cairn__time_update();
+
+    w->tasks = cairn__taskpool_create(w->base, core->task_threads);
+
+    w->ev_accept = calloc(n ? n : 1, sizeof(struct event *));
+    for (i = 0; i < n; i++) {
+        w->ev_accept[i] = event_new(w->base, ls[i].fd, EV_READ | EV_PERSIST,
+                                    worker_accept_cb, w);
+    }
+    w->ev_accept_resume = event_new(w->base, -1, 0, worker_accept_resume_cb,
+                                    w);
+    w->ev_stop_check = event_new(w->base, -1, 0, worker_stop_check_cb, w);
+    w->ev_sigterm = evsignal_new(w->base, SIGTERM, worker_signal_cb, w);
+    w->ev_sigint = evsignal_new(w->base, SIGINT, worker_signal_cb, w);
+    event_add(w->ev_sigterm, NULL);
+    event_add(w->ev_sigint, NULL);
+
+    if (cairn__server_hooks_run(s, CAIRN_SERVER_WORKER_INIT) != CAIRN_OK) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "a worker_init hook failed: "
+                  "stopping");
+        rc = 1;
+        goto done;
+    }
+
+    worker_accept_enable(w, 1);
+
+    for (i = 0; i < n; i++) {
+        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "listening on %s", ls[i].name);
+    }
+
+    event_base_dispatch(w->base);
+
+    cairn__server_hooks_run(s, CAIRN_SERVER_WORKER_EXIT);
+
+done:
+
+    worker_accept_enable(w, 0);
+
+    for (c = w->conns; c != NULL; c = next) {
+        next = c->next;
+        cairn__conn_close(c);
+    }
+
+    cairn__taskpool_destroy(w->tasks);
+
+    for (i = 0; i < n; i++) {
+        event_free(w->ev_accept[i]);
+    }
+    free(w->ev_accept);
+    event_free(w->ev_accept_resume);
+    event_free(w->ev_stop_check);
+    event_free(w->ev_sigterm);
+    event_free(w->ev_sigint);
+    event_base_free(w->base);
+
+    cairn__worker_current = NULL;
+    free(w);
+
+    return rc;
+}
+
+
+static void
+worker_accept_enable(cairn__worker_t *w, int on)
+{
+    size_t  i;
+
+    if ((on && w->accepting) || (!on && !w->accepting)) {
+        return;
+    }
+
+    for (i = 0; i < w->nlisteners; i++) {
+        if (on) {
+            event_add(w->ev_accept[i], NULL);
+        } else {
+            event_del(w->ev_accept[i]);
+        }
+    }
+
+    w->accepting = on ? 1 : 0;
+}
+
+
+static void
+worker_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cairn__worker_t          *w = arg;
+    struct sockaddr_storage   ss;
+    socklen_t                 len;
+    struct timeval            tv;
+    int                       cfd, i;
+
+    cairn__time_update();
+
+    for (i = 0; i < WORKER_ACCEPT_BATCH; i++) {
+        if (w->nconns >= w->max_conns) {
+            /* Resumes when a connection closes. */
+            worker_accept_enable(w, 0);
+            return;
+        }
+
+        len = sizeof(ss);
+        cfd = accept4(fd, (struct sockaddr *) &ss, &len,
+                      SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd == -1) {
+            switch (errno) {
+            case EINTR:
+            case ECONNABORTED:
+                continue;
+            case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+            case EWOULDBLOCK:
+#endif
+                return;
+            case EMFILE:
+            case ENFILE:
+            case ENOBUFS:
+            case ENOMEM:
+                cairn_log(NULL, CAIRN_LOG_WARN, errno, "accept() failed: "
+                          "pausing accepts for %d ms",
+                          WORKER_EMFILE_PAUSE_MS);
+                worker_accept_enable(w, 0);
+                tv.tv_sec = 0;
+                tv.tv_usec = WORKER_EMFILE_PAUSE_MS * 1000;
+                event_add(w->ev_accept_resume, &tv);
+                return;
+            default:
+                cairn_log(NULL, CAIRN_LOG_ERROR, errno, "accept() failed");
+                return;
+            }
+        }
+
+        cairn__conn_accept(w, cfd, (struct sockaddr *) &ss, len);
+    }
+}
+
+
+static void
+worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cairn__worker_t  *w = arg;
+
+    if (!w->stopping && w->nconns < w->max_conns) {
+        worker_accept_enable(w, 1);
+    }
+}
+
+
+void
+cairn__worker_conn_closed(cairn__worker_t *w)
+{
+    if (w->stopping) {
+        if (w->nconns == 0) {
+            event_base_loopexit(w->base, NULL);
+        }
+        return;
+    }
+
+    if (!w->accepting && w->nconns < w->max_conns
+        && !event_pending(w->ev_accept_resume, EV_TIMEOUT, NULL))
+    {
+        worker_accept_enable(w, 1);
+    }
+}
+
+
+void
+cairn__worker_stop(cairn__worker_t *w)
+{
+    const cairn__core_conf_t  *core = w->server->main_vhost->base.core;
+    cairn_conn_t              *c, *next;
+    struct timeval             tv;
+
+    if (w->stopping) {
+        return;
+    }
+
+    w->stopping = 1;
+    worker_accept_enable(w, 0);
+    event_del(w->ev_accept_resume);
+
+    /* Idle keep-alive connections go now; busy ones finish their
+     * request and close (keep-alive is off while stopping). */
+    for (c = w->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->req == NULL && c->busy == 0) {
+            cairn__conn_close(c);
+        }
+    }
+
+    if (w->nconns == 0) {
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+
+    tv.tv_sec = (time_t) (core->graceful_timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t) ((core->graceful_timeout_ms % 1000) * 1000);
+    event_add(w->ev_stop_check, &tv);
+}
+
+
+static void
+worker_stop_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cairn__worker_t  *w = arg;
+
+    cairn_log(NULL, CAIRN_LOG_WARN, 0, "GracefulTimeout reached with %u "
+              "connections open: closing them", w->nconns);
+    event_base_loopbreak(w->base);
+}
+
+
+static void
+worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    cairn__worker_t  *w = arg;
+
+    w->signals++;
+
+    if (sig == SIGINT || w->signals > 1) {
+        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "signal %d: stopping now",
+                  (int) sig);
+        event_base_loopbreak(w->base);
+        return;
+    }
+
+    cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "signal %d: stopping gracefully",
+              (int) sig);
+    cairn__worker_stop(w);
+}
