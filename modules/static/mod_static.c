@@ -1,0 +1,1882 @@
+/*
+ * mod_static: serves the files under DocumentRoot.
+ *
+ * Directives: DocumentRoot DIR               any scope  no default: declines
+ *             DirectoryIndex FILE...         any scope  default index.html
+ *             StaticDotfiles on|off          any scope  default off
+ *             StaticSymlinks on|inside|off   any scope  default inside
+ *             StaticCharset CHARSET|none     any scope  default none
+ *             StaticFileETag on|off          any scope  default on
+ *             StaticCacheMaxFileSize SIZE    any scope  default 64k
+ *             StaticCacheEntries N           server     default 1024
+ * Hooks:      post_config, worker_init, worker_exit, handler (LAST)
+ *
+ * GET and HEAD only.  Files are opened with openat2(2) relative to a
+ * directory descriptor of the document root, which enforces the symlink
+ * policy in the kernel; where openat2 is missing, the real path of what
+ * was opened is checked instead.  Each worker keeps its small files in
+ * memory, revalidated with one stat(2) per request, so that a hit costs
+ * no open, read or close.  README.md is the user documentation.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#define MOD_STATIC_HAVE_OPENAT2_H   1
+#endif
+#endif
+
+#include <cairn/cairn.h>
+
+#include "mime.h"
+
+#ifndef MOD_STATIC_HAVE_OPENAT2_H
+struct open_how {
+    uint64_t    flags;
+    uint64_t    mode;
+    uint64_t    resolve;
+};
+#define RESOLVE_NO_MAGICLINKS       0x02
+#define RESOLVE_NO_SYMLINKS         0x04
+#define RESOLVE_BENEATH             0x08
+#endif
+
+/* StaticSymlinks */
+#define MOD_STATIC_LINKS_OFF        0
+#define MOD_STATIC_LINKS_INSIDE     1
+#define MOD_STATIC_LINKS_ON         2
+
+#define MOD_STATIC_CHARSET_MAX      40
+#define MOD_STATIC_ETAG_MAX         48
+#define MOD_STATIC_DATE_MAX         32
+#define MOD_STATIC_CTYPE_MAX        (MOD_STATIC_MIME_TYPE_MAX + 12           \
+                                     + MOD_STATIC_CHARSET_MAX)
+
+/* Paths longer than this are served but never cached. */
+#define MOD_STATIC_KEY_MAX          1024
+
+/* StaticCacheEntries may not exceed this. */
+#define MOD_STATIC_ENTRIES_MAX      1048576
+
+/* How often a worker looks whether DocumentRoot now names another
+ * directory (a deploy that swaps a symlink). */
+#define MOD_STATIC_ROOT_CHECK_US    1000000
+
+/* A file changed less than this many seconds ago is not cached: two
+ * writes within one timestamp tick would look like one. */
+#define MOD_STATIC_SETTLE_S         2
+
+#define MOD_STATIC_MIME_FILE        "/etc/mime.types"
+#define MOD_STATIC_OPEN_FLAGS       (O_RDONLY | O_NONBLOCK | O_CLOEXEC       \
+                                     | O_NOCTTY)
+
+
+/*
+ * A document root as seen by one worker: a directory descriptor opened
+ * on first use and re-opened when the path comes to name another
+ * directory.  Roots are per process (malloc), shared by every scope with
+ * the same DocumentRoot, and freed in worker_exit.
+ */
+typedef struct mod_static_root_s  mod_static_root_t;
+struct mod_static_root_s {
+    mod_static_root_t   *next;
+    int                  fd;            /* O_PATH directory, -1: none */
+    dev_t                dev;
+    ino_t                ino;
+    uint64_t             checked_us;    /* monotonic; 0: never */
+    char                *real;          /* realpath of the directory */
+    size_t               real_len;
+    size_t               len;
+    char                 path[];        /* as configured, no trailing '/' */
+};
+
+typedef struct {
+    const char          *docroot;
+    cairn_strv_t         index;
+    int                  dotfiles;
+    int                  symlinks;      /* MOD_STATIC_LINKS_* */
+    const char          *charset;       /* NULL: none */
+    int                  etag;
+    int64_t              cache_max_bytes;
+    int                  cache_entries;
+    mod_static_root_t   *root;          /* per worker, found on first use */
+} mod_static_conf_t;
+
+/*
+ * One cached file.  key and data share one malloc'ed buffer, reused in
+ * place when the entry is recycled.  While refs is not 0 some response
+ * still points into the entry, so it is neither evicted nor rewritten;
+ * a stale pinned entry leaves its chain (live = 0) and is recycled when
+ * the last response lets go.
+ */
+typedef struct {
+    mod_static_root_t   *root;
+    char                *buf;
+    size_t               cap;
+    char                *key;           /* path relative to the root */
+    size_t               keylen;
+    char                *data;
+    uint32_t             hash;
+    int32_t              next;          /* bucket chain, -1: end */
+    uint32_t             refs;
+    uint8_t              live;
+    uint8_t              recent;        /* CLOCK reference bit */
+    uint8_t              symlinks;      /* policy it was opened under */
+    uint8_t              is_text;
+    uint64_t             valid_us;      /* loop time of the last check */
+    dev_t                dev;
+    ino_t                ino;
+    off_t                size;
+    struct timespec      mtim;
+    struct timespec      ctim;
+    const char          *type;          /* from the MIME table */
+    const char          *ctype_charset; /* which StaticCharset made ctype */
+    char                 ctype[MOD_STATIC_CTYPE_MAX];
+    char                 etag[MOD_STATIC_ETAG_MAX];
+    char                 lastmod[MOD_STATIC_DATE_MAX];
+} mod_static_entry_t;
+
+typedef struct {
+    mod_static_entry_t  *entries;
+    int32_t             *buckets;
+    uint32_t             n;
+    uint32_t             mask;          /* buckets - 1 */
+    uint32_t             hand;          /* CLOCK position */
+} mod_static_cache_t;
+
+/* What a response is made from: a cache entry or an open file. */
+typedef struct {
+    off_t                size;
+    int64_t              mtime;         /* seconds */
+    const char          *etag;          /* NULL: StaticFileETag off */
+    const char          *lastmod;
+    const char          *ctype;
+    mod_static_entry_t  *entry;         /* NULL: fd */
+    int                  fd;
+} mod_static_file_t;
+
+/* The request headers that make a request conditional or partial. */
+typedef struct {
+    const char          *if_match;
+    const char          *if_none_match;
+    const char          *if_modified_since;
+    const char          *if_unmodified_since;
+    const char          *if_range;
+    const char          *range;
+} mod_static_cond_t;
+
+
+static void *mod_static_create_conf(cairn_arena_t *a);
+static int mod_static_register(cairn_module_t *m);
+static int mod_static_post_config(cairn_server_t *s);
+static int mod_static_worker_init(cairn_server_t *s);
+static int mod_static_worker_exit(cairn_server_t *s);
+static int mod_static_handler(cairn_request_t *r);
+static const char *mod_static_set_index(cairn_cmd_t *cmd, void *conf,
+                                        int argc, char **argv);
+static const char *mod_static_set_symlinks(cairn_cmd_t *cmd, void *conf,
+                                           int argc, char **argv);
+static const char *mod_static_set_charset(cairn_cmd_t *cmd, void *conf,
+                                          int argc, char **argv);
+static const char *mod_static_check_conf(void *conf, const char *where,
+                                         void *data);
+static const char *mod_static_open_roots(void *conf, const char *where,
+                                         void *data);
+static const char *mod_static_forget_roots(void *conf, const char *where,
+                                           void *data);
+static int mod_static_directory(cairn_request_t *r, mod_static_conf_t *conf,
+                                mod_static_root_t *root, const char *path,
+                                size_t len);
+static int mod_static_regular(cairn_request_t *r, mod_static_conf_t *conf,
+                              mod_static_root_t *root, const char *rel,
+                              size_t rellen, int fd, const struct stat *st);
+static int mod_static_send_entry(cairn_request_t *r,
+                                 const mod_static_conf_t *conf,
+                                 mod_static_entry_t *e);
+static int mod_static_send(cairn_request_t *r, const mod_static_conf_t *conf,
+                           mod_static_file_t *f);
+static int mod_static_redirect(cairn_request_t *r, const char *path);
+static int mod_static_status(cairn_request_t *r, mod_static_root_t *root,
+                             const char *rel, int err);
+static mod_static_root_t *mod_static_root(cairn_request_t *r,
+                                          mod_static_conf_t *conf);
+static int mod_static_root_check(cairn_request_t *r, mod_static_root_t *root);
+static int mod_static_open(cairn_request_t *r, mod_static_root_t *root,
+                           const char *rel, int flags, int links);
+static int mod_static_openat2(int dirfd, const char *rel, int flags,
+                              uint64_t resolve);
+static int mod_static_contained(const mod_static_root_t *root, int fd,
+                                const char *rel, int exact);
+static int mod_static_cache_create(uint32_t n);
+static void mod_static_cache_destroy(void);
+static mod_static_entry_t *mod_static_cache_find(mod_static_root_t *root,
+                                                 int links, const char *rel,
+                                                 size_t rellen, uint32_t hash);
+static mod_static_entry_t *mod_static_cache_fill(const mod_static_conf_t *conf,
+                                                 mod_static_root_t *root,
+                                                 const char *rel,
+                                                 size_t rellen, uint32_t hash,
+                                                 int fd,
+                                                 const struct stat *st);
+static void mod_static_cache_unlink(mod_static_entry_t *e);
+static mod_static_entry_t *mod_static_cache_victim(void);
+static void mod_static_unpin(void *data);
+static int mod_static_stat_same(const mod_static_entry_t *e,
+                                const struct stat *st);
+static uint32_t mod_static_hash(const char *s, size_t len, int links);
+static const char *mod_static_ctype(cairn_request_t *r,
+                                    const mod_static_conf_t *conf,
+                                    const char *type, int is_text);
+static void mod_static_etag(char *buf, const struct stat *st);
+static void mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c);
+static int mod_static_etag_match(const char *list, const char *etag,
+                                 int weak);
+static int mod_static_range(const char *v, off_t size, off_t *start,
+                            off_t *len);
+static const char *mod_static_num(const char *p, off_t *out);
+
+
+static const cairn_directive_t  mod_static_directives[] = {
+    CAIRN_DIRECTIVE_PATH("DocumentRoot", mod_static_conf_t, docroot,
+                         CAIRN_SCOPE_ANY, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_CUSTOM("DirectoryIndex", CAIRN_ARGS_ONE_OR_MORE,
+                           mod_static_conf_t, index, CAIRN_SCOPE_ANY,
+                           CAIRN_MERGE_REPLACE, mod_static_set_index),
+    CAIRN_DIRECTIVE_FLAG("StaticDotfiles", mod_static_conf_t, dotfiles,
+                         CAIRN_SCOPE_ANY, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_CUSTOM("StaticSymlinks", CAIRN_ARGS_ONE,
+                           mod_static_conf_t, symlinks, CAIRN_SCOPE_ANY,
+                           CAIRN_MERGE_REPLACE, mod_static_set_symlinks),
+    CAIRN_DIRECTIVE_CUSTOM("StaticCharset", CAIRN_ARGS_ONE,
+                           mod_static_conf_t, charset, CAIRN_SCOPE_ANY,
+                           CAIRN_MERGE_REPLACE, mod_static_set_charset),
+    CAIRN_DIRECTIVE_FLAG("StaticFileETag", mod_static_conf_t, etag,
+                         CAIRN_SCOPE_ANY, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_SIZE("StaticCacheMaxFileSize", mod_static_conf_t,
+                         cache_max_bytes, CAIRN_SCOPE_ANY,
+                         CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_INT("StaticCacheEntries", mod_static_conf_t,
+                        cache_entries, CAIRN_SCOPE_SERVER,
+                        CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_END
+};
+
+
+CAIRN_MODULE(static) = {
+    CAIRN_MODULE_HEADER,
+    .version        = CAIRN_VERSION,
+    .description    = "files under DocumentRoot",
+    .directives     = mod_static_directives,
+    .create_conf    = mod_static_create_conf,
+    .register_hooks = mod_static_register,
+};
+
+
+/* Per worker process: set up in worker_init, released in worker_exit. */
+static mod_static_root_t   *mod_static_roots;
+static mod_static_mime_t   *mod_static_mime;
+static mod_static_cache_t  *mod_static_cache;
+
+/* Cleared when the kernel turns out to have no openat2(2). */
+static int                  mod_static_use_openat2 = 1;
+
+static const char          *mod_static_default_index[] = { "index.html" };
+
+/* Bodies of the answers made here, in the style of the core's pages. */
+static const char           mod_static_301[] =
+    "<!DOCTYPE html>\n<html><head><title>301 Moved Permanently</title>"
+    "</head><body><h1>301 Moved Permanently</h1></body></html>\n";
+
+static const char           mod_static_416[] =
+    "<!DOCTYPE html>\n<html><head><title>416 Range Not Satisfiable</title>"
+    "</head><body><h1>416 Range Not Satisfiable</h1></body></html>\n";
+
+
+static int
+mod_static_register(cairn_module_t *m)
+{
+    if (cairn_hook_post_config(m, mod_static_post_config, CAIRN_ORDER_MIDDLE,
+                               0, NULL, NULL) != CAIRN_OK
+        || cairn_hook_worker_init(m, mod_static_worker_init,
+                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
+           != CAIRN_OK
+        || cairn_hook_worker_exit(m, mod_static_worker_exit,
+                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
+           != CAIRN_OK)
+    {
+        return CAIRN_ERROR;
+    }
+
+    /* Last: routes and other handlers of the same location go first. */
+    return cairn_hook_handler(m, mod_static_handler, CAIRN_ORDER_LAST, 0,
+                              NULL, NULL);
+}
+
+
+static int
+mod_static_post_config(cairn_server_t *s)
+{
+    const mod_static_conf_t  *conf;
+    const char               *err;
+
+    conf = cairn_server_conf(s, &mod_static_module);
+    if (conf != NULL && (conf->cache_entries < 0
+                         || conf->cache_entries > MOD_STATIC_ENTRIES_MAX))
+    {
+        cairn_log_error(NULL, 0, "StaticCacheEntries %d is out of range "
+                        "(0 to %d)", conf->cache_entries,
+                        MOD_STATIC_ENTRIES_MAX);
+        return CAIRN_ERROR;
+    }
+
+    err = cairn_server_each_conf(s, &mod_static_module, mod_static_check_conf,
+                                 NULL);
+    if (err != NULL) {
+        cairn_log_error(NULL, 0, "%s", err);
+        return CAIRN_ERROR;
+    }
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_static_worker_init(cairn_server_t *s)
+{
+    const mod_static_conf_t  *conf;
+    int                       entries, n;
+
+    conf = cairn_server_conf(s, &mod_static_module);
+    entries = conf != NULL ? conf->cache_entries : 1024;
+
+    mod_static_mime = mod_static_mime_create();
+    if (mod_static_mime == NULL) {
+        cairn_log_error(NULL, ENOMEM, "cannot build the MIME type table; "
+                        "using the built-in types");
+
+    } else {
+        n = mod_static_mime_load(mod_static_mime, MOD_STATIC_MIME_FILE);
+        if (n < 0 && errno != ENOENT) {
+            cairn_log_warn(NULL, errno, "cannot read %s; using the built-in "
+                           "MIME types", MOD_STATIC_MIME_FILE);
+        }
+    }
+
+    if (entries > 0 && mod_static_cache_create((uint32_t) entries) != 0) {
+        cairn_log_error(NULL, ENOMEM, "cannot allocate a cache of %d files; "
+                        "serving without it", entries);
+    }
+
+    /* Open every root now rather than on the first request. */
+    cairn_server_each_conf(s, &mod_static_module, mod_static_open_roots,
+                           NULL);
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_static_worker_exit(cairn_server_t *s)
+{
+    mod_static_root_t  *root, *next;
+
+    cairn_server_each_conf(s, &mod_static_module, mod_static_forget_roots,
+                           NULL);
+
+    for (root = mod_static_roots; root != NULL; root = next) {
+        next = root->next;
+        if (root->fd >= 0) {
+            close(root->fd);
+        }
+        free(root->real);
+        free(root);
+    }
+    mod_static_roots = NULL;
+
+    mod_static_cache_destroy();
+
+    mod_static_mime_destroy(mod_static_mime);
+    mod_static_mime = NULL;
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_static_handler(cairn_request_t *r)
+{
+    mod_static_conf_t   *conf;
+    mod_static_root_t   *root;
+    mod_static_entry_t  *e;
+    cairn_method_t       method;
+    const char          *path, *p, *rel;
+    size_t               len;
+    uint32_t             hash;
+    struct stat          st;
+    int                  fd;
+
+    conf = cairn_request_conf(r, &mod_static_module);
+    if (conf == NULL || conf->docroot == NULL) {
+        return CAIRN_DECLINED;
+    }
+
+    method = cairn_request_method(r);
+    if (method != CAIRN_METHOD_GET && method != CAIRN_METHOD_HEAD) {
+        cairn_response_header_set(r, "Allow", "GET, HEAD");
+        return 405;
+    }
+
+    /*
+     * The core hands over a decoded, normalised path; check it again
+     * anyway, since this is what decides which file leaves the server.
+     */
+    path = cairn_request_path(r);
+    if (path == NULL || path[0] != '/') {
+        return 400;
+    }
+
+    for (p = path; *p != '\0'; p++) {
+        if (*p == '\\') {
+            return 404;
+        }
+        if (*p == '/' && p[1] == '.') {
+            if (p[2] == '.' && (p[3] == '/' || p[3] == '\0')) {
+                return 400;
+            }
+            if (!conf->dotfiles) {
+                return 404;
+            }
+        }
+    }
+    len = (size_t) (p - path);
+
+    root = mod_static_root(r, conf);
+    if (root == NULL) {
+        return 404;
+    }
+
+    if (path[len - 1] == '/') {
+        return mod_static_directory(r, conf, root, path, len);
+    }
+
+    rel = path + 1;
+    len--;
+
+    if (mod_static_cache != NULL && conf->cache_max_bytes > 0
+        && len <= MOD_STATIC_KEY_MAX)
+    {
+        hash = mod_static_hash(rel, len, conf->symlinks);
+        e = mod_static_cache_find(root, conf->symlinks, rel, len, hash);
+        if (e != NULL) {
+            return mod_static_send_entry(r, conf, e);
+        }
+    }
+
+    fd = mod_static_open(r, root, rel, MOD_STATIC_OPEN_FLAGS, conf->symlinks);
+    if (fd < 0) {
+        return mod_static_status(r, root, rel, errno);
+    }
+
+    if (fstat(fd, &st) != 0) {
+        cairn_log_error(r, errno, "fstat(\"%s/%s\") failed", root->path, rel);
+        close(fd);
+        return 500;
+    }
+
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return mod_static_redirect(r, path);
+    }
+
+    return mod_static_regular(r, conf, root, rel, len, fd, &st);
+}
+
+
+/* DirectoryIndex: CUSTOM so that a name with a '/' fails with file:line. */
+static const char *
+mod_static_set_index(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_static_conf_t  *c;
+    int                 i;
+
+    c = conf;
+
+    for (i = 0; i < argc; i++) {
+        if (argv[i][0] == '\0' || strchr(argv[i], '/') != NULL
+            || strcmp(argv[i], ".") == 0 || strcmp(argv[i], "..") == 0
+            || strlen(argv[i]) > NAME_MAX)
+        {
+            return cairn_arena_printf(cairn_cmd_arena(cmd),
+                                      "DirectoryIndex '%s' is not a file "
+                                      "name (no '/', not '.' or '..')",
+                                      argv[i]);
+        }
+    }
+
+    c->index.n = (size_t) argc;
+    c->index.v = (const char **) argv;
+
+    return NULL;
+}
+
+
+static const char *
+mod_static_set_symlinks(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_static_conf_t  *c;
+
+    c = conf;
+
+    if (strcasecmp(argv[0], "on") == 0) {
+        c->symlinks = MOD_STATIC_LINKS_ON;
+    } else if (strcasecmp(argv[0], "inside") == 0) {
+        c->symlinks = MOD_STATIC_LINKS_INSIDE;
+    } else if (strcasecmp(argv[0], "off") == 0) {
+        c->symlinks = MOD_STATIC_LINKS_OFF;
+    } else {
+        return cairn_arena_printf(cairn_cmd_arena(cmd),
+                                  "StaticSymlinks takes on, inside or off, "
+                                  "not '%s'", argv[0]);
+    }
+
+    return NULL;
+}
+
+
+static const char *
+mod_static_set_charset(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_static_conf_t  *c;
+    const char         *p;
+    size_t              len;
+
+    c = conf;
+
+    if (strcasecmp(argv[0], "none") == 0 || strcasecmp(argv[0], "off") == 0) {
+        c->charset = NULL;
+        return NULL;
+    }
+
+    /* A token (RFC 9110 section 5.6.2) that fits in a header. */
+    len = strlen(argv[0]);
+    for (p = argv[0]; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')
+              || strchr("!#$%&'*+-.^_`|~", *p) != NULL))
+        {
+            break;
+        }
+    }
+
+    if (len == 0 || len > MOD_STATIC_CHARSET_MAX || *p != '\0') {
+        return cairn_arena_printf(cairn_cmd_arena(cmd),
+                                  "StaticCharset '%s' is not a charset name "
+                                  "(like utf-8) or none", argv[0]);
+    }
+
+    c->charset = argv[0];
+
+    return NULL;
+}
+
+
+static void *
+mod_static_create_conf(cairn_arena_t *a)
+{
+    mod_static_conf_t  *conf;
+
+    conf = cairn_arena_calloc(a, sizeof(*conf));
+
+    conf->index.n = 1;
+    conf->index.v = mod_static_default_index;
+    conf->dotfiles = 0;
+    conf->symlinks = MOD_STATIC_LINKS_INSIDE;
+    conf->etag = 1;
+    conf->cache_max_bytes = 64 * 1024;
+    conf->cache_entries = 1024;
+
+    return conf;
+}
+
+
+/* post_config: a DocumentRoot that is not a directory now is worth a
+ * warning (it may be mounted later), never a failure. */
+static const char *
+mod_static_check_conf(void *conf, const char *where, void *data)
+{
+    const mod_static_conf_t  *c;
+    struct stat               st;
+
+    c = conf;
+
+    if (c->docroot == NULL) {
+        return NULL;
+    }
+
+    if (c->docroot[0] != '/') {
+        return "DocumentRoot must be an absolute path";
+    }
+
+    if (stat(c->docroot, &st) != 0) {
+        cairn_log_warn(NULL, errno, "DocumentRoot \"%s\" (%s)", c->docroot,
+                       where);
+    } else if (!S_ISDIR(st.st_mode)) {
+        cairn_log_warn(NULL, 0, "DocumentRoot \"%s\" (%s) is not a "
+                       "directory", c->docroot, where);
+    }
+
+    return NULL;
+}
+
+
+/* worker_init: finds and opens the root of every scope. */
+static const char *
+mod_static_open_roots(void *conf, const char *where, void *data)
+{
+    mod_static_conf_t  *c;
+
+    c = conf;
+
+    if (c->docroot != NULL) {
+        mod_static_root(NULL, c);
+    }
+
+    return NULL;
+}
+
+
+/* worker_exit: the scopes must not keep pointers to freed roots. */
+static const char *
+mod_static_forget_roots(void *conf, const char *where, void *data)
+{
+    ((mod_static_conf_t *) conf)->root = NULL;
+
+    return NULL;
+}
+
+
+/*
+ * A path ending in '/': the first DirectoryIndex file that is a regular
+ * file, else 403 when the directory exists (there is no listing), else
+ * 404.
+ */
+static int
+mod_static_directory(cairn_request_t *r, mod_static_conf_t *conf,
+                     mod_static_root_t *root, const char *path, size_t len)
+{
+    char                 rel[PATH_MAX];
+    const char          *name;
+    size_t               i, dirlen, namelen, rellen;
+    uint32_t             hash;
+    mod_static_entry_t  *e;
+    struct stat          st;
+    int                  fd;
+
+    /* "/a/b/" becomes "a/b/"; "/" becomes "". */
+    dirlen = len - 1;
+    if (dirlen >= sizeof(rel)) {
+        return 404;
+    }
+    memcpy(rel, path + 1, dirlen);
+
+    for (i = 0; i < conf->index.n; i++) {
+        name = conf->index.v[i];
+        namelen = strlen(name);
+        rellen = dirlen + namelen;
+        if (rellen >= sizeof(rel)) {
+            continue;
+        }
+        memcpy(rel + dirlen, name, namelen + 1);
+
+        if (mod_static_cache != NULL && conf->cache_max_bytes > 0
+            && rellen <= MOD_STATIC_KEY_MAX)
+        {
+            hash = mod_static_hash(rel, rellen, conf->symlinks);
+            e = mod_static_cache_find(root, conf->symlinks, rel, rellen,
+                                      hash);
+            if (e != NULL) {
+                return mod_static_send_entry(r, conf, e);
+            }
+        }
+
+        fd = mod_static_open(r, root, rel, MOD_STATIC_OPEN_FLAGS,
+                             conf->symlinks);
+        if (fd < 0) {
+            if (errno == ENOENT || errno == ENOTDIR) {
+                continue;
+            }
+            return mod_static_status(r, root, rel, errno);
+        }
+
+        if (fstat(fd, &st) != 0) {
+            cairn_log_error(r, errno, "fstat(\"%s/%s\") failed", root->path,
+                            rel);
+            close(fd);
+            return 500;
+        }
+
+        if (!S_ISREG(st.st_mode)) {
+            close(fd);
+            continue;
+        }
+
+        return mod_static_regular(r, conf, root, rel, rellen, fd, &st);
+    }
+
+    /* No index file: does the directory itself exist? */
+    rel[dirlen] = '\0';
+    fd = mod_static_open(r, root, dirlen == 0 ? "." : rel,
+                         O_PATH | O_DIRECTORY | O_CLOEXEC, conf->symlinks);
+    if (fd < 0) {
+        return mod_static_status(r, root, rel, errno);
+    }
+    close(fd);
+
+    cairn_log_debug(r, "no DirectoryIndex file in \"%s/%s\"", root->path,
+                    rel);
+
+    return 403;
+}
+
+
+/*
+ * Serves the file open on fd (rel under root, st its status; 403 unless
+ * it is a regular file): from the cache when it fits and has settled,
+ * else with sendfile.  Takes fd over.
+ */
+static int
+mod_static_regular(cairn_request_t *r, mod_static_conf_t *conf,
+                   mod_static_root_t *root, const char *rel, size_t rellen,
+                   int fd, const struct stat *st)
+{
+    mod_static_entry_t  *e;
+    mod_static_file_t    f;
+    const char          *type;
+    char                 etag[MOD_STATIC_ETAG_MAX];
+    char                 lastmod[MOD_STATIC_DATE_MAX];
+
+    if (!S_ISREG(st->st_mode)) {
+        cairn_log_debug(r, "\"%s/%s\" is not a regular file", root->path,
+                        rel);
+        close(fd);
+        return 403;
+    }
+
+    /* The same conditions as the lookup, so no key is ever cached twice. */
+    if (mod_static_cache != NULL && conf->cache_max_bytes > 0
+        && st->st_size <= conf->cache_max_bytes
+        && rellen <= MOD_STATIC_KEY_MAX
+        && st->st_ctim.tv_sec + MOD_STATIC_SETTLE_S <= time(NULL))
+    {
+        e = mod_static_cache_fill(conf, root, rel, rellen,
+                                  mod_static_hash(rel, rellen,
+                                                  conf->symlinks),
+                                  fd, st);
+        if (e != NULL) {
+            close(fd);
+            return mod_static_send_entry(r, conf, e);
+        }
+    }
+
+    type = mod_static_mime_lookup(mod_static_mime, rel);
+    mod_static_etag(etag, st);
+    cairn_http_date(st->st_mtim.tv_sec, lastmod);
+
+    f.size = st->st_size;
+    f.mtime = st->st_mtim.tv_sec;
+    f.etag = conf->etag ? etag : NULL;
+    f.lastmod = lastmod;
+    f.ctype = mod_static_ctype(r, conf, type, mod_static_mime_is_text(type));
+    f.entry = NULL;
+    f.fd = fd;
+
+    return mod_static_send(r, conf, &f);
+}
+
+
+/* Answers from a cache entry. */
+static int
+mod_static_send_entry(cairn_request_t *r, const mod_static_conf_t *conf,
+                      mod_static_entry_t *e)
+{
+    mod_static_file_t  f;
+
+    f.size = e->size;
+    f.mtime = e->mtim.tv_sec;
+    f.etag = conf->etag ? e->etag : NULL;
+    f.lastmod = e->lastmod;
+    f.entry = e;
+    f.fd = -1;
+
+    if (conf->charset != NULL && e->is_text
+        && e->ctype_charset == conf->charset)
+    {
+        f.ctype = e->ctype;
+    } else {
+        f.ctype = mod_static_ctype(r, conf, e->type, e->is_text);
+    }
+
+    return mod_static_send(r, conf, &f);
+}
+
+
+/*
+ * Answers from f after the preconditions of RFC 9110 section 13.2.2 and
+ * the Range header: 412, 304, 416, 206 or 200.  Owns f->fd.
+ */
+static int
+mod_static_send(cairn_request_t *r, const mod_static_conf_t *conf,
+                mod_static_file_t *f)
+{
+    mod_static_cond_t   c;
+    int                 status, rc;
+    int64_t             t;
+    off_t               start, len;
+    char                buf[64];
+
+    mod_static_cond_read(r, &c);
+    start = 0;
+    len = f->size;
+    status = 200;
+
+    if (c.if_match != NULL) {
+        if (!mod_static_etag_match(c.if_match, f->etag, 0)) {
+            status = 412;
+            goto refuse;
+        }
+
+    } else if (c.if_unmodified_since != NULL) {
+        t = cairn_http_date_parse(c.if_unmodified_since);
+        if (t != -1 && f->mtime > t) {
+            status = 412;
+            goto refuse;
+        }
+    }
+
+    if (c.if_none_match != NULL) {
+        if (mod_static_etag_match(c.if_none_match, f->etag, 1)) {
+            goto not_modified;
+        }
+
+    } else if (c.if_modified_since != NULL) {
+        t = cairn_http_date_parse(c.if_modified_since);
+        if (t != -1 && f->mtime <= t) {
+            goto not_modified;
+        }
+    }
+
+    if (c.range != NULL) {
+        if (c.if_range != NULL) {
+            if (c.if_range[0] == '"') {
+                /* An entity tag: strong comparison only. */
+                if (f->etag == NULL || strcmp(c.if_range, f->etag) != 0) {
+                    c.range = NULL;
+                }
+            } else if (cairn_http_date_parse(c.if_range) != f->mtime
+                       || f->mtime < 0)
+            {
+                c.range = NULL;
+            }
+        }
+
+        if (c.range != NULL) {
+            rc = mod_static_range(c.range, f->size, &start, &len);
+            if (rc < 0) {
+                goto unsatisfiable;
+            }
+            if (rc > 0) {
+                snprintf(buf, sizeof(buf), "bytes %lld-%lld/%lld",
+                         (long long) start, (long long) (start + len - 1),
+                         (long long) f->size);
+                cairn_response_header_set(r, "Content-Range", buf);
+                status = 206;
+            }
+        }
+    }
+
+    if (f->etag != NULL) {
+        cairn_response_header_set(r, "ETag", f->etag);
+    }
+    cairn_response_header_set(r, "Last-Modified", f->lastmod);
+    cairn_response_header_set(r, "Accept-Ranges", "bytes");
+
+    if (f->entry != NULL) {
+        /* The response points into the entry until the request ends. */
+        f->entry->refs++;
+        cairn_arena_cleanup_add(cairn_request_arena(r), mod_static_unpin,
+                                f->entry);
+        return cairn_respond(r, status, f->ctype, f->entry->data + start,
+                             (size_t) len);
+    }
+
+    return cairn_respond_file(r, status, f->ctype, f->fd, start, len);
+
+not_modified:
+
+    if (f->fd >= 0) {
+        close(f->fd);
+    }
+    if (f->etag != NULL) {
+        cairn_response_header_set(r, "ETag", f->etag);
+    }
+    cairn_response_header_set(r, "Last-Modified", f->lastmod);
+
+    return cairn_respond(r, 304, NULL, NULL, 0);
+
+unsatisfiable:
+
+    /*
+     * Answered here rather than by returning 416: the core's error page
+     * drops Content-Range, which is the point of this answer.
+     */
+    if (f->fd >= 0) {
+        close(f->fd);
+    }
+    snprintf(buf, sizeof(buf), "bytes */%lld", (long long) f->size);
+    cairn_response_header_set(r, "Content-Range", buf);
+
+    return cairn_respond(r, 416, "text/html", mod_static_416,
+                         sizeof(mod_static_416) - 1);
+
+refuse:
+
+    if (f->fd >= 0) {
+        close(f->fd);
+    }
+
+    return status;
+}
+
+
+/* 301 to the directory's URL: the path with a '/' and the query. */
+static int
+mod_static_redirect(cairn_request_t *r, const char *path)
+{
+    static const char   hex[] = "0123456789ABCDEF";
+    const char         *query, *p;
+    char               *loc, *w;
+    size_t              qlen;
+    unsigned char       ch;
+
+    query = cairn_request_query(r);
+    qlen = query != NULL && query[0] != '\0' ? strlen(query) + 1 : 0;
+
+    loc = cairn_arena_alloc(cairn_request_arena(r),
+                            strlen(path) * 3 + 2 + qlen + 1);
+    w = loc;
+
+    /*
+     * The path is decoded: escape what may not appear raw in a URL path,
+     * including '%', '?', '#', spaces and control bytes.
+     */
+    for (p = path; *p != '\0'; p++) {
+        ch = (unsigned char) *p;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+            || (ch >= '0' && ch <= '9') || strchr("-._~/!$&'()*+,;=:@", ch))
+        {
+            *w++ = (char) ch;
+        } else {
+            *w++ = '%';
+            *w++ = hex[ch >> 4];
+            *w++ = hex[ch & 0x0f];
+        }
+    }
+    *w++ = '/';
+
+    if (qlen != 0) {
+        *w++ = '?';
+        memcpy(w, query, qlen - 1);
+        w += qlen - 1;
+    }
+    *w = '\0';
+
+    cairn_response_header_set(r, "Location", loc);
+
+    return cairn_respond(r, 301, "text/html", mod_static_301,
+                         sizeof(mod_static_301) - 1);
+}
+
+
+/* The status for a failed open of rel: 404, 403 or 500. */
+static int
+mod_static_status(cairn_request_t *r, mod_static_root_t *root,
+                  const char *rel, int err)
+{
+    switch (err) {
+
+    case ENOENT:
+    case ENOTDIR:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case EXDEV:
+        return 404;
+
+    case EACCES:
+    case EPERM:
+        cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
+        return 403;
+
+    default:
+        cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
+        return 500;
+    }
+}
+
+
+/*
+ * The scope's root, looked up by path among this worker's roots the
+ * first time, and re-examined at most once a second.  NULL when it cannot
+ * be opened (logged).
+ */
+static mod_static_root_t *
+mod_static_root(cairn_request_t *r, mod_static_conf_t *conf)
+{
+    mod_static_root_t  *root;
+    size_t              len;
+    uint64_t            now;
+
+    root = conf->root;
+
+    if (root == NULL) {
+        len = strlen(conf->docroot);
+        while (len > 1 && conf->docroot[len - 1] == '/') {
+            len--;
+        }
+
+        for (root = mod_static_roots; root != NULL; root = root->next) {
+            if (root->len == len && memcmp(root->path, conf->docroot, len)
+                                    == 0)
+            {
+                break;
+            }
+        }
+
+        if (root == NULL) {
+            root = calloc(1, sizeof(*root) + len + 1);
+            if (root == NULL) {
+                cairn_log_error(r, ENOMEM, "DocumentRoot \"%s\"",
+                                conf->docroot);
+                return NULL;
+            }
+            memcpy(root->path, conf->docroot, len);
+            root->len = len;
+            root->fd = -1;
+            root->next = mod_static_roots;
+            mod_static_roots = root;
+        }
+
+        conf->root = root;
+    }
+
+    now = cairn_now_us();
+    if (root->checked_us == 0 || now - root->checked_us
+                                 >= MOD_STATIC_ROOT_CHECK_US)
+    {
+        root->checked_us = now != 0 ? now : 1;
+        mod_static_root_check(r, root);
+    }
+
+    return root->fd >= 0 ? root : NULL;
+}
+
+
+/*
+ * (Re)opens the root when it is not open or its path now names another
+ * directory.  An open root whose path has gone away stays in use.
+ * Returns 0, or -1 when the path cannot be opened (logged).
+ */
+static int
+mod_static_root_check(cairn_request_t *r, mod_static_root_t *root)
+{
+    struct stat   st;
+    char         *real;
+    int           fd;
+
+    if (root->fd >= 0) {
+        if (stat(root->path, &st) != 0
+            || (st.st_dev == root->dev && st.st_ino == root->ino))
+        {
+            return 0;
+        }
+    }
+
+    fd = open(root->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        cairn_log_error(r, errno, "DocumentRoot: open(\"%s\") failed",
+                        root->path);
+        return -1;
+    }
+
+    if (fstat(fd, &st) != 0) {
+        cairn_log_error(r, errno, "DocumentRoot: fstat(\"%s\") failed",
+                        root->path);
+        close(fd);
+        return -1;
+    }
+
+    /* Used to check containment where openat2 cannot. */
+    real = realpath(root->path, NULL);
+    if (real == NULL) {
+        cairn_log_warn(r, errno, "DocumentRoot: realpath(\"%s\") failed",
+                       root->path);
+    }
+
+    if (root->fd >= 0) {
+        cairn_log_info(r, "DocumentRoot \"%s\" now names another directory",
+                       root->path);
+        close(root->fd);
+    }
+
+    free(root->real);
+    root->real = real;
+    root->real_len = real != NULL ? strlen(real) : 0;
+    root->fd = fd;
+    root->dev = st.st_dev;
+    root->ino = st.st_ino;
+
+    /* Learn once whether the kernel (or a seccomp filter) has openat2. */
+    if (mod_static_use_openat2) {
+        fd = mod_static_openat2(root->fd, ".",
+                                O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno == ENOSYS || errno == EPERM) {
+            cairn_log_notice(r, "openat2(2) is not available (%s): "
+                             "checking symlinks with realpath(3)",
+                             strerror(errno));
+            mod_static_use_openat2 = 0;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Opens rel below root with the StaticSymlinks policy links.  Returns the
+ * descriptor, or -1 with errno; a path the policy refuses gives ENOENT
+ * (and a debug line), so that it is answered like a missing file.
+ */
+static int
+mod_static_open(cairn_request_t *r, mod_static_root_t *root, const char *rel,
+                int flags, int links)
+{
+    uint64_t  resolve;
+    int       fd, err;
+
+    if (mod_static_use_openat2) {
+        resolve = RESOLVE_NO_MAGICLINKS;
+        if (links == MOD_STATIC_LINKS_INSIDE) {
+            resolve |= RESOLVE_BENEATH;
+        } else if (links == MOD_STATIC_LINKS_OFF) {
+            resolve |= RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+        }
+
+        fd = mod_static_openat2(root->fd, rel, flags, resolve);
+        if (fd >= 0) {
+            return fd;
+        }
+        err = errno;
+
+        if (err == EXDEV && links == MOD_STATIC_LINKS_INSIDE) {
+            /*
+             * The lookup left the root on the way, through an absolute
+             * symlink or a "..".  The target may still be inside: open it
+             * and look where it really is.
+             */
+            fd = mod_static_openat2(root->fd, rel, flags,
+                                    RESOLVE_NO_MAGICLINKS);
+            if (fd >= 0) {
+                goto check;
+            }
+            err = errno;
+        }
+
+        if (err == ELOOP) {
+            cairn_log_debug(r, "\"%s/%s\" refused: %s", root->path, rel,
+                            links == MOD_STATIC_LINKS_OFF
+                            ? "StaticSymlinks off"
+                            : "a symlink loop or a link into /proc");
+            errno = ENOENT;
+            return -1;
+        }
+
+        if (err != ENOSYS) {
+            errno = err;
+            return -1;
+        }
+
+        mod_static_use_openat2 = 0;
+    }
+
+    fd = openat(root->fd, rel, flags);
+    if (fd < 0 || links == MOD_STATIC_LINKS_ON) {
+        return fd;
+    }
+
+check:
+
+    if (!mod_static_contained(root, fd, rel, links == MOD_STATIC_LINKS_OFF)) {
+        cairn_log_debug(r, "\"%s/%s\" refused: a symlink leads %s",
+                        root->path, rel,
+                        links == MOD_STATIC_LINKS_OFF
+                        ? "somewhere (StaticSymlinks off)"
+                        : "outside DocumentRoot");
+        close(fd);
+        errno = ENOENT;
+        return -1;
+    }
+
+    return fd;
+}
+
+
+/* openat2(2), retried a few times on EAGAIN (a rename raced with a
+ * RESOLVE_BENEATH lookup); ENOSYS where the headers lack it. */
+static int
+mod_static_openat2(int dirfd, const char *rel, int flags, uint64_t resolve)
+{
+#ifdef SYS_openat2
+    struct open_how  how;
+    int              fd, tries;
+
+    memset(&how, 0, sizeof(how));
+    how.flags = (uint64_t) flags;
+    how.resolve = resolve;
+
+    for (tries = 0; ; tries++) {
+        fd = (int) syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+        if (fd >= 0 || errno != EAGAIN || tries == 3) {
+            return fd;
+        }
+    }
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+
+/*
+ * Whether the file open on fd lies inside the root (exact: is exactly
+ * root/rel, so that no symlink was followed on the way).  The real path
+ * comes from /proc/self/fd, which names the very file opened; without
+ * /proc it comes from resolving root/rel again.  Fails closed.
+ */
+static int
+mod_static_contained(const mod_static_root_t *root, int fd, const char *rel,
+                     int exact)
+{
+    char    proc[32], buf[PATH_MAX], want[PATH_MAX];
+    size_t  n, rlen;
+    int     len;
+
+    if (root->real == NULL) {
+        return 0;
+    }
+
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (realpath(proc, buf) == NULL) {
+        len = snprintf(want, sizeof(want), "%s/%s", root->path, rel);
+        if (len < 0 || (size_t) len >= sizeof(want)
+            || realpath(want, buf) == NULL)
+        {
+            return 0;
+        }
+    }
+
+    n = root->real_len;
+
+    if (exact) {
+        rlen = strlen(rel);
+        while (rlen > 0 && rel[rlen - 1] == '/') {
+            rlen--;
+        }
+        if (rlen == 1 && rel[0] == '.') {
+            rlen = 0;
+        }
+        if (rlen == 0) {
+            return strcmp(buf, root->real) == 0;
+        }
+        len = snprintf(want, sizeof(want), "%s/%.*s",
+                       n == 1 ? "" : root->real, (int) rlen, rel);
+        return len > 0 && (size_t) len < sizeof(want)
+               && strcmp(buf, want) == 0;
+    }
+
+    if (strncmp(buf, root->real, n) != 0) {
+        return 0;
+    }
+
+    /* A root of "/" contains everything. */
+    return n == 1 || buf[n] == '\0' || buf[n] == '/';
+}
+
+
+static int
+mod_static_cache_create(uint32_t n)
+{
+    mod_static_cache_t  *c;
+    uint32_t             nb, i;
+
+    for (nb = 1; nb < n; nb <<= 1) {
+        /* buckets: the next power of two */
+    }
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return -1;
+    }
+
+    c->entries = calloc(n, sizeof(mod_static_entry_t));
+    c->buckets = malloc(nb * sizeof(int32_t));
+    if (c->entries == NULL || c->buckets == NULL) {
+        free(c->entries);
+        free(c->buckets);
+        free(c);
+        return -1;
+    }
+
+    for (i = 0; i < nb; i++) {
+        c->buckets[i] = -1;
+    }
+    for (i = 0; i < n; i++) {
+        c->entries[i].next = -1;
+    }
+
+    c->n = n;
+    c->mask = nb - 1;
+    mod_static_cache = c;
+
+    return 0;
+}
+
+
+static void
+mod_static_cache_destroy(void)
+{
+    uint32_t  i;
+
+    if (mod_static_cache == NULL) {
+        return;
+    }
+
+    for (i = 0; i < mod_static_cache->n; i++) {
+        free(mod_static_cache->entries[i].buf);
+    }
+    free(mod_static_cache->entries);
+    free(mod_static_cache->buckets);
+    free(mod_static_cache);
+    mod_static_cache = NULL;
+}
+
+
+/*
+ * The cached entry for rel under root and policy links, if its file is
+ * still the same: one stat(2), compared by device, inode, size, mtime and
+ * ctime.  Requests handled in the same turn of the event loop (the same
+ * cairn_now_us()) share one check, as if they had all come at once.  A
+ * stale entry leaves the cache.
+ */
+static mod_static_entry_t *
+mod_static_cache_find(mod_static_root_t *root, int links, const char *rel,
+                      size_t rellen, uint32_t hash)
+{
+    mod_static_cache_t  *c;
+    mod_static_entry_t  *e;
+    struct stat          st;
+    uint64_t             now;
+    int32_t              i;
+
+    c = mod_static_cache;
+
+    for (i = c->buckets[hash & c->mask]; i >= 0; i = e->next) {
+        e = &c->entries[i];
+        if (e->hash == hash && e->root == root && e->symlinks == links
+            && e->keylen == rellen && memcmp(e->key, rel, rellen) == 0)
+        {
+            now = cairn_now_us();
+            if (now != 0 && e->valid_us == now) {
+                e->recent = 1;
+                return e;
+            }
+
+            if (fstatat(root->fd, rel, &st, 0) == 0
+                && mod_static_stat_same(e, &st))
+            {
+                e->valid_us = now;
+                e->recent = 1;
+                return e;
+            }
+
+            mod_static_cache_unlink(e);
+            return NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Reads the regular file fd (rel under root, status st) into a cache
+ * entry.  Returns the entry, or NULL when the file cannot be cached now
+ * (every entry busy, no memory, or it changed while being read); the
+ * caller still owns fd either way.
+ */
+static mod_static_entry_t *
+mod_static_cache_fill(const mod_static_conf_t *conf, mod_static_root_t *root,
+                      const char *rel, size_t rellen, uint32_t hash, int fd,
+                      const struct stat *st)
+{
+    mod_static_cache_t  *c;
+    mod_static_entry_t  *e;
+    size_t               need, cap, got;
+    ssize_t              n;
+    char                *buf;
+    int32_t              idx, *slot;
+
+    c = mod_static_cache;
+
+    e = mod_static_cache_victim();
+    if (e == NULL) {
+        return NULL;
+    }
+
+    /* Rounded up to a kilobyte: entries are reused for other files. */
+    need = rellen + 1 + (size_t) st->st_size;
+    if (e->cap < need) {
+        cap = (need + 1023) & ~(size_t) 1023;
+        buf = realloc(e->buf, cap);
+        if (buf == NULL) {
+            return NULL;
+        }
+        e->buf = buf;
+        e->cap = cap;
+    }
+
+    e->key = e->buf;
+    memcpy(e->key, rel, rellen);
+    e->key[rellen] = '\0';
+    e->keylen = rellen;
+    e->data = e->buf + rellen + 1;
+
+    for (got = 0; got < (size_t) st->st_size; got += (size_t) n) {
+        n = pread(fd, e->data + got, (size_t) st->st_size - got,
+                  (off_t) got);
+        if (n < 0 && errno == EINTR) {
+            n = 0;
+            continue;
+        }
+        if (n <= 0) {
+            /* An error or a file that shrank: serve it from fd. */
+            return NULL;
+        }
+    }
+
+    e->root = root;
+    e->hash = hash;
+    e->symlinks = (uint8_t) conf->symlinks;
+    e->dev = st->st_dev;
+    e->ino = st->st_ino;
+    e->size = st->st_size;
+    e->mtim = st->st_mtim;
+    e->ctim = st->st_ctim;
+    e->valid_us = cairn_now_us();
+    e->type = mod_static_mime_lookup(mod_static_mime, rel);
+    e->is_text = (uint8_t) mod_static_mime_is_text(e->type);
+    e->ctype_charset = NULL;
+    if (conf->charset != NULL && e->is_text) {
+        snprintf(e->ctype, sizeof(e->ctype), "%s; charset=%s", e->type,
+                 conf->charset);
+        e->ctype_charset = conf->charset;
+    }
+    mod_static_etag(e->etag, st);
+    cairn_http_date(st->st_mtim.tv_sec, e->lastmod);
+
+    idx = (int32_t) (e - c->entries);
+    slot = &c->buckets[hash & c->mask];
+    e->next = *slot;
+    *slot = idx;
+    e->live = 1;
+    e->recent = 1;
+
+    return e;
+}
+
+
+/* Takes e out of its chain; a pinned entry waits there for its requests. */
+static void
+mod_static_cache_unlink(mod_static_entry_t *e)
+{
+    mod_static_cache_t  *c;
+    int32_t             *p, idx;
+
+    c = mod_static_cache;
+    idx = (int32_t) (e - c->entries);
+
+    for (p = &c->buckets[e->hash & c->mask]; *p >= 0;
+         p = &c->entries[*p].next)
+    {
+        if (*p == idx) {
+            *p = e->next;
+            break;
+        }
+    }
+
+    e->next = -1;
+    e->live = 0;
+}
+
+
+/*
+ * A free entry to fill: CLOCK over the table, skipping pinned entries and
+ * giving recently used ones a second chance.  NULL when all are pinned.
+ */
+static mod_static_entry_t *
+mod_static_cache_victim(void)
+{
+    mod_static_cache_t  *c;
+    mod_static_entry_t  *e;
+    uint32_t             steps;
+
+    c = mod_static_cache;
+
+    for (steps = 0; steps < 2 * c->n; steps++) {
+        e = &c->entries[c->hand];
+        c->hand = c->hand + 1 == c->n ? 0 : c->hand + 1;
+
+        if (e->refs != 0) {
+            continue;
+        }
+        if (e->live && e->recent) {
+            e->recent = 0;
+            continue;
+        }
+        if (e->live) {
+            mod_static_cache_unlink(e);
+        }
+        return e;
+    }
+
+    return NULL;
+}
+
+
+/* Request arena cleanup: the response no longer points into the entry. */
+static void
+mod_static_unpin(void *data)
+{
+    mod_static_entry_t  *e;
+    mod_static_cache_t  *c;
+
+    c = mod_static_cache;
+
+    /* The cache may be gone already if the worker is exiting. */
+    if (c == NULL || (uintptr_t) data < (uintptr_t) c->entries
+        || (uintptr_t) data >= (uintptr_t) (c->entries + c->n))
+    {
+        return;
+    }
+
+    e = data;
+    if (e->refs != 0) {
+        e->refs--;
+    }
+}
+
+
+static int
+mod_static_stat_same(const mod_static_entry_t *e, const struct stat *st)
+{
+    return e->ino == st->st_ino && e->dev == st->st_dev
+           && e->size == st->st_size
+           && e->mtim.tv_sec == st->st_mtim.tv_sec
+           && e->mtim.tv_nsec == st->st_mtim.tv_nsec
+           && e->ctim.tv_sec == st->st_ctim.tv_sec
+           && e->ctim.tv_nsec == st->st_ctim.tv_nsec
+           && S_ISREG(st->st_mode);
+}
+
+
+/* FNV-1a over the relative path, then the policy. */
+static uint32_t
+mod_static_hash(const char *s, size_t len, int links)
+{
+    uint32_t  h;
+    size_t    i;
+
+    h = 2166136261u;
+    for (i = 0; i < len; i++) {
+        h ^= (unsigned char) s[i];
+        h *= 16777619u;
+    }
+    h ^= (uint32_t) links;
+    h *= 16777619u;
+
+    return h;
+}
+
+
+/* The Content-Type: type, with "; charset=X" for text when configured. */
+static const char *
+mod_static_ctype(cairn_request_t *r, const mod_static_conf_t *conf,
+                 const char *type, int is_text)
+{
+    if (conf->charset == NULL || !is_text) {
+        return type;
+    }
+
+    return cairn_arena_printf(cairn_request_arena(r), "%s; charset=%s", type,
+                              conf->charset);
+}
+
+
+/* "<size>-<mtime seconds><mtime nanoseconds, 8 digits>", in hex. */
+static void
+mod_static_etag(char *buf, const struct stat *st)
+{
+    snprintf(buf, MOD_STATIC_ETAG_MAX, "\"%llx-%llx%08lx\"",
+             (unsigned long long) st->st_size,
+             (unsigned long long) st->st_mtim.tv_sec,
+             (unsigned long) st->st_mtim.tv_nsec);
+}
+
+
+/* One pass over the request headers for the six that matter here. */
+static void
+mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c)
+{
+    size_t        i, n;
+    const char   *name, *value, **slot;
+
+    memset(c, 0, sizeof(*c));
+    n = cairn_request_header_count(r);
+
+    for (i = 0; i < n; i++) {
+        name = NULL;
+        value = NULL;
+        cairn_request_header_at(r, i, &name, &value);
+        if (name == NULL || value == NULL) {
+            continue;
+        }
+
+        if ((name[0] | 0x20) == 'r') {
+            slot = strcasecmp(name, "Range") == 0 ? &c->range : NULL;
+
+        } else if ((name[0] | 0x20) == 'i' && (name[1] | 0x20) == 'f'
+                   && name[2] == '-')
+        {
+            name += 3;
+            if (strcasecmp(name, "None-Match") == 0) {
+                slot = &c->if_none_match;
+            } else if (strcasecmp(name, "Modified-Since") == 0) {
+                slot = &c->if_modified_since;
+            } else if (strcasecmp(name, "Match") == 0) {
+                slot = &c->if_match;
+            } else if (strcasecmp(name, "Unmodified-Since") == 0) {
+                slot = &c->if_unmodified_since;
+            } else if (strcasecmp(name, "Range") == 0) {
+                slot = &c->if_range;
+            } else {
+                slot = NULL;
+            }
+
+        } else {
+            continue;
+        }
+
+        if (slot != NULL && *slot == NULL) {
+            *slot = value;
+        }
+    }
+}
+
+
+/*
+ * Whether the entity-tag list (If-Match, If-None-Match) holds "*" or a
+ * tag equal to etag: weak comparison (a W/ prefix is ignored) when weak,
+ * else strong (W/ tags never match).  etag NULL matches only "*".  A
+ * malformed list matches nothing from the malformed part on.
+ */
+static int
+mod_static_etag_match(const char *list, const char *etag, int weak)
+{
+    const char  *p, *q;
+    size_t       elen;
+    int          is_weak;
+
+    elen = etag != NULL ? strlen(etag) : 0;
+    p = list;
+
+    for ( ;; ) {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+
+        if (*p == '\0') {
+            return 0;
+        }
+
+        if (*p == '*') {
+            return 1;
+        }
+
+        is_weak = 0;
+        if (p[0] == 'W' && p[1] == '/') {
+            is_weak = 1;
+            p += 2;
+        }
+
+        if (*p != '"') {
+            return 0;
+        }
+
+        q = strchr(p + 1, '"');
+        if (q == NULL) {
+            return 0;
+        }
+
+        if (etag != NULL && (weak || !is_weak) && (size_t) (q + 1 - p) == elen
+            && memcmp(p, etag, elen) == 0)
+        {
+            return 1;
+        }
+
+        p = q + 1;
+    }
+}
+
+
+/*
+ * Parses a Range header against a representation of size bytes.
+ * Returns 1 with the one range in *start and *len, 0 to ignore the
+ * header and send everything (not bytes, malformed, several ranges, or a
+ * suffix range of an empty file), or -1 when it cannot be satisfied.
+ */
+static int
+mod_static_range(const char *v, off_t size, off_t *start, off_t *len)
+{
+    const char  *p;
+    off_t        a, b;
+    int          has_b;
+
+    if (strncasecmp(v, "bytes", 5) != 0) {
+        return 0;
+    }
+    p = v + 5;
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p++ != '=') {
+        return 0;
+    }
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+
+    /* Several ranges are allowed to be answered with the whole file. */
+    if (strchr(p, ',') != NULL) {
+        return 0;
+    }
+
+    if (*p == '-') {
+        p = mod_static_num(p + 1, &b);
+        if (p == NULL) {
+            return 0;
+        }
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        if (*p != '\0') {
+            return 0;
+        }
+        if (b == 0) {
+            return -1;
+        }
+        if (size == 0) {
+            return 0;
+        }
+        if (b > size) {
+            b = size;
+        }
+        *start = size - b;
+        *len = b;
+        return 1;
+    }
+
+    p = mod_static_num(p, &a);
+    if (p == NULL || *p++ != '-') {
+        return 0;
+    }
+
+    has_b = *p >= '0' && *p <= '9';
+    b = 0;
+    if (has_b) {
+        p = mod_static_num(p, &b);
+        if (p == NULL) {
+            return 0;
+        }
+    }
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p != '\0' || (has_b && b < a)) {
+        return 0;
+    }
+
+    if (a >= size) {
+        return -1;
+    }
+    if (!has_b || b >= size) {
+        b = size - 1;
+    }
+
+    *start = a;
+    *len = b - a + 1;
+
+    return 1;
+}
+
+
+/* Reads decimal digits (at least one), saturating at the largest off_t.
+ * Returns the end, or NULL when there is no digit. */
+static const char *
+mod_static_num(const char *p, off_t *out)
+{
+    off_t  v, max;
+
+    if (*p < '0' || *p > '9') {
+        return NULL;
+    }
+
+    max = (off_t) INT64_MAX;
+    v = 0;
+
+    for ( ; *p >= '0' && *p <= '9'; p++) {
+        if (v > (max - (*p - '0')) / 10) {
+            v = max;
+        } else {
+            v = v * 10 + (*p - '0');
+        }
+    }
+
+    *out = v;
+
+    return p;
+}
