@@ -1,0 +1,235 @@
+#!/bin/bash
+# Static files: cairn against the distribution's nginx, same files, same
+# machine, same run.
+#
+#   tests/bench/static.sh [BUILDDIR]      (default: $CAIRN_BUILDDIR, else .)
+#
+# Both servers run one worker pinned to CPU 0; wrk runs pinned to CPU 1
+# (taskset -c 1 wrk -t1 -c50 -d10s --latency).  For a 13-byte and a
+# 4 KiB file, rounds alternate cairn, nginx, cairn, nginx... and each
+# prints req/s, p99 latency and the server's CPU time per request
+# (utime + stime of the master and its workers, from /proc/PID/stat,
+# before and after the round).  The summary gives the median of each
+# and the cairn/nginx ratio per file.
+#
+# Environment: BENCH_DURATION (10s), BENCH_ROUNDS (3), BENCH_CONNS (50),
+# BENCH_WARMUP (2s; 0 to skip).  Not part of `make check`.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+builddir=${1:-${CAIRN_BUILDDIR:-.}}
+builddir=$(cd "$builddir" && pwd)
+duration=${BENCH_DURATION:-10s}
+rounds=${BENCH_ROUNDS:-3}
+conns=${BENCH_CONNS:-50}
+warmup=${BENCH_WARMUP:-2s}
+
+cairnd=$builddir/core/cairnd
+moddir=$builddir/modules/.libs
+nginx=/usr/sbin/nginx
+
+die() {
+    echo "static.sh: $*" >&2
+    exit 1
+}
+
+[ -x "$cairnd" ] || die "$cairnd not found: build cairn first, or pass its build directory"
+[ -f "$moddir/mod_static.so" ] || die "$moddir/mod_static.so not found (configured with --disable-mod-static?)"
+[ -x "$nginx" ] || die "$nginx not found: apt-get install nginx-light"
+command -v wrk >/dev/null || die "wrk not found: apt-get install wrk"
+command -v taskset >/dev/null || die "taskset not found: apt-get install util-linux"
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (servers on CPU 0, wrk on CPU 1); this machine has $(nproc)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench.XXXXXX")
+cairn_pid=
+nginx_pid=
+
+cleanup() {
+    local pid
+    for pid in $cairn_pid $nginx_pid; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for pid in $cairn_pid $nginx_pid; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_port() {
+    local port=$1 pid=$2 _
+    for _ in $(seq 1 200); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# utime + stime (clock ticks) of a process and its children.
+cpu_ticks() {
+    local pid=$1 total=0 p fields
+    local -a f
+    for p in $pid $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+        [ -r /proc/"$p"/stat ] || continue
+        # utime and stime are the 12th and 13th fields after the last
+        # ')' (the command name may hold spaces).
+        fields=$(sed 's/^.*) //' /proc/"$p"/stat) || continue
+        read -r -a f <<< "$fields"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
+# The content: a 13-byte and a 4 KiB file.
+root=$tmp/htdocs
+mkdir -p "$root"
+printf 'hello, world\n' > "$root/13b.txt"
+head -c 3072 /dev/urandom | base64 -w 0 | head -c 4096 > "$root/4k.txt"
+[ "$(stat -c %s "$root/13b.txt")" = 13 ] || die "13b.txt is not 13 bytes"
+[ "$(stat -c %s "$root/4k.txt")" = 4096 ] || die "4k.txt is not 4096 bytes"
+
+cairn_port=$(free_port)
+nginx_port=$(free_port)
+while [ "$nginx_port" = "$cairn_port" ]; do
+    nginx_port=$(free_port)
+done
+
+cat > "$tmp/cairn.conf" <<EOF
+ModuleDir $moddir
+Listen 127.0.0.1:$cairn_port
+Workers 1
+LogLevel error
+KeepAliveTimeout 300s
+MaxKeepAliveRequests 100000000
+MaxConnections 4096
+LoadModule static
+DocumentRoot $root
+EOF
+
+sed -e "s|@TMP@|$tmp|g" -e "s|@ROOT@|$root|g" -e "s|@PORT@|$nginx_port|g" \
+    "$here/nginx.conf.in" > "$tmp/nginx.conf"
+
+"$cairnd" -f "$tmp/cairn.conf" -t -q || die "cairn rejects the benchmark config"
+"$nginx" -t -q -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" \
+    || die "nginx rejects the benchmark config"
+
+taskset -c 0 "$cairnd" -f "$tmp/cairn.conf" 2> "$tmp/cairn-stderr.log" &
+cairn_pid=$!
+taskset -c 0 "$nginx" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" &
+nginx_pid=$!
+
+wait_port "$cairn_port" "$cairn_pid" || { cat "$tmp/cairn-stderr.log" >&2; die "cairn did not start"; }
+wait_port "$nginx_port" "$nginx_pid" || { cat "$tmp/nginx-error.log" >&2; die "nginx did not start"; }
+# Let both finish forking their workers.
+sleep 0.5
+
+for f in 13b.txt 4k.txt; do
+    for port in "$cairn_port" "$nginx_port"; do
+        want=$(stat -c %s "$root/$f")
+        got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' \
+            "http://127.0.0.1:$port/$f")
+        [ "$got" = "200 $want" ] || die "GET /$f on port $port: $got (want 200 $want)"
+    done
+done
+
+echo "cairn:  $("$cairnd" -V 2>&1 | head -n 1), pid $cairn_pid, port $cairn_port"
+echo "nginx:  $("$nginx" -v 2>&1), pid $nginx_pid, port $nginx_port"
+echo "wrk:    taskset -c 1 wrk -t1 -c$conns -d$duration --latency; servers on CPU 0"
+echo "rounds: $rounds per file, cairn and nginx interleaved"
+echo
+
+# p99 as microseconds, from wrk's "99%  1.23ms" line.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") m = 1; else if (u == "ms") m = 1000;
+        else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
+        else m = 0
+        printf "%.0f", n * m }'
+}
+
+results=$tmp/results
+: > "$results"
+
+one_round() {
+    local name=$1 pid=$2 port=$3 file=$4 round=$5 out before after
+    local rps reqs p99 p99us ticks cpu_us
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"$duration" --latency \
+        "http://127.0.0.1:$port/$file")
+    after=$(cpu_ticks "$pid")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
+    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
+    p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
+    if [ -z "$rps" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+        echo "$out" >&2
+        die "wrk failed against $name"
+    fi
+    if grep -q "Non-2xx or 3xx responses" <<< "$out"; then
+        echo "$out" >&2
+        die "$name answered errors during the round"
+    fi
+    p99us=$(to_us "${p99:-0us}")
+    ticks=$((after - before))
+    cpu_us=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
+        'BEGIN { printf "%.2f", t / hz * 1000000 / n }')
+    printf '%-8s %-6s %5s %12s %10s %14s\n' "$file" "$name" "$round" \
+        "$rps" "${p99:-?}" "$cpu_us"
+    echo "$file $name $rps $p99us $cpu_us" >> "$results"
+}
+
+if [ "$warmup" != 0 ] && [ "$warmup" != 0s ]; then
+    for port in "$cairn_port" "$nginx_port"; do
+        taskset -c 1 wrk -t1 -c"$conns" -d"$warmup" \
+            "http://127.0.0.1:$port/13b.txt" > /dev/null
+    done
+fi
+
+printf '%-8s %-6s %5s %12s %10s %14s\n' file server round req/s p99 cpu-us/req
+for file in 13b.txt 4k.txt; do
+    for round in $(seq 1 "$rounds"); do
+        one_round cairn "$cairn_pid" "$cairn_port" "$file" "$round"
+        one_round nginx "$nginx_pid" "$nginx_port" "$file" "$round"
+    done
+done
+
+kill -0 "$cairn_pid" 2>/dev/null || die "cairn died during the benchmark"
+kill -0 "$nginx_pid" 2>/dev/null || die "nginx died during the benchmark"
+
+echo
+echo "medians over $rounds rounds:"
+printf '%-8s %12s %12s %8s %10s %10s %10s %10s\n' file cairn-req/s \
+    nginx-req/s ratio cairn-p99 nginx-p99 cairn-cpu nginx-cpu
+median() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print 0; exit }
+        if (NR % 2) print v[(NR + 1) / 2];
+        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+for file in 13b.txt 4k.txt; do
+    c_rps=$(awk -v f="$file" '$1 == f && $2 == "cairn" { print $3 }' "$results" | median)
+    n_rps=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $3 }' "$results" | median)
+    c_p99=$(awk -v f="$file" '$1 == f && $2 == "cairn" { print $4 }' "$results" | median)
+    n_p99=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $4 }' "$results" | median)
+    c_cpu=$(awk -v f="$file" '$1 == f && $2 == "cairn" { print $5 }' "$results" | median)
+    n_cpu=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $5 }' "$results" | median)
+    ratio=$(awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "%.2f", n > 0 ? c / n : 0 }')
+    printf '%-8s %12.0f %12.0f %8s %8sus %8sus %10s %10s\n' "$file" "$c_rps" \
+        "$n_rps" "$ratio" "$c_p99" "$n_p99" "$c_cpu" "$n_cpu"
+done
+echo
+echo "ratio = cairn req/s / nginx req/s (1.00 = as fast as nginx);"
+echo "cpu = server CPU microseconds per request (master + workers)"

@@ -1,0 +1,319 @@
+"""cairnd's command line: -V, -M, -H, --modinfo, -t [-q], -T, --explain,
+-D, and usage errors."""
+
+import os
+import re
+
+from cairntest import (Server, check, contains, eq, fail, main, matches,
+                       module_path, need_modules, not_contains, output,
+                       run_cairnd, test, version_h)
+
+need_modules("static")
+
+REQUEST_PHASES = ["post_read_request", "route", "access", "authenticate",
+                  "authorize", "fixups", "handler", "response", "log"]
+HOOK_LINE_RE = re.compile(
+    r"^  (\d+)\. (\S+) \((first|middle|last)([+-]\d+)\)$")
+ORDER_RANK = {"first": 0, "middle": 1, "last": 2}
+
+
+def hook_phases(text):
+    """Parses -H output into {phase: [(number, module, order, n)]} and the
+    list of phases in printed order."""
+    phases = {}
+    order = []
+    current = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        m = re.match(r"^(\w+):$", line)
+        if m:
+            current = m.group(1)
+            order.append(current)
+            phases[current] = []
+            continue
+        m = HOOK_LINE_RE.match(line)
+        if m and current is not None:
+            phases[current].append((int(m.group(1)), m.group(2),
+                                    m.group(3), int(m.group(4))))
+            continue
+        if line.startswith("  ") and current is not None:
+            fail("-H line in phase %s is not '  N. MODULE (ORDER+n)': %r"
+                 % (current, line))
+    return phases, order
+
+
+def short(name):
+    return name[4:] if name.startswith("mod_") else name
+
+
+@test
+def test_version():
+    ver, major, minor = version_h()
+    p = run_cairnd(["-V"])
+    eq(p.returncode, 0, "exit status of cairnd -V\n" + output(p))
+    out = p.stdout + p.stderr
+    matches(out, r"^cairnd %s$" % re.escape(ver), "cairnd -V")
+    matches(out, r"^module ABI: %d\.%d$" % (major, minor), "cairnd -V")
+    matches(out, r"^module directory: /\S+", "cairnd -V")
+    matches(out, r"^config file: /\S+", "cairnd -V")
+    matches(out, r"^build: \S.*", "cairnd -V")
+
+
+@test
+def test_version_shows_given_config_file():
+    s = Server()
+    p = run_cairnd(["-f", s.conf_path, "-V"])
+    eq(p.returncode, 0, "exit status\n" + output(p))
+    matches(p.stdout + p.stderr,
+            r"^config file: %s$" % re.escape(s.conf_path), "cairnd -V")
+
+
+@test
+def test_modules_list():
+    ver, _, _ = version_h()
+    s = Server(modules=["static", "test_hooks", "test_echo"])
+    p = s.run(["-M"])
+    eq(p.returncode, 0, "exit status of cairnd -M\n" + output(p))
+    lines = [l for l in (p.stdout + p.stderr).splitlines() if l.strip()]
+    check(lines, "cairnd -M printed nothing")
+    eq(lines[0], "core %s (built-in)" % ver, "first line of -M")
+    names = []
+    for line in lines[1:]:
+        m = re.match(r"^(\S+) (\S+) (/\S+\.so)$", line)
+        check(m, "-M line is not 'NAME VERSION PATH': %r" % line)
+        names.append(short(m.group(1)))
+        check(os.path.exists(m.group(3)), "-M path %s does not exist"
+              % m.group(3))
+        if short(m.group(1)) == "static":
+            eq(os.path.realpath(m.group(3)),
+               os.path.realpath(module_path("static")), "static's path")
+    eq(names, ["static", "test_hooks", "test_echo"], "modules listed")
+
+
+@test
+def test_hook_order():
+    # test_echo registers its handler FIRST+5 and is loaded after static:
+    # the sort must still put it ahead of static's handler.
+    s = Server(modules=["static", "test_hooks", "test_echo"])
+    p = s.run(["-H"])
+    eq(p.returncode, 0, "exit status of cairnd -H\n" + output(p))
+    phases, order = hook_phases(p.stdout + p.stderr)
+    for ph in REQUEST_PHASES:
+        check(ph in phases, "-H has no '%s:' line:\n%s" % (ph, p.stdout))
+    positions = [order.index(ph) for ph in REQUEST_PHASES]
+    eq(positions, sorted(positions), "order of request phases in -H")
+    for ph in REQUEST_PHASES:
+        mods = [short(h[1]) for h in phases[ph]]
+        check("test_hooks" in mods, "test_hooks missing from phase %s: %s"
+              % (ph, mods))
+    for ph, hooks in phases.items():
+        eq([h[0] for h in hooks], list(range(1, len(hooks) + 1)),
+           "numbering in phase %s" % ph)
+        keys = [(ORDER_RANK[h[2]], h[3]) for h in hooks]
+        eq(keys, sorted(keys), "order keys in phase %s (%s)" % (ph, hooks))
+    handler = [(short(h[1]), h[2], h[3]) for h in phases["handler"]]
+    check(("test_echo", "first", 5) in handler,
+          "handler phase lacks 'test_echo (first+5)': %s" % handler)
+    mods = [h[0] for h in handler]
+    check("static" in mods, "static missing from handler phase: %s"
+          % handler)
+    check(mods.index("test_echo") < mods.index("static"),
+          "test_echo (first+5) is not sorted before static: %s" % handler)
+
+
+@test
+def test_modinfo_static():
+    _, major, minor = version_h()
+    p = run_cairnd(["--modinfo", module_path("static")])
+    eq(p.returncode, 0, "exit status of --modinfo\n" + output(p))
+    out = p.stdout + p.stderr
+    matches(out, r"^name: (mod_)?static$", "--modinfo")
+    matches(out, r"^version: \S+", "--modinfo")
+    matches(out, r"^ABI: %d\.%d$" % (major, minor), "--modinfo")
+    matches(out, r"^requires: -$", "--modinfo")
+    m = matches(out, r"^directives: (.*)$", "--modinfo")
+    for d in ("DocumentRoot", "DirectoryIndex", "StaticDotfiles",
+              "StaticSymlinks"):
+        check(d in m.group(1).split(), "directives line lacks %s: %r"
+              % (d, m.group(0)))
+    m = matches(out, r"^hooks: (.*)$", "--modinfo")
+    matches(m.group(1), r"(^| )handler\((first|middle|last)[+-]\d+\)",
+            "hooks line")
+
+
+@test
+def test_modinfo_requires_and_hooks():
+    p = run_cairnd(["--modinfo", module_path("test_requires")])
+    eq(p.returncode, 0, "exit status\n" + output(p))
+    matches(p.stdout + p.stderr, r"^requires: .*\bstatic\b", "--modinfo")
+    p = run_cairnd(["--modinfo", module_path("test_echo")])
+    eq(p.returncode, 0, "exit status\n" + output(p))
+    out = p.stdout + p.stderr
+    matches(out, r"^name: (mod_)?test_echo$", "--modinfo of test_echo")
+    matches(out, r"^version: 1\.0\.0$", "--modinfo of test_echo")
+    matches(out, r"^hooks: (.* )?handler\(first\+5\)( |$)",
+            "--modinfo of test_echo")
+    p = run_cairnd(["--modinfo", module_path("test_hooks")])
+    eq(p.returncode, 0, "exit status\n" + output(p))
+    m = matches(p.stdout + p.stderr, r"^hooks: (.*)$", "--modinfo")
+    for ph in REQUEST_PHASES:
+        matches(m.group(1), r"(^| )%s\(" % ph, "hooks of test_hooks")
+
+
+@test
+def test_modinfo_bad_files():
+    s = Server()
+    junk = s.write_tmp("mod_junk.so", b"this is not an ELF file\n" * 20)
+    missing = s.path("mod_missing.so")
+    for path in (junk, missing, module_path("test_badmagic")):
+        p = run_cairnd(["--modinfo", path])
+        eq(p.returncode, 1, "exit status of --modinfo %s\n%s"
+           % (path, output(p)))
+        contains(p.stdout + p.stderr, os.path.basename(path),
+                 "--modinfo %s output" % path)
+    # A module built for another ABI is either refused like a bad file or
+    # described with the ABI it was built for (what a packager wants).
+    _, major, minor = version_h()
+    path = module_path("test_badabi")
+    p = run_cairnd(["--modinfo", path])
+    out = p.stdout + p.stderr
+    if p.returncode == 0:
+        m = matches(out, r"^ABI: (\d+)\.(\d+)$", "--modinfo " + path)
+        check((int(m.group(1)), int(m.group(2))) != (major, minor),
+              "--modinfo shows the core's ABI for mod_test_badabi.so:\n"
+              + out)
+    else:
+        eq(p.returncode, 1, "exit status of --modinfo %s\n%s"
+           % (path, output(p)))
+        contains(out, os.path.basename(path), "--modinfo output")
+        contains(out, "ABI", "--modinfo output")
+
+
+@test
+def test_config_test_ok():
+    s = Server()
+    p = s.run(["-t"])
+    eq(p.returncode, 0, "exit status of -t\n" + output(p))
+    matches(p.stderr, r"(^|\n)%s: configuration OK$"
+            % re.escape(s.conf_path), "stderr of -t")
+    p = s.run(["-t", "-q"])
+    eq(p.returncode, 0, "exit status of -t -q\n" + output(p))
+    not_contains(p.stderr, "configuration OK", "stderr of -t -q")
+
+
+@test
+def test_config_test_errors():
+    s = Server(conf="Foo bar\nServerName x\nBar baz qux\n")
+    p = s.run(["-t"])
+    eq(p.returncode, 1, "exit status of -t\n" + output(p))
+    err = p.stderr
+    matches(err, r"^%s:%d: .*unknown directive 'Foo'"
+            % (re.escape(s.conf_path), s.line_of("Foo bar")), "-t")
+    matches(err, r"^%s:%d: .*unknown directive 'Bar'"
+            % (re.escape(s.conf_path), s.line_of("Bar baz")), "-t")
+    lines = [l for l in err.splitlines() if l.strip()]
+    eq(lines[-1], "%s: configuration test failed" % s.conf_path,
+       "last line of -t")
+    # -q does not hide errors.
+    p = s.run(["-t", "-q"])
+    eq(p.returncode, 1, "exit status of -t -q\n" + output(p))
+    contains(p.stderr, "unknown directive 'Foo'", "stderr of -t -q")
+
+
+@test
+def test_config_file_missing():
+    s = Server()
+    path = s.path("nonexistent.conf")
+    p = run_cairnd(["-t", "-f", path])
+    eq(p.returncode, 1, "exit status\n" + output(p))
+    contains(p.stderr, path, "stderr")
+
+
+@test
+def test_dump():
+    s = Server(conf="Header X-Dump yes\n<Location /sub>\n"
+                    "    Header X-Sub 2\n</Location>\n")
+    p = s.run(["-T"])
+    eq(p.returncode, 0, "exit status of -T\n" + output(p))
+    out = p.stdout
+    lines = out.splitlines()
+
+    def line_with(needle):
+        for i, line in enumerate(lines):
+            if needle in line and not line.lstrip().startswith("#"):
+                return i
+        fail("-T output has no line with %r:\n%s" % (needle, out))
+
+    for needle, conf_line in (("DocumentRoot", "DocumentRoot"),
+                              ("X-Dump", "X-Dump"), ("X-Sub", "X-Sub"),
+                              ("LoadModule", "LoadModule static")):
+        i = line_with(needle)
+        where = "%s:%d" % (os.path.basename(s.conf_path),
+                           s.line_of(conf_line))
+        around = "\n".join(lines[i:i + 2])
+        check(re.search(r"#.*%s\b" % re.escape(where), around),
+              "-T: %r is not followed by '# ...%s':\n%s"
+              % (lines[i], where, out))
+    contains(out, s.docroot, "-T output")
+    check(line_with("X-Sub") > line_with("<Location"),
+          "-T: X-Sub is not inside the <Location> section:\n" + out)
+
+
+@test
+def test_explain():
+    s = Server(conf="Header X-A 1\n<Location /sub>\n    Header X-B 2\n"
+                    "</Location>\n<Location /other>\n    Header X-C 3\n"
+                    "</Location>\n")
+    base = os.path.basename(s.conf_path)
+    p = s.run(["-T", "--explain", "localhost", "/sub/page.html"])
+    eq(p.returncode, 0, "exit status of --explain\n" + output(p))
+    out = p.stdout
+    contains(out, "/sub", "--explain output")
+    for name, conf_line in (("DocumentRoot", "DocumentRoot"),
+                            ("X-A", "X-A"), ("X-B", "X-B")):
+        where = "%s:%d" % (base, s.line_of(conf_line))
+        check(any(name in l and where in l for l in out.splitlines()),
+              "--explain has no line with %s and %s:\n%s"
+              % (name, where, out))
+    not_contains(out, "X-C", "--explain of /sub/page.html")
+    p = s.run(["-T", "--explain", "localhost", "/elsewhere"])
+    eq(p.returncode, 0, "exit status of --explain\n" + output(p))
+    not_contains(p.stdout, "X-B", "--explain of /elsewhere")
+    contains(p.stdout, "X-A", "--explain of /elsewhere")
+
+
+@test
+def test_define():
+    conf = ("<IfDefine FOO>\n    Header X-Foo on\n</IfDefine>\n"
+            "<IfDefine !FOO>\n    Header X-NotFoo on\n</IfDefine>\n")
+    s = Server(conf=conf)
+    p = s.run(["-T"])
+    eq(p.returncode, 0, "exit status\n" + output(p))
+    not_contains(p.stdout, "X-Foo", "-T without -D FOO")
+    contains(p.stdout, "X-NotFoo", "-T without -D FOO")
+    p = s.run(["-D", "FOO", "-T"])
+    eq(p.returncode, 0, "exit status\n" + output(p))
+    contains(p.stdout, "X-Foo", "-T with -D FOO")
+    not_contains(p.stdout, "X-NotFoo", "-T with -D FOO")
+    s.write("index.html", "hi\n")
+    s.args = ["-D", "FOO"]
+    s.start()
+    r = s.get("/")
+    eq(r.status, 200, "status")
+    eq(r.header("X-Foo"), "on", "X-Foo with -D FOO")
+    eq(r.header("X-NotFoo"), None, "X-NotFoo with -D FOO")
+
+
+@test
+def test_usage_error():
+    p = run_cairnd(["--no-such-option"])
+    check(p.returncode not in (0, None), "unknown option accepted\n"
+          + output(p))
+    check((p.stdout + p.stderr).strip(), "no usage message\n" + output(p))
+    p = run_cairnd(["-f"])
+    check(p.returncode != 0, "-f without a file accepted\n" + output(p))
+
+
+if __name__ == "__main__":
+    main()

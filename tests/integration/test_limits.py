@@ -1,0 +1,222 @@
+"""Request limits: LimitRequestLine (414), LimitRequestFieldSize and
+LimitRequestFields (431), LimitRequestBody (413, by Content-Length and by
+a chunked body), and the built-in defaults.  After every refusal the
+server goes on serving."""
+
+import time
+
+from cairntest import (Server, build_request, check, chunked, eq, fail, main,
+                       need_modules, shared, test)
+
+need_modules("static", "test_echo")
+
+LIMITS = ("LimitRequestLine 256\n"
+          "LimitRequestFieldSize 256\n"
+          "LimitRequestFields 10\n"
+          "LimitRequestBody 100\n")
+
+
+def make_server(conf):
+    s = Server(modules=["static", "test_echo"], conf=conf)
+    s.write("f.txt", "file\n")
+    return s
+
+
+def srv():
+    return shared("limits", lambda: make_server(LIMITS))
+
+
+def default_srv():
+    return shared("defaults", lambda: make_server(""))
+
+
+def exchange(s, data, method="GET"):
+    """Sends data (stopping quietly if the server closes early) and
+    reads the first response."""
+    with s.conn(timeout=10) as c:
+        try:
+            for i in range(0, len(data), 16384):
+                c.send(data[i:i + 16384])
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        try:
+            return c.read_response(method)
+        except ConnectionResetError:
+            fail("connection reset without a response to %r..."
+                 % data[:80])
+
+
+def expect_status(s, data, status, what):
+    r = exchange(s, data)
+    if r.status != status:
+        fail("%s: got %d, want %d\n%s" % (what, r.status, status,
+                                          r.describe()))
+    s.assert_serving("/f.txt", 200)
+    return r
+
+
+def echo(method, path, body=b""):
+    return ("%s %s\nquery=\n" % (method, path)).encode() + body
+
+
+@test
+def test_request_line_limit():
+    s = srv()
+    path = "/echo/" + "a" * 200
+    r = exchange(s, build_request("GET", path))
+    eq((r.status, r.body), (200, echo("GET", path)),
+       "request line of %d bytes (limit 256)" % len(path))
+    expect_status(s, build_request("GET", "/echo/" + "a" * 300), 414,
+                  "request line over LimitRequestLine")
+
+
+@test
+def test_request_line_limit_while_dripping():
+    # The limit holds when the line arrives in small pieces too.
+    s = srv()
+    with s.conn() as c:
+        try:
+            c.send(b"GET /")
+            for _ in range(40):
+                c.send(b"a" * 10)
+                time.sleep(0.005)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = c.read_response()
+    eq(r.status, 414, "dripped request line over the limit")
+    s.assert_serving("/f.txt", 200)
+
+
+@test
+def test_field_size_limit():
+    s = srv()
+    r = exchange(s, build_request("GET", "/echo/ok", {"X-Long": "a" * 200}))
+    eq(r.status, 200, "header line of 208 bytes (limit 256)")
+    expect_status(s, build_request("GET", "/echo/x", {"X-Long": "a" * 300}),
+                  431, "header line over LimitRequestFieldSize")
+    # A long header name counts as well.
+    expect_status(s, build_request("GET", "/echo/x", {"X-" + "n" * 300: "1"}),
+                  431, "header name over LimitRequestFieldSize")
+
+
+@test
+def test_field_count_limit():
+    s = srv()
+    ok = [("X-H%d" % i, "v") for i in range(9)]     # + Host = 10
+    r = exchange(s, build_request("GET", "/echo/ok", ok))
+    eq(r.status, 200, "10 header fields (limit 10)")
+    over = [("X-H%d" % i, "v") for i in range(10)]  # + Host = 11
+    expect_status(s, build_request("GET", "/echo/x", over), 431,
+                  "11 header fields (limit 10)")
+
+
+@test
+def test_body_limit_content_length():
+    s = srv()
+    body = b"b" * 100
+    r = exchange(s, build_request("POST", "/echo/b", body=body))
+    eq((r.status, r.body), (200, echo("POST", "/echo/b", body)),
+       "body of 100 bytes (limit 100)")
+    expect_status(s, build_request("POST", "/echo/b", body=b"b" * 101), 413,
+                  "Content-Length 101 over LimitRequestBody 100")
+    # Refused from the header alone: the body never needs to arrive.
+    with s.conn() as c:
+        c.send(b"POST /echo/b HTTP/1.1\r\nHost: x\r\n"
+               b"Content-Length: 1000000000\r\n\r\n")
+        r = c.read_response(timeout=5)
+    eq(r.status, 413, "Content-Length 1e9 without a body")
+    s.assert_serving("/f.txt", 200)
+
+
+@test
+def test_body_limit_chunked():
+    s = srv()
+    ok = chunked("a" * 45, "b" * 45)
+    r = exchange(s, build_request("POST", "/echo/c",
+                                  {"Transfer-Encoding": "chunked"}, ok))
+    eq((r.status, r.body),
+       (200, echo("POST", "/echo/c", b"a" * 45 + b"b" * 45)),
+       "chunked body of 90 bytes (limit 100)")
+    over = chunked("a" * 50, "b" * 50, "c" * 50)
+    expect_status(s, build_request("POST", "/echo/c",
+                                   {"Transfer-Encoding": "chunked"}, over),
+                  413, "chunked body of 150 bytes (limit 100)")
+    # One chunk announcing more than the limit.
+    expect_status(s, b"POST /echo/c HTTP/1.1\r\nHost: x\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n"
+                     b"fffffff\r\n" + b"x" * 200, 413,
+                  "chunk size 0xfffffff")
+
+
+@test
+def test_body_limit_with_expect():
+    # Too large for the limit: refused at once instead of 100 Continue.
+    s = srv()
+    with s.conn() as c:
+        c.send(b"POST /echo/e HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n"
+               b"Expect: 100-continue\r\n\r\n")
+        r = c.read_response(timeout=5)
+    eq(r.status, 413, "first response to an oversized Expect: 100-continue")
+    s.assert_serving("/f.txt", 200)
+
+
+@test
+def test_size_units():
+    s = make_server("LimitRequestBody 1k\n")
+    s.start()
+    r = exchange(s, build_request("POST", "/echo/u", body=b"u" * 1024))
+    eq(r.status, 200, "body of 1024 bytes with LimitRequestBody 1k")
+    r = exchange(s, build_request("POST", "/echo/u", body=b"u" * 1025))
+    eq(r.status, 413, "body of 1025 bytes with LimitRequestBody 1k")
+
+
+@test
+def test_default_limits():
+    s = default_srv()
+    problems = []
+    for what, data, status in (
+            ("request line of 100 KiB",
+             build_request("GET", "/" + "a" * 102400), 414),
+            ("header of 100 KiB",
+             build_request("GET", "/f.txt", {"X-Big": "a" * 102400}), 431),
+            ("2000 headers",
+             build_request("GET", "/f.txt",
+                           [("X-H%d" % i, "v") for i in range(2000)]), 431),
+            ("header block of 1 MiB in 10 KiB lines",
+             build_request("GET", "/f.txt",
+                           [("X-H%d" % i, "v" * 10240)
+                            for i in range(100)]), 431)):
+        try:
+            r = exchange(s, data)
+        except Exception as e:
+            problems.append("%s: %s: %s" % (what, type(e).__name__, e))
+        else:
+            if r.status != status:
+                problems.append("%s: got %d, want %d"
+                                % (what, r.status, status))
+        s.assert_serving("/f.txt", 200)
+    if problems:
+        fail("\n".join(problems))
+
+
+@test
+def test_large_body():
+    s = make_server("LimitRequestBody 8M\n")
+    s.start()
+    body = bytes(range(256)) * 16384
+    r = exchange(s, build_request("POST", "/echo/big", body=body))
+    eq(r.status, 200, "POST of 4 MiB with LimitRequestBody 8M")
+    check(r.body == echo("POST", "/echo/big", body),
+          "4 MiB body not echoed intact (%d bytes back)" % len(r.body))
+    r = exchange(s, build_request("POST", "/echo/big",
+                                  {"Transfer-Encoding": "chunked"},
+                                  chunked(*[body[i:i + 65536] for i in
+                                            range(0, len(body), 65536)])))
+    eq(r.status, 200, "chunked POST of 4 MiB")
+    check(r.body == echo("POST", "/echo/big", body),
+          "4 MiB chunked body not echoed intact (%d bytes back)"
+          % len(r.body))
+
+
+if __name__ == "__main__":
+    main()
