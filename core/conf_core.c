@@ -52,6 +52,9 @@ static const char *conf_core_set_log_level(cairn_cmd_t *cmd, void *conf,
                                            int argc, char **argv);
 static const char *conf_core_check_listen(cairn_arena_t *a, const char *spec);
 static int conf_core_port(const char *s);
+static const char *conf_core_set_crash_quarantine(cairn_cmd_t *cmd,
+                                                  void *conf, int argc,
+                                                  char **argv);
 static const char *conf_core_number(const char *s, uint64_t max,
                                     uint64_t *out, const char **end);
 
@@ -116,6 +119,10 @@ static const cairn_directive_t  conf_core_directives[] = {
                         CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_KV("Header", cairn__core_conf_t, headers,
                        CAIRN_SCOPE_ANY, CAIRN_MERGE_KEY),
+    CAIRN_DIRECTIVE_CUSTOM("CrashQuarantine", CAIRN_ARGS_ONE_OR_MORE,
+                           cairn__core_conf_t, crash_quarantine,
+                           CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE,
+                           conf_core_set_crash_quarantine),
     CAIRN_DIRECTIVE_END
 };
 
@@ -154,6 +161,8 @@ conf_core_create_conf(cairn_arena_t *a)
     conf->limit_request_field_size = 8190;
     conf->limit_request_body = 1024 * 1024;
     conf->task_threads = 4;
+    conf->crash_quarantine.crashes = 5;
+    conf->crash_quarantine.period_ms = 60 * 1000;
 
     return conf;
 }
@@ -528,6 +537,53 @@ conf_core_number(const char *s, uint64_t max, uint64_t *out,
 
     *out = v;
     *end = s;
+
+    return NULL;
+}
+
+
+/*
+ * CrashQuarantine N PERIOD: a module whose hooks crash workers N times
+ * within PERIOD in one location is quarantined there until the next
+ * reload.  "CrashQuarantine off" never quarantines.
+ */
+static const char *
+conf_core_set_crash_quarantine(cairn_cmd_t *cmd, void *conf, int argc,
+                               char **argv)
+{
+    cairn__core_conf_t  *c = conf;
+    const char          *err;
+    int                  n;
+    int64_t              ms;
+
+    if (argc == 1 && strcasecmp(argv[0], "off") == 0) {
+        c->crash_quarantine.crashes = 0;
+        return NULL;
+    }
+
+    if (argc != 2) {
+        return "CrashQuarantine takes a crash count and a period (e.g. "
+               "'CrashQuarantine 5 60s'), or 'off'";
+    }
+
+    err = cairn_parse_int(argv[0], &n);
+    if (err != NULL) {
+        return err;
+    }
+    if (n < 1) {
+        return "CrashQuarantine: the crash count must be 1 or more";
+    }
+
+    err = cairn_parse_msec(argv[1], &ms);
+    if (err != NULL) {
+        return err;
+    }
+    if (ms <= 0) {
+        return "CrashQuarantine: the period must be longer than 0";
+    }
+
+    c->crash_quarantine.crashes = n;
+    c->crash_quarantine.period_ms = ms;
 
     return NULL;
 }

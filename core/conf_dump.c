@@ -523,6 +523,17 @@ conf_dump_default(const cairn_directive_t *d, const void *conf, FILE *out)
             value = buf;
         }
 
+    } else if (strcmp(d->name, "CrashQuarantine") == 0) {
+        const cairn__core_conf_t  *core = conf;
+
+        if (core->crash_quarantine.crashes == 0) {
+            value = "off";
+        } else {
+            n += fprintf(out, " %d", core->crash_quarantine.crashes);
+            value = conf_dump_msec(core->crash_quarantine.period_ms, buf,
+                                   sizeof(buf));
+        }
+
     } else if (strcmp(d->name, "LogLevel") == 0) {
         memcpy(&i, field, sizeof(int));
         value = cairn__log_level_name(i);

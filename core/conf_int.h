@@ -58,6 +58,10 @@ typedef struct {
     int64_t          limit_request_body;
     int              task_threads;
     cairn_kvv_t      headers;           /* Header NAME VALUE (merge by key) */
+    struct {
+        int          crashes;           /* CrashQuarantine N (0: off) */
+        int64_t      period_ms;         /* ... within PERIOD */
+    }                crash_quarantine;
 } cairn__core_conf_t;
 
 /* The core as a module: index 0 in every generation. */

@@ -36,6 +36,7 @@ static const char  *hooks_kind_names[CAIRN__HOOK_KINDS] = {
     "post_config",
     "worker_init",
     "worker_exit",
+    "reopen_logs",
     "connection_open",
     "connection_close"
 };

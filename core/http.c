@@ -32,6 +32,9 @@
 
 #define HTTP_INBUF_SIZE     8192
 
+/* How long a closing connection drains what the client still sends. */
+#define HTTP_LINGER_US      (2 * 1000 * 1000)
+
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -41,6 +44,7 @@ static void conn_free(cairn_conn_t *c);
 static void conn_set_deadline(cairn_conn_t *c, uint64_t at_us);
 static void conn_parse_error(cairn_conn_t *c, llhttp_errno_t err);
 static void conn_cancel(cairn_conn_t *c);
+static void conn_linger(cairn_conn_t *c);
 static int conn_headers_done(cairn_request_t *r);
 
 static int http_on_url(llhttp_t *p, const char *at, size_t len);
@@ -289,6 +293,24 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 
     cairn__time_update();
     cairn__conn_enter(c);
+
+    if (c->lingering) {
+        for ( ;; ) {
+            n = read(fd, c->in, c->in_cap);
+            if (n > 0) {
+                continue;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+                cairn__conn_close(c);
+            }
+            break;
+        }
+        cairn__conn_leave(c);
+        return;
+    }
 
     for ( ;; ) {
         if (c->in_end == c->in_cap) {
@@ -684,6 +706,45 @@ conn_body_progress(cairn_request_t *r)
 }
 
 
+/*
+ * Closes the connection after a response that ended it, without a reset:
+ * a client that already sent more (pipelined requests, a body nobody
+ * read) would get an RST that can destroy the response still in flight.
+ * So the write side is shut, and whatever arrives is read and dropped
+ * until the client closes or a short time has passed.
+ */
+static void
+conn_linger(cairn_conn_t *c)
+{
+    if (c->eof || c->fd < 0 || shutdown(c->fd, SHUT_WR) != 0) {
+        cairn__conn_close(c);
+        return;
+    }
+
+    c->lingering = 1;
+    c->state = CAIRN__CONN_CLOSING;
+    c->in_start = c->in_end = 0;
+
+    if (c->writing) {
+        event_del(c->ev_write);
+        c->writing = 0;
+    }
+    if (!c->reading) {
+        event_add(c->ev_read, NULL);
+        c->reading = 1;
+    }
+
+    conn_set_deadline(c, cairn_now_us() + HTTP_LINGER_US);
+}
+
+
+void
+cairn__conn_deadline(cairn_conn_t *c, uint64_t at_us)
+{
+    conn_set_deadline(c, at_us);
+}
+
+
 static void
 conn_set_deadline(cairn_conn_t *c, uint64_t at_us)
 {
@@ -844,8 +905,13 @@ cairn__conn_next(cairn_conn_t *c, int keepalive)
     c->nrequests++;
     cairn__arena_reset(c->req_arena);
 
-    if (!keepalive || c->closing || c->worker->stopping) {
+    if (c->closing) {
         cairn__conn_close(c);
+        return;
+    }
+
+    if (!keepalive || c->worker->stopping) {
+        conn_linger(c);
         return;
     }
 

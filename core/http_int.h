@@ -99,6 +99,7 @@ struct cairn_request_s {
     unsigned                 upgrade:1;     /* asked for an upgrade */
     unsigned                 route_405:1;   /* route matched, not method */
     unsigned                 error_status;  /* parse error to answer */
+    uint64_t                 seq;           /* request number in worker */
     int64_t                  content_length;    /* -1: unknown */
     struct evbuffer         *body;          /* request body */
     char                    *body_flat;
@@ -171,6 +172,7 @@ struct cairn_conn_s {
     unsigned                 eof:1;         /* client closed its side */
     unsigned                 closing:1;
     unsigned                 processing:1;  /* conn_process on the stack */
+    unsigned                 lingering:1;   /* draining before close */
     unsigned                 freed:1;
 
     struct sockaddr_storage  peer;
@@ -189,6 +191,9 @@ void cairn__conn_accept(cairn__worker_t *w, int fd,
 /* Closes the connection (cancelling a request in progress); freed at
  * once, or by the outermost cairn__conn_leave(). */
 void cairn__conn_close(cairn_conn_t *c);
+
+/* Moves the connection's deadline (0: none). */
+void cairn__conn_deadline(cairn_conn_t *c, uint64_t at_us);
 
 /* Bracket every entry from the loop into a connection. */
 void cairn__conn_enter(cairn_conn_t *c);

@@ -125,8 +125,7 @@ main(int argc, char **argv)
     cairn_strv_t               defines;
     cairn_server_t            *s;
     const cairn__core_conf_t  *core;
-    cairn__listener_t         *ls;
-    size_t                     nls;
+    char                      *pid_file = NULL;
     int                        quiet = 0, i, rc;
 
     defines.n = 0;
@@ -249,11 +248,6 @@ main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
 
-    if (cairn__listeners_open(s, &ls, &nls) != 0) {
-        cairn__server_destroy(s);
-        return 1;
-    }
-
     if (core->pid_file != NULL && main_write_pidfile(core->pid_file) != 0) {
         cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot write PidFile %s",
                   core->pid_file);
@@ -261,21 +255,23 @@ main(int argc, char **argv)
         return 1;
     }
 
+    if (core->pid_file != NULL) {
+        pid_file = strdup(core->pid_file);
+    }
+
     cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "cairnd %s starting (pid %ld)",
               PACKAGE_VERSION, (long) getpid());
 
-    rc = cairn__worker_run(s, ls, nls);
+    /* The master owns the generation from here: a reload replaces it. */
+    rc = cairn__master_run(s, &defines);
 
-    for (i = 0; (size_t) i < nls; i++) {
-        close(ls[i].fd);
-    }
-
-    if (core->pid_file != NULL) {
-        unlink(core->pid_file);
+    if (pid_file != NULL) {
+        unlink(pid_file);
+        free(pid_file);
     }
 
     cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "cairnd stopped");
-    cairn__server_destroy(s);
+    cairn__master_cleanup();
 
     return rc;
 }

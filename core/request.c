@@ -46,6 +46,7 @@ cairn__request_new(cairn_conn_t *c)
     r->content_length = -1;
     r->out_fd = -1;
     r->start_us = cairn_now_us();
+    r->seq = ++c->worker->next_req_id;
 
     c->req = r;
 
@@ -206,8 +207,18 @@ request_call(cairn_request_t *r, const cairn__hook_t *h)
 {
     int  rc;
 
+    if (cairn__quarantine != NULL && cairn__quarantine->n > 0
+        && cairn__quarantined(r, h->module))
+    {
+        return 503;
+    }
+
     cairn__log_module = h->module;
+    cairn__current_request = r;
+    cairn__current_phase = (int) r->phase;
     rc = h->fn.req(r);
+    cairn__current_phase = -1;
+    cairn__current_request = NULL;
     cairn__log_module = NULL;
 
     return rc;
@@ -289,6 +300,8 @@ cairn__request_finish(cairn_request_t *r)
         return;
     }
     r->state = CAIRN__REQ_DONE;
+
+    r->phase = CAIRN_PHASE_LOG;
 
     if (r->loc != NULL) {
         list = &r->server->hooks->kind[CAIRN_PHASE_LOG];
@@ -801,9 +814,9 @@ cairn_request_id(const cairn_request_t *r)
     cairn__worker_t  *w = r->conn->worker;
 
     if (r->id == NULL) {
-        mr->id = cairn_arena_printf(mr->arena, "%08x%08llx",
+        mr->id = cairn_arena_printf(mr->arena, "%08x%08x",
                                     (unsigned) w->id_seed,
-                                    (unsigned long long) ++w->next_req_id);
+                                    (unsigned) (r->seq & 0xffffffffu));
     }
 
     return r->id;

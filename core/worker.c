@@ -27,6 +27,7 @@
 
 #define WORKER_ACCEPT_BATCH     64
 #define WORKER_EMFILE_PAUSE_MS  100
+#define WORKER_STOP_IDLE_US     (1000 * 1000)
 
 cairn__worker_t  *cairn__worker_current;
 cairn_server_t   *cairn__server_current;
@@ -36,6 +37,7 @@ static void worker_accept_resume_cb(evutil_socket_t fd, short what,
                                     void *arg);
 static void worker_signal_cb(evutil_socket_t sig, short what, void *arg);
 static void worker_stop_check_cb(evutil_socket_t fd, short what, void *arg);
+static void worker_reopen_cb(evutil_socket_t sig, short what, void *arg);
 static void worker_accept_enable(cairn__worker_t *w, int on);
 
 
@@ -73,96 +75,94 @@ worker_split_listen(const char *spec, char *host, size_t hlen, char *port,
 }
 
 
-int
-cairn__listeners_open(cairn_server_t *s, cairn__listener_t **out, size_t *n)
+static int
+worker_bind(const struct addrinfo *ai, const char *spec, int reuseport)
 {
-    const cairn__core_conf_t  *core = s->main_vhost->base.core;
-    cairn__listener_t         *ls;
-    struct addrinfo            hints, *res, *ai;
-    char                       host[256], port[32];
-    size_t                     i, k = 0;
-    int                        fd, one = 1, rc;
+    int  fd, one = 1;
 
-    if (core->listen.n == 0) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "%s: no Listen directive: add "
-                  "one, e.g. 'Listen 127.0.0.1:8080'", s->conf_file);
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd == -1) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "socket() for %s", spec);
         return -1;
     }
 
-    ls = cairn_arena_calloc(s->arena, core->listen.n * 2 * sizeof(*ls));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    }
+    if (ai->ai_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
 
-    for (i = 0; i < core->listen.n; i++) {
-        if (worker_split_listen(core->listen.v[i], host, sizeof(host), port,
-                                sizeof(port)) != 0)
-        {
-            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "bad Listen address '%s'",
-                      core->listen.v[i]);
-            return -1;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot listen on %s", spec);
+        close(fd);
+        return -1;
+    }
+
+    return fd;
+}
+
+
+/*
+ * Opens one listening socket for "ADDR:PORT", "[V6]:PORT" or "PORT" (the
+ * IPv4 wildcard).  Every socket has SO_REUSEPORT so that each worker can
+ * have its own; probe first binds without it, so that an address another
+ * program (or another cairnd) holds is reported instead of shared.
+ * Returns the descriptor, or -1 after logging why.
+ */
+int
+cairn__listen_open(const char *spec, int probe)
+{
+    struct addrinfo   hints, *res, *ai;
+    char              host[256], port[32];
+    int               fd = -1, pfd, rc;
+
+    if (worker_split_listen(spec, host, sizeof(host), port, sizeof(port))
+        != 0)
+    {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "bad Listen address '%s'", spec);
+        return -1;
+    }
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = host[0] ? AF_UNSPEC : AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+
+    rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "Listen %s: %s", spec,
+                  gai_strerror(rc));
+        return -1;
+    }
+
+    for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+        if (probe) {
+            pfd = worker_bind(ai, spec, 0);
+            if (pfd == -1) {
+                break;
+            }
+            close(pfd);
         }
 
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-
-        rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-        if (rc != 0) {
-            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "Listen %s: %s",
-                      core->listen.v[i], gai_strerror(rc));
-            return -1;
-        }
-
-        for (ai = res; ai != NULL && k < core->listen.n * 2; ai = ai->ai_next)
-        {
-            /* Without an address, one IPv6 socket would also take IPv4;
-             * bind the IPv4 wildcard only to keep behaviour predictable. */
-            if (host[0] == '\0' && ai->ai_family != AF_INET) {
-                continue;
-            }
-
-            fd = socket(ai->ai_family,
-                        ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-            if (fd == -1) {
-                cairn_log(NULL, CAIRN_LOG_ERROR, errno, "socket() for %s",
-                          core->listen.v[i]);
-                freeaddrinfo(res);
-                return -1;
-            }
-
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-            if (ai->ai_family == AF_INET6) {
-                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-            }
-
-            if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-                cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot listen on %s",
-                          core->listen.v[i]);
-                close(fd);
-                freeaddrinfo(res);
-                return -1;
-            }
-
-            if (listen(fd, 511) != 0) {
-                cairn_log(NULL, CAIRN_LOG_ERROR, errno, "listen() on %s",
-                          core->listen.v[i]);
-                close(fd);
-                freeaddrinfo(res);
-                return -1;
-            }
-
-            ls[k].fd = fd;
-            ls[k].name = core->listen.v[i];
-            k++;
+        fd = worker_bind(ai, spec, 1);
+        if (fd == -1) {
             break;
         }
 
-        freeaddrinfo(res);
+        if (listen(fd, 511) != 0) {
+            cairn_log(NULL, CAIRN_LOG_ERROR, errno, "listen() on %s", spec);
+            close(fd);
+            fd = -1;
+            break;
+        }
     }
 
-    *out = ls;
-    *n = k;
+    freeaddrinfo(res);
 
-    return 0;
+    return fd;
 }
 
 
@@ -218,8 +218,14 @@ cairn__worker_run(cairn_server_t *s, cairn__listener_t *ls, size_t n)
     w->ev_stop_check = event_new(w->base, -1, 0, worker_stop_check_cb, w);
     w->ev_sigterm = evsignal_new(w->base, SIGTERM, worker_signal_cb, w);
     w->ev_sigint = evsignal_new(w->base, SIGINT, worker_signal_cb, w);
+    w->ev_sigusr1 = evsignal_new(w->base, SIGUSR1, worker_reopen_cb, w);
     event_add(w->ev_sigterm, NULL);
     event_add(w->ev_sigint, NULL);
+    event_add(w->ev_sigusr1, NULL);
+
+    if (cairn__crash != NULL) {
+        cairn__crash_handlers_install();
+    }
 
     if (cairn__server_hooks_run(s, CAIRN_SERVER_WORKER_INIT) != CAIRN_OK) {
         cairn_log(NULL, CAIRN_LOG_ERROR, 0, "a worker_init hook failed: "
@@ -230,8 +236,11 @@ cairn__worker_run(cairn_server_t *s, cairn__listener_t *ls, size_t n)
 
     worker_accept_enable(w, 1);
 
-    for (i = 0; i < n; i++) {
-        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "listening on %s", ls[i].name);
+    if (cairn__crash == NULL) {
+        for (i = 0; i < n; i++) {
+            cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "listening on %s",
+                      ls[i].name);
+        }
     }
 
     event_base_dispatch(w->base);
@@ -257,6 +266,7 @@ done:
     event_free(w->ev_stop_check);
     event_free(w->ev_sigterm);
     event_free(w->ev_sigint);
+    event_free(w->ev_sigusr1);
     event_base_free(w->base);
 
     cairn__worker_current = NULL;
@@ -376,6 +386,8 @@ cairn__worker_stop(cairn__worker_t *w)
     const cairn__core_conf_t  *core = w->server->main_vhost->base.core;
     cairn_conn_t              *c, *next;
     struct timeval             tv;
+    uint64_t                   now;
+    size_t                     i;
 
     if (w->stopping) {
         return;
@@ -385,12 +397,29 @@ cairn__worker_stop(cairn__worker_t *w)
     worker_accept_enable(w, 0);
     event_del(w->ev_accept_resume);
 
-    /* Idle keep-alive connections go now; busy ones finish their
-     * request and close (keep-alive is off while stopping). */
+    /* Stop listening: whatever the master or a newer worker still holds
+     * goes on accepting; when nobody does, connections are refused
+     * instead of waiting in a queue nobody reads. */
+    for (i = 0; i < w->nlisteners; i++) {
+        if (w->listeners[i].fd >= 0) {
+            close(w->listeners[i].fd);
+            w->listeners[i].fd = -1;
+        }
+    }
+
+    /* Busy connections finish their request and close (keep-alive is
+     * off while stopping).  Idle ones get a second to deliver a request
+     * they may be sending right now, then close: closing at once would
+     * reset a request already on its way. */
+    now = cairn_now_us();
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
         if (c->req == NULL && c->busy == 0) {
-            cairn__conn_close(c);
+            if (now - c->last_io_us >= WORKER_STOP_IDLE_US) {
+                cairn__conn_close(c);
+            } else {
+                cairn__conn_deadline(c, c->last_io_us + WORKER_STOP_IDLE_US);
+            }
         }
     }
 
@@ -413,6 +442,19 @@ worker_stop_check_cb(evutil_socket_t fd, short what, void *arg)
     cairn_log(NULL, CAIRN_LOG_WARN, 0, "GracefulTimeout reached with %u "
               "connections open: closing them", w->nconns);
     event_base_loopbreak(w->base);
+}
+
+
+static void
+worker_reopen_cb(evutil_socket_t sig, short what, void *arg)
+{
+    cairn__worker_t  *w = arg;
+
+    if (cairn__log_reopen() != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot reopen the error "
+                  "log");
+    }
+    cairn__server_hooks_run(w->server, CAIRN_SERVER_REOPEN_LOGS);
 }
 
 

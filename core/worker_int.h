@@ -10,6 +10,8 @@
 #ifndef CAIRN_WORKER_INT_H
 #define CAIRN_WORKER_INT_H
 
+#include <signal.h>
+
 #include <event2/event.h>
 
 #include "http_int.h"
@@ -30,6 +32,7 @@ struct cairn__worker_s {
     struct event            *ev_accept_resume;  /* after EMFILE */
     struct event            *ev_sigterm;
     struct event            *ev_sigint;
+    struct event            *ev_sigusr1;
     struct event            *ev_stop_check;
     cairn_conn_t            *conns;
     unsigned                 nconns;
@@ -44,6 +47,62 @@ struct cairn__worker_s {
     uint64_t                 stop_deadline_us;
 };
 
+/*
+ * What a worker's fatal-signal handler leaves for the master: one record
+ * per worker slot, in memory shared with the master and allocated before
+ * the fork, filled with async-signal-safe copies only.
+ */
+typedef struct {
+    volatile sig_atomic_t    filled;
+    int                      signo;
+    char                     module[64];    /* "" when the core itself */
+    char                     hook[32];
+    char                     location[256]; /* "" at server scope */
+    char                     request[512];  /* "GET /x HTTP/1.1" */
+    char                     request_id[24];
+} cairn__crash_t;
+
+/*
+ * Modules quarantined after repeated crashes, per configuration
+ * generation, in memory shared by the master (which writes it) and the
+ * workers (which read it before each hook call).
+ */
+#define CAIRN__QUARANTINE_MAX    32
+
+typedef struct {
+    volatile sig_atomic_t    n;
+    struct {
+        char                 module[64];
+        char                 location[256];
+    }                        v[CAIRN__QUARANTINE_MAX];
+} cairn__quarantine_t;
+
+/* This worker's crash record and its generation's quarantine list (NULL
+ * when running without a master, as in unit tests). */
+extern cairn__crash_t       *cairn__crash;
+extern cairn__quarantine_t  *cairn__quarantine;
+
+/* The request and phase whose hook is running, for the crash record. */
+extern cairn_request_t      *cairn__current_request;
+extern int                   cairn__current_phase;
+
+/* Installs the fatal-signal handlers that fill cairn__crash. */
+void cairn__crash_handlers_install(void);
+
+/* Whether module m is quarantined for r's location; logs the refusal. */
+int cairn__quarantined(cairn_request_t *r, const cairn_module_t *m);
+
+/* The master: spawns and supervises the workers, reloads on SIGHUP.
+ * Returns the exit status of cairnd. */
+int cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines);
+
+/* Frees what the master holds, its current generation included. */
+void cairn__master_cleanup(void);
+
+/* sd_notify(3)'s datagram protocol, spoken directly: sends msg to
+ * $NOTIFY_SOCKET when it is set. */
+void cairn__notify(const char *fmt, ...) CAIRN_PRINTF(1, 2);
+
 /* The worker running in this process (NULL in the master). */
 extern cairn__worker_t *cairn__worker_current;
 
@@ -51,12 +110,11 @@ extern cairn__worker_t *cairn__worker_current;
 extern cairn_server_t *cairn__server_current;
 
 /*
- * Opens every Listen address of s (SO_REUSEADDR, non-blocking,
- * close-on-exec).  Returns 0, or -1 after logging which address failed
- * and why.
+ * Opens a listening socket for one Listen address, with SO_REUSEPORT (one
+ * socket per worker); probe first checks that nobody else holds the
+ * address.  Returns the descriptor or -1 after logging why.
  */
-int cairn__listeners_open(cairn_server_t *s, cairn__listener_t **out,
-                          size_t *n);
+int cairn__listen_open(const char *spec, int probe);
 
 /* Runs a worker on s with the given listeners until it is told to stop
  * (SIGTERM/SIGINT: graceful within GracefulTimeout).  Returns the exit

@@ -58,6 +58,8 @@ typedef enum {
     CAIRN_SERVER_POST_CONFIG,       /* validate; failing fails -t */
     CAIRN_SERVER_WORKER_INIT,       /* in each worker, before accepting */
     CAIRN_SERVER_WORKER_EXIT,       /* in each worker, before it exits */
+    CAIRN_SERVER_REOPEN_LOGS,       /* SIGUSR1, in every process: reopen
+                                       log files (logrotate) */
     CAIRN_SERVER_HOOK_COUNT
 } cairn_server_hook_t;
 
@@ -131,6 +133,7 @@ CAIRN__HOOK_SRV(cairn_hook_pre_config, CAIRN_SERVER_PRE_CONFIG)
 CAIRN__HOOK_SRV(cairn_hook_post_config, CAIRN_SERVER_POST_CONFIG)
 CAIRN__HOOK_SRV(cairn_hook_worker_init, CAIRN_SERVER_WORKER_INIT)
 CAIRN__HOOK_SRV(cairn_hook_worker_exit, CAIRN_SERVER_WORKER_EXIT)
+CAIRN__HOOK_SRV(cairn_hook_reopen_logs, CAIRN_SERVER_REOPEN_LOGS)
 
 /* The name of a phase ("handler"), for messages. */
 CAIRN_API const char *cairn_phase_name(cairn_phase_t phase);

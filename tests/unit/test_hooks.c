@@ -392,7 +392,8 @@ START_TEST(names)
     static const char *const  expect[] = {
         "post_read_request", "route", "access", "authenticate", "authorize",
         "fixups", "handler", "response", "log", "pre_config", "post_config",
-        "worker_init", "worker_exit", "connection_open", "connection_close"
+        "worker_init", "worker_exit", "reopen_logs", "connection_open",
+        "connection_close"
     };
     int  kind;
 

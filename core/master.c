@@ -1,0 +1,998 @@
+/*
+ * core/master.c: the master process.
+ *
+ * The master parses the configuration, loads the modules, opens the
+ * listening sockets and forks the workers; then it only supervises: it
+ * waits for signals on a signalfd and for the deadlines it keeps (a
+ * respawn after a back-off, a stopping worker that overstays).  It never
+ * serves a request, so it never blocks anybody.
+ *
+ * Listening sockets.  Each worker slot has its own socket per Listen
+ * address, bound with SO_REUSEPORT, so the kernel spreads connections
+ * evenly over the workers.  The master keeps every socket open across
+ * reloads: the new worker of a slot inherits the very socket the old one
+ * accepted on, so nothing waiting in its queue is lost while the old
+ * worker stops accepting.
+ *
+ * Reload (SIGHUP).  A forked child first checks the new configuration
+ * with fresh copies of the modules; only if that succeeds does the master
+ * unload every module and load the new generation (an upgraded .so thus
+ * takes effect), start new workers and tell the old ones to finish their
+ * requests and exit.  A configuration that fails leaves everything as it
+ * was and logs why.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include "arena_int.h"
+#include "conf_int.h"
+#include "log_int.h"
+#include "worker_int.h"
+
+
+#define MASTER_MAX_SLOTS        256
+#define MASTER_CRASH_RECORDS    1024
+#define MASTER_CRASH_HISTORY    256
+#define MASTER_FAST_DEATH_US    (2 * 1000 * 1000)
+#define MASTER_BACKOFF_MAX_MS   10000
+#define MASTER_KILL_GRACE_US    (5 * 1000 * 1000)
+
+typedef struct {
+    pid_t                    pid;
+    int                      slot;
+    unsigned                 generation;
+    int                      record;        /* index in the crash records */
+    uint64_t                 started_us;
+    uint64_t                 kill_at_us;    /* 0: not stopping */
+} master_worker_t;
+
+typedef struct {
+    char                    *spec;          /* "127.0.0.1:8080" */
+    int                      slot;
+    int                      fd;
+    int                      used;
+} master_listener_t;
+
+typedef struct {
+    char                     module[64];
+    char                     location[256];
+    uint64_t                 at_us;
+} master_crash_t;
+
+typedef struct {
+    cairn_server_t          *gen;
+    unsigned                 generation;
+    char                    *conf_file;
+    cairn_strv_t             defines;
+    int                      nslots;
+    uid_t                    uid;
+    gid_t                    gid;
+    int                      drop;          /* switch to uid/gid */
+
+    master_worker_t         *workers;
+    size_t                   nworkers;
+    size_t                   capworkers;
+
+    master_listener_t       *ls;
+    size_t                   nls;
+
+    cairn__crash_t          *records;       /* shared with the workers */
+    unsigned char            record_used[MASTER_CRASH_RECORDS];
+    cairn__quarantine_t     *quarantine;    /* shared, per generation */
+    master_crash_t           history[MASTER_CRASH_HISTORY];
+    size_t                   nhistory;
+
+    int                      fast_deaths[MASTER_MAX_SLOTS];
+    uint64_t                 respawn_at[MASTER_MAX_SLOTS];  /* 0: none */
+
+    int                      sfd;
+    sigset_t                 oldmask;
+    int                      stopping;
+    uint64_t                 stop_deadline_us;
+    unsigned                 reloads;
+} master_t;
+
+static master_t  M;
+
+static int master_prepare(cairn_server_t *s, char *err, size_t errlen);
+static int master_listeners(cairn_server_t *s);
+static void master_spawn(int slot);
+static void master_reap(void);
+static void master_reload(void);
+static void master_stop(int now);
+static void master_reopen(void);
+static void master_timers(void);
+static int master_poll_timeout(void);
+static cairn__quarantine_t *master_quarantine_new(void);
+
+
+static uint64_t
+master_now(void)
+{
+    cairn__time_update();
+    return cairn_now_us();
+}
+
+
+int
+cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines)
+{
+    struct signalfd_siginfo  si;
+    struct pollfd            pfd;
+    sigset_t                 mask;
+    char                     err[512];
+    size_t                   i;
+    int                      slot;
+    ssize_t                  n;
+
+    M.gen = s;
+    M.generation = 1;
+    M.conf_file = strdup(s->conf_file);
+    M.defines.n = defines->n;
+    M.defines.v = calloc(defines->n + 1, sizeof(char *));
+    for (i = 0; i < defines->n; i++) {
+        M.defines.v[i] = strdup(defines->v[i]);
+    }
+
+    if (master_prepare(s, err, sizeof(err)) != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "%s", err);
+        return 1;
+    }
+
+    if (master_listeners(s) != 0) {
+        return 1;
+    }
+
+    M.records = mmap(NULL, MASTER_CRASH_RECORDS * sizeof(cairn__crash_t),
+                     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                     -1, 0);
+    M.quarantine = master_quarantine_new();
+    if (M.records == MAP_FAILED || M.quarantine == NULL) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot map shared memory");
+        return 1;
+    }
+
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGQUIT);
+    sigaddset(&mask, SIGUSR1);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, &M.oldmask);
+
+    M.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (M.sfd == -1) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "signalfd() failed");
+        return 1;
+    }
+
+    for (slot = 0; slot < M.nslots; slot++) {
+        master_spawn(slot);
+    }
+
+    for (i = 0; i < M.nls; i++) {
+        if (M.ls[i].slot == 0) {
+            cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "listening on %s with %d "
+                      "worker%s", M.ls[i].spec, M.nslots,
+                      M.nslots == 1 ? "" : "s");
+        }
+    }
+
+    cairn__notify("READY=1\nMAINPID=%ld\nSTATUS=serving with %d workers",
+                  (long) getpid(), M.nslots);
+
+    for ( ;; ) {
+        if (M.stopping && M.nworkers == 0) {
+            break;
+        }
+
+        pfd.fd = M.sfd;
+        pfd.events = POLLIN;
+        n = poll(&pfd, 1, master_poll_timeout());
+
+        if (n > 0) {
+            while (read(M.sfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
+                switch (si.ssi_signo) {
+                case SIGCHLD:
+                    master_reap();
+                    break;
+                case SIGHUP:
+                    if (!M.stopping) {
+                        master_reload();
+                    }
+                    break;
+                case SIGUSR1:
+                    master_reopen();
+                    break;
+                case SIGTERM:
+                    master_stop(M.stopping);
+                    break;
+                default:
+                    master_stop(1);
+                    break;
+                }
+            }
+        }
+
+        master_timers();
+    }
+
+    for (i = 0; i < M.nls; i++) {
+        if (M.ls[i].fd >= 0) {
+            close(M.ls[i].fd);
+        }
+    }
+    close(M.sfd);
+    sigprocmask(SIG_SETMASK, &M.oldmask, NULL);
+
+    cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "all workers have exited");
+
+    return 0;
+}
+
+
+/*
+ * Checks what the master needs from a generation before using it: the
+ * worker count and the User/Group to run workers as.
+ */
+static int
+master_prepare(cairn_server_t *s, char *err, size_t errlen)
+{
+    const cairn__core_conf_t  *core = s->main_vhost->base.core;
+    struct passwd             *pw;
+    struct group              *gr;
+    long                       ncpu;
+
+    M.nslots = core->workers;
+    if (M.nslots <= 0) {
+        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        M.nslots = ncpu > 0 ? (int) ncpu : 1;
+    }
+    if (M.nslots > MASTER_MAX_SLOTS) {
+        snprintf(err, errlen, "Workers %d: at most %d are supported",
+                 M.nslots, MASTER_MAX_SLOTS);
+        return -1;
+    }
+
+    M.drop = 0;
+    if (core->user == NULL && core->group == NULL) {
+        return 0;
+    }
+
+    if (geteuid() != 0) {
+        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "not started as root: User and "
+                  "Group are ignored, workers run as uid %ld",
+                  (long) geteuid());
+        return 0;
+    }
+
+    M.uid = geteuid();
+    M.gid = getegid();
+
+    if (core->user != NULL) {
+        pw = getpwnam(core->user);
+        if (pw == NULL) {
+            snprintf(err, errlen, "User '%s' does not exist", core->user);
+            return -1;
+        }
+        M.uid = pw->pw_uid;
+        M.gid = pw->pw_gid;
+    }
+
+    if (core->group != NULL) {
+        gr = getgrnam(core->group);
+        if (gr == NULL) {
+            snprintf(err, errlen, "Group '%s' does not exist", core->group);
+            return -1;
+        }
+        M.gid = gr->gr_gid;
+    }
+
+    M.drop = 1;
+
+    return 0;
+}
+
+
+static int
+master_listener_add(const char *spec, int slot)
+{
+    master_listener_t  *l;
+    size_t              i;
+    int                 fd, probe = 1;
+
+    for (i = 0; i < M.nls; i++) {
+        if (strcmp(M.ls[i].spec, spec) == 0) {
+            probe = 0;
+            break;
+        }
+    }
+
+    fd = cairn__listen_open(spec, probe);
+    if (fd < 0) {
+        return -1;
+    }
+
+    l = realloc(M.ls, (M.nls + 1) * sizeof(*l));
+    if (l == NULL) {
+        cairn__oom(sizeof(*l));
+    }
+    M.ls = l;
+    l = &M.ls[M.nls++];
+    l->spec = strdup(spec);
+    l->slot = slot;
+    l->fd = fd;
+    l->used = 1;
+
+    return 0;
+}
+
+
+/*
+ * Makes sure every (Listen address, worker slot) of s has a socket,
+ * keeping the ones that exist.  Sockets no longer needed are closed.
+ */
+static int
+master_listeners(cairn_server_t *s)
+{
+    const cairn__core_conf_t  *core = s->main_vhost->base.core;
+    size_t                     i, j, k;
+    int                        slot, rc = 0;
+
+    if (core->listen.n == 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "%s: no Listen directive: add "
+                  "one, e.g. 'Listen 127.0.0.1:8080'", s->conf_file);
+        return -1;
+    }
+
+    for (i = 0; i < M.nls; i++) {
+        M.ls[i].used = 0;
+    }
+
+    for (j = 0; j < core->listen.n; j++) {
+        for (slot = 0; slot < M.nslots; slot++) {
+            for (i = 0; i < M.nls; i++) {
+                if (M.ls[i].slot == slot
+                    && strcmp(M.ls[i].spec, core->listen.v[j]) == 0)
+                {
+                    M.ls[i].used = 1;
+                    break;
+                }
+            }
+            if (i == M.nls
+                && master_listener_add(core->listen.v[j], slot) != 0)
+            {
+                rc = -1;
+            }
+        }
+    }
+
+    for (i = 0, k = 0; i < M.nls; i++) {
+        if (!M.ls[i].used) {
+            close(M.ls[i].fd);
+            free(M.ls[i].spec);
+            continue;
+        }
+        M.ls[k++] = M.ls[i];
+    }
+    M.nls = k;
+
+    return rc;
+}
+
+
+static cairn__quarantine_t *
+master_quarantine_new(void)
+{
+    void  *p;
+
+    p = mmap(NULL, sizeof(cairn__quarantine_t), PROT_READ | PROT_WRITE,
+             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
+
+static void
+master_spawn(int slot)
+{
+    cairn__listener_t   ls[64];
+    master_worker_t    *w;
+    size_t              i, n;
+    int                 rec;
+    pid_t               pid, master = getpid();
+
+    if (M.gen == NULL) {
+        return;
+    }
+
+    for (rec = 0; rec < MASTER_CRASH_RECORDS; rec++) {
+        if (!M.record_used[rec]) {
+            break;
+        }
+    }
+    if (rec == MASTER_CRASH_RECORDS) {
+        rec = -1;
+    } else {
+        M.record_used[rec] = 1;
+        memset(&M.records[rec], 0, sizeof(cairn__crash_t));
+    }
+
+    pid = fork();
+
+    if (pid == -1) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "fork() failed: retrying "
+                  "in a second");
+        if (rec >= 0) {
+            M.record_used[rec] = 0;
+        }
+        M.respawn_at[slot] = master_now() + 1000 * 1000;
+        return;
+    }
+
+    if (pid == 0) {
+        /* The worker: its own signals, only its own sockets. */
+        close(M.sfd);
+        sigprocmask(SIG_SETMASK, &M.oldmask, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != master) {
+            _exit(0);
+        }
+
+        n = 0;
+        for (i = 0; i < M.nls; i++) {
+            if (M.ls[i].slot == slot && n < 64) {
+                ls[n].fd = M.ls[i].fd;
+                ls[n].name = M.ls[i].spec;
+                n++;
+            } else {
+                close(M.ls[i].fd);
+            }
+        }
+
+        if (M.drop) {
+            if (setgroups(0, NULL) != 0 || setgid(M.gid) != 0
+                || setuid(M.uid) != 0)
+            {
+                cairn_log(NULL, CAIRN_LOG_CRIT, errno, "cannot switch the "
+                          "worker to uid %ld, gid %ld", (long) M.uid,
+                          (long) M.gid);
+                _exit(2);
+            }
+        }
+
+        cairn__crash = rec >= 0 ? &M.records[rec] : NULL;
+        cairn__quarantine = M.quarantine;
+
+        exit(cairn__worker_run(M.gen, ls, n));
+    }
+
+    if (M.nworkers == M.capworkers) {
+        M.capworkers = M.capworkers ? M.capworkers * 2 : 16;
+        M.workers = realloc(M.workers, M.capworkers * sizeof(*w));
+        if (M.workers == NULL) {
+            cairn__oom(M.capworkers * sizeof(*w));
+        }
+    }
+
+    w = &M.workers[M.nworkers++];
+    w->pid = pid;
+    w->slot = slot;
+    w->generation = M.generation;
+    w->record = rec;
+    w->started_us = master_now();
+    w->kill_at_us = 0;
+    M.respawn_at[slot] = 0;
+}
+
+
+static void
+master_crash_count(const cairn__crash_t *cr)
+{
+    const cairn__core_conf_t  *core;
+    cairn__quarantine_t       *q = M.quarantine;
+    master_crash_t            *h;
+    uint64_t                   now = master_now(), since;
+    size_t                     i;
+    int                        count = 0, k;
+
+    if (M.gen == NULL || cr->module[0] == '\0') {
+        return;
+    }
+
+    core = M.gen->main_vhost->base.core;
+    if (core->crash_quarantine.crashes <= 0) {
+        return;
+    }
+
+    h = &M.history[M.nhistory++ % MASTER_CRASH_HISTORY];
+    snprintf(h->module, sizeof(h->module), "%s", cr->module);
+    snprintf(h->location, sizeof(h->location), "%s", cr->location);
+    h->at_us = now;
+
+    since = (uint64_t) core->crash_quarantine.period_ms * 1000;
+    since = now > since ? now - since : 0;
+
+    for (i = 0; i < M.nhistory && i < MASTER_CRASH_HISTORY; i++) {
+        if (M.history[i].at_us >= since
+            && strcmp(M.history[i].module, cr->module) == 0
+            && strcmp(M.history[i].location, cr->location) == 0)
+        {
+            count++;
+        }
+    }
+
+    if (count < core->crash_quarantine.crashes) {
+        return;
+    }
+
+    for (k = 0; k < q->n; k++) {
+        if (strcmp(q->v[k].module, cr->module) == 0
+            && strcmp(q->v[k].location, cr->location) == 0)
+        {
+            return;
+        }
+    }
+    if (q->n >= CAIRN__QUARANTINE_MAX) {
+        return;
+    }
+
+    snprintf(q->v[q->n].module, sizeof(q->v[0].module), "%s", cr->module);
+    snprintf(q->v[q->n].location, sizeof(q->v[0].location), "%s",
+             cr->location);
+    /* The entry is complete before the workers can see it. */
+    __sync_synchronize();
+    q->n++;
+
+    cairn_log(NULL, CAIRN_LOG_ERROR, 0, "mod_%s crashed %d times in %s "
+              "within %lld s: quarantined there, its requests get 503 "
+              "until the next reload", cr->module, count,
+              cr->location[0] ? cr->location : "the server scope",
+              (long long) core->crash_quarantine.period_ms / 1000);
+}
+
+
+static void
+master_worker_died(master_worker_t *w, int status)
+{
+    cairn__crash_t  *cr = w->record >= 0 ? &M.records[w->record] : NULL;
+    uint64_t         now = master_now(), delay_ms = 0;
+    int              sig;
+
+    if (w->kill_at_us != 0 || M.stopping) {
+        cairn_log(NULL, CAIRN_LOG_INFO, 0, "worker %ld of generation %u has "
+                  "exited", (long) w->pid, w->generation);
+        return;
+    }
+
+    if (WIFSIGNALED(status)) {
+        sig = WTERMSIG(status);
+        if (cr != NULL && cr->filled) {
+            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "worker %ld was killed by "
+                      "signal %d (%s) in %s%s, hook %s, %s, request \"%s\" "
+                      "(id %s)", (long) w->pid, sig, strsignal(sig),
+                      cr->module[0] ? "mod_" : "the core",
+                      cr->module, cr->hook[0] ? cr->hook : "-",
+                      cr->location[0] ? cr->location : "server scope",
+                      cr->request[0] ? cr->request : "-",
+                      cr->request_id[0] ? cr->request_id : "-");
+            master_crash_count(cr);
+        } else {
+            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "worker %ld was killed by "
+                      "signal %d (%s)", (long) w->pid, sig, strsignal(sig));
+        }
+    } else {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "worker %ld exited with status "
+                  "%d", (long) w->pid, WEXITSTATUS(status));
+    }
+
+    if (w->generation != M.generation || M.gen == NULL) {
+        return;
+    }
+
+    /* A worker that keeps dying young waits longer each time. */
+    if (now - w->started_us < MASTER_FAST_DEATH_US) {
+        M.fast_deaths[w->slot]++;
+        delay_ms = 100ull << (M.fast_deaths[w->slot] - 1 < 7
+                              ? M.fast_deaths[w->slot] - 1 : 7);
+        if (delay_ms > MASTER_BACKOFF_MAX_MS) {
+            delay_ms = MASTER_BACKOFF_MAX_MS;
+        }
+    } else {
+        M.fast_deaths[w->slot] = 0;
+    }
+
+    if (delay_ms == 0) {
+        master_spawn(w->slot);
+    } else {
+        cairn_log(NULL, CAIRN_LOG_WARN, 0, "respawning the worker of slot %d "
+                  "in %llu ms", w->slot, (unsigned long long) delay_ms);
+        M.respawn_at[w->slot] = now + delay_ms * 1000;
+    }
+}
+
+
+static void
+master_reap(void)
+{
+    master_worker_t  dead;
+    pid_t            pid;
+    size_t           i;
+    int              status;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (i = 0; i < M.nworkers; i++) {
+            if (M.workers[i].pid == pid) {
+                break;
+            }
+        }
+        if (i == M.nworkers) {
+            continue;
+        }
+
+        dead = M.workers[i];
+        M.workers[i] = M.workers[--M.nworkers];
+        if (dead.record >= 0) {
+            M.record_used[dead.record] = 0;
+        }
+
+        master_worker_died(&dead, status);
+        if (dead.record >= 0) {
+            memset(&M.records[dead.record], 0, sizeof(cairn__crash_t));
+        }
+    }
+}
+
+
+/*
+ * Checks the configuration in a child with its own copy of everything:
+ * the child unloads the current modules and loads the new ones, which
+ * the master must not do before it knows the new configuration is good.
+ * Returns 0, or -1 with the child's messages logged.
+ */
+static int
+master_test_config(void)
+{
+    cairn_server_t  *s;
+    char             err[512], buf[4096];
+    const cairn__conf_error_t  *e;
+    FILE            *out;
+    pid_t            pid;
+    ssize_t          n;
+    size_t           have = 0;
+    int              fds[2], status, rc;
+
+    if (pipe(fds) != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "pipe() failed");
+        return -1;
+    }
+
+    pid = fork();
+    if (pid == -1) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "fork() failed");
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+
+    if (pid == 0) {
+        close(fds[0]);
+        out = fdopen(fds[1], "w");
+        cairn__server_destroy(M.gen);
+        s = cairn__server_create(M.conf_file, &M.defines, 1);
+        rc = cairn__conf_load(s);
+        if (rc == 0 && master_prepare(s, err, sizeof(err)) != 0) {
+            fprintf(out, "%s\n", err);
+            rc = -1;
+        }
+        for (e = s->errors; out != NULL && e != NULL; e = e->next) {
+            fprintf(out, "%s\n", e->text);
+        }
+        if (out != NULL) {
+            fflush(out);
+        }
+        _exit(rc == 0 ? 0 : 1);
+    }
+
+    close(fds[1]);
+    for ( ;; ) {
+        n = read(fds[0], buf + have, sizeof(buf) - 1 - have);
+        if (n > 0) {
+            have += (size_t) n;
+            if (have < sizeof(buf) - 1) {
+                continue;
+            }
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        break;
+    }
+    close(fds[0]);
+    buf[have] = '\0';
+
+    while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+        continue;
+    }
+
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return 0;
+    }
+
+    {
+        char  *line, *save = NULL;
+
+        for (line = strtok_r(buf, "\n", &save); line != NULL;
+             line = strtok_r(NULL, "\n", &save))
+        {
+            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload: %s", line);
+        }
+    }
+    if (have == 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload: the configuration check "
+                  "failed (status %d)", status);
+    }
+
+    return -1;
+}
+
+
+static void
+master_reload(void)
+{
+    const cairn__core_conf_t  *core;
+    cairn__quarantine_t       *q;
+    cairn_server_t            *s;
+    struct timespec            ts;
+    char                       err[512];
+    uint64_t                   now, kill_at;
+    size_t                     i;
+    int                        slot;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    cairn__notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+                  (unsigned long long) ts.tv_sec * 1000000ull
+                  + (unsigned long long) ts.tv_nsec / 1000);
+    cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "SIGHUP: reloading %s", M.conf_file);
+
+    if (master_test_config() != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload failed: still serving "
+                  "the previous configuration");
+        cairn__notify("READY=1\nSTATUS=reload failed: still serving the "
+                      "previous configuration");
+        return;
+    }
+
+    /* Unload every module, then load them again from their files. */
+    cairn__server_destroy(M.gen);
+    M.gen = NULL;
+
+    s = cairn__server_create(M.conf_file, &M.defines, 0);
+    if (cairn__conf_load(s) != 0 || master_prepare(s, err, sizeof(err)) != 0)
+    {
+        const cairn__conf_error_t  *e;
+
+        for (e = s->errors; e != NULL; e = e->next) {
+            cairn_log(NULL, CAIRN_LOG_CRIT, 0, "reload: %s", e->text);
+        }
+        cairn_log(NULL, CAIRN_LOG_CRIT, 0, "the configuration changed while "
+                  "it was being reloaded and is now broken: the running "
+                  "workers go on, but none can be started until a reload "
+                  "succeeds");
+        cairn__server_destroy(s);
+        cairn__notify("READY=1\nSTATUS=reload failed");
+        return;
+    }
+
+    M.gen = s;
+    M.generation++;
+    M.reloads++;
+    core = s->main_vhost->base.core;
+
+    if (cairn__log_open(core->error_log, core->log_level) != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot open ErrorLog %s",
+                  core->error_log);
+    }
+
+    master_listeners(s);
+
+    q = master_quarantine_new();
+    if (q != NULL) {
+        munmap(M.quarantine, sizeof(*M.quarantine));
+        M.quarantine = q;
+    } else {
+        memset(M.quarantine, 0, sizeof(*M.quarantine));
+    }
+    M.nhistory = 0;
+
+    /* Old workers stop accepting and finish; new ones take over the same
+     * sockets. */
+    now = master_now();
+    kill_at = now + (uint64_t) core->graceful_timeout_ms * 1000
+              + MASTER_KILL_GRACE_US;
+    for (i = 0; i < M.nworkers; i++) {
+        if (M.workers[i].kill_at_us == 0) {
+            M.workers[i].kill_at_us = kill_at;
+        }
+    }
+
+    for (slot = 0; slot < M.nslots; slot++) {
+        M.fast_deaths[slot] = 0;
+        master_spawn(slot);
+    }
+
+    for (i = 0; i < M.nworkers; i++) {
+        if (M.workers[i].generation != M.generation) {
+            kill(M.workers[i].pid, SIGTERM);
+        }
+    }
+
+    cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "reloaded: generation %u with %d "
+              "workers", M.generation, M.nslots);
+    cairn__notify("READY=1\nSTATUS=serving generation %u with %d workers",
+                  M.generation, M.nslots);
+}
+
+
+static void
+master_stop(int now)
+{
+    uint64_t  graceful_ms = 1000;
+    size_t    i;
+
+    if (M.gen != NULL) {
+        graceful_ms = (uint64_t) M.gen->main_vhost->base.core
+                                     ->graceful_timeout_ms;
+    }
+
+    if (!M.stopping) {
+        cairn__notify("STOPPING=1");
+        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "stopping %s",
+                  now ? "now" : "gracefully");
+
+        /* New connections are refused from here on. */
+        for (i = 0; i < M.nls; i++) {
+            close(M.ls[i].fd);
+            M.ls[i].fd = -1;
+        }
+    }
+
+    M.stopping = 1;
+    M.stop_deadline_us = master_now()
+                         + (now ? 2000 * 1000 : graceful_ms * 1000 + 2000000);
+
+    for (i = 0; i < M.nworkers; i++) {
+        kill(M.workers[i].pid, now ? SIGINT : SIGTERM);
+    }
+}
+
+
+static void
+master_reopen(void)
+{
+    size_t  i;
+
+    if (cairn__log_reopen() != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot reopen the error "
+                  "log");
+    }
+    if (M.gen != NULL) {
+        cairn__server_hooks_run(M.gen, CAIRN_SERVER_REOPEN_LOGS);
+    }
+
+    for (i = 0; i < M.nworkers; i++) {
+        kill(M.workers[i].pid, SIGUSR1);
+    }
+}
+
+
+static void
+master_timers(void)
+{
+    uint64_t  now = master_now();
+    size_t    i;
+    int       slot;
+
+    if (M.stopping) {
+        if (now >= M.stop_deadline_us) {
+            for (i = 0; i < M.nworkers; i++) {
+                kill(M.workers[i].pid, SIGKILL);
+            }
+            M.stop_deadline_us = now + 1000 * 1000;
+        }
+        return;
+    }
+
+    for (i = 0; i < M.nworkers; i++) {
+        if (M.workers[i].kill_at_us != 0 && now >= M.workers[i].kill_at_us) {
+            cairn_log(NULL, CAIRN_LOG_WARN, 0, "worker %ld of generation %u "
+                      "outlived GracefulTimeout: killing it",
+                      (long) M.workers[i].pid, M.workers[i].generation);
+            kill(M.workers[i].pid, SIGKILL);
+            M.workers[i].kill_at_us = now + 1000 * 1000;
+        }
+    }
+
+    for (slot = 0; slot < M.nslots; slot++) {
+        if (M.respawn_at[slot] != 0 && now >= M.respawn_at[slot]) {
+            master_spawn(slot);
+        }
+    }
+}
+
+
+static int
+master_poll_timeout(void)
+{
+    uint64_t  now = master_now(), next = 0;
+    size_t    i;
+    int       slot;
+
+    if (M.stopping) {
+        next = M.stop_deadline_us;
+    } else {
+        for (i = 0; i < M.nworkers; i++) {
+            if (M.workers[i].kill_at_us != 0
+                && (next == 0 || M.workers[i].kill_at_us < next))
+            {
+                next = M.workers[i].kill_at_us;
+            }
+        }
+        for (slot = 0; slot < M.nslots; slot++) {
+            if (M.respawn_at[slot] != 0
+                && (next == 0 || M.respawn_at[slot] < next))
+            {
+                next = M.respawn_at[slot];
+            }
+        }
+    }
+
+    if (next == 0) {
+        return -1;
+    }
+
+    return next <= now ? 0 : (int) ((next - now) / 1000 + 1);
+}
+
+
+void
+cairn__master_cleanup(void)
+{
+    size_t  i;
+
+    cairn__server_destroy(M.gen);
+    M.gen = NULL;
+
+    for (i = 0; i < M.nls; i++) {
+        free(M.ls[i].spec);
+    }
+    free(M.ls);
+    free(M.workers);
+    for (i = 0; i < M.defines.n; i++) {
+        free((char *) M.defines.v[i]);
+    }
+    free(M.defines.v);
+    free(M.conf_file);
+    if (M.records != NULL && M.records != MAP_FAILED) {
+        munmap(M.records, MASTER_CRASH_RECORDS * sizeof(cairn__crash_t));
+    }
+    if (M.quarantine != NULL) {
+        munmap(M.quarantine, sizeof(*M.quarantine));
+    }
+    memset(&M, 0, sizeof(M));
+}
