@@ -1,0 +1,88 @@
+/*
+ * mod_test_crash: crashes its worker on purpose, to test crash records,
+ * respawning and quarantine.
+ *
+ * Directives: TestCrash on|off   location   default off
+ * Hooks:      handler (FIRST)
+ *
+ * Where TestCrash is on: GET .../segv writes through a null pointer,
+ * .../abort calls abort(), anything else answers 200 "alive\n".
+ */
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cairn/cairn.h>
+
+
+typedef struct {
+    int  enabled;
+} mod_test_crash_conf_t;
+
+
+static int mod_test_crash_register(cairn_module_t *m);
+static int mod_test_crash_handler(cairn_request_t *r);
+static void *mod_test_crash_create_conf(cairn_arena_t *a);
+
+
+static const cairn_directive_t  mod_test_crash_directives[] = {
+    CAIRN_DIRECTIVE_FLAG("TestCrash", mod_test_crash_conf_t, enabled,
+                         CAIRN_SCOPE_LOCATION, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_END
+};
+
+
+CAIRN_MODULE(test_crash) = {
+    CAIRN_MODULE_HEADER,
+    .name           = "test_crash",
+    .version        = "1.0.0",
+    .description    = "crashes its worker on purpose (tests only)",
+    .directives     = mod_test_crash_directives,
+    .create_conf    = mod_test_crash_create_conf,
+    .register_hooks = mod_test_crash_register,
+};
+
+
+static int
+mod_test_crash_register(cairn_module_t *m)
+{
+    return cairn_hook_handler(m, mod_test_crash_handler, CAIRN_ORDER_FIRST,
+                              0, NULL, NULL);
+}
+
+
+static int
+mod_test_crash_handler(cairn_request_t *r)
+{
+    const mod_test_crash_conf_t  *conf;
+    const char                   *path;
+    size_t                        len;
+
+    conf = cairn_request_conf(r, &mod_test_crash_module);
+    if (conf == NULL || !conf->enabled) {
+        return CAIRN_DECLINED;
+    }
+
+    path = cairn_request_path(r);
+    len = strlen(path);
+
+    if (len >= 5 && strcmp(path + len - 5, "/segv") == 0) {
+        volatile int  *p = NULL;
+
+        *p = 1;
+    }
+
+    if (len >= 6 && strcmp(path + len - 6, "/abort") == 0) {
+        abort();
+    }
+
+    return cairn_respond(r, 200, "text/plain", "alive\n", 6);
+}
+
+
+static void *
+mod_test_crash_create_conf(cairn_arena_t *a)
+{
+    return cairn_arena_calloc(a, sizeof(mod_test_crash_conf_t));
+}
