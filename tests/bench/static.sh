@@ -42,6 +42,8 @@ command -v taskset >/dev/null || die "taskset not found: apt-get install util-li
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (servers on CPU 0, wrk on CPU 1); this machine has $(nproc)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench.XXXXXX")
+# nginx's workers drop root for nobody: they must read the files too.
+chmod 755 "$tmp"
 cairn_pid=
 nginx_pid=
 
@@ -226,7 +228,7 @@ for file in 13b.txt 4k.txt; do
     n_p99=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $4 }' "$results" | median)
     c_cpu=$(awk -v f="$file" '$1 == f && $2 == "cairn" { print $5 }' "$results" | median)
     n_cpu=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $5 }' "$results" | median)
-    ratio=$(awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "%.2f", n > 0 ? c / n : 0 }')
+    ratio=$(awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "%.2f", (n > 0 ? c / n : 0) }')
     printf '%-8s %12.0f %12.0f %8s %8sus %8sus %10s %10s\n' "$file" "$c_rps" \
         "$n_rps" "$ratio" "$c_p99" "$n_p99" "$c_cpu" "$n_cpu"
 done

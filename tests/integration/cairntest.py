@@ -768,7 +768,7 @@ class Server:
         """Pids of the master's child processes (its workers)."""
         return children_of(self.pid) if self.alive() else []
 
-    def wait_workers(self, n, timeout=10.0, exclude=()):
+    def wait_workers(self, n, timeout=5.0, exclude=()):
         """Waits until the master has n children none of which is in
         exclude; returns their pids."""
         deadline = time.monotonic() + timeout * slow_factor()
@@ -851,7 +851,11 @@ class Server:
                 _problems.append("server log of %s has crash or sanitizer "
                                  "reports:\n%s" % (self.conf_path,
                                                    "\n".join(bad[:40])))
-            if was_running and rc not in (0, None):
+            if rc is not None and rc < 0:
+                _problems.append("cairnd died of signal %d (%s); log "
+                                 "tail:\n%s" % (-rc, signal.Signals(-rc).name,
+                                                self.log_tail()))
+            elif was_running and rc not in (0, None):
                 _problems.append("cairnd exited with status %s after "
                                  "SIGTERM (want 0); log tail:\n%s"
                                  % (rc, self.log_tail()))
@@ -1056,6 +1060,16 @@ def _report_problems(label):
     return n
 
 
+def _test_traceback(exc):
+    """The frames of a traceback that are in the test files (where the
+    test was when the exception came), as lines."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.dirname(os.path.abspath(f.filename)) == here
+              and f.name != "main"]
+    return "".join(traceback.format_list(frames[-4:])).splitlines()
+
+
 def main():
     _check_environment()
     failed = 0
@@ -1084,7 +1098,7 @@ def main():
         except Exception as e:
             failed += 1
             print("not ok - %s: %s: %s" % (name, type(e).__name__, e))
-            for line in traceback.format_exc().splitlines():
+            for line in _test_traceback(e):
                 print("#   " + line)
         else:
             passed += 1
