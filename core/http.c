@@ -95,6 +95,7 @@ cairn__conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
     c->server = w->server;
     c->fd = fd;
     c->id = ++w->next_conn_id;
+    c->last_io_us = cairn_now_us();
     c->arena = cairn_arena_create(1024);
     c->req_arena = cairn_arena_create(4096);
     c->in_cap = HTTP_INBUF_SIZE;

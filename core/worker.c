@@ -332,9 +332,16 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
             case ENFILE:
             case ENOBUFS:
             case ENOMEM:
-                cairn_log(NULL, CAIRN_LOG_WARN, errno, "accept() failed: "
-                          "pausing accepts for %d ms",
-                          WORKER_EMFILE_PAUSE_MS);
+                /* Once a minute is enough to tell the admin. */
+                if (cairn_now_us() - w->emfile_logged_us > 60000000u
+                    || w->emfile_logged_us == 0)
+                {
+                    cairn_log(NULL, CAIRN_LOG_WARN, errno, "accept() failed: "
+                              "pausing accepts for %d ms (and again "
+                              "whenever it happens in the next minute)",
+                              WORKER_EMFILE_PAUSE_MS);
+                    w->emfile_logged_us = cairn_now_us();
+                }
                 worker_accept_enable(w, 0);
                 tv.tv_sec = 0;
                 tv.tv_usec = WORKER_EMFILE_PAUSE_MS * 1000;

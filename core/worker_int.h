@@ -45,6 +45,7 @@ struct cairn__worker_s {
     unsigned                 stopping:1;
     unsigned                 signals;       /* stop signals received */
     uint64_t                 stop_deadline_us;
+    uint64_t                 emfile_logged_us;
 };
 
 /*

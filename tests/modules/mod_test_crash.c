@@ -5,11 +5,12 @@
  * Directives: TestCrash on|off   location   default off
  * Hooks:      handler (FIRST)
  *
- * Where TestCrash is on: GET .../segv writes through a null pointer,
+ * Where TestCrash is on: GET .../segv writes to an unmapped address,
  * .../abort calls abort(), anything else answers 200 "alive\n".
  */
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +69,9 @@ mod_test_crash_handler(cairn_request_t *r)
     len = strlen(path);
 
     if (len >= 5 && strcmp(path + len - 5, "/segv") == 0) {
-        volatile int  *p = NULL;
+        /* An unmapped address that is not NULL: a real segmentation
+         * fault, which UBSan's null check would otherwise intercept. */
+        volatile int  *p = (volatile int *) (uintptr_t) 16;
 
         *p = 1;
     }
