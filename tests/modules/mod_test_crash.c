@@ -71,9 +71,9 @@ mod_test_crash_handler(cairn_request_t *r)
     if (len >= 5 && strcmp(path + len - 5, "/segv") == 0) {
         /* An unmapped address that is not NULL: a real segmentation
          * fault, which UBSan's null check would otherwise intercept. */
-        volatile int  *p = (volatile int *) (uintptr_t) 16;
+        volatile uintptr_t  addr = 16;
 
-        *p = 1;
+        *(volatile int *) addr = 1;
     }
 
     if (len >= 6 && strcmp(path + len - 6, "/abort") == 0) {
