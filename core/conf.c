@@ -120,6 +120,9 @@ static cairn__scope_t *conf_scope_new(conf_ctx_t *ctx,
                                       cairn__scope_kind_t kind,
                                       const char *name);
 static void conf_regfree(void *re);
+static void conf_module_section(conf_ctx_t *ctx, const char *name,
+                                const cairn_cmd_t *cmd, int modidx,
+                                cairn__rec_t *rec);
 
 
 /* ------------------------------------------------------------------ */
@@ -1043,18 +1046,7 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
             conf_push(ctx, FRAME_SKIP, name);
             return;
         }
-        /* Without cairn_cmd_section() the body must stay empty: a frame
-         * with no table reports any directive in it. */
-        f = conf_push(ctx, FRAME_MODULE, name);
-        if (f == NULL) {
-            return;
-        }
-        f->table = cmd.section_ok ? cmd.section_table : NULL;
-        f->conf = cmd.section_conf;
-        f->modidx = mf->modidx;
-        f->prev_tail = ctx->tail;
-        ctx->tail = &rec->body;
-        ctx->modsection++;
+        conf_module_section(ctx, name, &cmd, mf->modidx, rec);
         return;
     }
 
@@ -1101,13 +1093,28 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
         raw->set[e->index] = 1;
     }
 
+    conf_module_section(ctx, name, &cmd, e->modidx, rec);
+}
+
+
+/*
+ * Enters the body of a module section whose setter succeeded.  Without
+ * cairn_cmd_section() the body must stay empty: a frame with no table
+ * reports any directive in it.
+ */
+static void
+conf_module_section(conf_ctx_t *ctx, const char *name, const cairn_cmd_t *cmd,
+                    int modidx, cairn__rec_t *rec)
+{
+    conf_frame_t  *f;
+
     f = conf_push(ctx, FRAME_MODULE, name);
     if (f == NULL) {
         return;
     }
-    f->table = cmd.section_ok ? cmd.section_table : NULL;
-    f->conf = cmd.section_conf;
-    f->modidx = e->modidx;
+    f->table = cmd->section_ok ? cmd->section_table : NULL;
+    f->conf = cmd->section_conf;
+    f->modidx = modidx;
     f->prev_tail = ctx->tail;
     ctx->tail = &rec->body;
     ctx->modsection++;

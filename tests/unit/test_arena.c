@@ -10,6 +10,8 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "arena_int.h"
 
 #define TEST_ALIGN      _Alignof(max_align_t)
@@ -417,13 +419,5 @@ arena_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(arena_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(arena_suite());
 }

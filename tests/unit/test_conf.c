@@ -24,6 +24,8 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "conf_int.h"
 
 
@@ -2237,8 +2239,7 @@ conf_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    int       failed;
+    int  status;
 
     snprintf(basedir, sizeof(basedir), "/tmp/test_conf.XXXXXX");
     if (mkdtemp(basedir) == NULL) {
@@ -2246,12 +2247,9 @@ main(void)
         return EXIT_FAILURE;
     }
 
-    sr = srunner_create(conf_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    status = unit_run(conf_suite());
 
     nftw(basedir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 
-    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return status;
 }

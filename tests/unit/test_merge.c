@@ -14,6 +14,8 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "conf_int.h"
 #include "log_int.h"
 
@@ -1312,13 +1314,5 @@ merge_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(merge_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(merge_suite());
 }

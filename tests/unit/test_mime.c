@@ -10,6 +10,8 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "static/mime.h"
 
 #define DEF     MOD_STATIC_MIME_DEFAULT
@@ -417,13 +419,5 @@ mime_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(mime_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(mime_suite());
 }

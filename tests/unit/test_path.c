@@ -7,6 +7,8 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "path_int.h"
 
 #define TEST_LONG       8192
@@ -485,13 +487,5 @@ path_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(path_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(path_suite());
 }

@@ -8,6 +8,8 @@
 
 #include <check.h>
 
+#include "unit.h"
+
 #include "arena_int.h"
 #include "router_int.h"
 
@@ -556,13 +558,5 @@ router_suite(void)
 int
 main(void)
 {
-    SRunner  *sr;
-    int       failed;
-
-    sr = srunner_create(router_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-
-    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return unit_run(router_suite());
 }
