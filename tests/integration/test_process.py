@@ -306,12 +306,19 @@ def test_user_and_group():
     os.chmod(os.path.join(s.docroot, "f.txt"), 0o644)
     s.start()
     kids = s.wait_workers(2)
-    for k in kids:
-        with open("/proc/%d/status" % k) as f:
-            uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)", f.read(), re.M)
-        eq((int(uid.group(1)), int(uid.group(2))),
-           (nobody.pw_uid, nobody.pw_uid), "uid of worker %d" % k)
+    # A worker switches users right after the fork: serve a request first,
+    # then look (and give a slow machine a moment).
     eq(s.get("/f.txt").status, 200, "GET /f.txt served by nobody")
+    for k in kids:
+        deadline = time.time() + 2 * slow_factor()
+        while True:
+            with open("/proc/%d/status" % k) as f:
+                uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)", f.read(), re.M)
+            got = (int(uid.group(1)), int(uid.group(2)))
+            if got == (nobody.pw_uid, nobody.pw_uid) or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        eq(got, (nobody.pw_uid, nobody.pw_uid), "uid of worker %d" % k)
 
 
 @test
