@@ -195,12 +195,27 @@ cairn__server_create(const char *conf_file, const cairn_strv_t *defines,
 void
 cairn__server_destroy(cairn_server_t *s)
 {
+    lt_dlhandle  handles[CONF_MAX_MODULES];
+    size_t       i, nh;
+
     if (s == NULL) {
         return;
     }
 
-    cairn__modules_unload(s);
+    /* The arena's cleanups may be module code (a module closing its
+     * files): run them while the modules are still mapped, then unload. */
+    nh = 0;
+    for (i = s->nmods; i > 0 && nh < CONF_MAX_MODULES; i--) {
+        if (s->mods[i - 1].handle != NULL) {
+            handles[nh++] = s->mods[i - 1].handle;
+        }
+    }
+
     cairn_arena_destroy(s->arena);
+
+    for (i = 0; i < nh; i++) {
+        lt_dlclose(handles[i]);
+    }
 }
 
 
