@@ -23,6 +23,7 @@
  *             GracefulTimeout TIME       server
  *             MaxConnections N           server
  *             TaskThreads N              server
+ *             HookWarnTime TIME          server           default 20ms
  *             Header NAME VALUE          server, vhost, location  by key
  */
 
@@ -117,6 +118,8 @@ static const cairn_directive_t  conf_core_directives[] = {
                          CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_INT("TaskThreads", cairn__core_conf_t, task_threads,
                         CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("HookWarnTime", cairn__core_conf_t, hook_warn_ms,
+                         CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_KV("Header", cairn__core_conf_t, headers,
                        CAIRN_SCOPE_ANY, CAIRN_MERGE_KEY),
     CAIRN_DIRECTIVE_CUSTOM("CrashQuarantine", CAIRN_ARGS_ONE_OR_MORE,
@@ -161,6 +164,7 @@ conf_core_create_conf(cairn_arena_t *a)
     conf->limit_request_field_size = 8190;
     conf->limit_request_body = 1024 * 1024;
     conf->task_threads = 4;
+    conf->hook_warn_ms = 20;
     conf->crash_quarantine.crashes = 5;
     conf->crash_quarantine.period_ms = 60 * 1000;
 

@@ -26,6 +26,7 @@
 #include "arena_int.h"
 #include "http_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "path_int.h"
 #include "worker_int.h"
 
@@ -147,6 +148,7 @@ cairn__conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
     }
     w->conns = c;
     w->nconns++;
+    cairn__metrics_conn_open();
 
     core = w->server->main_vhost->base.core;
 
@@ -243,6 +245,7 @@ conn_free(cairn_conn_t *c)
         c->next->prev = c->prev;
     }
     w->nconns--;
+    cairn__metrics_conn_close();
 
     free(c);
 
@@ -345,6 +348,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
         if (n > 0) {
             c->in_end += (size_t) n;
             c->last_io_us = cairn_now_us();
+            cairn__metrics_received((size_t) n);
             conn_process(c);
             if (c->closing || (size_t) n < room) {
                 break;

@@ -22,6 +22,7 @@
 #include "conf_int.h"
 #include "hooks_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "worker_int.h"
 
 
@@ -190,6 +191,13 @@ main(int argc, char **argv)
 
     if (action == MAIN_MODINFO) {
         return cairn__module_info(modinfo, stdout);
+    }
+
+    /* The metric registry outlives every generation: mapped once, before
+     * the first configuration registers its families. */
+    if (cairn__metrics_init() != 0 || cairn__metrics_core_register() != 0) {
+        fprintf(stderr, "cairnd: cannot set up the metric registry\n");
+        return 1;
     }
 
     s = cairn__server_create(conf_file, &defines, action != MAIN_RUN);

@@ -42,6 +42,7 @@
 #include "arena_int.h"
 #include "conf_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "worker_int.h"
 
 
@@ -157,6 +158,8 @@ cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines)
     if (master_listeners(s) != 0) {
         return 1;
     }
+
+    cairn__metrics_generation(s, M.generation, M.nslots, 0);
 
     M.records = mmap(NULL, MASTER_CRASH_RECORDS * sizeof(cairn__crash_t),
                      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -479,6 +482,7 @@ master_spawn(int slot)
 
         cairn__crash = rec >= 0 ? &M.records[rec] : NULL;
         cairn__quarantine = M.quarantine;
+        cairn__metrics_worker_slot(rec);
 
         exit(cairn__worker_run(M.gen, ls, n));
     }
@@ -606,6 +610,8 @@ master_worker_died(master_worker_t *w, int status)
         return;
     }
 
+    cairn__metrics_worker_restart();
+
     /* A worker that keeps dying young waits longer each time. */
     if (now - w->started_us < MASTER_FAST_DEATH_US) {
         M.fast_deaths[w->slot]++;
@@ -648,6 +654,8 @@ master_reap(void)
 
         dead = M.workers[i];
         M.workers[i] = M.workers[--M.nworkers];
+        /* What it held of the shared gauges is no longer in flight. */
+        cairn__metrics_worker_gone(dead.record);
         if (dead.record >= 0) {
             M.record_used[dead.record] = 0;
         }
@@ -693,6 +701,8 @@ master_test_config(void)
 
     if (pid == 0) {
         close(fds[0]);
+        /* Families the check registers stay out of the shared registry. */
+        cairn__metrics_detach();
         out = fdopen(fds[1], "w");
         cairn__server_destroy(M.gen);
         s = cairn__server_create(M.conf_file, &M.defines, 1);
@@ -803,6 +813,7 @@ master_reload(void)
     M.generation++;
     M.reloads++;
     core = s->main_vhost->base.core;
+    cairn__metrics_generation(s, M.generation, M.nslots, 1);
 
     if (cairn__log_open(core->error_log, core->log_level) != 0) {
         cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot open ErrorLog %s",

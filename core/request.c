@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -21,11 +22,14 @@
 #include "arena_int.h"
 #include "http_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "path_int.h"
 #include "worker_int.h"
 
 
 static int request_call(cairn_request_t *r, const cairn__hook_t *h);
+static void request_slow_hook(cairn_request_t *r, int kind,
+                              const cairn__hook_t *h, uint64_t ns);
 static void request_route(cairn_request_t *r);
 static void request_response_phase(cairn_request_t *r);
 static const char *request_header_find(const cairn__headers_t *h,
@@ -49,6 +53,8 @@ cairn__request_new(cairn_conn_t *c)
     r->seq = ++c->worker->next_req_id;
 
     c->req = r;
+
+    cairn__metrics_request_start();
 
     return r;
 }
@@ -202,10 +208,17 @@ request_response_phase(cairn_request_t *r)
 }
 
 
+/*
+ * Calls one request hook, timed with the monotonic clock: the time goes
+ * into cairn_hook_duration_seconds{module,hook}, and a call longer than
+ * HookWarnTime is logged with the module, the hook and the request.
+ */
 static int
 request_call(cairn_request_t *r, const cairn__hook_t *h)
 {
-    int  rc;
+    struct timespec  t0, t1;
+    uint64_t         ns;
+    int              rc, kind;
 
     if (cairn__quarantine != NULL && cairn__quarantine->n > 0
         && cairn__quarantined(r, h->module))
@@ -213,15 +226,43 @@ request_call(cairn_request_t *r, const cairn__hook_t *h)
         return 503;
     }
 
+    kind = (int) r->phase;
+
     cairn__log_module = h->module;
     cairn__current_request = r;
-    cairn__current_phase = (int) r->phase;
+    cairn__current_phase = kind;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = h->fn.req(r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     cairn__current_phase = -1;
     cairn__current_request = NULL;
     cairn__log_module = NULL;
 
+    ns = (uint64_t) (t1.tv_sec - t0.tv_sec) * 1000000000u
+         + (uint64_t) t1.tv_nsec - (uint64_t) t0.tv_nsec;
+    cairn__metrics_hook(r, kind, h, ns);
+
+    if (r->server->main_vhost->base.core->hook_warn_ms > 0
+        && ns >= (uint64_t) r->server->main_vhost->base.core->hook_warn_ms
+                 * 1000000u)
+    {
+        request_slow_hook(r, kind, h, ns);
+    }
+
     return rc;
+}
+
+
+static void
+request_slow_hook(cairn_request_t *r, int kind, const cairn__hook_t *h,
+                  uint64_t ns)
+{
+    cairn_log(r, CAIRN_LOG_WARN, 0, "mod_%s hook %s held the event loop "
+              "for %llu ms (request %s %s, id %s)", h->module->name,
+              cairn__hook_kind_name(kind),
+              (unsigned long long) (ns / 1000000u),
+              r->method_name ? r->method_name : "-",
+              r->path ? r->path : "-", cairn_request_id(r));
 }
 
 
@@ -316,6 +357,8 @@ cairn__request_finish(cairn_request_t *r)
     }
 
     keepalive = r->keepalive && r->body_done && !r->cancelled;
+
+    cairn__metrics_request_done(r);
 
     cairn__conn_next(c, keepalive);
 }

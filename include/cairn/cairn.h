@@ -20,5 +20,6 @@
 #include <cairn/router.h>
 #include <cairn/provider.h>
 #include <cairn/log.h>
+#include <cairn/metrics.h>
 
 #endif /* CAIRN_CAIRN_H */
