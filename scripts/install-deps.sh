@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     build-essential autoconf automake libtool pkg-config
     libltdl-dev libevent-dev libjansson-dev libmariadb-dev check
-    node-llhttp python3 curl media-types binutils
+    node-llhttp python3 curl media-types binutils prometheus
 )
 
 missing=()

@@ -1,0 +1,471 @@
+/*
+ * mod_metrics: the metric registry in the Prometheus text format, and a
+ * status page for people.
+ *
+ *     <Location /metrics>
+ *         Metrics on
+ *     </Location>
+ *     GET /metrics               ->  200 text/plain; version=0.0.4
+ *
+ *     <Location /status>
+ *         Status on
+ *     </Location>
+ *     GET /status                ->  200 text/html: workers, connections,
+ *                                    requests, uptime, modules
+ *     GET /status?format=json    ->  200 application/json: the same
+ *
+ * Every worker counts into the same shared registry, so any worker
+ * answers for the whole server.  Any method but GET and HEAD gets 405
+ * with "Allow: GET, HEAD".
+ *
+ * Directives: Metrics on|off   location  default off
+ *             Status on|off    location  default off
+ * Hooks:      handler (MIDDLE)
+ */
+
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include <cairn/cairn.h>
+#include <cairn/metrics.h>
+
+
+#define MOD_METRICS_CONTENT_TYPE  "text/plain; version=0.0.4; charset=utf-8"
+
+
+typedef struct {
+    int          metrics;
+    int          status;
+} mod_metrics_conf_t;
+
+
+/* One loaded module, as cairn_module_info reports it. */
+typedef struct mod_metrics_module_s  mod_metrics_module_t;
+
+struct mod_metrics_module_s {
+    const char            *name;
+    const char            *version;
+    mod_metrics_module_t  *next;
+};
+
+
+/* What the status page shows, gathered in one walk over the registry. */
+typedef struct {
+    cairn_arena_t         *arena;
+    double                 workers;
+    double                 connections_open;
+    double                 connections_accepted;
+    double                 requests_total;
+    double                 requests_in_flight;
+    double                 start_time;
+    double                 config_generation;
+    double                 reloads;
+    double                 worker_restarts;
+    mod_metrics_module_t  *modules;
+    mod_metrics_module_t **modules_tail;
+    size_t                 nmodules;
+} mod_metrics_status_t;
+
+
+static int mod_metrics_register(cairn_module_t *m);
+static int mod_metrics_handler(cairn_request_t *r);
+static void *mod_metrics_create_conf(cairn_arena_t *a);
+static int mod_metrics_exposition(cairn_request_t *r);
+static int mod_metrics_status_page(cairn_request_t *r);
+static void mod_metrics_visit(const char *name, cairn_metric_type_t type,
+                              const char *const *label_names,
+                              const char *const *label_values,
+                              double value, void *data);
+static const char *mod_metrics_label(const char *const *names,
+                                     const char *const *values,
+                                     const char *want);
+static double mod_metrics_uptime(const mod_metrics_status_t *st);
+static int mod_metrics_status_html(cairn_request_t *r,
+                                   const mod_metrics_status_t *st);
+static int mod_metrics_status_json(cairn_request_t *r,
+                                   const mod_metrics_status_t *st);
+static char *mod_metrics_html_escape(cairn_arena_t *a, const char *s);
+static int mod_metrics_not_allowed(cairn_request_t *r);
+
+
+static const cairn_directive_t  mod_metrics_directives[] = {
+    CAIRN_DIRECTIVE_FLAG("Metrics", mod_metrics_conf_t, metrics,
+                         CAIRN_SCOPE_LOCATION, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_FLAG("Status", mod_metrics_conf_t, status,
+                         CAIRN_SCOPE_LOCATION, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_END
+};
+
+
+CAIRN_MODULE(metrics) = {
+    CAIRN_MODULE_HEADER,            /* magic, ABI major/minor, size */
+    .name           = "metrics",
+    .version        = "1.0.0",
+    .description    = "Prometheus metrics and a status page",
+    .directives     = mod_metrics_directives,
+    .create_conf    = mod_metrics_create_conf,  /* no merge: declared above */
+    .register_hooks = mod_metrics_register,
+};
+
+
+static int
+mod_metrics_register(cairn_module_t *m)
+{
+    return cairn_hook_handler(m, mod_metrics_handler, CAIRN_ORDER_MIDDLE, 0,
+                              NULL, NULL);
+}
+
+
+/*
+ * Answers in locations with Metrics or Status on (Metrics wins when a
+ * location has both); declines everywhere else.
+ */
+static int
+mod_metrics_handler(cairn_request_t *r)
+{
+    const mod_metrics_conf_t  *conf;
+    cairn_method_t             method;
+
+    conf = cairn_request_conf(r, &mod_metrics_module);
+
+    if (!conf->metrics && !conf->status) {
+        return CAIRN_DECLINED;
+    }
+
+    method = cairn_request_method(r);
+    if (method != CAIRN_METHOD_GET && method != CAIRN_METHOD_HEAD) {
+        return mod_metrics_not_allowed(r);
+    }
+
+    if (conf->metrics) {
+        return mod_metrics_exposition(r);
+    }
+
+    return mod_metrics_status_page(r);
+}
+
+
+static void *
+mod_metrics_create_conf(cairn_arena_t *a)
+{
+    mod_metrics_conf_t  *conf;
+
+    conf = cairn_arena_calloc(a, sizeof(mod_metrics_conf_t));
+    conf->metrics = 0;
+    conf->status = 0;
+
+    return conf;
+}
+
+
+static int
+mod_metrics_exposition(cairn_request_t *r)
+{
+    char    *body;
+    size_t   len;
+
+    len = 0;
+    body = cairn_metrics_render(cairn_request_arena(r), &len);
+    if (body == NULL) {
+        cairn_log_error(r, 0, "mod_metrics: the registry could not be "
+                        "rendered");
+        return 500;
+    }
+
+    cairn_response_header_set(r, "Cache-Control", "no-store");
+
+    return cairn_respond(r, 200, MOD_METRICS_CONTENT_TYPE, body, len);
+}
+
+
+static int
+mod_metrics_status_page(cairn_request_t *r)
+{
+    mod_metrics_status_t   st;
+    const char            *format;
+
+    memset(&st, 0, sizeof(st));
+    st.arena = cairn_request_arena(r);
+    st.modules_tail = &st.modules;
+
+    cairn_metrics_each(mod_metrics_visit, &st);
+
+    cairn_response_header_set(r, "Cache-Control", "no-store");
+
+    format = cairn_request_arg(r, "format");
+    if (format != NULL && strcmp(format, "json") == 0) {
+        return mod_metrics_status_json(r, &st);
+    }
+
+    return mod_metrics_status_html(r, &st);
+}
+
+
+/*
+ * One series of the registry: keeps the ones the status page shows.
+ * Label values are copied, as they may not outlive the walk.
+ */
+static void
+mod_metrics_visit(const char *name, cairn_metric_type_t type,
+                  const char *const *label_names,
+                  const char *const *label_values, double value, void *data)
+{
+    mod_metrics_status_t  *st = data;
+    mod_metrics_module_t  *mod;
+    const char            *mname, *mversion;
+
+    if (strcmp(name, "cairn_workers") == 0) {
+        st->workers += value;
+
+    } else if (strcmp(name, "cairn_connections_open") == 0) {
+        st->connections_open += value;
+
+    } else if (strcmp(name, "cairn_connections_accepted_total") == 0) {
+        st->connections_accepted += value;
+
+    } else if (strcmp(name, "cairn_http_requests_total") == 0) {
+        st->requests_total += value;
+
+    } else if (strcmp(name, "cairn_http_requests_in_flight") == 0) {
+        st->requests_in_flight += value;
+
+    } else if (strcmp(name, "cairn_start_time_seconds") == 0) {
+        st->start_time = value;
+
+    } else if (strcmp(name, "cairn_config_generation") == 0) {
+        st->config_generation = value;
+
+    } else if (strcmp(name, "cairn_reloads_total") == 0) {
+        st->reloads += value;
+
+    } else if (strcmp(name, "cairn_worker_restarts_total") == 0) {
+        st->worker_restarts += value;
+
+    } else if (strcmp(name, "cairn_module_info") == 0
+               && type == CAIRN_METRIC_GAUGE && value > 0)
+    {
+        mname = mod_metrics_label(label_names, label_values, "module");
+        mversion = mod_metrics_label(label_names, label_values, "version");
+        if (mname == NULL) {
+            return;
+        }
+
+        mod = cairn_arena_calloc(st->arena, sizeof(mod_metrics_module_t));
+        mod->name = cairn_arena_strdup(st->arena, mname);
+        mod->version = cairn_arena_strdup(st->arena,
+                                          mversion ? mversion : "");
+        *st->modules_tail = mod;
+        st->modules_tail = &mod->next;
+        st->nmodules++;
+    }
+}
+
+
+static const char *
+mod_metrics_label(const char *const *names, const char *const *values,
+                  const char *want)
+{
+    size_t  i;
+
+    if (names == NULL || values == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; names[i] != NULL && values[i] != NULL; i++) {
+        if (strcmp(names[i], want) == 0) {
+            return values[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static double
+mod_metrics_uptime(const mod_metrics_status_t *st)
+{
+    struct timespec  ts;
+    double           now;
+
+    if (st->start_time <= 0) {
+        return 0;
+    }
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now = (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+
+    return now > st->start_time ? (double) (int64_t) (now - st->start_time)
+                                : 0;
+}
+
+
+static int
+mod_metrics_status_html(cairn_request_t *r, const mod_metrics_status_t *st)
+{
+    static const char            head[] =
+        "<!DOCTYPE html>\n"
+        "<html>\n<head>\n<meta charset=\"utf-8\">\n"
+        "<title>cairn status</title>\n</head>\n<body>\n"
+        "<h1>cairn status</h1>\n";
+    cairn_arena_t               *a;
+    const mod_metrics_module_t  *mod;
+    char                        *body, *rows;
+
+    a = cairn_request_arena(r);
+
+    rows = "";
+    for (mod = st->modules; mod != NULL; mod = mod->next) {
+        rows = cairn_arena_printf(a, "%s<tr><td>%s</td><td>%s</td></tr>\n",
+                                  rows, mod_metrics_html_escape(a, mod->name),
+                                  mod_metrics_html_escape(a, mod->version));
+    }
+
+    body = cairn_arena_printf(a,
+        "%s"
+        "<table>\n"
+        "<tr><th>version</th><td>%s</td></tr>\n"
+        "<tr><th>workers</th><td>%.0f</td></tr>\n"
+        "<tr><th>open connections</th><td>%.0f</td></tr>\n"
+        "<tr><th>accepted connections</th><td>%.0f</td></tr>\n"
+        "<tr><th>requests</th><td>%.0f</td></tr>\n"
+        "<tr><th>requests in flight</th><td>%.0f</td></tr>\n"
+        "<tr><th>uptime</th><td>%.0f s</td></tr>\n"
+        "<tr><th>configuration generation</th><td>%.0f</td></tr>\n"
+        "<tr><th>reloads</th><td>%.0f</td></tr>\n"
+        "<tr><th>worker restarts</th><td>%.0f</td></tr>\n"
+        "</table>\n"
+        "<h2>modules</h2>\n"
+        "<table>\n<tr><th>module</th><th>version</th></tr>\n"
+        "%s"
+        "</table>\n"
+        "</body>\n</html>\n",
+        head, mod_metrics_html_escape(a, cairn_version()), st->workers,
+        st->connections_open, st->connections_accepted, st->requests_total,
+        st->requests_in_flight, mod_metrics_uptime(st),
+        st->config_generation, st->reloads, st->worker_restarts, rows);
+
+    return cairn_respond(r, 200, "text/html; charset=utf-8", body,
+                         strlen(body));
+}
+
+
+/*
+ * The status as JSON.  The document is small; jansson builds it and it
+ * is serialised straight into the request arena.
+ */
+static int
+mod_metrics_status_json(cairn_request_t *r, const mod_metrics_status_t *st)
+{
+    const mod_metrics_module_t  *mod;
+    json_t                      *doc, *modules;
+    char                        *body;
+    size_t                       len;
+
+    modules = json_array();
+    for (mod = st->modules; mod != NULL; mod = mod->next) {
+        json_array_append_new(modules,
+                              json_pack("{s:s, s:s}", "name", mod->name,
+                                        "version", mod->version));
+    }
+
+    doc = json_pack("{s:s, s:I, s:{s:I, s:I}, s:{s:I, s:I},"
+                    " s:I, s:I, s:I, s:I, s:I, s:o}",
+                    "version", cairn_version(),
+                    "workers", (json_int_t) st->workers,
+                    "connections",
+                        "open", (json_int_t) st->connections_open,
+                        "accepted", (json_int_t) st->connections_accepted,
+                    "requests",
+                        "total", (json_int_t) st->requests_total,
+                        "in_flight", (json_int_t) st->requests_in_flight,
+                    "uptime_seconds", (json_int_t) mod_metrics_uptime(st),
+                    "start_time_seconds", (json_int_t) st->start_time,
+                    "config_generation", (json_int_t) st->config_generation,
+                    "reloads", (json_int_t) st->reloads,
+                    "worker_restarts", (json_int_t) st->worker_restarts,
+                    "modules", modules);
+    if (doc == NULL) {
+        cairn_log_error(r, 0, "mod_metrics: the status document could not "
+                        "be built");
+        return 500;
+    }
+
+    len = json_dumpb(doc, NULL, 0, JSON_INDENT(2));
+    body = cairn_arena_alloc(cairn_request_arena(r), len + 1);
+    len = json_dumpb(doc, body, len, JSON_INDENT(2));
+    json_decref(doc);
+
+    body[len++] = '\n';
+
+    return cairn_respond(r, 200, "application/json", body, len);
+}
+
+
+static char *
+mod_metrics_html_escape(cairn_arena_t *a, const char *s)
+{
+    const char  *p;
+    char        *out, *o;
+    size_t       n;
+
+    n = 0;
+    for (p = s; *p != '\0'; p++) {
+        switch (*p) {
+        case '<':
+        case '>':
+            n += 4;
+            break;
+        case '&':
+            n += 5;
+            break;
+        case '"':
+            n += 6;
+            break;
+        default:
+            n++;
+        }
+    }
+
+    out = cairn_arena_alloc(a, n + 1);
+    o = out;
+
+    for (p = s; *p != '\0'; p++) {
+        switch (*p) {
+        case '<':
+            memcpy(o, "&lt;", 4);
+            o += 4;
+            break;
+        case '>':
+            memcpy(o, "&gt;", 4);
+            o += 4;
+            break;
+        case '&':
+            memcpy(o, "&amp;", 5);
+            o += 5;
+            break;
+        case '"':
+            memcpy(o, "&quot;", 6);
+            o += 6;
+            break;
+        default:
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+
+    return out;
+}
+
+
+static int
+mod_metrics_not_allowed(cairn_request_t *r)
+{
+    static const char  body[] = "method not allowed\n";
+
+    cairn_response_header_set(r, "Allow", "GET, HEAD");
+
+    return cairn_respond(r, 405, "text/plain", body, sizeof(body) - 1);
+}
