@@ -53,6 +53,8 @@ static const char *conf_core_set_log_level(cairn_cmd_t *cmd, void *conf,
                                            int argc, char **argv);
 static const char *conf_core_check_listen(cairn_arena_t *a, const char *spec);
 static int conf_core_port(const char *s);
+static const char *conf_core_set_log_format(cairn_cmd_t *cmd, void *conf,
+                                            int argc, char **argv);
 static const char *conf_core_set_crash_quarantine(cairn_cmd_t *cmd,
                                                   void *conf, int argc,
                                                   char **argv);
@@ -76,6 +78,9 @@ static const cairn_directive_t  conf_core_directives[] = {
     CAIRN_DIRECTIVE_CUSTOM("ErrorLog", CAIRN_ARGS_ONE, cairn__core_conf_t,
                            error_log, CAIRN_SCOPE_SERVER,
                            CAIRN_MERGE_REPLACE, conf_core_set_error_log),
+    CAIRN_DIRECTIVE_CUSTOM("ErrorLogFormat", CAIRN_ARGS_ONE,
+                           cairn__core_conf_t, log_json, CAIRN_SCOPE_SERVER,
+                           CAIRN_MERGE_REPLACE, conf_core_set_log_format),
     CAIRN_DIRECTIVE_CUSTOM("LogLevel", CAIRN_ARGS_ONE, cairn__core_conf_t,
                            log_level, CAIRN_SCOPE_SERVER,
                            CAIRN_MERGE_REPLACE, conf_core_set_log_level),
@@ -588,6 +593,26 @@ conf_core_set_crash_quarantine(cairn_cmd_t *cmd, void *conf, int argc,
 
     c->crash_quarantine.crashes = n;
     c->crash_quarantine.period_ms = ms;
+
+    return NULL;
+}
+
+
+/* ErrorLogFormat plain|json */
+static const char *
+conf_core_set_log_format(cairn_cmd_t *cmd, void *conf, int argc,
+                         char **argv)
+{
+    cairn__core_conf_t  *c = conf;
+
+    if (strcasecmp(argv[0], "plain") == 0) {
+        c->log_json = 0;
+    } else if (strcasecmp(argv[0], "json") == 0) {
+        c->log_json = 1;
+    } else {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "ErrorLogFormat "
+                                  "'%s': use plain or json", argv[0]);
+    }
 
     return NULL;
 }

@@ -43,6 +43,7 @@ typedef struct {
     const char      *server_name;
     const char      *error_log;         /* path, "stderr" (default) */
     int              log_level;         /* cairn_log_level_t */
+    int              log_json;          /* ErrorLogFormat json */
     const char      *pid_file;
     int64_t          keepalive_timeout_ms;
     int64_t          request_header_timeout_ms;

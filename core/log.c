@@ -25,6 +25,7 @@
 const cairn_module_t  *cairn__log_module;
 
 static int          cairn_log_fd = 2;
+static int          cairn_log_json;
 static int          cairn_log_level = CAIRN_LOG_NOTICE;
 static char        *cairn_log_path;
 
@@ -89,6 +90,95 @@ cairn__log_reopen(void)
     free(path);
 
     return rc;
+}
+
+
+void
+cairn__log_set_json(int json)
+{
+    cairn_log_json = json;
+}
+
+
+/* Appends s to buf as the inside of a JSON string; returns the new end. */
+static size_t
+log_json_escape(char *buf, size_t n, size_t cap, const char *s)
+{
+    static const char  hex[] = "0123456789abcdef";
+    unsigned char      ch;
+
+    for ( ; *s != '\0' && n + 7 < cap; s++) {
+        ch = (unsigned char) *s;
+        if (ch == '"' || ch == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char) ch;
+        } else if (ch < 0x20) {
+            buf[n++] = '\\';
+            buf[n++] = 'u';
+            buf[n++] = '0';
+            buf[n++] = '0';
+            buf[n++] = hex[ch >> 4];
+            buf[n++] = hex[ch & 0xf];
+        } else {
+            buf[n++] = (char) ch;
+        }
+    }
+
+    return n;
+}
+
+
+/*
+ * ErrorLogFormat json: one object per line, with the request's ids (and
+ * the trace ids mod_log keeps in the request's notes) when there is one.
+ */
+static size_t
+log_format_json(char *line, size_t cap, const char *stamp,
+                cairn_request_t *r, cairn_log_level_t level,
+                const char *msg)
+{
+    const char  *trace, *span;
+    size_t       n = 0;
+    int          k;
+
+    k = snprintf(line, cap, "{\"timestamp\":\"%s\",\"level\":\"%s\","
+                 "\"pid\":%ld", stamp, cairn__log_level_name(level),
+                 (long) getpid());
+    n = k > 0 && (size_t) k < cap ? (size_t) k : 0;
+
+    if (cairn__log_module != NULL && cairn__log_module->name != NULL
+        && n + 64 < cap)
+    {
+        n += (size_t) snprintf(line + n, cap - n, ",\"module\":\"mod_");
+        n = log_json_escape(line, n, cap, cairn__log_module->name);
+        line[n++] = '"';
+    }
+
+    if (r != NULL && n + 64 < cap) {
+        n += (size_t) snprintf(line + n, cap - n, ",\"request_id\":\"%s\"",
+                               cairn_request_id(r));
+        trace = cairn_request_note(r, "trace_id");
+        span = cairn_request_note(r, "span_id");
+        if (trace != NULL && n + 64 < cap) {
+            n += (size_t) snprintf(line + n, cap - n, ",\"trace_id\":\"");
+            n = log_json_escape(line, n, cap, trace);
+            line[n++] = '"';
+        }
+        if (span != NULL && n + 64 < cap) {
+            n += (size_t) snprintf(line + n, cap - n, ",\"span_id\":\"");
+            n = log_json_escape(line, n, cap, span);
+            line[n++] = '"';
+        }
+    }
+
+    if (n + 16 < cap) {
+        n += (size_t) snprintf(line + n, cap - n, ",\"message\":\"");
+        n = log_json_escape(line, n, cap - 3, msg);
+        line[n++] = '"';
+    }
+    line[n++] = '}';
+
+    return n;
 }
 
 
@@ -159,7 +249,7 @@ cairn_logv(cairn_request_t *r, cairn_log_level_t level, int err,
            const char *fmt, va_list ap)
 {
     char             line[4096];
-    size_t           n, cap;
+    size_t           n, cap, msg_at;
     int              k;
     struct timespec  ts;
     struct tm        tm;
@@ -196,6 +286,7 @@ cairn_logv(cairn_request_t *r, cairn_log_level_t level, int err,
         line[n++] = ' ';
     }
 
+    msg_at = n;
     if (n < cap) {
         k = vsnprintf(line + n, cap - n, fmt, ap);
         if (k > 0) {
@@ -208,6 +299,18 @@ cairn_logv(cairn_request_t *r, cairn_log_level_t level, int err,
         if (k > 0) {
             n += ((size_t) k < cap - n) ? (size_t) k : cap - n - 1;
         }
+    }
+
+    if (cairn_log_json) {
+        char  stamp[40], json[4096];
+
+        line[n] = '\0';
+        /* The plain line is "STAMP [level] [pid N]... message". */
+        memcpy(stamp, line, 24);
+        stamp[24] = '\0';
+        n = log_format_json(json, sizeof(json) - 1, stamp, r, level,
+                            line + msg_at);
+        memcpy(line, json, n);
     }
 
     line[n++] = '\n';

@@ -17,6 +17,9 @@ int cairn__log_open(const char *path, int level);
 /* Reopens the error log file (SIGUSR1). */
 int cairn__log_reopen(void);
 
+/* ErrorLogFormat: 0 plain lines, 1 one JSON object per line. */
+void cairn__log_set_json(int json);
+
 /* Sets the minimum level written. */
 void cairn__log_set_level(int level);
 

@@ -247,6 +247,7 @@ main(int argc, char **argv)
 
     core = s->main_vhost->base.core;
 
+    cairn__log_set_json(core->log_json);
     if (cairn__log_open(core->error_log, core->log_level) != 0) {
         fprintf(stderr, "cairnd: cannot open ErrorLog %s: %s\n",
                 core->error_log, strerror(errno));

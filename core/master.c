@@ -815,6 +815,7 @@ master_reload(void)
     core = s->main_vhost->base.core;
     cairn__metrics_generation(s, M.generation, M.nslots, 1);
 
+    cairn__log_set_json(core->log_json);
     if (cairn__log_open(core->error_log, core->log_level) != 0) {
         cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot open ErrorLog %s",
                   core->error_log);

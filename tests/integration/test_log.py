@@ -190,6 +190,35 @@ def test_traceparent_continued():
 
 
 @test
+def test_error_log_json_has_trace_ids():
+    s = Server(conf="ErrorLogFormat json\nLogLevel notice\n",
+               modules=("static", "log", "test_hooks")).start()
+    tp = "00-%s-%s-01" % (TRACE_ID, PARENT_ID)
+    r = s.get("/hooks/x", headers={"traceparent": tp})
+    eq(r.status, 200, "status")
+    deadline = time.monotonic() + 5
+    while True:
+        objs = []
+        for line in s.log().splitlines():
+            if line.startswith("{"):
+                objs.append(json.loads(line))
+        hits = [o for o in objs if "test_hooks phases" in o.get("message", "")]
+        if hits or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check(objs, "no JSON line in the error log:\n" + s.log_tail())
+    check(hits, "no JSON line from mod_test_hooks:\n" + s.log_tail())
+    o = hits[0]
+    eq(o["trace_id"], TRACE_ID, "trace_id of the error log line")
+    matches(o["span_id"], r"^[0-9a-f]{16}$", "span_id")
+    eq(o["module"], "mod_test_hooks", "module")
+    eq(o["level"], "notice", "level")
+    matches(o["timestamp"], RFC3339_MS_RE.pattern, "timestamp")
+    check(isinstance(o["pid"], int), "pid is a number")
+    check(o.get("request_id"), "request_id")
+
+
+@test
 def test_traceparent_invalid():
     s = log_server("AccessLog @TMP@/access.json json\n").start()
     bad = [
