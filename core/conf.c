@@ -1246,51 +1246,42 @@ conf_check_scope(conf_ctx_t *ctx, const cairn_directive_t *d)
 static const char *
 conf_check_args(const cairn_directive_t *d, int argc)
 {
+    static const struct {
+        int          min;
+        int          max;           /* -1: no limit */
+        const char  *want;
+    }            shapes[] = {
+        [CAIRN_ARGS_NONE]        = { 0, 0, "no arguments" },
+        [CAIRN_ARGS_FLAG]        = { 1, 1, "one argument (on or off)" },
+        [CAIRN_ARGS_ONE]         = { 1, 1, "one argument" },
+        [CAIRN_ARGS_TWO]         = { 2, 2, "two arguments" },
+        [CAIRN_ARGS_ONE_OR_MORE] = { 1, -1, "at least one argument" },
+        [CAIRN_ARGS_ANY]         = { 0, -1, "any number of arguments" },
+    };
     static char  msg[256];
 
-    switch ((cairn_args_t) d->args) {
-    case CAIRN_ARGS_NONE:
-        if (argc == 0) {
-            return NULL;
-        }
-        snprintf(msg, sizeof(msg), "%s takes no arguments, %d given",
-                 d->name, argc);
-        return msg;
-    case CAIRN_ARGS_FLAG:
-        if (argc == 1) {
-            return NULL;
-        }
-        snprintf(msg, sizeof(msg), "%s takes one argument (on or off), %d "
-                 "given", d->name, argc);
-        return msg;
-    case CAIRN_ARGS_ONE:
-        if (argc == 1) {
-            return NULL;
-        }
-        snprintf(msg, sizeof(msg), "%s takes one argument, %d given",
-                 d->name, argc);
-        return msg;
-    case CAIRN_ARGS_TWO:
-        if (argc == 2) {
-            return NULL;
-        }
-        snprintf(msg, sizeof(msg), "%s takes two arguments, %d given",
-                 d->name, argc);
-        return msg;
-    case CAIRN_ARGS_ONE_OR_MORE:
-        if (argc >= 1) {
-            return NULL;
-        }
-        snprintf(msg, sizeof(msg), "%s takes at least one argument, none "
-                 "given", d->name);
-        return msg;
-    case CAIRN_ARGS_SECTION:
+    if (d->args == CAIRN_ARGS_SECTION) {
         snprintf(msg, sizeof(msg), "%s is a section: write <%s ...> and "
                  "close it with </%s>", d->name, d->name, d->name);
         return msg;
-    default:
+    }
+
+    if (d->args > CAIRN_ARGS_ANY
+        || (argc >= shapes[d->args].min
+            && (shapes[d->args].max < 0 || argc <= shapes[d->args].max)))
+    {
         return NULL;
     }
+
+    if (argc == 0 && shapes[d->args].max < 0) {
+        snprintf(msg, sizeof(msg), "%s takes %s, none given", d->name,
+                 shapes[d->args].want);
+    } else {
+        snprintf(msg, sizeof(msg), "%s takes %s, %d given", d->name,
+                 shapes[d->args].want, argc);
+    }
+
+    return msg;
 }
 
 

@@ -45,7 +45,7 @@ struct cairn__taskpool_s {
     pthread_t          *threads;
     pthread_mutex_t     lock;
     pthread_cond_t      cond;
-    task_queue_t        todo;
+    task_queue_t        queued;
     task_queue_t        done;
     int                 shutdown;
 };
@@ -103,7 +103,7 @@ cairn__taskpool_create(struct event_base *base, int nthreads)
 
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
-    task_queue_init(&p->todo);
+    task_queue_init(&p->queued);
     task_queue_init(&p->done);
 
     p->ev_done = event_new(base, p->efd, EV_READ | EV_PERSIST, task_done_cb,
@@ -188,7 +188,7 @@ cairn__taskpool_submit(cairn__taskpool_t *p, void (*work)(void *),
         }
     }
 
-    task_queue_push(&p->todo, j);
+    task_queue_push(&p->queued, j);
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
 
@@ -206,17 +206,17 @@ task_thread(void *arg)
 
     for ( ;; ) {
         pthread_mutex_lock(&p->lock);
-        while (p->todo.head == NULL && !p->shutdown) {
+        while (p->queued.head == NULL && !p->shutdown) {
             pthread_cond_wait(&p->cond, &p->lock);
         }
-        if (p->todo.head == NULL) {
+        if (p->queued.head == NULL) {
             pthread_mutex_unlock(&p->lock);
             return NULL;
         }
-        j = p->todo.head;
-        p->todo.head = j->next;
-        if (p->todo.head == NULL) {
-            p->todo.tail = &p->todo.head;
+        j = p->queued.head;
+        p->queued.head = j->next;
+        if (p->queued.head == NULL) {
+            p->queued.tail = &p->queued.head;
         }
         pthread_mutex_unlock(&p->lock);
 
