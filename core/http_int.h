@@ -128,6 +128,8 @@ struct cairn_request_s {
     off_t                    out_length;
     uint64_t                 bytes_sent;
     uint64_t                 bytes_queued;
+    uint64_t                 head_bytes;     /* status line and headers */
+    uint64_t                 framing_bytes;  /* chunk sizes and ends */
 
     /* Async. */
     cairn_cancel_cb          cancel_cb;

@@ -253,6 +253,23 @@ cairn_response_bytes_sent(const cairn_request_t *r)
 }
 
 
+uint64_t
+cairn_response_body_bytes_sent(const cairn_request_t *r)
+{
+    uint64_t  body, queued;
+
+    if (r->bytes_sent <= r->head_bytes) {
+        return 0;
+    }
+
+    body = r->bytes_sent - r->head_bytes;
+    body = body > r->framing_bytes ? body - r->framing_bytes : 0;
+    queued = r->bytes_queued - r->head_bytes - r->framing_bytes;
+
+    return body < queued ? body : queued;
+}
+
+
 /* Headers the core writes itself; a module's copy is not sent. */
 static int
 response_is_core_header(const char *name, size_t len)
@@ -392,6 +409,7 @@ response_head(cairn_request_t *r, struct evbuffer *out, int64_t body_len,
     vec.iov_len = (size_t) (p - (char *) vec.iov_base);
     evbuffer_commit_space(out, &vec, 1);
     r->bytes_queued += vec.iov_len;
+    r->head_bytes = vec.iov_len - inline_len;
     r->headers_sent = 1;
 }
 
@@ -528,6 +546,7 @@ cairn_response_stream_write(cairn_request_t *r, const void *data, size_t len)
         evbuffer_add(out, data, len);
         evbuffer_add(out, "\r\n", 2);
         r->bytes_queued += (uint64_t) n + len + 2;
+        r->framing_bytes += (uint64_t) n + 2;
     } else {
         evbuffer_add(out, data, len);
         r->bytes_queued += len;
@@ -549,6 +568,7 @@ cairn_response_stream_end(cairn_request_t *r)
     if (r->chunked_out && !r->head) {
         evbuffer_add(r->conn->out, "0\r\n\r\n", 5);
         r->bytes_queued += 5;
+        r->framing_bytes += 5;
     }
 
     r->state = CAIRN__REQ_SENDING;

@@ -202,6 +202,12 @@ CAIRN_API void cairn_response_set_body(cairn_request_t *r, const void *body,
 /* Bytes of the response sent so far (body and headers). */
 CAIRN_API uint64_t cairn_response_bytes_sent(const cairn_request_t *r);
 
+/* Bytes of the body sent so far, without the status line, the headers
+ * and chunked framing, whether the body came from memory, a file or a
+ * stream (Apache's %B). */
+CAIRN_API uint64_t cairn_response_body_bytes_sent(
+    const cairn_request_t *r);
+
 /*
  * Streaming: start sends the status and headers now (chunked unless a
  * Content-Length header was set, or HTTP/1.0 which closes the

@@ -165,8 +165,10 @@ static const char *mod_log_protocol(const cairn_request_t *r);
 static void mod_log_format_text(cairn_request_t *r, mod_log_str_t *s,
                                 const mod_log_format_t *fmt);
 static void mod_log_format_json(cairn_request_t *r, mod_log_str_t *s);
+static void mod_log_reserve(mod_log_str_t *s, size_t n);
 static void mod_log_put(mod_log_str_t *s, const char *p, size_t n);
 static void mod_log_puts(mod_log_str_t *s, const char *p);
+#define MOD_LOG_PUT_LIT(s, lit)  mod_log_put((s), (lit), sizeof(lit) - 1)
 static void mod_log_putu(mod_log_str_t *s, uint64_t v);
 static void mod_log_put_escaped(mod_log_str_t *s, const char *v);
 static size_t mod_log_utf8_len(const unsigned char *p);
@@ -174,7 +176,6 @@ static void mod_log_put_json(mod_log_str_t *s, const char *v);
 static void mod_log_put_json_field(mod_log_str_t *s, const char *key,
                                    const char *v);
 static uint64_t mod_log_request_time_us(const cairn_request_t *r);
-static uint64_t mod_log_body_bytes(cairn_request_t *r);
 
 
 static const cairn_directive_t  mod_log_directives[] = {
@@ -217,9 +218,19 @@ static struct event    *mod_log_timer;
 static uint64_t         mod_log_rng[2];
 static int              mod_log_rng_seeded;
 
-/* The last formatted %t, kept while the second does not change. */
+/* The last formatted %t and JSON timestamp (up to the seconds), kept
+ * while the second does not change. */
 static time_t           mod_log_clf_sec = (time_t) -1;
 static char             mod_log_clf[80];
+static time_t           mod_log_iso_sec = (time_t) -1;
+static char             mod_log_iso[64];
+
+/* The wall clock minus the loop's monotonic clock, read again once a
+ * second, so that a line costs no clock read; and the worker's pid. */
+static int64_t          mod_log_wall_offset;
+static uint64_t         mod_log_wall_checked;
+static int              mod_log_wall_known;
+static pid_t            mod_log_pid;
 
 
 static int
@@ -334,6 +345,9 @@ mod_log_worker_init(cairn_server_t *s)
     mod_log_file_t  *f;
     struct timeval   tv;
     uint64_t         seed[2];
+
+    mod_log_pid = getpid();
+    mod_log_wall_known = 0;
 
     if (getrandom(seed, sizeof(seed), 0) == (ssize_t) sizeof(seed)) {
         mod_log_rng[0] = seed[0] | 1;
@@ -1086,7 +1100,7 @@ mod_log_format_text(cairn_request_t *r, mod_log_str_t *s,
             mod_log_putu(s, (uint64_t) cairn_response_status(r));
             break;
         case MOD_LOG_BODY_BYTES_CLF:
-            v = mod_log_body_bytes(r);
+            v = cairn_response_body_bytes_sent(r);
             if (v == 0) {
                 mod_log_put(s, "-", 1);
             } else {
@@ -1094,7 +1108,7 @@ mod_log_format_text(cairn_request_t *r, mod_log_str_t *s,
             }
             break;
         case MOD_LOG_BODY_BYTES:
-            mod_log_putu(s, mod_log_body_bytes(r));
+            mod_log_putu(s, cairn_response_body_bytes_sent(r));
             break;
         case MOD_LOG_DURATION_US:
             mod_log_putu(s, dur);
@@ -1138,37 +1152,48 @@ mod_log_format_json(cairn_request_t *r, mod_log_str_t *s)
     uint64_t   us;
     time_t     sec;
     struct tm  tm;
-    char       ts[80];
+    char       ms[4];
+    unsigned   frac;
 
     us = mod_log_request_time_us(r);
     sec = (time_t) (us / 1000000);
-    gmtime_r(&sec, &tm);
-    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (unsigned) (us % 1000000 / 1000));
+    if (sec != mod_log_iso_sec) {
+        gmtime_r(&sec, &tm);
+        snprintf(mod_log_iso, sizeof(mod_log_iso),
+                 "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        mod_log_iso_sec = sec;
+    }
+    frac = (unsigned) (us % 1000000 / 1000);
+    ms[0] = (char) ('0' + frac / 100);
+    ms[1] = (char) ('0' + frac / 10 % 10);
+    ms[2] = (char) ('0' + frac % 10);
+    ms[3] = 'Z';
 
-    mod_log_puts(s, "{\"timestamp\":\"");
-    mod_log_puts(s, ts);
-    mod_log_puts(s, "\",\"level\":\"info\"");
+    MOD_LOG_PUT_LIT(s, "{\"timestamp\":\"");
+    mod_log_puts(s, mod_log_iso);
+    mod_log_put(s, ms, 4);
+    MOD_LOG_PUT_LIT(s, "\",\"level\":\"info\"");
     mod_log_put_json_field(s, "trace_id", cairn_request_note(r, "trace_id"));
     mod_log_put_json_field(s, "span_id", cairn_request_note(r, "span_id"));
     mod_log_put_json_field(s, "method", cairn_request_method_name(r));
     mod_log_put_json_field(s, "path", cairn_request_path(r));
     mod_log_put_json_field(s, "query", cairn_request_query(r));
     mod_log_put_json_field(s, "protocol", mod_log_protocol(r));
-    mod_log_puts(s, ",\"status\":");
+    MOD_LOG_PUT_LIT(s, ",\"status\":");
     mod_log_putu(s, (uint64_t) cairn_response_status(r));
-    mod_log_puts(s, ",\"bytes_sent\":");
+    MOD_LOG_PUT_LIT(s, ",\"bytes_sent\":");
     mod_log_putu(s, cairn_response_bytes_sent(r));
-    mod_log_puts(s, ",\"duration_us\":");
+    MOD_LOG_PUT_LIT(s, ",\"duration_us\":");
     mod_log_putu(s, cairn_now_us() - cairn_request_start_us(r));
     mod_log_put_json_field(s, "remote_addr", cairn_request_remote_addr(r));
     mod_log_put_json_field(s, "user", cairn_request_user(r));
     mod_log_put_json_field(s, "user_agent",
                            cairn_request_header(r, "User-Agent"));
     mod_log_put_json_field(s, "referer", cairn_request_header(r, "Referer"));
-    mod_log_puts(s, ",\"pid\":");
-    mod_log_putu(s, (uint64_t) getpid());
+    MOD_LOG_PUT_LIT(s, ",\"pid\":");
+    mod_log_putu(s, (uint64_t) (mod_log_pid != 0 ? mod_log_pid : getpid()));
     mod_log_put(s, "}", 1);
 }
 
@@ -1178,62 +1203,50 @@ static uint64_t
 mod_log_request_time_us(const cairn_request_t *r)
 {
     struct timespec  ts;
-    uint64_t         now_us, age_us;
+    uint64_t         now, wall;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now_us = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-    age_us = cairn_now_us() - cairn_request_start_us(r);
+    now = cairn_now_us();
+    if (!mod_log_wall_known || now - mod_log_wall_checked >= 1000000) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        wall = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+        mod_log_wall_offset = (int64_t) (wall - now);
+        mod_log_wall_checked = now;
+        mod_log_wall_known = 1;
+    }
 
-    return age_us < now_us ? now_us - age_us : now_us;
+    return (uint64_t) ((int64_t) cairn_request_start_us(r)
+                       + mod_log_wall_offset);
 }
 
 
-/*
- * The body bytes sent, for %b and %B.  The core counts headers and body
- * together; the body alone is known when there is none (HEAD, 1xx, 204,
- * 304) and for a body from memory.  A file or streamed body is counted
- * with its headers.
- */
-static uint64_t
-mod_log_body_bytes(cairn_request_t *r)
+/* Makes room for n more bytes. */
+static void
+mod_log_reserve(mod_log_str_t *s, size_t n)
 {
-    uint64_t  sent = cairn_response_bytes_sent(r);
-    int       status = cairn_response_status(r);
-    size_t    len;
+    char    *np;
+    size_t   cap;
 
-    if (cairn_request_method(r) == CAIRN_METHOD_HEAD || status < 200
-        || status == 204 || status == 304 || sent == 0)
-    {
-        return 0;
+    if (s->len + n <= s->cap) {
+        return;
     }
 
-    if (cairn_response_body(r, &len) != NULL) {
-        return len < sent ? len : sent;
+    cap = s->cap ? s->cap * 2 : 1024;
+    while (cap < s->len + n) {
+        cap *= 2;
     }
-
-    return sent;
+    np = cairn_arena_alloc(s->a, cap);
+    if (s->len > 0) {
+        memcpy(np, s->p, s->len);
+    }
+    s->p = np;
+    s->cap = cap;
 }
 
 
 static void
 mod_log_put(mod_log_str_t *s, const char *p, size_t n)
 {
-    char    *np;
-    size_t   cap;
-
-    if (s->len + n > s->cap) {
-        cap = s->cap ? s->cap * 2 : 512;
-        while (cap < s->len + n) {
-            cap *= 2;
-        }
-        np = cairn_arena_alloc(s->a, cap);
-        if (s->len > 0) {
-            memcpy(np, s->p, s->len);
-        }
-        s->p = np;
-        s->cap = cap;
-    }
-
+    mod_log_reserve(s, n);
     memcpy(s->p + s->len, p, n);
     s->len += n;
 }
@@ -1249,11 +1262,14 @@ mod_log_puts(mod_log_str_t *s, const char *p)
 static void
 mod_log_putu(mod_log_str_t *s, uint64_t v)
 {
-    char  buf[24];
-    int   n;
+    char  buf[24], *p = buf + sizeof(buf);
 
-    n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long) v);
-    mod_log_put(s, buf, (size_t) n);
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+
+    mod_log_put(s, p, (size_t) (buf + sizeof(buf) - p));
 }
 
 
@@ -1333,53 +1349,49 @@ mod_log_utf8_len(const unsigned char *p)
 }
 
 
-/* A JSON string: valid UTF-8 goes through, invalid bytes become
- * U+FFFD. */
+/*
+ * A JSON string: valid UTF-8 goes through, invalid bytes become U+FFFD.
+ * Room for the worst case (every byte escaped to six) is made first, so
+ * the loop writes without checking.
+ */
 static void
 mod_log_put_json(mod_log_str_t *s, const char *v)
 {
     static const char    hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *) v, *start;
-    char                 esc[6];
+    const unsigned char *p = (const unsigned char *) v;
+    char                *o;
     size_t               n;
 
-    mod_log_put(s, "\"", 1);
+    n = strlen(v);
+    mod_log_reserve(s, n * 6 + 2);
+    o = s->p + s->len;
 
+    *o++ = '"';
     while (*p != '\0') {
-        start = p;
-        while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-            p++;
-        }
-        if (p > start) {
-            mod_log_put(s, (const char *) start, (size_t) (p - start));
-        }
-        if (*p == '\0') {
-            break;
-        }
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char) *p;
-            mod_log_put(s, esc, 2);
-            p++;
+        if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
+            *o++ = (char) *p++;
+        } else if (*p == '"' || *p == '\\') {
+            *o++ = '\\';
+            *o++ = (char) *p++;
         } else if (*p < 0x20) {
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[*p >> 4];
-            esc[5] = hex[*p & 0xf];
-            mod_log_put(s, esc, 6);
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[*p >> 4];
+            o[5] = hex[*p & 0xf];
+            o += 6;
+            p++;
+        } else if ((n = mod_log_utf8_len(p)) == 0) {
+            memcpy(o, "\\ufffd", 6);
+            o += 6;
             p++;
         } else {
-            n = mod_log_utf8_len(p);
-            if (n == 0) {
-                mod_log_put(s, "\\ufffd", 6);
-                p++;
-            } else {
-                mod_log_put(s, (const char *) p, n);
-                p += n;
-            }
+            memcpy(o, p, n);
+            o += n;
+            p += n;
         }
     }
+    *o++ = '"';
 
-    mod_log_put(s, "\"", 1);
+    s->len = (size_t) (o - s->p);
 }
 
 

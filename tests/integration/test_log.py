@@ -99,8 +99,7 @@ def test_combined_lines():
     assert_clf_time(t)
     eq(req, "GET /a.txt?x=1 HTTP/1.1", "%r")
     eq(status, "200", "%>s")
-    # A file body is counted with its headers (see the README).
-    check(int(size) >= len(BODY), "%%b of a file: %r" % size)
+    eq(size, str(len(BODY)), "%b of a file")
     eq(ref, "http://example.com/p", "Referer")
     eq(ua, "tester/1.0", "User-Agent")
 
@@ -168,6 +167,38 @@ def test_json_lines():
     eq((o["path"], o["query"], o["status"]), ("/missing", None, 404),
        "second line")
     eq((o["user_agent"], o["referer"]), (None, None), "absent headers")
+
+
+@test
+def test_body_bytes_exact():
+    """%b, %B and bytes_sent for bodies from memory, from a file sent
+    with sendfile, streamed in chunks, and for HEAD."""
+    s = Server(conf='LogFormat sizes "%U %>s %b %B"\n'
+                    "AccessLog @TMP@/sizes.log sizes\n"
+                    "AccessLog @TMP@/sizes.json json\n",
+               modules=("static", "log", "test_async"))
+    big = "x" * (3 * 1024 * 1024 + 7)
+    s.write("big.bin", big)
+    s.write("a.txt", BODY)
+    s.start()
+    eq(len(s.get("/big.bin").body), len(big), "big body")
+    eq(s.get("/a.txt").status, 200, "small file")
+    r = s.get("/stream?n=3&ms=1")
+    eq(r.body, b"chunk 1\nchunk 2\nchunk 3\n", "streamed body")
+    eq(s.head("/a.txt").status, 200, "HEAD")
+
+    lines = read_lines(s.path("sizes.log"), 4)
+    want = ["/big.bin 200 %d %d" % (len(big), len(big)),
+            "/a.txt 200 %d %d" % (len(BODY), len(BODY)),
+            "/stream 200 24 24",
+            "/a.txt 200 - 0"]
+    eq(lines, want, "sizes")
+
+    objs = [json.loads(x) for x in read_lines(s.path("sizes.json"), 4)]
+    check(objs[0]["bytes_sent"] > len(big), "bytes_sent counts headers: %r"
+          % objs[0]["bytes_sent"])
+    check(0 < objs[3]["bytes_sent"] < 400, "bytes_sent of HEAD %r"
+          % objs[3]["bytes_sent"])
 
 
 @test
@@ -264,8 +295,7 @@ def test_custom_format():
     eq(f[1], "/a.txt?k=v", "%U%q")
     eq(f[2], "HTTP/1.1", "%H")
     eq((f[3], f[4]), ("200", "200"), "%s %>s")
-    eq(f[5], f[6], "%B and %b")
-    check(int(f[5]) >= len(BODY), "%%B of a file: %r" % f[5])
+    eq((f[5], f[6]), (str(len(BODY)),) * 2, "%B and %b of a file")
     check(f[7].isdigit(), "%%D %r" % f[7])
     eq(f[8], "0", "%T")
     eq((f[9], f[10]), ("-", "-"), "%l %u")
