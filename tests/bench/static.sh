@@ -29,10 +29,8 @@ cairnd=$builddir/core/cairnd
 moddir=$builddir/modules/.libs
 nginx=/usr/sbin/nginx
 
-die() {
-    echo "static.sh: $*" >&2
-    exit 1
-}
+bench=static.sh
+. "$here/lib.sh"
 
 [ -x "$cairnd" ] || die "$cairnd not found: build cairn first, or pass its build directory"
 [ -f "$moddir/mod_static.so" ] || die "$moddir/mod_static.so not found (configured with --disable-mod-static?)"
@@ -62,38 +60,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
-wait_port() {
-    local port=$1 pid=$2 _
-    for _ in $(seq 1 200); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            return 1
-        fi
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    return 1
-}
-
-# utime + stime (clock ticks) of a process and its children.
-cpu_ticks() {
-    local pid=$1 total=0 p fields
-    local -a f
-    for p in $pid $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
-        [ -r /proc/"$p"/stat ] || continue
-        # utime and stime are the 12th and 13th fields after the last
-        # ')' (the command name may hold spaces).
-        fields=$(sed 's/^.*) //' /proc/"$p"/stat) || continue
-        read -r -a f <<< "$fields"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
 
 # The content: a 13-byte and a 4 KiB file.
 root=$tmp/htdocs
@@ -186,8 +153,7 @@ one_round() {
     fi
     p99us=$(to_us "${p99:-0us}")
     ticks=$((after - before))
-    cpu_us=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
-        'BEGIN { printf "%.2f", t / hz * 1000000 / n }')
+    cpu_us=$(cpu_us_per "$ticks" "$reqs")
     printf '%-8s %-6s %5s %12s %10s %14s\n' "$file" "$name" "$round" \
         "$rps" "${p99:-?}" "$cpu_us"
     echo "$file $name $rps $p99us $cpu_us" >> "$results"
@@ -215,12 +181,6 @@ echo
 echo "medians over $rounds rounds:"
 printf '%-8s %12s %12s %8s %10s %10s %10s %10s\n' file cairn-req/s \
     nginx-req/s ratio cairn-p99 nginx-p99 cairn-cpu nginx-cpu
-median() {
-    sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print 0; exit }
-        if (NR % 2) print v[(NR + 1) / 2];
-        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 for file in 13b.txt 4k.txt; do
     c_rps=$(awk -v f="$file" '$1 == f && $2 == "cairn" { print $3 }' "$results" | median)
     n_rps=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $3 }' "$results" | median)
