@@ -375,15 +375,7 @@ END_TEST
 static Suite *
 arena_suite(void)
 {
-    Suite  *s;
-    TCase  *tc;
-    size_t  i;
-
-    const struct {
-        const char   *name;
-        const TTest  *test;
-        int           signal;
-    } cases[] = {
+    const unit_case_t  cases[] = {
         { "alignment", alignment, 0 },
         { "many_small", many_small, 0 },
         { "large", large, 0 },
@@ -399,20 +391,7 @@ arena_suite(void)
         { "oom_aborts", oom_aborts, SIGABRT },
     };
 
-    s = suite_create("arena");
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        if (cases[i].signal != 0) {
-            tcase_add_test_raise_signal(tc, cases[i].test, cases[i].signal);
-        } else {
-            tcase_add_test(tc, cases[i].test);
-        }
-        suite_add_tcase(s, tc);
-    }
-
-    return s;
+    return unit_suite("arena", cases, UNIT_NCASES(cases), setup, teardown);
 }
 
 

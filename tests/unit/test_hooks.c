@@ -488,42 +488,26 @@ END_TEST
 static Suite *
 hooks_suite(void)
 {
-    Suite  *s;
-    TCase  *tc;
-    size_t  i;
-
-    const struct {
-        const char   *name;
-        const TTest  *test;
-    } cases[] = {
-        { "orders", orders },
-        { "n_ties", n_ties },
-        { "registration_ties", registration_ties },
-        { "before_list", before_list },
-        { "after_list", after_list },
-        { "before_and_after", before_and_after },
-        { "unknown_names", unknown_names },
-        { "same_module", same_module },
-        { "cycle_two", cycle_two },
-        { "cycle_three", cycle_three },
-        { "kinds", kinds },
-        { "register_errors", register_errors },
-        { "many_hooks", many_hooks },
-        { "names", names },
-        { "server_hooks_stop", server_hooks_stop },
-        { "server_hooks_all_ok", server_hooks_all_ok },
+    const unit_case_t  cases[] = {
+        { "orders", orders, 0 },
+        { "n_ties", n_ties, 0 },
+        { "registration_ties", registration_ties, 0 },
+        { "before_list", before_list, 0 },
+        { "after_list", after_list, 0 },
+        { "before_and_after", before_and_after, 0 },
+        { "unknown_names", unknown_names, 0 },
+        { "same_module", same_module, 0 },
+        { "cycle_two", cycle_two, 0 },
+        { "cycle_three", cycle_three, 0 },
+        { "kinds", kinds, 0 },
+        { "register_errors", register_errors, 0 },
+        { "many_hooks", many_hooks, 0 },
+        { "names", names, 0 },
+        { "server_hooks_stop", server_hooks_stop, 0 },
+        { "server_hooks_all_ok", server_hooks_all_ok, 0 },
     };
 
-    s = suite_create("hooks");
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-
-    return s;
+    return unit_suite("hooks", cases, UNIT_NCASES(cases), setup, teardown);
 }
 
 

@@ -1263,51 +1263,35 @@ END_TEST
 static Suite *
 merge_suite(void)
 {
-    Suite  *su;
-    TCase  *tc;
-    size_t  i;
-
-    const struct {
-        const char   *name;
-        const TTest  *test;
-    } cases[] = {
-        { "core_defaults", core_defaults },
-        { "core_directives", core_directives },
-        { "core_workers_auto_and_stderr", core_workers_auto_and_stderr },
-        { "core_bad_values", core_bad_values },
-        { "core_scopes", core_scopes },
-        { "nested_prefixes", nested_prefixes },
-        { "segment_rule", segment_rule },
-        { "append_mode", append_mode },
-        { "key_mode", key_mode },
-        { "none_mode", none_mode },
-        { "regex_on_prefix", regex_on_prefix },
-        { "vhost_inherits", vhost_inherits },
-        { "merge_conf_called", merge_conf_called },
-        { "merge_conf_error", merge_conf_error },
-        { "post_config_failure", post_config_failure },
-        { "locate_order", locate_order },
-        { "each_conf", each_conf },
-        { "parse_flag", parse_flag },
-        { "parse_int", parse_int },
-        { "parse_size", parse_size },
-        { "parse_msec", parse_msec },
-        { "kvv_get", kvv_get },
-        { "dump", dump },
-        { "dump_reparses", dump_reparses },
-        { "explain", explain },
+    const unit_case_t  cases[] = {
+        { "core_defaults", core_defaults, 0 },
+        { "core_directives", core_directives, 0 },
+        { "core_workers_auto_and_stderr", core_workers_auto_and_stderr, 0 },
+        { "core_bad_values", core_bad_values, 0 },
+        { "core_scopes", core_scopes, 0 },
+        { "nested_prefixes", nested_prefixes, 0 },
+        { "segment_rule", segment_rule, 0 },
+        { "append_mode", append_mode, 0 },
+        { "key_mode", key_mode, 0 },
+        { "none_mode", none_mode, 0 },
+        { "regex_on_prefix", regex_on_prefix, 0 },
+        { "vhost_inherits", vhost_inherits, 0 },
+        { "merge_conf_called", merge_conf_called, 0 },
+        { "merge_conf_error", merge_conf_error, 0 },
+        { "post_config_failure", post_config_failure, 0 },
+        { "locate_order", locate_order, 0 },
+        { "each_conf", each_conf, 0 },
+        { "parse_flag", parse_flag, 0 },
+        { "parse_int", parse_int, 0 },
+        { "parse_size", parse_size, 0 },
+        { "parse_msec", parse_msec, 0 },
+        { "kvv_get", kvv_get, 0 },
+        { "dump", dump, 0 },
+        { "dump_reparses", dump_reparses, 0 },
+        { "explain", explain, 0 },
     };
 
-    su = suite_create("merge");
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(su, tc);
-    }
-
-    return su;
+    return unit_suite("merge", cases, UNIT_NCASES(cases), setup, teardown);
 }
 
 

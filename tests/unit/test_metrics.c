@@ -544,39 +544,23 @@ END_TEST
 static Suite *
 metrics_suite(void)
 {
-    Suite  *s;
-    TCase  *tc;
-    size_t  i;
-
-    const struct {
-        const char   *name;
-        const TTest  *test;
-    } cases[] = {
-        { "registration", registration },
-        { "histogram_buckets_checked", histogram_buckets_checked },
-        { "counter_values", counter_values },
-        { "gauge_values", gauge_values },
-        { "series_created_once", series_created_once },
-        { "overflow_series", overflow_series },
-        { "histogram_values", histogram_values },
-        { "render_exact", render_exact },
-        { "render_numbers", render_numbers },
-        { "render_empty", render_empty },
-        { "shared_with_children", shared_with_children },
-        { "detached_copy", detached_copy },
-        { "core_families", core_families },
+    const unit_case_t  cases[] = {
+        { "registration", registration, 0 },
+        { "histogram_buckets_checked", histogram_buckets_checked, 0 },
+        { "counter_values", counter_values, 0 },
+        { "gauge_values", gauge_values, 0 },
+        { "series_created_once", series_created_once, 0 },
+        { "overflow_series", overflow_series, 0 },
+        { "histogram_values", histogram_values, 0 },
+        { "render_exact", render_exact, 0 },
+        { "render_numbers", render_numbers, 0 },
+        { "render_empty", render_empty, 0 },
+        { "shared_with_children", shared_with_children, 0 },
+        { "detached_copy", detached_copy, 0 },
+        { "core_families", core_families, 0 },
     };
 
-    s = suite_create("metrics");
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-
-    return s;
+    return unit_suite("metrics", cases, UNIT_NCASES(cases), setup, teardown);
 }
 
 

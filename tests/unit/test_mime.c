@@ -381,38 +381,22 @@ END_TEST
 static Suite *
 mime_suite(void)
 {
-    Suite   *s;
-    TCase   *tc;
-    size_t   i;
-
-    const struct {
-        const char   *name;
-        const TTest  *test;
-    } cases[] = {
-        { "builtin", builtin },
-        { "case_insensitive", case_insensitive },
-        { "multi_dot", multi_dot },
-        { "no_extension", no_extension },
-        { "unknown", unknown },
-        { "load_fixture", load_fixture },
-        { "load_twice", load_twice },
-        { "load_long_line", load_long_line },
-        { "load_missing", load_missing },
-        { "load_system", load_system },
-        { "add", add },
-        { "is_text", is_text },
+    const unit_case_t  cases[] = {
+        { "builtin", builtin, 0 },
+        { "case_insensitive", case_insensitive, 0 },
+        { "multi_dot", multi_dot, 0 },
+        { "no_extension", no_extension, 0 },
+        { "unknown", unknown, 0 },
+        { "load_fixture", load_fixture, 0 },
+        { "load_twice", load_twice, 0 },
+        { "load_long_line", load_long_line, 0 },
+        { "load_missing", load_missing, 0 },
+        { "load_system", load_system, 0 },
+        { "add", add, 0 },
+        { "is_text", is_text, 0 },
     };
 
-    s = suite_create("mime");
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-
-    return s;
+    return unit_suite("mime", cases, UNIT_NCASES(cases), setup, teardown);
 }
 
 

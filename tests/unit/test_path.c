@@ -447,40 +447,25 @@ END_TEST
 static Suite *
 path_suite(void)
 {
-    Suite   *s;
-    TCase   *tc;
-    size_t   i;
-
-    const struct {
-        const char   *name;
-        const TTest  *test;
-    } cases[] = {
-        { "plain", plain },
-        { "slashes", slashes },
-        { "dots", dots },
-        { "dotdot", dotdot },
-        { "above_root", above_root },
-        { "escapes", escapes },
-        { "escapes_above_root", escapes_above_root },
-        { "malformed", malformed },
-        { "raw_nul", raw_nul },
-        { "length_bounds", length_bounds },
-        { "long_paths", long_paths },
-        { "trailing_slash", trailing_slash },
-        { "in_place_result", in_place_result },
-        { "url_decode", url_decode },
-        { "url_decode_bounds", url_decode_bounds },
+    const unit_case_t  cases[] = {
+        { "plain", plain, 0 },
+        { "slashes", slashes, 0 },
+        { "dots", dots, 0 },
+        { "dotdot", dotdot, 0 },
+        { "above_root", above_root, 0 },
+        { "escapes", escapes, 0 },
+        { "escapes_above_root", escapes_above_root, 0 },
+        { "malformed", malformed, 0 },
+        { "raw_nul", raw_nul, 0 },
+        { "length_bounds", length_bounds, 0 },
+        { "long_paths", long_paths, 0 },
+        { "trailing_slash", trailing_slash, 0 },
+        { "in_place_result", in_place_result, 0 },
+        { "url_decode", url_decode, 0 },
+        { "url_decode_bounds", url_decode_bounds, 0 },
     };
 
-    s = suite_create("path");
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tc = tcase_create(cases[i].name);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-
-    return s;
+    return unit_suite("path", cases, UNIT_NCASES(cases), NULL, NULL);
 }
 
 

@@ -516,42 +516,26 @@ END_TEST
 static Suite *
 router_suite(void)
 {
-    Suite  *s;
-    TCase  *tc;
-    size_t  i;
-
-    const struct {
-        const char   *name;
-        const TTest  *test;
-    } cases[] = {
-        { "static_segments", static_segments },
-        { "params", params },
-        { "param_names_per_route", param_names_per_route },
-        { "wildcard", wildcard },
-        { "precedence", precedence },
-        { "backtracking", backtracking },
-        { "backtracking_by_method", backtracking_by_method },
-        { "trailing_slash", trailing_slash },
-        { "method_masks", method_masks },
-        { "explicit_head", explicit_head },
-        { "allowed_405", allowed_405 },
-        { "duplicates", duplicates },
-        { "malformed", malformed },
-        { "max_params", max_params },
-        { "listing", listing },
-        { "no_routes", no_routes },
+    const unit_case_t  cases[] = {
+        { "static_segments", static_segments, 0 },
+        { "params", params, 0 },
+        { "param_names_per_route", param_names_per_route, 0 },
+        { "wildcard", wildcard, 0 },
+        { "precedence", precedence, 0 },
+        { "backtracking", backtracking, 0 },
+        { "backtracking_by_method", backtracking_by_method, 0 },
+        { "trailing_slash", trailing_slash, 0 },
+        { "method_masks", method_masks, 0 },
+        { "explicit_head", explicit_head, 0 },
+        { "allowed_405", allowed_405, 0 },
+        { "duplicates", duplicates, 0 },
+        { "malformed", malformed, 0 },
+        { "max_params", max_params, 0 },
+        { "listing", listing, 0 },
+        { "no_routes", no_routes, 0 },
     };
 
-    s = suite_create("router");
-
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        tc = tcase_create(cases[i].name);
-        tcase_add_checked_fixture(tc, setup, teardown);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
-
-    return s;
+    return unit_suite("router", cases, UNIT_NCASES(cases), setup, teardown);
 }
 
 

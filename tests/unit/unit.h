@@ -25,4 +25,38 @@ unit_run(Suite *s)
     return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* One test of a suite: its name, the START_TEST function, and the signal
+ * it must die of (0: it must pass). */
+typedef struct {
+    const char   *name;
+    const TTest  *test;
+    int           signal;
+} unit_case_t;
+
+#define UNIT_NCASES(cases)  (sizeof(cases) / sizeof((cases)[0]))
+
+/* A suite with one test case per entry, each run between setup and
+ * teardown (either may be NULL). */
+static inline Suite *
+unit_suite(const char *name, const unit_case_t *cases, size_t n,
+           SFun setup, SFun teardown)
+{
+    Suite   *s;
+    TCase   *tc;
+    size_t   i;
+
+    s = suite_create(name);
+
+    for (i = 0; i < n; i++) {
+        tc = tcase_create(cases[i].name);
+        if (setup != NULL || teardown != NULL) {
+            tcase_add_checked_fixture(tc, setup, teardown);
+        }
+        tcase_add_test_raise_signal(tc, cases[i].test, cases[i].signal);
+        suite_add_tcase(s, tc);
+    }
+
+    return s;
+}
+
 #endif /* CAIRN_TEST_UNIT_H */
