@@ -1113,67 +1113,64 @@ cairn__metrics_core_register(void)
     static const char *const  mod_labels[] = { "module", "version", NULL };
     static const char *const  hook_labels[] = { "module", "hook", NULL };
     metrics_core_t           *c = &metrics_core;
+    size_t                    i;
 
-    c->requests = cairn__metric_register(CAIRN_METRIC_COUNTER,
-        "cairn_http_requests_total",
-        "HTTP requests answered, by method and status code.",
-        req_labels, NULL, 0);
-    c->duration = cairn__metric_register(CAIRN_METRIC_HISTOGRAM,
-        "cairn_http_request_duration_seconds",
-        "Time from the first byte of a request to its last byte sent.",
-        NULL, NULL, 0);
-    c->in_flight = cairn__metric_register(CAIRN_METRIC_GAUGE,
-        "cairn_http_requests_in_flight",
-        "HTTP requests being received, processed or sent.", NULL, NULL, 0);
-    c->conns_open = cairn__metric_register(CAIRN_METRIC_GAUGE,
-        "cairn_connections_open", "Client connections open.",
-        NULL, NULL, 0);
-    c->accepted = cairn__metric_register(CAIRN_METRIC_COUNTER,
-        "cairn_connections_accepted_total", "Client connections accepted.",
-        NULL, NULL, 0);
-    c->received = cairn__metric_register(CAIRN_METRIC_COUNTER,
-        "cairn_http_received_bytes_total",
-        "Bytes read from client connections.", NULL, NULL, 0);
-    c->sent = cairn__metric_register(CAIRN_METRIC_COUNTER,
-        "cairn_http_sent_bytes_total",
-        "Bytes of responses written to client connections.", NULL, NULL, 0);
-    c->restarts = cairn__metric_register(CAIRN_METRIC_COUNTER,
-        "cairn_worker_restarts_total",
-        "Workers started again after they crashed or exited.",
-        NULL, NULL, 0);
-    c->generation = cairn__metric_register(CAIRN_METRIC_GAUGE,
-        "cairn_config_generation",
-        "Number of the configuration generation being served.",
-        NULL, NULL, 0);
-    c->reloads = cairn__metric_register(CAIRN_METRIC_COUNTER,
-        "cairn_reloads_total", "Successful configuration reloads.",
-        NULL, NULL, 0);
-    c->workers = cairn__metric_register(CAIRN_METRIC_GAUGE,
-        "cairn_workers", "Worker processes of the current generation.",
-        NULL, NULL, 0);
-    c->start_time = cairn__metric_register(CAIRN_METRIC_GAUGE,
-        "cairn_start_time_seconds",
-        "Start time of the master process since the Unix epoch.",
-        NULL, NULL, 0);
-    c->module_info = cairn__metric_register(CAIRN_METRIC_GAUGE,
-        "cairn_module_info",
-        "Modules of the current generation (1) and of earlier ones (0).",
-        mod_labels, NULL, 0);
-    c->hooks = cairn__metric_register(CAIRN_METRIC_HISTOGRAM,
-        "cairn_hook_duration_seconds",
-        "Time a module's hook held the event loop, by module and hook.",
-        hook_labels, metrics_hook_buckets,
-        sizeof(metrics_hook_buckets) / sizeof(double));
+    const struct {
+        cairn_metric_t        **slot;
+        cairn_metric_type_t     type;
+        const char             *name;
+        const char             *help;
+        const char *const      *labels;
+    } families[] = {
+        { &c->requests, CAIRN_METRIC_COUNTER, "cairn_http_requests_total",
+          "HTTP requests answered, by method and status code.",
+          req_labels },
+        { &c->duration, CAIRN_METRIC_HISTOGRAM,
+          "cairn_http_request_duration_seconds",
+          "Time from the first byte of a request to its last byte sent.",
+          NULL },
+        { &c->in_flight, CAIRN_METRIC_GAUGE, "cairn_http_requests_in_flight",
+          "HTTP requests being received, processed or sent.", NULL },
+        { &c->conns_open, CAIRN_METRIC_GAUGE, "cairn_connections_open",
+          "Client connections open.", NULL },
+        { &c->accepted, CAIRN_METRIC_COUNTER,
+          "cairn_connections_accepted_total",
+          "Client connections accepted.", NULL },
+        { &c->received, CAIRN_METRIC_COUNTER,
+          "cairn_http_received_bytes_total",
+          "Bytes read from client connections.", NULL },
+        { &c->sent, CAIRN_METRIC_COUNTER, "cairn_http_sent_bytes_total",
+          "Bytes of responses written to client connections.", NULL },
+        { &c->restarts, CAIRN_METRIC_COUNTER, "cairn_worker_restarts_total",
+          "Workers started again after they crashed or exited.", NULL },
+        { &c->generation, CAIRN_METRIC_GAUGE, "cairn_config_generation",
+          "Number of the configuration generation being served.", NULL },
+        { &c->reloads, CAIRN_METRIC_COUNTER, "cairn_reloads_total",
+          "Successful configuration reloads.", NULL },
+        { &c->workers, CAIRN_METRIC_GAUGE, "cairn_workers",
+          "Worker processes of the current generation.", NULL },
+        { &c->start_time, CAIRN_METRIC_GAUGE, "cairn_start_time_seconds",
+          "Start time of the master process since the Unix epoch.", NULL },
+        { &c->module_info, CAIRN_METRIC_GAUGE, "cairn_module_info",
+          "Modules of the current generation (1) and of earlier ones (0).",
+          mod_labels },
+        { &c->hooks, CAIRN_METRIC_HISTOGRAM, "cairn_hook_duration_seconds",
+          "Time a module's hook held the event loop, by module and hook.",
+          hook_labels },
+    };
 
-    if (c->requests == NULL || c->duration == NULL || c->in_flight == NULL
-        || c->conns_open == NULL || c->accepted == NULL
-        || c->received == NULL || c->sent == NULL || c->restarts == NULL
-        || c->generation == NULL || c->reloads == NULL || c->workers == NULL
-        || c->start_time == NULL || c->module_info == NULL
-        || c->hooks == NULL)
-    {
-        memset(c, 0, sizeof(*c));
-        return -1;
+    for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        /* Hook calls are short: they get their own buckets. */
+        *families[i].slot = cairn__metric_register(families[i].type,
+            families[i].name, families[i].help, families[i].labels,
+            families[i].slot == &c->hooks ? metrics_hook_buckets : NULL,
+            families[i].slot == &c->hooks
+            ? sizeof(metrics_hook_buckets) / sizeof(double) : 0);
+
+        if (*families[i].slot == NULL) {
+            memset(c, 0, sizeof(*c));
+            return -1;
+        }
     }
 
     metrics_s_duration = cairn__metric_series(c->duration, NULL);
