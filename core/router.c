@@ -77,8 +77,9 @@ static const char *router_parse(cairn__router_t *rt, const char *pattern,
 static router_node_t *router_static_child(cairn__router_t *rt,
                                           router_node_t *node, const char *s,
                                           size_t len);
-static const router_node_t *router_static_find(const router_node_t *node,
-                                               const char *s, size_t len);
+static const router_node_t *router_static_search(const router_node_t *node,
+                                                 const char *s, size_t len,
+                                                 size_t *at);
 static int router_segcmp(const char *a, size_t alen, const char *b,
                          size_t blen);
 static unsigned router_mask(unsigned methods);
@@ -359,23 +360,11 @@ router_static_child(cairn__router_t *rt, router_node_t *node, const char *s,
                     size_t len)
 {
     router_node_t  **v, *child;
-    size_t           lo, hi, mid, cap;
-    int              c;
+    size_t           at, cap;
 
-    lo = 0;
-    hi = node->nstatics;
-    while (lo < hi) {
-        mid = lo + (hi - lo) / 2;
-        c = router_segcmp(s, len, node->statics[mid]->seg,
-                          node->statics[mid]->len);
-        if (c == 0) {
-            return node->statics[mid];
-        }
-        if (c < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
+    child = (router_node_t *) router_static_search(node, s, len, &at);
+    if (child != NULL) {
+        return child;
     }
 
     if (node->nstatics == node->capstatics) {
@@ -393,17 +382,22 @@ router_static_child(cairn__router_t *rt, router_node_t *node, const char *s,
     child->seg = cairn_arena_strndup(rt->arena, s, len);
     child->len = len;
 
-    memmove(&node->statics[lo + 1], &node->statics[lo],
-            (node->nstatics - lo) * sizeof(router_node_t *));
-    node->statics[lo] = child;
+    memmove(&node->statics[at + 1], &node->statics[at],
+            (node->nstatics - at) * sizeof(router_node_t *));
+    node->statics[at] = child;
     node->nstatics++;
 
     return child;
 }
 
 
+/*
+ * Binary search of the sorted static children: the child for segment s,
+ * or NULL and in *at the index where it would go.
+ */
 static const router_node_t *
-router_static_find(const router_node_t *node, const char *s, size_t len)
+router_static_search(const router_node_t *node, const char *s, size_t len,
+                     size_t *at)
 {
     size_t  lo, hi, mid;
     int     c;
@@ -424,6 +418,7 @@ router_static_find(const router_node_t *node, const char *s, size_t len)
         }
     }
 
+    *at = lo;
     return NULL;
 }
 
@@ -459,14 +454,14 @@ router_search(router_search_t *st, const router_node_t *node, const char *s)
 {
     const router_node_t  *child;
     const char           *e;
-    size_t                len;
+    size_t                len, at;
 
     for (e = s; *e != '/' && *e != '\0'; e++) {
         /* void */
     }
     len = (size_t) (e - s);
 
-    child = router_static_find(node, s, len);
+    child = router_static_search(node, s, len, &at);
     if (child != NULL && router_step(st, child, e)) {
         return 1;
     }
