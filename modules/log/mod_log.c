@@ -174,7 +174,10 @@ static void mod_log_put_escaped(mod_log_str_t *s, const char *v);
 static size_t mod_log_utf8_len(const unsigned char *p);
 static void mod_log_put_json(mod_log_str_t *s, const char *v);
 static void mod_log_put_json_field(mod_log_str_t *s, const char *key,
-                                   const char *v);
+                                   size_t klen, const char *v);
+/* ,"key":"value" with the key's punctuation assembled at compile time. */
+#define MOD_LOG_JSON_FIELD(s, key, v)                                        \
+    mod_log_put_json_field((s), ",\"" key "\":", sizeof(key) + 3, (v))
 static uint64_t mod_log_request_time_us(const cairn_request_t *r);
 
 
@@ -1005,19 +1008,21 @@ static void
 mod_log_hex(char *out, size_t nhex)
 {
     static const char  digits[] = "0123456789abcdef";
-    uint64_t           v = 0;
-    size_t             i;
+    uint64_t           v, any = 0;
+    size_t             i, k;
 
     do {
-        for (i = 0; i < nhex; i++) {
-            if (i % 16 == 0) {
-                v = mod_log_random();
+        for (i = 0; i < nhex; i += 16) {
+            v = mod_log_random();
+            any |= v;
+            for (k = 0; k < 16; k++) {
+                out[i + k] = digits[v & 0xf];
+                v >>= 4;
             }
-            out[i] = digits[v & 0xf];
-            v >>= 4;
         }
-        out[nhex] = '\0';
-    } while (strspn(out, "0") == nhex);
+    } while (any == 0);
+
+    out[nhex] = '\0';
 }
 
 
@@ -1175,23 +1180,23 @@ mod_log_format_json(cairn_request_t *r, mod_log_str_t *s)
     mod_log_puts(s, mod_log_iso);
     mod_log_put(s, ms, 4);
     MOD_LOG_PUT_LIT(s, "\",\"level\":\"info\"");
-    mod_log_put_json_field(s, "trace_id", cairn_request_note(r, "trace_id"));
-    mod_log_put_json_field(s, "span_id", cairn_request_note(r, "span_id"));
-    mod_log_put_json_field(s, "method", cairn_request_method_name(r));
-    mod_log_put_json_field(s, "path", cairn_request_path(r));
-    mod_log_put_json_field(s, "query", cairn_request_query(r));
-    mod_log_put_json_field(s, "protocol", mod_log_protocol(r));
+    MOD_LOG_JSON_FIELD(s, "trace_id", cairn_request_note(r, "trace_id"));
+    MOD_LOG_JSON_FIELD(s, "span_id", cairn_request_note(r, "span_id"));
+    MOD_LOG_JSON_FIELD(s, "method", cairn_request_method_name(r));
+    MOD_LOG_JSON_FIELD(s, "path", cairn_request_path(r));
+    MOD_LOG_JSON_FIELD(s, "query", cairn_request_query(r));
+    MOD_LOG_JSON_FIELD(s, "protocol", mod_log_protocol(r));
     MOD_LOG_PUT_LIT(s, ",\"status\":");
     mod_log_putu(s, (uint64_t) cairn_response_status(r));
     MOD_LOG_PUT_LIT(s, ",\"bytes_sent\":");
     mod_log_putu(s, cairn_response_bytes_sent(r));
     MOD_LOG_PUT_LIT(s, ",\"duration_us\":");
     mod_log_putu(s, cairn_now_us() - cairn_request_start_us(r));
-    mod_log_put_json_field(s, "remote_addr", cairn_request_remote_addr(r));
-    mod_log_put_json_field(s, "user", cairn_request_user(r));
-    mod_log_put_json_field(s, "user_agent",
+    MOD_LOG_JSON_FIELD(s, "remote_addr", cairn_request_remote_addr(r));
+    MOD_LOG_JSON_FIELD(s, "user", cairn_request_user(r));
+    MOD_LOG_JSON_FIELD(s, "user_agent",
                            cairn_request_header(r, "User-Agent"));
-    mod_log_put_json_field(s, "referer", cairn_request_header(r, "Referer"));
+    MOD_LOG_JSON_FIELD(s, "referer", cairn_request_header(r, "Referer"));
     MOD_LOG_PUT_LIT(s, ",\"pid\":");
     mod_log_putu(s, (uint64_t) (mod_log_pid != 0 ? mod_log_pid : getpid()));
     mod_log_put(s, "}", 1);
@@ -1395,13 +1400,13 @@ mod_log_put_json(mod_log_str_t *s, const char *v)
 }
 
 
-/* ,"key":"value" or ,"key":null */
+/* key (written as it is, quotes and colon included) then "value" or
+ * null. */
 static void
-mod_log_put_json_field(mod_log_str_t *s, const char *key, const char *v)
+mod_log_put_json_field(mod_log_str_t *s, const char *key, size_t klen,
+                       const char *v)
 {
-    mod_log_put(s, ",\"", 2);
-    mod_log_puts(s, key);
-    mod_log_put(s, "\":", 2);
+    mod_log_put(s, key, klen);
 
     if (v == NULL) {
         mod_log_put(s, "null", 4);
