@@ -7,6 +7,7 @@ packages=(
     build-essential autoconf automake libtool pkg-config
     libltdl-dev libevent-dev libjansson-dev libmariadb-dev check
     node-llhttp python3 curl media-types binutils prometheus
+    libcrypt-dev libssl-dev openssl apache2-utils whois
 )
 
 missing=()
