@@ -27,7 +27,8 @@
 #include "worker_int.h"
 
 
-static int request_call(cairn_request_t *r, const cairn__hook_t *h);
+static int request_call(cairn_request_t *r, const cairn__hook_t *h,
+                        uint64_t *clock_ns);
 static void request_slow_hook(cairn_request_t *r, int kind,
                               const cairn__hook_t *h, uint64_t ns);
 static void request_route(cairn_request_t *r);
@@ -70,6 +71,7 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
     const cairn__hook_list_t  *list;
     const cairn__hook_t       *h;
     int                        resumed;
+    uint64_t                   clock_ns;
 
     resumed = r->state == CAIRN__REQ_SUSPENDED;
     if (resumed) {
@@ -78,6 +80,7 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
 
     while (r->phase < CAIRN_PHASE_RESPONSE) {
         list = &r->server->hooks->kind[r->phase];
+        clock_ns = 0;
 
         if (!resumed && r->hook == 0) {
             if (r->phase == CAIRN_PHASE_ROUTE) {
@@ -94,7 +97,7 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             h = &list->v[r->hook];
 
             if (!resumed) {
-                rc = request_call(r, h);
+                rc = request_call(r, h, &clock_ns);
             }
             resumed = 0;
 
@@ -188,11 +191,12 @@ request_response_phase(cairn_request_t *r)
 {
     const cairn__hook_list_t  *list;
     int                        rc;
+    uint64_t                   clock_ns = 0;
 
     list = &r->server->hooks->kind[CAIRN_PHASE_RESPONSE];
 
     while (r->hook < list->n) {
-        rc = request_call(r, &list->v[r->hook]);
+        rc = request_call(r, &list->v[r->hook], &clock_ns);
 
         if (rc == CAIRN_SUSPENDED) {
             r->state = CAIRN__REQ_SUSPENDED;
@@ -212,17 +216,21 @@ request_response_phase(cairn_request_t *r)
  * Calls one request hook, timed with the monotonic clock: the time goes
  * into cairn_hook_duration_seconds{module,hook}, and a call longer than
  * HookWarnTime is logged with the module, the hook and the request.
+ * Hooks of one phase called one after the other share a clock reading:
+ * *clock_ns is the end of the previous call (0: none just before), and
+ * is set to the end of this one.
  */
 static int
-request_call(cairn_request_t *r, const cairn__hook_t *h)
+request_call(cairn_request_t *r, const cairn__hook_t *h, uint64_t *clock_ns)
 {
-    struct timespec  t0, t1;
-    uint64_t         ns;
+    struct timespec  ts;
+    uint64_t         t0, t1, ns;
     int              rc, kind;
 
     if (cairn__quarantine != NULL && cairn__quarantine->n > 0
         && cairn__quarantined(r, h->module))
     {
+        *clock_ns = 0;
         return 503;
     }
 
@@ -231,15 +239,21 @@ request_call(cairn_request_t *r, const cairn__hook_t *h)
     cairn__log_module = h->module;
     cairn__current_request = r;
     cairn__current_phase = kind;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (*clock_ns != 0) {
+        t0 = *clock_ns;
+    } else {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+    }
     rc = h->fn.req(r);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t1 = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+    *clock_ns = t1;
     cairn__current_phase = -1;
     cairn__current_request = NULL;
     cairn__log_module = NULL;
 
-    ns = (uint64_t) (t1.tv_sec - t0.tv_sec) * 1000000000u
-         + (uint64_t) t1.tv_nsec - (uint64_t) t0.tv_nsec;
+    ns = t1 - t0;
     cairn__metrics_hook(r, kind, h, ns);
 
     if (r->server->main_vhost->base.core->hook_warn_ms > 0
@@ -336,6 +350,7 @@ cairn__request_finish(cairn_request_t *r)
     cairn_conn_t              *c = r->conn;
     size_t                     i;
     int                        keepalive;
+    uint64_t                   clock_ns = 0;
 
     if (r->state == CAIRN__REQ_DONE) {
         return;
@@ -347,7 +362,7 @@ cairn__request_finish(cairn_request_t *r)
     if (r->loc != NULL) {
         list = &r->server->hooks->kind[CAIRN_PHASE_LOG];
         for (i = 0; i < list->n; i++) {
-            request_call(r, &list->v[i]);
+            request_call(r, &list->v[i], &clock_ns);
         }
     }
 
