@@ -1,0 +1,3064 @@
+/*
+ * mod_mysql: named pools of MySQL/MariaDB connections, queried without
+ * blocking the worker's loop.
+ *
+ *     <Database main>
+ *         Host 127.0.0.1
+ *         Port 3306
+ *         User app
+ *         PasswordFile /etc/cairn/db-main.pass
+ *         Name app
+ *         PoolSize 8
+ *     </Database>
+ *
+ *     <Location /health/db>
+ *         DatabaseHealth main
+ *     </Location>
+ *
+ * Each section registers a provider ("db", name) with the table of
+ * cairn/mysql.h; other modules use it to run prepared statements.  Every
+ * worker keeps its own pool.  With MariaDB Connector/C every step
+ * (connect, prepare, execute, store, fetch, commit, rollback, close) is
+ * a _start()/_cont() pair driven by libevent events on the connection's
+ * socket and timers; with a client library that lacks that API the same
+ * blocking calls run on the worker's task pool instead.
+ *
+ * Directives: <Database name> ... </Database>   server
+ *             DatabaseHealth name                location
+ *             (inside <Database>: Host, Port, Socket, User, PasswordFile,
+ *             Name, Charset, ConnectTimeout, QueryTimeout, PoolSize,
+ *             MaxOverflow, PoolRecycle, PoolTimeout; see README.md)
+ * Hooks:      handler (MIDDLE), post_config, worker_init, worker_exit
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <mysql.h>
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include <cairn/cairn.h>
+#include <cairn/metrics.h>
+#include <cairn/mysql.h>
+
+
+#define MOD_MYSQL_STMT_CACHE        32
+#define MOD_MYSQL_PASSWORD_MAX      4096
+#define MOD_MYSQL_BACKOFF_MIN_MS    100
+#define MOD_MYSQL_BACKOFF_MAX_MS    2000
+#define MOD_MYSQL_MIN_COLUMN_BUF    64
+#define MOD_MYSQL_OVERFLOW_IDLE_MS  1000
+
+
+typedef struct mod_mysql_db_s      mod_mysql_db_t;
+typedef struct mod_mysql_pool_s    mod_mysql_pool_t;
+typedef struct mod_mysql_conn_s    mod_mysql_conn_t;
+typedef cairn_db_conn_t            mod_mysql_handle_t;
+
+typedef void (*mod_mysql_step_cb)(mod_mysql_conn_t *c);
+
+
+/* One <Database> section; api comes first so that the provider pointer
+ * is the section itself. */
+struct mod_mysql_db_s {
+    cairn_db_t           api;
+    const char          *name;
+    const char          *file;
+    int                  line;
+
+    const char          *host;
+    int                  port;
+    const char          *socket;
+    const char          *user;
+    const char          *password_file;
+    const char          *dbname;
+    const char          *charset;
+    int64_t              connect_timeout;   /* ms */
+    int64_t              query_timeout;     /* ms */
+    int64_t              pool_timeout;      /* ms */
+    int64_t              pool_recycle;      /* ms, 0: never */
+    int                  pool_size;
+    int                  max_overflow;
+
+    const char          *password;          /* read at post_config */
+    mod_mysql_pool_t    *pool;              /* this worker's pool */
+    mod_mysql_db_t      *next;
+};
+
+
+/* A DatabaseHealth line, with where it was written. */
+typedef struct {
+    const char          *name;
+    const char          *file;
+    int                  line;
+} mod_mysql_health_ref_t;
+
+
+typedef struct {
+    mod_mysql_db_t          *dbs;
+    mod_mysql_health_ref_t  *health;
+} mod_mysql_conf_t;
+
+
+typedef struct {
+    char                *sql;               /* malloc()ed */
+    MYSQL_STMT          *stmt;
+} mod_mysql_stmt_t;
+
+
+typedef enum {
+    MOD_MYSQL_OP_NONE = 0,
+    MOD_MYSQL_OP_CONNECT,
+    MOD_MYSQL_OP_PREPARE,
+    MOD_MYSQL_OP_EXECUTE,
+    MOD_MYSQL_OP_STORE,
+    MOD_MYSQL_OP_FETCH,
+    MOD_MYSQL_OP_STMT_CLOSE,
+    MOD_MYSQL_OP_BEGIN,
+    MOD_MYSQL_OP_COMMIT,
+    MOD_MYSQL_OP_ROLLBACK,
+    MOD_MYSQL_OP_CLOSE
+} mod_mysql_op_t;
+
+
+typedef enum {
+    MOD_MYSQL_CONNECTING = 0,
+    MOD_MYSQL_IDLE,
+    MOD_MYSQL_BOUND,        /* belongs to a request */
+    MOD_MYSQL_RESETTING,    /* rolling back after its request left */
+    MOD_MYSQL_CLOSING
+} mod_mysql_state_t;
+
+
+/* One connection to the server; owned by the worker's pool. */
+struct mod_mysql_conn_s {
+    mod_mysql_pool_t    *pool;
+    mod_mysql_conn_t    *prev;
+    mod_mysql_conn_t    *next;
+    MYSQL               *mysql;
+    struct event        *ev_io;             /* persistent, on the socket */
+    short                ev_what;           /* what ev_io waits for */
+    struct event        *ev_deadline;
+    mod_mysql_state_t    state;
+    mod_mysql_op_t       op;
+    mod_mysql_step_cb    then;
+    int                  ret_int;
+    my_bool              ret_bool;
+    MYSQL               *ret_mysql;
+    mod_mysql_handle_t  *h;
+    unsigned             in_tx:1;
+    unsigned             overflow:1;
+    unsigned             broken:1;
+    unsigned             timed_out:1;
+    unsigned             counted:1;         /* in pool->nopen */
+    unsigned             ev_timed:1;        /* ev_io has a timeout */
+    uint64_t             created_us;
+    uint64_t             op_start_us;
+
+    MYSQL_STMT          *stmt;              /* the statement being run */
+    MYSQL_STMT          *loose_stmt;        /* prepared, not cached yet */
+    MYSQL_RES           *meta;
+    mod_mysql_stmt_t     cache[MOD_MYSQL_STMT_CACHE];
+    unsigned             ncache;
+    unsigned             evict;
+};
+
+
+/* A waiting request, in the pool's queue. */
+typedef enum {
+    MOD_MYSQL_H_IDLE = 0,
+    MOD_MYSQL_H_WAITING,        /* in the queue; ev is the PoolTimeout */
+    MOD_MYSQL_H_ACQUIRED,       /* deliver the connection */
+    MOD_MYSQL_H_ACQUIRE_FAILED, /* deliver err to the acquire callback */
+    MOD_MYSQL_H_START,          /* start the operation on the loop */
+    MOD_MYSQL_H_RUNNING,        /* the connection is working on it */
+    MOD_MYSQL_H_FAILED          /* deliver err to the operation callback */
+} mod_mysql_hstate_t;
+
+
+/* The request's side of a connection (cairn_db_conn_t). */
+struct cairn_db_conn_s {
+    mod_mysql_db_t        *db;
+    cairn_request_t       *r;
+    cairn_arena_t         *a;
+    mod_mysql_conn_t      *conn;
+    struct event          *ev;
+    mod_mysql_hstate_t     hstate;
+    mod_mysql_handle_t    *qprev;
+    mod_mysql_handle_t    *qnext;
+    uint64_t               wait_start_us;
+    unsigned               released:1;
+    unsigned               queued:1;
+
+    cairn_db_acquire_cb    acb;
+    cairn_db_query_cb      qcb;
+    cairn_db_done_cb       dcb;
+    void                  *data;
+
+    mod_mysql_op_t         op;              /* what the user asked */
+    const char            *sql;
+    cairn_db_param_t      *params;
+    size_t                 nparams;
+    MYSQL_BIND            *rbind;
+    unsigned long         *rlen;
+    my_bool               *rnull;
+    my_bool               *rerr;
+    const char           **rnames;
+    unsigned               ncols;
+    cairn_db_result_t      res;
+    cairn_db_error_t       err;
+    cairn_db_error_t       dead;            /* why conn is gone */
+    int                    has_dead;
+};
+
+
+/* The pool of one database in one worker. */
+struct mod_mysql_pool_s {
+    mod_mysql_db_t      *db;
+    mod_mysql_conn_t    *conns;
+    mod_mysql_handle_t  *qhead;
+    mod_mysql_handle_t  *qtail;
+    struct event        *ev_retry;
+    unsigned             nopen;
+    unsigned             nconnecting;
+    unsigned             nbound;
+    unsigned             noverflow;
+    unsigned             nwaiting;
+    unsigned             failures;
+    uint64_t             retry_at_us;
+    char                 last_error[256];
+    unsigned             last_errno;
+};
+
+
+static int mod_mysql_register(cairn_module_t *m);
+static void *mod_mysql_create_conf(cairn_arena_t *a);
+static const char *mod_mysql_set_database(cairn_cmd_t *cmd, void *conf,
+                                          int argc, char **argv);
+static const char *mod_mysql_set_host(cairn_cmd_t *cmd, void *conf,
+                                      int argc, char **argv);
+static const char *mod_mysql_set_socket(cairn_cmd_t *cmd, void *conf,
+                                        int argc, char **argv);
+static const char *mod_mysql_set_port(cairn_cmd_t *cmd, void *conf,
+                                      int argc, char **argv);
+static const char *mod_mysql_set_count(cairn_cmd_t *cmd, void *conf,
+                                       int argc, char **argv);
+static const char *mod_mysql_set_health(cairn_cmd_t *cmd, void *conf,
+                                        int argc, char **argv);
+static int mod_mysql_post_config(cairn_server_t *s);
+static const char *mod_mysql_check_health(void *conf, const char *where,
+                                          void *data);
+static const char *mod_mysql_read_password(cairn_arena_t *a,
+                                           mod_mysql_db_t *db);
+static int mod_mysql_check_connect(mod_mysql_db_t *db);
+static int mod_mysql_worker_init(cairn_server_t *s);
+static int mod_mysql_worker_exit(cairn_server_t *s);
+static int mod_mysql_handler(cairn_request_t *r);
+
+static MYSQL *mod_mysql_new_mysql(mod_mysql_db_t *db, int nonblocking);
+static void mod_mysql_pool_fill(mod_mysql_pool_t *pool);
+static void mod_mysql_pool_count(mod_mysql_pool_t *pool, int delta);
+static void mod_mysql_conn_drain(mod_mysql_conn_t *c);
+static void mod_mysql_pool_want(mod_mysql_pool_t *pool);
+static void mod_mysql_pool_failed(mod_mysql_pool_t *pool, MYSQL *mysql);
+static void mod_mysql_retry_cb(evutil_socket_t fd, short what, void *arg);
+static void mod_mysql_conn_open(mod_mysql_pool_t *pool, int overflow);
+static void mod_mysql_conn_connected(mod_mysql_conn_t *c);
+static void mod_mysql_conn_idle(mod_mysql_conn_t *c);
+static void mod_mysql_conn_bind(mod_mysql_conn_t *c, mod_mysql_handle_t *h);
+static void mod_mysql_conn_unbind(mod_mysql_conn_t *c);
+static void mod_mysql_conn_close(mod_mysql_conn_t *c);
+static void mod_mysql_conn_closed(mod_mysql_conn_t *c);
+static void mod_mysql_conn_free(mod_mysql_conn_t *c);
+static void mod_mysql_conn_abort(mod_mysql_conn_t *c);
+static void mod_mysql_conn_reset_done(mod_mysql_conn_t *c);
+static int mod_mysql_conn_expired(const mod_mysql_conn_t *c);
+static void mod_mysql_deadline_cb(evutil_socket_t fd, short what,
+                                  void *arg);
+static void mod_mysql_deadline(mod_mysql_conn_t *c, int64_t ms);
+
+static void mod_mysql_op_go(mod_mysql_conn_t *c, mod_mysql_op_t op,
+                            mod_mysql_step_cb then);
+static void mod_mysql_op_finish(mod_mysql_conn_t *c);
+#ifdef CAIRN_MYSQL_NONBLOCKING
+static int mod_mysql_op_start(mod_mysql_conn_t *c);
+static int mod_mysql_op_cont(mod_mysql_conn_t *c, int ready);
+static void mod_mysql_wait(mod_mysql_conn_t *c, int status);
+static void mod_mysql_arm(mod_mysql_conn_t *c, short what,
+                          const struct timeval *tv);
+static void mod_mysql_peer_closed(mod_mysql_conn_t *c);
+static void mod_mysql_io_cb(evutil_socket_t fd, short what, void *arg);
+#else
+static void mod_mysql_op_blocking(mod_mysql_conn_t *c);
+static void mod_mysql_task_work(void *data);
+static void mod_mysql_task_done(cairn_request_t *r, void *data);
+#endif
+static int mod_mysql_fetch_step(mod_mysql_conn_t *c);
+
+static void mod_mysql_run(mod_mysql_handle_t *h);
+static void mod_mysql_q_start(mod_mysql_conn_t *c);
+static void mod_mysql_q_evicted(mod_mysql_conn_t *c);
+static void mod_mysql_q_prepare(mod_mysql_conn_t *c);
+static void mod_mysql_q_prepared(mod_mysql_conn_t *c);
+static void mod_mysql_q_execute(mod_mysql_conn_t *c);
+static void mod_mysql_q_executed(mod_mysql_conn_t *c);
+static void mod_mysql_q_stored(mod_mysql_conn_t *c);
+static void mod_mysql_q_fetch(mod_mysql_conn_t *c);
+#ifdef CAIRN_MYSQL_NONBLOCKING
+static void mod_mysql_q_fetched(mod_mysql_conn_t *c);
+#endif
+static int mod_mysql_q_row(mod_mysql_conn_t *c);
+static void mod_mysql_q_end(mod_mysql_conn_t *c);
+static void mod_mysql_tx_done(mod_mysql_conn_t *c);
+static void mod_mysql_deliver(mod_mysql_conn_t *c, int failed);
+static void mod_mysql_error_from(mod_mysql_handle_t *h, unsigned code,
+                                 const char *sqlstate, const char *msg);
+static void mod_mysql_error_set(cairn_arena_t *a, cairn_db_error_t *e,
+                                cairn_db_errkind_t kind, unsigned code,
+                                const char *sqlstate, const char *msg);
+static cairn_db_errkind_t mod_mysql_kind(unsigned code);
+static int mod_mysql_code_broken(unsigned code);
+static json_t *mod_mysql_json_text(const char *p, size_t len);
+static void mod_mysql_json_free(void *data);
+
+static int mod_mysql_api_acquire(const cairn_db_t *db, cairn_request_t *r,
+                                 cairn_db_acquire_cb cb, void *data);
+static int mod_mysql_api_query(cairn_db_conn_t *h, const char *sql,
+                               const cairn_db_param_t *params,
+                               size_t nparams, cairn_db_query_cb cb,
+                               void *data);
+static int mod_mysql_api_begin(cairn_db_conn_t *h, cairn_db_done_cb cb,
+                               void *data);
+static int mod_mysql_api_commit(cairn_db_conn_t *h, cairn_db_done_cb cb,
+                                void *data);
+static int mod_mysql_api_rollback(cairn_db_conn_t *h, cairn_db_done_cb cb,
+                                  void *data);
+static void mod_mysql_api_release(cairn_db_conn_t *h);
+static const char *mod_mysql_api_kind_name(cairn_db_errkind_t kind);
+static int mod_mysql_tx(cairn_db_conn_t *h, mod_mysql_op_t op,
+                        cairn_db_done_cb cb, void *data);
+static void mod_mysql_handle_cleanup(void *data);
+static void mod_mysql_handle_cb(evutil_socket_t fd, short what, void *arg);
+static void mod_mysql_handle_later(mod_mysql_handle_t *h,
+                                   mod_mysql_hstate_t st);
+static void mod_mysql_queue_remove(mod_mysql_handle_t *h);
+
+static void mod_mysql_health_acquired(cairn_request_t *r,
+                                      cairn_db_conn_t *c,
+                                      const cairn_db_error_t *err,
+                                      void *data);
+static void mod_mysql_health_done(cairn_request_t *r,
+                                  const cairn_db_result_t *res,
+                                  const cairn_db_error_t *err, void *data);
+static void mod_mysql_health_cancel(cairn_request_t *r, void *data);
+static int mod_mysql_health_respond(cairn_request_t *r, mod_mysql_db_t *db,
+                                    const cairn_db_error_t *err);
+
+static void mod_mysql_metrics_register(cairn_server_t *s);
+static void mod_mysql_gauge(cairn_metric_t *m, mod_mysql_pool_t *pool,
+                            double delta);
+static void mod_mysql_count_error(mod_mysql_pool_t *pool,
+                                  cairn_db_errkind_t kind);
+
+
+static const cairn_directive_t  mod_mysql_db_directives[] = {
+    CAIRN_DIRECTIVE_CUSTOM("Host", CAIRN_ARGS_ONE, mod_mysql_db_t, host,
+                           CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_mysql_set_host),
+    CAIRN_DIRECTIVE_CUSTOM("Port", CAIRN_ARGS_ONE, mod_mysql_db_t, port,
+                           CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_mysql_set_port),
+    CAIRN_DIRECTIVE_CUSTOM("Socket", CAIRN_ARGS_ONE, mod_mysql_db_t, socket,
+                           CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_mysql_set_socket),
+    CAIRN_DIRECTIVE_ONE("User", mod_mysql_db_t, user, CAIRN_SCOPE_SECTION,
+                        CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_PATH("PasswordFile", mod_mysql_db_t, password_file,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_ONE("Name", mod_mysql_db_t, dbname, CAIRN_SCOPE_SECTION,
+                        CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_ONE("Charset", mod_mysql_db_t, charset,
+                        CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_MSEC("ConnectTimeout", mod_mysql_db_t, connect_timeout,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_MSEC("QueryTimeout", mod_mysql_db_t, query_timeout,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_CUSTOM("PoolSize", CAIRN_ARGS_ONE, mod_mysql_db_t,
+                           pool_size, CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_mysql_set_count),
+    CAIRN_DIRECTIVE_CUSTOM("MaxOverflow", CAIRN_ARGS_ONE, mod_mysql_db_t,
+                           max_overflow, CAIRN_SCOPE_SECTION,
+                           CAIRN_MERGE_NONE, mod_mysql_set_count),
+    CAIRN_DIRECTIVE_MSEC("PoolRecycle", mod_mysql_db_t, pool_recycle,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_MSEC("PoolTimeout", mod_mysql_db_t, pool_timeout,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_END
+};
+
+
+static const cairn_directive_t  mod_mysql_directives[] = {
+    CAIRN_DIRECTIVE_SECTION("Database", mod_mysql_conf_t, dbs,
+                            CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE,
+                            mod_mysql_set_database),
+    CAIRN_DIRECTIVE_CUSTOM("DatabaseHealth", CAIRN_ARGS_ONE,
+                           mod_mysql_conf_t, health, CAIRN_SCOPE_LOCATION,
+                           CAIRN_MERGE_REPLACE, mod_mysql_set_health),
+    CAIRN_DIRECTIVE_END
+};
+
+
+CAIRN_MODULE(mysql) = {
+    CAIRN_MODULE_HEADER,
+    .name           = "mysql",
+    .version        = "1.0.0",
+    .description    = "MySQL/MariaDB connection pools, non-blocking",
+    .directives     = mod_mysql_directives,
+    .create_conf    = mod_mysql_create_conf,
+    .register_hooks = mod_mysql_register,
+};
+
+
+/* The metric families, registered by every configuration generation. */
+static cairn_metric_t  *mod_mysql_m_open;
+static cairn_metric_t  *mod_mysql_m_in_use;
+static cairn_metric_t  *mod_mysql_m_overflow;
+static cairn_metric_t  *mod_mysql_m_waiters;
+static cairn_metric_t  *mod_mysql_m_wait;
+static cairn_metric_t  *mod_mysql_m_query;
+static cairn_metric_t  *mod_mysql_m_errors;
+
+/* The databases of the generation this worker runs. */
+static mod_mysql_db_t  *mod_mysql_worker_dbs;
+
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                      */
+/* ------------------------------------------------------------------ */
+
+static int
+mod_mysql_register(cairn_module_t *m)
+{
+    if (cairn_hook_handler(m, mod_mysql_handler, CAIRN_ORDER_MIDDLE, 0,
+                           NULL, NULL) != CAIRN_OK
+        || cairn_hook_post_config(m, mod_mysql_post_config,
+                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
+           != CAIRN_OK
+        || cairn_hook_worker_init(m, mod_mysql_worker_init,
+                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
+           != CAIRN_OK
+        || cairn_hook_worker_exit(m, mod_mysql_worker_exit,
+                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
+           != CAIRN_OK)
+    {
+        return CAIRN_ERROR;
+    }
+
+    return CAIRN_OK;
+}
+
+
+static void *
+mod_mysql_create_conf(cairn_arena_t *a)
+{
+    return cairn_arena_calloc(a, sizeof(mod_mysql_conf_t));
+}
+
+
+/* <Database name>: a new pool with defaults; the body fills it. */
+static const char *
+mod_mysql_set_database(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_mysql_conf_t  *mc = conf;
+    mod_mysql_db_t    *db, **tail;
+    cairn_arena_t     *a = cairn_cmd_arena(cmd);
+
+    if (argc != 1 || argv[0][0] == '\0') {
+        return "<Database> takes one argument, the database's name";
+    }
+
+    for (tail = &mc->dbs; *tail != NULL; tail = &(*tail)->next) {
+        if (strcmp((*tail)->name, argv[0]) == 0) {
+            return cairn_arena_printf(a, "<Database %s> is already defined "
+                                      "at %s:%d", argv[0], (*tail)->file,
+                                      (*tail)->line);
+        }
+    }
+
+    db = cairn_arena_calloc(a, sizeof(mod_mysql_db_t));
+    db->name = cairn_arena_strdup(a, argv[0]);
+    db->file = cairn_arena_strdup(a, cairn_cmd_file(cmd));
+    db->line = cairn_cmd_line(cmd);
+    db->port = 0;
+    db->charset = "utf8mb4";
+    db->connect_timeout = 5000;
+    db->query_timeout = 30000;
+    db->pool_timeout = 5000;
+    db->pool_recycle = 0;
+    db->pool_size = 4;
+    db->max_overflow = 4;
+
+    db->api.size = sizeof(cairn_db_t);
+    db->api.version = CAIRN_DB_API_VERSION;
+    db->api.name = db->name;
+    db->api.acquire = mod_mysql_api_acquire;
+    db->api.query = mod_mysql_api_query;
+    db->api.begin = mod_mysql_api_begin;
+    db->api.commit = mod_mysql_api_commit;
+    db->api.rollback = mod_mysql_api_rollback;
+    db->api.release = mod_mysql_api_release;
+    db->api.kind_name = mod_mysql_api_kind_name;
+
+    if (cairn_provider_register(cairn_cmd_server(cmd), CAIRN_DB_PROVIDER,
+                                db->name, &db->api) != CAIRN_OK)
+    {
+        return cairn_arena_printf(a, "another module already provides a "
+                                  "database called \"%s\"", db->name);
+    }
+
+    *tail = db;
+
+    return cairn_cmd_section(cmd, mod_mysql_db_directives, db);
+}
+
+
+static const char *
+mod_mysql_set_host(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_mysql_db_t  *db = conf;
+
+    if (db->socket != NULL) {
+        return "Host and Socket exclude each other: give one of them";
+    }
+    if (argv[0][0] == '\0') {
+        return "Host must not be empty";
+    }
+
+    db->host = cairn_arena_strdup(cairn_cmd_arena(cmd), argv[0]);
+
+    return NULL;
+}
+
+
+static const char *
+mod_mysql_set_socket(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_mysql_db_t  *db = conf;
+
+    if (db->host != NULL || db->port != 0) {
+        return "Socket excludes Host and Port: give one or the other";
+    }
+    if (argv[0][0] != '/') {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "Socket \"%s\" must "
+                                  "be an absolute path", argv[0]);
+    }
+
+    db->socket = cairn_arena_strdup(cairn_cmd_arena(cmd), argv[0]);
+
+    return NULL;
+}
+
+
+static const char *
+mod_mysql_set_port(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_mysql_db_t  *db = conf;
+    const char      *err;
+    int              port;
+
+    if (db->socket != NULL) {
+        return "Port makes no sense with Socket: give one or the other";
+    }
+
+    err = cairn_parse_int(argv[0], &port);
+    if (err != NULL) {
+        return err;
+    }
+    if (port < 1 || port > 65535) {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "Port %s is not a "
+                                  "port number (1 to 65535)", argv[0]);
+    }
+
+    db->port = port;
+
+    return NULL;
+}
+
+
+/* PoolSize (1..1000) and MaxOverflow (0..1000). */
+static const char *
+mod_mysql_set_count(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_mysql_db_t  *db = conf;
+    const char      *name = cairn_cmd_name(cmd);
+    const char      *err;
+    int              n, min;
+
+    err = cairn_parse_int(argv[0], &n);
+    if (err != NULL) {
+        return err;
+    }
+
+    min = strcasecmp(name, "PoolSize") == 0 ? 1 : 0;
+    if (n < min || n > 1000) {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "%s %s is out of "
+                                  "range (%d to 1000)", name, argv[0], min);
+    }
+
+    if (min == 1) {
+        db->pool_size = n;
+    } else {
+        db->max_overflow = n;
+    }
+
+    return NULL;
+}
+
+
+static const char *
+mod_mysql_set_health(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_mysql_conf_t        *mc = conf;
+    mod_mysql_health_ref_t  *ref;
+    cairn_arena_t           *a = cairn_cmd_arena(cmd);
+
+    ref = cairn_arena_calloc(a, sizeof(*ref));
+    ref->name = cairn_arena_strdup(a, argv[0]);
+    ref->file = cairn_arena_strdup(a, cairn_cmd_file(cmd));
+    ref->line = cairn_cmd_line(cmd);
+    mc->health = ref;
+
+    return NULL;
+}
+
+
+/*
+ * Checks every section (what a section's body cannot check line by
+ * line), reads the password files while still privileged, checks every
+ * DatabaseHealth name, and with -D CHECK_DB connects once to each.
+ */
+static int
+mod_mysql_post_config(cairn_server_t *s)
+{
+    mod_mysql_conf_t  *mc;
+    mod_mysql_db_t    *db;
+    const char        *err;
+    int                rc = CAIRN_OK;
+
+    mc = cairn_server_conf(s, &mod_mysql_module);
+    if (mc == NULL) {
+        return CAIRN_OK;
+    }
+
+    for (db = mc->dbs; db != NULL; db = db->next) {
+        err = NULL;
+        if (db->user == NULL) {
+            err = "needs a User";
+        } else if (db->dbname == NULL) {
+            err = "needs a Name (the database to use)";
+        } else if (db->connect_timeout <= 0) {
+            err = "ConnectTimeout must be more than 0";
+        } else if (db->query_timeout <= 0) {
+            err = "QueryTimeout must be more than 0";
+        } else if (db->pool_timeout <= 0) {
+            err = "PoolTimeout must be more than 0";
+        }
+        if (err == NULL && db->password_file != NULL) {
+            err = mod_mysql_read_password(cairn_server_arena(s), db);
+        }
+        if (err != NULL) {
+            cairn_log_error(NULL, 0, "%s:%d: <Database %s> %s", db->file,
+                            db->line, db->name, err);
+            rc = CAIRN_ERROR;
+        }
+        if (db->password == NULL) {
+            db->password = "";
+        }
+        if (db->host == NULL && db->socket == NULL) {
+            db->host = "127.0.0.1";
+        }
+    }
+
+    err = cairn_server_each_conf(s, &mod_mysql_module,
+                                 mod_mysql_check_health, s);
+    if (err != NULL) {
+        cairn_log_error(NULL, 0, "%s", err);
+        rc = CAIRN_ERROR;
+    }
+
+    if (rc == CAIRN_OK && cairn_server_defined(s, "CHECK_DB")) {
+        for (db = mc->dbs; db != NULL; db = db->next) {
+            if (mod_mysql_check_connect(db) != CAIRN_OK) {
+                rc = CAIRN_ERROR;
+            }
+        }
+        /* The master keeps no client state; workers start afresh. */
+        mysql_library_end();
+    }
+
+    mod_mysql_metrics_register(s);
+
+    return rc;
+}
+
+
+static const char *
+mod_mysql_check_health(void *conf, const char *where, void *data)
+{
+    const mod_mysql_conf_t  *lc = conf;
+    const mod_mysql_conf_t  *mc;
+    const mod_mysql_db_t    *db;
+    cairn_server_t          *s = data;
+
+    if (lc->health == NULL) {
+        return NULL;
+    }
+
+    mc = cairn_server_conf(s, &mod_mysql_module);
+
+    for (db = mc != NULL ? mc->dbs : NULL; db != NULL; db = db->next) {
+        if (strcmp(db->name, lc->health->name) == 0) {
+            return NULL;
+        }
+    }
+
+    return cairn_arena_printf(cairn_server_arena(s), "%s:%d: DatabaseHealth "
+                              "%s: there is no <Database %s>",
+                              lc->health->file, lc->health->line,
+                              lc->health->name, lc->health->name);
+}
+
+
+/*
+ * Reads PasswordFile: a regular file nobody but its owner may read, the
+ * password on its first line (one trailing newline is dropped).
+ */
+static const char *
+mod_mysql_read_password(cairn_arena_t *a, mod_mysql_db_t *db)
+{
+    const char   *path = db->password_file;
+    struct stat   st;
+    char          buf[MOD_MYSQL_PASSWORD_MAX + 1];
+    ssize_t       n;
+    size_t        len;
+    int           fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return cairn_arena_printf(a, "PasswordFile %s cannot be opened: %s",
+                                  path, strerror(errno));
+    }
+
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cairn_arena_printf(a, "PasswordFile %s is not a regular "
+                                  "file", path);
+    }
+
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        close(fd);
+        return cairn_arena_printf(a, "PasswordFile %s is readable by group "
+                                  "or others (mode %04o): run chmod 600 %s",
+                                  path, (unsigned) (st.st_mode & 07777),
+                                  path);
+    }
+
+    len = 0;
+    for ( ;; ) {
+        n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t) n;
+        if (len == sizeof(buf) - 1) {
+            break;
+        }
+    }
+    close(fd);
+
+    if (n < 0) {
+        return cairn_arena_printf(a, "PasswordFile %s cannot be read: %s",
+                                  path, strerror(errno));
+    }
+    if (len >= MOD_MYSQL_PASSWORD_MAX) {
+        return cairn_arena_printf(a, "PasswordFile %s is too long", path);
+    }
+
+    if (len > 0 && buf[len - 1] == '\n') {
+        len--;
+    }
+    if (memchr(buf, '\0', len) != NULL) {
+        return cairn_arena_printf(a, "PasswordFile %s holds a NUL byte",
+                                  path);
+    }
+
+    db->password = cairn_arena_strndup(a, buf, len);
+    memset(buf, 0, sizeof(buf));
+
+    return NULL;
+}
+
+
+/* -D CHECK_DB: one blocking connection (this is the config test). */
+static int
+mod_mysql_check_connect(mod_mysql_db_t *db)
+{
+    MYSQL  *mysql;
+
+    mysql = mod_mysql_new_mysql(db, 0);
+    if (mysql == NULL) {
+        cairn_log_error(NULL, 0, "%s:%d: <Database %s>: out of memory",
+                        db->file, db->line, db->name);
+        return CAIRN_ERROR;
+    }
+
+    if (mysql_real_connect(mysql, db->socket ? NULL : db->host, db->user,
+                           db->password, db->dbname,
+                           (unsigned) db->port, db->socket, 0) == NULL)
+    {
+        cairn_log_error(NULL, 0, "%s:%d: <Database %s>: cannot connect: "
+                        "%s (%u)", db->file, db->line, db->name,
+                        mysql_error(mysql), mysql_errno(mysql));
+        mysql_close(mysql);
+        return CAIRN_ERROR;
+    }
+
+    cairn_log_info(NULL, "<Database %s>: connected to %s, server %s",
+                     db->name, mysql_get_host_info(mysql),
+                     mysql_get_server_info(mysql));
+    mysql_close(mysql);
+
+    return CAIRN_OK;
+}
+
+
+/* A MYSQL handle with the section's options (no connection yet). */
+static MYSQL *
+mod_mysql_new_mysql(mod_mysql_db_t *db, int nonblocking)
+{
+    MYSQL         *mysql;
+    unsigned int   secs, proto;
+
+#ifndef CAIRN_MYSQL_NONBLOCKING
+    nonblocking = 0;
+#endif
+
+    mysql = mysql_init(NULL);
+    if (mysql == NULL) {
+        return NULL;
+    }
+
+#ifdef CAIRN_MYSQL_NONBLOCKING
+    if (nonblocking) {
+        mysql_options(mysql, MYSQL_OPT_NONBLOCK, 0);
+    }
+#endif
+
+    secs = (unsigned int) ((db->connect_timeout + 999) / 1000);
+    mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &secs);
+    if (!nonblocking) {
+        /* Without the non-blocking API nothing else bounds a call. */
+        secs = (unsigned int) ((db->query_timeout + 999) / 1000);
+        mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &secs);
+        mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &secs);
+    }
+    mysql_options(mysql, MYSQL_SET_CHARSET_NAME, db->charset);
+
+    proto = db->socket != NULL ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
+    mysql_options(mysql, MYSQL_OPT_PROTOCOL, &proto);
+
+    return mysql;
+}
+
+
+static void
+mod_mysql_metrics_register(cairn_server_t *s)
+{
+    static const char *const  pool[] = { "pool", NULL };
+    static const char *const  pool_kind[] = { "pool", "kind", NULL };
+
+    mod_mysql_m_open = cairn_metric_gauge(s, "cairn_db_connections_open",
+        "Database connections open, by pool.", pool);
+    mod_mysql_m_in_use = cairn_metric_gauge(s, "cairn_db_connections_in_use",
+        "Database connections held by requests, by pool.", pool);
+    mod_mysql_m_overflow = cairn_metric_gauge(s,
+        "cairn_db_connections_overflow",
+        "Database connections open beyond PoolSize, by pool.", pool);
+    mod_mysql_m_waiters = cairn_metric_gauge(s, "cairn_db_waiters",
+        "Requests waiting for a database connection, by pool.", pool);
+    mod_mysql_m_wait = cairn_metric_histogram(s, "cairn_db_wait_seconds",
+        "Time requests waited for a database connection.", pool, NULL, 0);
+    mod_mysql_m_query = cairn_metric_histogram(s, "cairn_db_query_seconds",
+        "Time database statements took.", pool, NULL, 0);
+    mod_mysql_m_errors = cairn_metric_counter(s, "cairn_db_errors_total",
+        "Database errors, by pool and kind.", pool_kind);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Workers and pools                                                  */
+/* ------------------------------------------------------------------ */
+
+static int
+mod_mysql_worker_init(cairn_server_t *s)
+{
+    mod_mysql_conf_t  *mc;
+    mod_mysql_pool_t  *pool;
+    mod_mysql_db_t    *db;
+
+    mc = cairn_server_conf(s, &mod_mysql_module);
+    mod_mysql_worker_dbs = mc != NULL ? mc->dbs : NULL;
+    if (mod_mysql_worker_dbs == NULL) {
+        return CAIRN_OK;
+    }
+
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        cairn_log_error(NULL, 0, "the MySQL client library failed to "
+                        "initialise");
+        return CAIRN_ERROR;
+    }
+
+    for (db = mod_mysql_worker_dbs; db != NULL; db = db->next) {
+        pool = calloc(1, sizeof(mod_mysql_pool_t));
+        if (pool == NULL) {
+            cairn_log_error(NULL, errno, "no memory for <Database %s>",
+                            db->name);
+            return CAIRN_ERROR;
+        }
+        pool->db = db;
+        pool->ev_retry = evtimer_new(cairn_event_base(), mod_mysql_retry_cb,
+                                     pool);
+        db->pool = pool;
+
+        /* Every series exists from the start, at 0. */
+        mod_mysql_gauge(mod_mysql_m_open, pool, 0);
+        mod_mysql_gauge(mod_mysql_m_in_use, pool, 0);
+        mod_mysql_gauge(mod_mysql_m_overflow, pool, 0);
+        mod_mysql_gauge(mod_mysql_m_waiters, pool, 0);
+        mod_mysql_pool_fill(pool);
+    }
+
+    return CAIRN_OK;
+}
+
+
+/*
+ * The loop has stopped: requests still holding a connection are told
+ * nothing more (their arenas die after this), and every connection is
+ * closed with the blocking call, which only sends COM_QUIT.
+ */
+static int
+mod_mysql_worker_exit(cairn_server_t *s)
+{
+    mod_mysql_pool_t    *pool;
+    mod_mysql_conn_t    *c, *next;
+    mod_mysql_handle_t  *h;
+    mod_mysql_db_t      *db;
+
+    for (db = mod_mysql_worker_dbs; db != NULL; db = db->next) {
+        pool = db->pool;
+        if (pool == NULL) {
+            continue;
+        }
+
+        while ((h = pool->qhead) != NULL) {
+            mod_mysql_queue_remove(h);
+        }
+
+        for (c = pool->conns; c != NULL; c = next) {
+            next = c->next;
+            if (c->h != NULL) {
+                c->h->conn = NULL;
+                c->h = NULL;
+            }
+#ifndef CAIRN_MYSQL_NONBLOCKING
+            if (c->op != MOD_MYSQL_OP_NONE) {
+                /* A task thread still uses it; the process ends soon. */
+                continue;
+            }
+#endif
+            if (c->counted) {
+                c->counted = 0;
+                mod_mysql_pool_count(pool, -1);
+            }
+            if (c->state == MOD_MYSQL_BOUND) {
+                mod_mysql_gauge(mod_mysql_m_in_use, pool, -1);
+            }
+            mod_mysql_conn_drain(c);
+            mod_mysql_conn_free(c);
+        }
+
+        event_free(pool->ev_retry);
+        free(pool);
+        db->pool = NULL;
+    }
+
+    mod_mysql_worker_dbs = NULL;
+#ifdef CAIRN_MYSQL_NONBLOCKING
+    mysql_library_end();
+#endif
+
+    return CAIRN_OK;
+}
+
+
+/* Counts a connection in or out, and what is beyond PoolSize. */
+static void
+mod_mysql_pool_count(mod_mysql_pool_t *pool, int delta)
+{
+    unsigned  size = (unsigned) pool->db->pool_size;
+    unsigned  over;
+
+    pool->nopen = delta > 0 ? pool->nopen + 1 : pool->nopen - 1;
+    mod_mysql_gauge(mod_mysql_m_open, pool, delta);
+
+    over = pool->nopen > size ? pool->nopen - size : 0;
+    if (over != pool->noverflow) {
+        mod_mysql_gauge(mod_mysql_m_overflow, pool,
+                        (double) over - (double) pool->noverflow);
+        pool->noverflow = over;
+    }
+}
+
+
+/*
+ * At worker exit: finishes an operation still in flight by cutting the
+ * socket (every wait then ends at once), so that the handle can be
+ * closed and freed.
+ */
+static void
+mod_mysql_conn_drain(mod_mysql_conn_t *c)
+{
+#ifdef CAIRN_MYSQL_NONBLOCKING
+    int  i, closing;
+
+    if (c->op == MOD_MYSQL_OP_NONE) {
+        return;
+    }
+
+    closing = c->op == MOD_MYSQL_OP_CLOSE;
+    mod_mysql_conn_abort(c);
+    event_del(c->ev_io);
+
+    for (i = 0; i < 1000; i++) {
+        if (mod_mysql_op_cont(c, MYSQL_WAIT_READ | MYSQL_WAIT_WRITE
+                                 | MYSQL_WAIT_TIMEOUT) == 0)
+        {
+            break;
+        }
+    }
+    c->op = MOD_MYSQL_OP_NONE;
+
+    if (closing) {
+        c->mysql = NULL;
+    }
+#else
+    (void) c;
+#endif
+}
+
+
+/* Opens connections until PoolSize are open or opening. */
+static void
+mod_mysql_pool_fill(mod_mysql_pool_t *pool)
+{
+    if (pool->retry_at_us > cairn_now_us()) {
+        return;
+    }
+
+    while (pool->nopen + pool->nconnecting
+           < (unsigned) pool->db->pool_size)
+    {
+        mod_mysql_conn_open(pool, 0);
+        if (pool->retry_at_us > cairn_now_us()) {
+            return;
+        }
+    }
+}
+
+
+/* Waiters outnumber connections being opened: open more, up to
+ * PoolSize + MaxOverflow. */
+static void
+mod_mysql_pool_want(mod_mysql_pool_t *pool)
+{
+    unsigned  limit;
+
+    limit = (unsigned) (pool->db->pool_size + pool->db->max_overflow);
+
+    while (pool->nwaiting > pool->nconnecting
+           && pool->nopen + pool->nconnecting < limit
+           && pool->retry_at_us <= cairn_now_us())
+    {
+        mod_mysql_conn_open(pool,
+            pool->nopen + pool->nconnecting
+            >= (unsigned) pool->db->pool_size);
+    }
+}
+
+
+/*
+ * A connection attempt failed: back off (doubling up to a ceiling), and
+ * when nothing is open or opening, fail the waiters now rather than
+ * letting them sit out PoolTimeout.
+ */
+static void
+mod_mysql_pool_failed(mod_mysql_pool_t *pool, MYSQL *mysql)
+{
+    mod_mysql_handle_t  *h;
+    struct timeval       tv;
+    uint64_t             ms;
+    unsigned             code;
+
+    code = mysql != NULL ? mysql_errno(mysql) : CR_OUT_OF_MEMORY;
+    snprintf(pool->last_error, sizeof(pool->last_error), "%s",
+             mysql != NULL ? mysql_error(mysql) : "out of memory");
+    pool->last_errno = code;
+
+    if (pool->failures == 0) {
+        cairn_log_error(NULL, 0, "<Database %s>: cannot connect: %s (%u); "
+                        "retrying with back-off", pool->db->name,
+                        pool->last_error, code);
+    }
+
+    ms = MOD_MYSQL_BACKOFF_MIN_MS;
+    if (pool->failures < 16) {
+        ms <<= pool->failures;
+    } else {
+        ms = MOD_MYSQL_BACKOFF_MAX_MS;
+    }
+    if (ms > MOD_MYSQL_BACKOFF_MAX_MS) {
+        ms = MOD_MYSQL_BACKOFF_MAX_MS;
+    }
+    pool->failures++;
+    pool->retry_at_us = cairn_now_us() + ms * 1000;
+
+    tv.tv_sec = (time_t) (ms / 1000);
+    tv.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
+    evtimer_add(pool->ev_retry, &tv);
+
+    if (pool->nopen + pool->nconnecting > 0) {
+        return;
+    }
+
+    while ((h = pool->qhead) != NULL) {
+        mod_mysql_queue_remove(h);
+        mod_mysql_error_set(h->a, &h->err, CAIRN_DB_UNAVAILABLE, code, "",
+                            pool->last_error);
+        mod_mysql_handle_later(h, MOD_MYSQL_H_ACQUIRE_FAILED);
+    }
+}
+
+
+static void
+mod_mysql_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mod_mysql_pool_t  *pool = arg;
+
+    pool->retry_at_us = 0;
+    mod_mysql_pool_fill(pool);
+    mod_mysql_pool_want(pool);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                        */
+/* ------------------------------------------------------------------ */
+
+static void
+mod_mysql_conn_open(mod_mysql_pool_t *pool, int overflow)
+{
+    mod_mysql_db_t    *db = pool->db;
+    mod_mysql_conn_t  *c;
+
+    c = calloc(1, sizeof(mod_mysql_conn_t));
+    if (c == NULL) {
+        mod_mysql_pool_failed(pool, NULL);
+        return;
+    }
+
+    c->pool = pool;
+    c->state = MOD_MYSQL_CONNECTING;
+    c->overflow = overflow ? 1 : 0;
+    c->created_us = cairn_now_us();
+    c->mysql = mod_mysql_new_mysql(db, 1);
+    c->ev_io = event_new(cairn_event_base(), -1, 0, NULL, NULL);
+    c->ev_deadline = evtimer_new(cairn_event_base(), mod_mysql_deadline_cb,
+                                 c);
+    if (c->mysql == NULL || c->ev_io == NULL || c->ev_deadline == NULL) {
+        mod_mysql_conn_free(c);
+        mod_mysql_pool_failed(pool, NULL);
+        return;
+    }
+
+    c->next = pool->conns;
+    if (pool->conns != NULL) {
+        pool->conns->prev = c;
+    }
+    pool->conns = c;
+    pool->nconnecting++;
+
+    mod_mysql_deadline(c, db->connect_timeout);
+    mod_mysql_op_go(c, MOD_MYSQL_OP_CONNECT, mod_mysql_conn_connected);
+}
+
+
+static void
+mod_mysql_conn_connected(mod_mysql_conn_t *c)
+{
+    mod_mysql_pool_t  *pool = c->pool;
+    MYSQL             *mysql = c->mysql;
+
+    evtimer_del(c->ev_deadline);
+    pool->nconnecting--;
+
+    if (c->ret_mysql == NULL) {
+        /* mysql_error() of a failed connect lives in the handle. */
+        mod_mysql_pool_failed(pool, mysql);
+        c->state = MOD_MYSQL_CLOSING;
+        mod_mysql_conn_free(c);
+        return;
+    }
+
+    if (pool->failures > 0) {
+        cairn_log_notice(NULL, "<Database %s>: connected again after %u "
+                         "failed attempts", pool->db->name, pool->failures);
+    }
+    pool->failures = 0;
+    pool->retry_at_us = 0;
+    c->counted = 1;
+    mod_mysql_pool_count(pool, 1);
+
+    cairn_log_debug(NULL, "<Database %s>: connection %lu open",
+                    pool->db->name, mysql_thread_id(mysql));
+
+    mod_mysql_conn_idle(c);
+}
+
+
+/*
+ * The connection is free: hand it to the first waiter, or keep it
+ * (watching its socket: a server that closes it is noticed at once), or
+ * close it when it is too old, broken, or an overflow nobody waits for.
+ */
+static void
+mod_mysql_conn_idle(mod_mysql_conn_t *c)
+{
+    mod_mysql_pool_t    *pool = c->pool;
+    mod_mysql_handle_t  *h;
+
+#ifdef CAIRN_MYSQL_NONBLOCKING
+    if (!c->broken) {
+        mod_mysql_arm(c, EV_READ, NULL);
+    }
+#endif
+
+    if (c->broken || mod_mysql_conn_expired(c)) {
+        mod_mysql_conn_close(c);
+        mod_mysql_pool_fill(pool);
+        return;
+    }
+
+    h = pool->qhead;
+    if (h != NULL) {
+        mod_mysql_queue_remove(h);
+        mod_mysql_conn_bind(c, h);
+        mod_mysql_handle_later(h, MOD_MYSQL_H_ACQUIRED);
+        return;
+    }
+
+    c->state = MOD_MYSQL_IDLE;
+
+    if (pool->nopen > (unsigned) pool->db->pool_size) {
+        /* Beyond PoolSize: closed unless wanted again soon, so that a
+         * burst does not open and close connections by the dozen. */
+        mod_mysql_deadline(c, MOD_MYSQL_OVERFLOW_IDLE_MS);
+    }
+
+}
+
+
+static int
+mod_mysql_conn_expired(const mod_mysql_conn_t *c)
+{
+    int64_t  recycle = c->pool->db->pool_recycle;
+
+    return recycle > 0
+           && cairn_now_us() - c->created_us >= (uint64_t) recycle * 1000;
+}
+
+
+static void
+mod_mysql_conn_bind(mod_mysql_conn_t *c, mod_mysql_handle_t *h)
+{
+    c->state = MOD_MYSQL_BOUND;
+    c->h = h;
+    h->conn = c;
+    c->pool->nbound++;
+    mod_mysql_gauge(mod_mysql_m_in_use, c->pool, 1);
+}
+
+
+/* The request lets go of c (release, or its arena died). */
+static void
+mod_mysql_conn_unbind(mod_mysql_conn_t *c)
+{
+    mod_mysql_pool_t  *pool = c->pool;
+
+    c->h->conn = NULL;
+    c->h = NULL;
+    pool->nbound--;
+    mod_mysql_gauge(mod_mysql_m_in_use, pool, -1);
+
+    if (c->op != MOD_MYSQL_OP_NONE) {
+        /* The operation must not finish for nobody: drop the
+         * connection; its callbacks see c->h == NULL and close it. */
+        mod_mysql_conn_abort(c);
+        return;
+    }
+
+    if (c->in_tx && !c->broken) {
+        c->state = MOD_MYSQL_RESETTING;
+        mod_mysql_deadline(c, pool->db->query_timeout);
+        mod_mysql_op_go(c, MOD_MYSQL_OP_ROLLBACK, mod_mysql_conn_reset_done);
+        return;
+    }
+
+    mod_mysql_conn_idle(c);
+}
+
+
+static void
+mod_mysql_conn_reset_done(mod_mysql_conn_t *c)
+{
+    evtimer_del(c->ev_deadline);
+
+    if (c->ret_bool != 0) {
+        c->broken = 1;
+    }
+    c->in_tx = 0;
+
+    mod_mysql_conn_idle(c);
+}
+
+
+/* Stops counting c and closes it without blocking. */
+static void
+mod_mysql_conn_close(mod_mysql_conn_t *c)
+{
+    mod_mysql_pool_t  *pool = c->pool;
+
+    if (c->counted) {
+        c->counted = 0;
+        mod_mysql_pool_count(pool, -1);
+    }
+
+    event_del(c->ev_io);
+    c->ev_what = 0;
+    c->ev_timed = 0;
+    evtimer_del(c->ev_deadline);
+    c->state = MOD_MYSQL_CLOSING;
+
+    mod_mysql_op_go(c, MOD_MYSQL_OP_CLOSE, mod_mysql_conn_closed);
+}
+
+
+static void
+mod_mysql_conn_closed(mod_mysql_conn_t *c)
+{
+    c->mysql = NULL;
+    mod_mysql_conn_free(c);
+}
+
+
+/* Frees c (its MYSQL already closed, or never connected). */
+static void
+mod_mysql_conn_free(mod_mysql_conn_t *c)
+{
+    mod_mysql_pool_t  *pool = c->pool;
+    unsigned           i;
+
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else if (pool->conns == c) {
+        pool->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+
+    if (c->mysql != NULL) {
+        mysql_close(c->mysql);
+        c->mysql = NULL;
+    }
+
+    /* After mysql_close() the statements are detached: this only frees
+     * their memory. */
+    if (c->loose_stmt != NULL) {
+        mysql_stmt_close(c->loose_stmt);
+    }
+    for (i = 0; i < c->ncache; i++) {
+        if (c->cache[i].stmt != NULL) {
+            mysql_stmt_close(c->cache[i].stmt);
+        }
+        free(c->cache[i].sql);
+    }
+    if (c->meta != NULL) {
+        mysql_free_result(c->meta);
+    }
+
+    if (c->ev_io != NULL) {
+        event_free(c->ev_io);
+    }
+    if (c->ev_deadline != NULL) {
+        event_free(c->ev_deadline);
+    }
+
+    free(c);
+}
+
+
+/* Makes the operation in flight fail now, and the connection with it. */
+static void
+mod_mysql_conn_abort(mod_mysql_conn_t *c)
+{
+    c->broken = 1;
+
+#ifdef CAIRN_MYSQL_NONBLOCKING
+    if (c->mysql != NULL && mysql_get_socket(c->mysql) >= 0) {
+        shutdown(mysql_get_socket(c->mysql), SHUT_RDWR);
+    }
+#endif
+}
+
+
+static void
+mod_mysql_deadline(mod_mysql_conn_t *c, int64_t ms)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = (time_t) (ms / 1000);
+    tv.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
+    evtimer_add(c->ev_deadline, &tv);
+}
+
+
+/*
+ * ConnectTimeout or QueryTimeout passed: abandon the operation.  On an
+ * idle connection: it has been idle long enough to close if the pool
+ * is still above PoolSize.
+ */
+static void
+mod_mysql_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mod_mysql_conn_t  *c = arg;
+
+    if (c->op == MOD_MYSQL_OP_NONE) {
+        if (c->state == MOD_MYSQL_IDLE
+            && c->pool->nopen > (unsigned) c->pool->db->pool_size)
+        {
+            mod_mysql_conn_close(c);
+        }
+        return;
+    }
+
+    c->timed_out = 1;
+    mod_mysql_conn_abort(c);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Driving the client library                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Starts op on c; then(c) runs when it has finished, from the loop (or
+ * at once when the library needs no waiting).
+ */
+static void
+mod_mysql_op_go(mod_mysql_conn_t *c, mod_mysql_op_t op,
+                mod_mysql_step_cb then)
+{
+    c->op = op;
+    c->then = then;
+
+#ifdef CAIRN_MYSQL_NONBLOCKING
+    {
+        int  status;
+
+        status = mod_mysql_op_start(c);
+        if (status != 0) {
+            mod_mysql_wait(c, status);
+            return;
+        }
+    }
+    mod_mysql_op_finish(c);
+#else
+    if (op == MOD_MYSQL_OP_CLOSE) {
+        /* COM_QUIT needs no answer: not worth a thread. */
+        mysql_close(c->mysql);
+        mod_mysql_op_finish(c);
+        return;
+    }
+    if (cairn_task_run_detached(mod_mysql_task_work, mod_mysql_task_done, c)
+        != CAIRN_OK)
+    {
+        mod_mysql_op_blocking(c);
+        mod_mysql_op_finish(c);
+    }
+#endif
+}
+
+
+static void
+mod_mysql_op_finish(mod_mysql_conn_t *c)
+{
+    mod_mysql_step_cb  then = c->then;
+
+    c->op = MOD_MYSQL_OP_NONE;
+    c->then = NULL;
+    then(c);
+}
+
+
+#ifdef CAIRN_MYSQL_NONBLOCKING
+
+static int
+mod_mysql_op_start(mod_mysql_conn_t *c)
+{
+    mod_mysql_db_t    *db = c->pool->db;
+    static const char  begin[] = "START TRANSACTION";
+
+    switch (c->op) {
+    case MOD_MYSQL_OP_CONNECT:
+        return mysql_real_connect_start(&c->ret_mysql, c->mysql,
+                                        db->socket ? NULL : db->host,
+                                        db->user, db->password, db->dbname,
+                                        (unsigned) db->port, db->socket, 0);
+    case MOD_MYSQL_OP_PREPARE:
+        return mysql_stmt_prepare_start(&c->ret_int, c->stmt, c->h->sql,
+                                        strlen(c->h->sql));
+    case MOD_MYSQL_OP_EXECUTE:
+        return mysql_stmt_execute_start(&c->ret_int, c->stmt);
+    case MOD_MYSQL_OP_STORE:
+        return mysql_stmt_store_result_start(&c->ret_int, c->stmt);
+    case MOD_MYSQL_OP_FETCH:
+        return mysql_stmt_fetch_start(&c->ret_int, c->stmt);
+    case MOD_MYSQL_OP_STMT_CLOSE:
+        return mysql_stmt_close_start(&c->ret_bool, c->stmt);
+    case MOD_MYSQL_OP_BEGIN:
+        return mysql_real_query_start(&c->ret_int, c->mysql, begin,
+                                      sizeof(begin) - 1);
+    case MOD_MYSQL_OP_COMMIT:
+        return mysql_commit_start(&c->ret_bool, c->mysql);
+    case MOD_MYSQL_OP_ROLLBACK:
+        return mysql_rollback_start(&c->ret_bool, c->mysql);
+    case MOD_MYSQL_OP_CLOSE:
+        return mysql_close_start(c->mysql);
+    default:
+        return 0;
+    }
+}
+
+
+static int
+mod_mysql_op_cont(mod_mysql_conn_t *c, int ready)
+{
+    switch (c->op) {
+    case MOD_MYSQL_OP_CONNECT:
+        return mysql_real_connect_cont(&c->ret_mysql, c->mysql, ready);
+    case MOD_MYSQL_OP_PREPARE:
+        return mysql_stmt_prepare_cont(&c->ret_int, c->stmt, ready);
+    case MOD_MYSQL_OP_EXECUTE:
+        return mysql_stmt_execute_cont(&c->ret_int, c->stmt, ready);
+    case MOD_MYSQL_OP_STORE:
+        return mysql_stmt_store_result_cont(&c->ret_int, c->stmt, ready);
+    case MOD_MYSQL_OP_FETCH:
+        return mysql_stmt_fetch_cont(&c->ret_int, c->stmt, ready);
+    case MOD_MYSQL_OP_STMT_CLOSE:
+        return mysql_stmt_close_cont(&c->ret_bool, c->stmt, ready);
+    case MOD_MYSQL_OP_BEGIN:
+        return mysql_real_query_cont(&c->ret_int, c->mysql, ready);
+    case MOD_MYSQL_OP_COMMIT:
+        return mysql_commit_cont(&c->ret_bool, c->mysql, ready);
+    case MOD_MYSQL_OP_ROLLBACK:
+        return mysql_rollback_cont(&c->ret_bool, c->mysql, ready);
+    case MOD_MYSQL_OP_CLOSE:
+        return mysql_close_cont(c->mysql, ready);
+    default:
+        return 0;
+    }
+}
+
+
+/* Arms the socket event (and the library's own timeout) for status. */
+static void
+mod_mysql_wait(mod_mysql_conn_t *c, int status)
+{
+    struct timeval   tv, *tvp = NULL;
+    unsigned int     ms;
+    short            what = 0;
+
+    if (status & (MYSQL_WAIT_READ | MYSQL_WAIT_EXCEPT)) {
+        what |= EV_READ;
+    }
+    if (status & MYSQL_WAIT_WRITE) {
+        what |= EV_WRITE;
+    }
+    if (status & MYSQL_WAIT_TIMEOUT) {
+        ms = mysql_get_timeout_value_ms(c->mysql);
+        tv.tv_sec = (time_t) (ms / 1000);
+        tv.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
+        tvp = &tv;
+    }
+
+    mod_mysql_arm(c, what, tvp);
+}
+
+
+/*
+ * (Re)arms the socket event.  It is persistent and normally waits for
+ * EV_READ the whole life of the connection, so most statements touch
+ * neither epoll nor the timer heap here.
+ */
+static void
+mod_mysql_arm(mod_mysql_conn_t *c, short what, const struct timeval *tv)
+{
+    if (tv == NULL && !c->ev_timed && c->ev_what == what) {
+        return;
+    }
+
+    event_del(c->ev_io);
+    event_assign(c->ev_io, cairn_event_base(),
+                 what ? mysql_get_socket(c->mysql) : -1,
+                 what ? (short) (what | EV_PERSIST) : 0, mod_mysql_io_cb, c);
+    event_add(c->ev_io, tv);
+    c->ev_what = what;
+    c->ev_timed = tv != NULL;
+}
+
+
+/*
+ * The socket became readable with no operation running: the server
+ * closed the connection (or killed it).  An idle one is dropped now; one
+ * a request holds fails its next operation.
+ */
+static void
+mod_mysql_peer_closed(mod_mysql_conn_t *c)
+{
+    mod_mysql_pool_t  *pool = c->pool;
+
+    event_del(c->ev_io);
+    c->ev_what = 0;
+    c->ev_timed = 0;
+    c->broken = 1;
+
+    if (c->state != MOD_MYSQL_IDLE) {
+        return;
+    }
+
+    cairn_log_info(NULL, "<Database %s>: the server closed idle connection "
+                   "%lu", c->pool->db->name, mysql_thread_id(c->mysql));
+    mod_mysql_conn_close(c);     /* may free c */
+    mod_mysql_pool_fill(pool);
+}
+
+
+static void
+mod_mysql_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mod_mysql_conn_t  *c = arg;
+    int                ready = 0, status;
+
+    if (c->op == MOD_MYSQL_OP_NONE) {
+        if (what & EV_READ) {
+            mod_mysql_peer_closed(c);
+        } else {
+            mod_mysql_arm(c, EV_READ, NULL);
+        }
+        return;
+    }
+
+    if (what & EV_READ) {
+        ready |= MYSQL_WAIT_READ;
+    }
+    if (what & EV_WRITE) {
+        ready |= MYSQL_WAIT_WRITE;
+    }
+    if (what & EV_TIMEOUT) {
+        ready |= MYSQL_WAIT_TIMEOUT;
+    }
+
+    status = mod_mysql_op_cont(c, ready);
+    if (status != 0) {
+        mod_mysql_wait(c, status);
+        return;
+    }
+
+    if (c->op == MOD_MYSQL_OP_CLOSE) {
+        /* The library closed the socket. */
+        event_del(c->ev_io);
+        c->ev_what = 0;
+        c->ev_timed = 0;
+    } else if (c->ev_what != EV_READ || c->ev_timed) {
+        mod_mysql_arm(c, EV_READ, NULL);
+    }
+
+    if (c->op == MOD_MYSQL_OP_FETCH) {
+        /* The row is there; the fetch loop goes on. */
+        c->op = MOD_MYSQL_OP_NONE;
+        mod_mysql_q_fetched(c);
+        return;
+    }
+
+    mod_mysql_op_finish(c);
+}
+
+
+/* One fetch: 0 when its result is in c->ret_int, else a wait status. */
+static int
+mod_mysql_fetch_step(mod_mysql_conn_t *c)
+{
+    c->op = MOD_MYSQL_OP_FETCH;
+    return mysql_stmt_fetch_start(&c->ret_int, c->stmt);
+}
+
+#else /* !CAIRN_MYSQL_NONBLOCKING */
+
+/* The same operations as blocking calls, for a task-pool thread. */
+static void
+mod_mysql_op_blocking(mod_mysql_conn_t *c)
+{
+    mod_mysql_db_t    *db = c->pool->db;
+    static const char  begin[] = "START TRANSACTION";
+
+    switch (c->op) {
+    case MOD_MYSQL_OP_CONNECT:
+        c->ret_mysql = mysql_real_connect(c->mysql,
+                                          db->socket ? NULL : db->host,
+                                          db->user, db->password,
+                                          db->dbname, (unsigned) db->port,
+                                          db->socket, 0);
+        break;
+    case MOD_MYSQL_OP_PREPARE:
+        c->ret_int = mysql_stmt_prepare(c->stmt, c->h->sql,
+                                        strlen(c->h->sql));
+        break;
+    case MOD_MYSQL_OP_EXECUTE:
+        c->ret_int = mysql_stmt_execute(c->stmt);
+        break;
+    case MOD_MYSQL_OP_STORE:
+        c->ret_int = mysql_stmt_store_result(c->stmt);
+        break;
+    case MOD_MYSQL_OP_STMT_CLOSE:
+        c->ret_bool = mysql_stmt_close(c->stmt);
+        break;
+    case MOD_MYSQL_OP_BEGIN:
+        c->ret_int = mysql_real_query(c->mysql, begin, sizeof(begin) - 1);
+        break;
+    case MOD_MYSQL_OP_COMMIT:
+        c->ret_bool = mysql_commit(c->mysql);
+        break;
+    case MOD_MYSQL_OP_ROLLBACK:
+        c->ret_bool = mysql_rollback(c->mysql);
+        break;
+    default:
+        break;
+    }
+}
+
+
+static void
+mod_mysql_task_work(void *data)
+{
+    mod_mysql_op_blocking(data);
+}
+
+
+static void
+mod_mysql_task_done(cairn_request_t *r, void *data)
+{
+    mod_mysql_op_finish(data);
+}
+
+
+/* Rows are already in memory after store_result: no thread needed. */
+static int
+mod_mysql_fetch_step(mod_mysql_conn_t *c)
+{
+    c->ret_int = mysql_stmt_fetch(c->stmt);
+    return 0;
+}
+
+#endif /* CAIRN_MYSQL_NONBLOCKING */
+
+
+/* ------------------------------------------------------------------ */
+/* Statements and transactions                                        */
+/* ------------------------------------------------------------------ */
+
+/* Starts what the handle asked for on its connection. */
+static void
+mod_mysql_run(mod_mysql_handle_t *h)
+{
+    mod_mysql_conn_t  *c = h->conn;
+
+    h->hstate = MOD_MYSQL_H_RUNNING;
+    c->timed_out = 0;
+    c->op_start_us = cairn_now_us();
+
+    if (c->broken) {
+        mod_mysql_error_set(h->a, &h->err, CAIRN_DB_UNAVAILABLE,
+                            CR_SERVER_GONE_ERROR, "HY000",
+                            "the server closed the connection");
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    mod_mysql_deadline(c, h->db->query_timeout);
+
+    switch (h->op) {
+    case MOD_MYSQL_OP_PREPARE:
+        mod_mysql_q_start(c);
+        break;
+    case MOD_MYSQL_OP_BEGIN:
+    case MOD_MYSQL_OP_COMMIT:
+    case MOD_MYSQL_OP_ROLLBACK:
+        mod_mysql_op_go(c, h->op, mod_mysql_tx_done);
+        break;
+    default:
+        break;
+    }
+}
+
+
+/* A cached statement, or one prepared now (evicting the oldest). */
+static void
+mod_mysql_q_start(mod_mysql_conn_t *c)
+{
+    mod_mysql_handle_t  *h = c->h;
+    mod_mysql_stmt_t    *e;
+    unsigned             i;
+
+    for (i = 0; i < c->ncache; i++) {
+        if (c->cache[i].sql != NULL && strcmp(c->cache[i].sql, h->sql) == 0)
+        {
+            c->stmt = c->cache[i].stmt;
+            mod_mysql_q_execute(c);
+            return;
+        }
+    }
+
+    e = &c->cache[c->evict];
+    if (c->ncache < MOD_MYSQL_STMT_CACHE || e->stmt == NULL) {
+        mod_mysql_q_prepare(c);
+        return;
+    }
+
+    c->stmt = e->stmt;
+    e->stmt = NULL;
+    free(e->sql);
+    e->sql = NULL;
+    mod_mysql_op_go(c, MOD_MYSQL_OP_STMT_CLOSE, mod_mysql_q_evicted);
+}
+
+
+static void
+mod_mysql_q_evicted(mod_mysql_conn_t *c)
+{
+    c->stmt = NULL;
+
+    if (c->h == NULL) {
+        mod_mysql_conn_close(c);
+        return;
+    }
+    if (c->ret_bool != 0) {
+        c->broken = 1;
+        mod_mysql_error_from(c->h, mysql_errno(c->mysql),
+                             mysql_sqlstate(c->mysql), mysql_error(c->mysql));
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    mod_mysql_q_prepare(c);
+}
+
+
+static void
+mod_mysql_q_prepare(mod_mysql_conn_t *c)
+{
+    my_bool  on = 1;
+
+    c->stmt = mysql_stmt_init(c->mysql);
+    if (c->stmt == NULL) {
+        mod_mysql_error_set(c->h->a, &c->h->err, CAIRN_DB_OTHER,
+                            CR_OUT_OF_MEMORY, "HY000",
+                            "out of memory for a statement");
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    mysql_stmt_attr_set(c->stmt, STMT_ATTR_UPDATE_MAX_LENGTH, &on);
+    c->loose_stmt = c->stmt;
+
+    mod_mysql_op_go(c, MOD_MYSQL_OP_PREPARE, mod_mysql_q_prepared);
+}
+
+
+static void
+mod_mysql_q_prepared(mod_mysql_conn_t *c)
+{
+    mod_mysql_handle_t  *h = c->h;
+    mod_mysql_stmt_t    *e;
+    unsigned             slot;
+    char                *sql;
+
+    if (h == NULL) {
+        mod_mysql_conn_close(c);
+        return;
+    }
+
+    if (c->ret_int != 0) {
+        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
+                             mysql_stmt_sqlstate(c->stmt),
+                             mysql_stmt_error(c->stmt));
+        if (!mod_mysql_code_broken(mysql_stmt_errno(c->stmt))) {
+            /* Never prepared on the server: nothing to send. */
+            mysql_stmt_close(c->stmt);
+            c->loose_stmt = NULL;
+        }
+        c->stmt = NULL;
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    /* A full cache had its slot c->evict emptied in q_start. */
+    slot = c->ncache < MOD_MYSQL_STMT_CACHE ? c->ncache : c->evict;
+    sql = strdup(h->sql);
+    if (sql == NULL) {
+        /* Left out of the cache; freed with the connection. */
+        c->broken = 1;
+    } else {
+        if (slot == c->ncache) {
+            c->ncache++;
+        } else {
+            c->evict = (c->evict + 1) % MOD_MYSQL_STMT_CACHE;
+        }
+        e = &c->cache[slot];
+        e->sql = sql;
+        e->stmt = c->stmt;
+        c->loose_stmt = NULL;
+    }
+
+    mod_mysql_q_execute(c);
+}
+
+
+static void
+mod_mysql_q_execute(mod_mysql_conn_t *c)
+{
+    mod_mysql_handle_t  *h = c->h;
+    MYSQL_BIND          *b;
+    unsigned long        want;
+    size_t               i;
+
+    want = mysql_stmt_param_count(c->stmt);
+    if (want != h->nparams) {
+        mod_mysql_error_set(h->a, &h->err, CAIRN_DB_OTHER, 0, "07001",
+            cairn_arena_printf(h->a, "the statement has %lu placeholders "
+                               "but %zu parameters were given", want,
+                               h->nparams));
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    b = cairn_arena_calloc(h->a, (h->nparams + 1) * sizeof(MYSQL_BIND));
+    for (i = 0; i < h->nparams; i++) {
+        const cairn_db_param_t  *p = &h->params[i];
+
+        switch (p->type) {
+        case CAIRN_DB_INT:
+            b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+            b[i].buffer = (void *) &p->v.i;
+            break;
+        case CAIRN_DB_DOUBLE:
+            b[i].buffer_type = MYSQL_TYPE_DOUBLE;
+            b[i].buffer = (void *) &p->v.d;
+            break;
+        case CAIRN_DB_STRING:
+        case CAIRN_DB_BLOB:
+            b[i].buffer_type = p->type == CAIRN_DB_STRING
+                               ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+            b[i].buffer = (void *) p->v.s.p;
+            b[i].buffer_length = (unsigned long) p->v.s.len;
+            b[i].length_value = (unsigned long) p->v.s.len;
+            b[i].length = &b[i].length_value;
+            break;
+        default:
+            b[i].buffer_type = MYSQL_TYPE_NULL;
+            break;
+        }
+    }
+
+    if (h->nparams > 0 && mysql_stmt_bind_param(c->stmt, b) != 0) {
+        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
+                             mysql_stmt_sqlstate(c->stmt),
+                             mysql_stmt_error(c->stmt));
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    mod_mysql_op_go(c, MOD_MYSQL_OP_EXECUTE, mod_mysql_q_executed);
+}
+
+
+static void
+mod_mysql_q_executed(mod_mysql_conn_t *c)
+{
+    mod_mysql_handle_t  *h = c->h;
+
+    if (h == NULL) {
+        mod_mysql_conn_close(c);
+        return;
+    }
+
+    if (c->ret_int != 0) {
+        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
+                             mysql_stmt_sqlstate(c->stmt),
+                             mysql_stmt_error(c->stmt));
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    h->res.rows = json_array();
+    cairn_arena_cleanup_add(h->a, mod_mysql_json_free, h->res.rows);
+    h->res.nrows = 0;
+    h->res.insert_id = mysql_stmt_insert_id(c->stmt);
+    h->res.affected_rows = 0;
+
+    c->meta = mysql_stmt_result_metadata(c->stmt);
+    if (c->meta == NULL) {
+        h->res.affected_rows = mysql_stmt_affected_rows(c->stmt);
+        mod_mysql_deliver(c, 0);
+        return;
+    }
+
+    mod_mysql_op_go(c, MOD_MYSQL_OP_STORE, mod_mysql_q_stored);
+}
+
+
+/* The rows are in client memory: bind buffers sized to fit them. */
+static void
+mod_mysql_q_stored(mod_mysql_conn_t *c)
+{
+    mod_mysql_handle_t  *h = c->h;
+    MYSQL_FIELD         *f;
+    unsigned long        size;
+    unsigned             i, n;
+
+    if (h == NULL) {
+        mod_mysql_conn_close(c);
+        return;
+    }
+
+    if (c->ret_int != 0) {
+        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
+                             mysql_stmt_sqlstate(c->stmt),
+                             mysql_stmt_error(c->stmt));
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    n = mysql_num_fields(c->meta);
+    f = mysql_fetch_fields(c->meta);
+
+    h->ncols = n;
+    h->rbind = cairn_arena_calloc(h->a, (n + 1) * sizeof(MYSQL_BIND));
+    h->rlen = cairn_arena_calloc(h->a, (n + 1) * sizeof(unsigned long));
+    h->rnull = cairn_arena_calloc(h->a, (n + 1) * sizeof(my_bool));
+    h->rerr = cairn_arena_calloc(h->a, (n + 1) * sizeof(my_bool));
+    h->rnames = cairn_arena_calloc(h->a, (n + 1) * sizeof(char *));
+
+    for (i = 0; i < n; i++) {
+        MYSQL_BIND  *b = &h->rbind[i];
+
+        h->rnames[i] = cairn_arena_strdup(h->a, f[i].name);
+        b->length = &h->rlen[i];
+        b->is_null = &h->rnull[i];
+        b->error = &h->rerr[i];
+
+        switch (f[i].type) {
+        case MYSQL_TYPE_TINY:
+        case MYSQL_TYPE_SHORT:
+        case MYSQL_TYPE_INT24:
+        case MYSQL_TYPE_LONG:
+        case MYSQL_TYPE_LONGLONG:
+        case MYSQL_TYPE_YEAR:
+            b->buffer_type = MYSQL_TYPE_LONGLONG;
+            b->buffer = cairn_arena_calloc(h->a, sizeof(int64_t));
+            b->buffer_length = sizeof(int64_t);
+            b->is_unsigned = (f[i].flags & UNSIGNED_FLAG) ? 1 : 0;
+            break;
+        case MYSQL_TYPE_FLOAT:
+        case MYSQL_TYPE_DOUBLE:
+            b->buffer_type = MYSQL_TYPE_DOUBLE;
+            b->buffer = cairn_arena_calloc(h->a, sizeof(double));
+            b->buffer_length = sizeof(double);
+            break;
+        default:
+            size = f[i].max_length;
+            if (size < MOD_MYSQL_MIN_COLUMN_BUF) {
+                size = MOD_MYSQL_MIN_COLUMN_BUF;
+            }
+            b->buffer_type = MYSQL_TYPE_STRING;
+            b->buffer = cairn_arena_alloc(h->a, size + 1);
+            b->buffer_length = size;
+            break;
+        }
+    }
+
+    if (mysql_stmt_bind_result(c->stmt, h->rbind) != 0) {
+        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
+                             mysql_stmt_sqlstate(c->stmt),
+                             mysql_stmt_error(c->stmt));
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    mod_mysql_q_fetch(c);
+}
+
+
+/* Fetches rows until one needs waiting or the set ends. */
+static void
+mod_mysql_q_fetch(mod_mysql_conn_t *c)
+{
+    for ( ;; ) {
+#ifdef CAIRN_MYSQL_NONBLOCKING
+        int  status;
+
+        status = mod_mysql_fetch_step(c);
+        if (status != 0) {
+            mod_mysql_wait(c, status);
+            return;
+        }
+        c->op = MOD_MYSQL_OP_NONE;
+#else
+        mod_mysql_fetch_step(c);
+#endif
+        if (!mod_mysql_q_row(c)) {
+            return;
+        }
+    }
+}
+
+
+#ifdef CAIRN_MYSQL_NONBLOCKING
+
+/* A fetch that had to wait has finished. */
+static void
+mod_mysql_q_fetched(mod_mysql_conn_t *c)
+{
+    if (c->h == NULL) {
+        mod_mysql_conn_close(c);
+        return;
+    }
+
+    if (mod_mysql_q_row(c)) {
+        mod_mysql_q_fetch(c);
+    }
+}
+
+#endif
+
+
+/* Handles one fetch result; returns 1 to fetch the next row. */
+static int
+mod_mysql_q_row(mod_mysql_conn_t *c)
+{
+    mod_mysql_handle_t  *h = c->h;
+    MYSQL_BIND          *b;
+    json_t              *row, *v;
+    unsigned long        len;
+    unsigned             i;
+    int64_t              iv;
+    double               dv;
+
+    if (c->ret_int == MYSQL_NO_DATA) {
+        mod_mysql_q_end(c);
+        return 0;
+    }
+
+    if (c->ret_int != 0 && c->ret_int != MYSQL_DATA_TRUNCATED) {
+        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
+                             mysql_stmt_sqlstate(c->stmt),
+                             mysql_stmt_error(c->stmt));
+        mysql_stmt_free_result(c->stmt);
+        mysql_free_result(c->meta);
+        c->meta = NULL;
+        mod_mysql_deliver(c, 1);
+        return 0;
+    }
+
+    row = json_object();
+
+    for (i = 0; i < h->ncols; i++) {
+        b = &h->rbind[i];
+
+        if (h->rnull[i]) {
+            v = json_null();
+
+        } else if (b->buffer_type == MYSQL_TYPE_LONGLONG) {
+            memcpy(&iv, b->buffer, sizeof(iv));
+            if (b->is_unsigned && iv < 0) {
+                v = json_real((double) (uint64_t) iv);
+            } else {
+                v = json_integer((json_int_t) iv);
+            }
+
+        } else if (b->buffer_type == MYSQL_TYPE_DOUBLE) {
+            memcpy(&dv, b->buffer, sizeof(dv));
+            v = json_real(dv);
+            if (v == NULL) {
+                v = json_null();    /* NaN and infinities */
+            }
+
+        } else {
+            len = h->rlen[i];
+            if (len > b->buffer_length) {
+                /* Longer than max_length promised: fetch it whole. */
+                MYSQL_BIND  big;
+
+                memset(&big, 0, sizeof(big));
+                big.buffer_type = MYSQL_TYPE_STRING;
+                big.buffer = cairn_arena_alloc(h->a, len + 1);
+                big.buffer_length = len;
+                big.length = &h->rlen[i];
+                mysql_stmt_fetch_column(c->stmt, &big, i, 0);
+                v = mod_mysql_json_text(big.buffer, len);
+            } else {
+                v = mod_mysql_json_text(b->buffer, len);
+            }
+        }
+
+        json_object_set_new(row, h->rnames[i], v);
+    }
+
+    json_array_append_new(h->res.rows, row);
+    h->res.nrows++;
+
+    return 1;
+}
+
+
+static void
+mod_mysql_q_end(mod_mysql_conn_t *c)
+{
+    mod_mysql_handle_t  *h = c->h;
+
+    h->res.affected_rows = mysql_stmt_affected_rows(c->stmt);
+    mysql_stmt_free_result(c->stmt);
+    mysql_free_result(c->meta);
+    c->meta = NULL;
+
+    mod_mysql_deliver(c, 0);
+}
+
+
+static void
+mod_mysql_tx_done(mod_mysql_conn_t *c)
+{
+    mod_mysql_handle_t  *h = c->h;
+    int                  failed;
+
+    if (h == NULL) {
+        mod_mysql_conn_close(c);
+        return;
+    }
+
+    failed = h->op == MOD_MYSQL_OP_BEGIN ? c->ret_int != 0
+                                         : c->ret_bool != 0;
+    if (failed) {
+        mod_mysql_error_from(h, mysql_errno(c->mysql),
+                             mysql_sqlstate(c->mysql), mysql_error(c->mysql));
+        mod_mysql_deliver(c, 1);
+        return;
+    }
+
+    c->in_tx = h->op == MOD_MYSQL_OP_BEGIN;
+    mod_mysql_deliver(c, 0);
+}
+
+
+/*
+ * Ends the handle's operation: records metrics, gives up a connection
+ * that broke (the request keeps the error for later calls), and calls
+ * the user's callback last, since it may end the request.
+ */
+static void
+mod_mysql_deliver(mod_mysql_conn_t *c, int failed)
+{
+    mod_mysql_handle_t  *h = c->h;
+    mod_mysql_pool_t    *pool = c->pool;
+    cairn_db_query_cb    qcb;
+    cairn_db_done_cb     dcb;
+    cairn_db_error_t    *err = NULL;
+    const char          *lv[2];
+    void                *data;
+
+    evtimer_del(c->ev_deadline);
+
+    lv[0] = pool->db->name;
+    lv[1] = NULL;
+    cairn_metric_observe(mod_mysql_m_query, lv,
+                         (double) (cairn_now_us() - c->op_start_us) / 1e6);
+
+    if (failed) {
+        err = &h->err;
+        if (c->timed_out) {
+            err->kind = CAIRN_DB_TIMEOUT;
+            err->message = cairn_arena_printf(h->a, "the statement ran "
+                                              "past QueryTimeout (%s)",
+                                              err->message);
+            c->broken = 1;
+        }
+        if (mod_mysql_code_broken(err->code)) {
+            c->broken = 1;
+        }
+        if (c->broken) {
+            if (err->kind != CAIRN_DB_TIMEOUT) {
+                err->kind = CAIRN_DB_UNAVAILABLE;
+            }
+            h->dead = *err;
+            h->has_dead = 1;
+            mod_mysql_conn_unbind(c);
+        }
+        mod_mysql_count_error(pool, err->kind);
+    }
+
+    qcb = h->qcb;
+    dcb = h->dcb;
+    data = h->data;
+    h->qcb = NULL;
+    h->dcb = NULL;
+    h->data = NULL;
+    h->hstate = MOD_MYSQL_H_IDLE;
+
+    if (qcb != NULL) {
+        qcb(h->r, failed ? NULL : &h->res, err, data);
+    } else if (dcb != NULL) {
+        dcb(h->r, err, data);
+    }
+}
+
+
+static void
+mod_mysql_error_from(mod_mysql_handle_t *h, unsigned code,
+                     const char *sqlstate, const char *msg)
+{
+    mod_mysql_error_set(h->a, &h->err, mod_mysql_kind(code), code,
+                        sqlstate, msg);
+}
+
+
+static void
+mod_mysql_error_set(cairn_arena_t *a, cairn_db_error_t *e,
+                    cairn_db_errkind_t kind, unsigned code,
+                    const char *sqlstate, const char *msg)
+{
+    e->kind = kind;
+    e->code = code;
+    snprintf(e->sqlstate, sizeof(e->sqlstate), "%s",
+             sqlstate != NULL ? sqlstate : "");
+    e->message = cairn_arena_strdup(a, msg != NULL && *msg != '\0'
+                                       ? msg : "unknown error");
+}
+
+
+static cairn_db_errkind_t
+mod_mysql_kind(unsigned code)
+{
+    if (mod_mysql_code_broken(code)) {
+        return CAIRN_DB_UNAVAILABLE;
+    }
+
+    switch (code) {
+    case ER_DUP_ENTRY:
+    case ER_DUP_KEY:
+    case ER_DUP_UNIQUE:
+    case ER_DUP_ENTRY_WITH_KEY_NAME:
+        return CAIRN_DB_DUPLICATE;
+
+    case ER_NO_REFERENCED_ROW:
+    case ER_ROW_IS_REFERENCED:
+    case ER_NO_REFERENCED_ROW_2:
+    case ER_ROW_IS_REFERENCED_2:
+    case ER_BAD_NULL_ERROR:
+    case ER_NO_DEFAULT_FOR_FIELD:
+    case ER_WARN_DATA_OUT_OF_RANGE:
+    case ER_DATA_TOO_LONG:
+    case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD:
+    case ER_CONSTRAINT_FAILED:
+        return CAIRN_DB_CONSTRAINT;
+
+    case ER_PARSE_ERROR:
+    case ER_SYNTAX_ERROR:
+    case ER_BAD_FIELD_ERROR:
+    case ER_NO_SUCH_TABLE:
+    case ER_BAD_TABLE_ERROR:
+    case ER_NON_UNIQ_ERROR:
+    case ER_UNSUPPORTED_PS:
+        return CAIRN_DB_SYNTAX;
+
+    case ER_LOCK_WAIT_TIMEOUT:
+    case ER_STATEMENT_TIMEOUT:
+        return CAIRN_DB_TIMEOUT;
+
+    case ER_CON_COUNT_ERROR:
+    case ER_ACCESS_DENIED_ERROR:
+    case ER_DBACCESS_DENIED_ERROR:
+    case ER_SERVER_SHUTDOWN:
+    case ER_CONNECTION_KILLED:
+    case ER_QUERY_INTERRUPTED:
+        return CAIRN_DB_UNAVAILABLE;
+
+    default:
+        return CAIRN_DB_OTHER;
+    }
+}
+
+
+/* Errors after which the connection cannot be trusted any more. */
+static int
+mod_mysql_code_broken(unsigned code)
+{
+    switch (code) {
+    case CR_SOCKET_CREATE_ERROR:
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_IPSOCK_ERROR:
+    case CR_UNKNOWN_HOST:
+    case CR_SERVER_GONE_ERROR:
+    case CR_OUT_OF_MEMORY:
+    case CR_SERVER_HANDSHAKE_ERR:
+    case CR_SERVER_LOST:
+    case CR_COMMANDS_OUT_OF_SYNC:
+    case CR_SSL_CONNECTION_ERROR:
+    case CR_MALFORMED_PACKET:
+    case CR_SERVER_LOST_EXTENDED:
+    case CR_ERR_NET_READ:
+    case CR_ERR_NET_WRITE:
+    case ER_SERVER_SHUTDOWN:
+    case ER_CONNECTION_KILLED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+
+/*
+ * Text as a JSON string.  Bytes that are not UTF-8 (binary columns) are
+ * read as Latin-1, so every byte value survives as one code point.
+ */
+static json_t *
+mod_mysql_json_text(const char *p, size_t len)
+{
+    json_t  *v;
+    char    *out, *o;
+    size_t   i;
+
+    v = json_stringn(p, len);
+    if (v != NULL) {
+        return v;
+    }
+
+    out = malloc(len * 2 + 1);
+    if (out == NULL) {
+        return json_null();
+    }
+    o = out;
+    for (i = 0; i < len; i++) {
+        unsigned char  ch = (unsigned char) p[i];
+
+        if (ch < 0x80) {
+            *o++ = (char) ch;
+        } else {
+            *o++ = (char) (0xc0 | (ch >> 6));
+            *o++ = (char) (0x80 | (ch & 0x3f));
+        }
+    }
+    v = json_stringn(out, (size_t) (o - out));
+    free(out);
+
+    return v != NULL ? v : json_null();
+}
+
+
+static void
+mod_mysql_json_free(void *data)
+{
+    json_decref(data);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The provider                                                       */
+/* ------------------------------------------------------------------ */
+
+static int
+mod_mysql_api_acquire(const cairn_db_t *api, cairn_request_t *r,
+                      cairn_db_acquire_cb cb, void *data)
+{
+    mod_mysql_db_t      *db = (mod_mysql_db_t *) api;
+    mod_mysql_pool_t    *pool = db->pool;
+    mod_mysql_conn_t    *c, *next;
+    mod_mysql_handle_t  *h;
+    struct timeval       tv;
+    const char          *lv[2];
+
+    if (pool == NULL || cb == NULL || r == NULL) {
+        return CAIRN_ERROR;
+    }
+
+    h = cairn_arena_calloc(cairn_request_arena(r), sizeof(*h));
+    h->db = db;
+    h->r = r;
+    h->a = cairn_request_arena(r);
+    h->acb = cb;
+    h->data = data;
+    h->ev = event_new(cairn_request_event_base(r), -1, 0,
+                      mod_mysql_handle_cb, h);
+    if (h->ev == NULL) {
+        return CAIRN_ERROR;
+    }
+    cairn_arena_cleanup_add(h->a, mod_mysql_handle_cleanup, h);
+
+    lv[0] = db->name;
+    lv[1] = NULL;
+
+    for (c = pool->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->state != MOD_MYSQL_IDLE) {
+            continue;
+        }
+        if (mod_mysql_conn_expired(c)) {
+            mod_mysql_conn_close(c);
+            continue;
+        }
+        mod_mysql_conn_bind(c, h);
+        cairn_metric_observe(mod_mysql_m_wait, lv, 0);
+        mod_mysql_handle_later(h, MOD_MYSQL_H_ACQUIRED);
+        mod_mysql_pool_fill(pool);
+        return CAIRN_OK;
+    }
+
+    mod_mysql_pool_fill(pool);
+
+    if (pool->nopen + pool->nconnecting == 0
+        && pool->retry_at_us > cairn_now_us())
+    {
+        /* Down and backing off: say so now. */
+        mod_mysql_error_set(h->a, &h->err, CAIRN_DB_UNAVAILABLE,
+                            pool->last_errno, "", pool->last_error);
+        mod_mysql_count_error(pool, CAIRN_DB_UNAVAILABLE);
+        mod_mysql_handle_later(h, MOD_MYSQL_H_ACQUIRE_FAILED);
+        return CAIRN_OK;
+    }
+
+    h->hstate = MOD_MYSQL_H_WAITING;
+    h->queued = 1;
+    h->wait_start_us = cairn_now_us();
+    h->qprev = pool->qtail;
+    if (pool->qtail != NULL) {
+        pool->qtail->qnext = h;
+    } else {
+        pool->qhead = h;
+    }
+    pool->qtail = h;
+    pool->nwaiting++;
+    mod_mysql_gauge(mod_mysql_m_waiters, pool, 1);
+
+    tv.tv_sec = (time_t) (db->pool_timeout / 1000);
+    tv.tv_usec = (suseconds_t) ((db->pool_timeout % 1000) * 1000);
+    event_add(h->ev, &tv);
+
+    mod_mysql_pool_want(pool);
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_mysql_api_query(cairn_db_conn_t *h, const char *sql,
+                    const cairn_db_param_t *params, size_t nparams,
+                    cairn_db_query_cb cb, void *data)
+{
+    size_t  i;
+
+    if (h == NULL || sql == NULL || cb == NULL || h->released
+        || h->hstate != MOD_MYSQL_H_IDLE || (nparams > 0 && params == NULL))
+    {
+        return CAIRN_ERROR;
+    }
+
+    h->op = MOD_MYSQL_OP_PREPARE;
+    h->sql = cairn_arena_strdup(h->a, sql);
+    h->nparams = nparams;
+    h->params = cairn_arena_alloc(h->a, (nparams + 1)
+                                        * sizeof(cairn_db_param_t));
+    for (i = 0; i < nparams; i++) {
+        h->params[i] = params[i];
+        if (params[i].type == CAIRN_DB_STRING
+            || params[i].type == CAIRN_DB_BLOB)
+        {
+            if (params[i].v.s.p == NULL || params[i].v.s.len == 0) {
+                h->params[i].v.s.p = "";
+                h->params[i].v.s.len = 0;
+            } else {
+                h->params[i].v.s.p = cairn_arena_memdup(h->a,
+                    params[i].v.s.p, params[i].v.s.len);
+            }
+        }
+    }
+    memset(&h->res, 0, sizeof(h->res));
+    h->qcb = cb;
+    h->dcb = NULL;
+    h->data = data;
+
+    mod_mysql_handle_later(h, MOD_MYSQL_H_START);
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_mysql_tx(cairn_db_conn_t *h, mod_mysql_op_t op, cairn_db_done_cb cb,
+             void *data)
+{
+    if (h == NULL || cb == NULL || h->released
+        || h->hstate != MOD_MYSQL_H_IDLE)
+    {
+        return CAIRN_ERROR;
+    }
+
+    h->op = op;
+    h->qcb = NULL;
+    h->dcb = cb;
+    h->data = data;
+
+    mod_mysql_handle_later(h, MOD_MYSQL_H_START);
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_mysql_api_begin(cairn_db_conn_t *h, cairn_db_done_cb cb, void *data)
+{
+    return mod_mysql_tx(h, MOD_MYSQL_OP_BEGIN, cb, data);
+}
+
+
+static int
+mod_mysql_api_commit(cairn_db_conn_t *h, cairn_db_done_cb cb, void *data)
+{
+    return mod_mysql_tx(h, MOD_MYSQL_OP_COMMIT, cb, data);
+}
+
+
+static int
+mod_mysql_api_rollback(cairn_db_conn_t *h, cairn_db_done_cb cb, void *data)
+{
+    return mod_mysql_tx(h, MOD_MYSQL_OP_ROLLBACK, cb, data);
+}
+
+
+static void
+mod_mysql_api_release(cairn_db_conn_t *h)
+{
+    if (h == NULL || h->released) {
+        return;
+    }
+
+    h->released = 1;
+    h->qcb = NULL;
+    h->dcb = NULL;
+    h->acb = NULL;
+
+    if (h->ev != NULL) {
+        event_del(h->ev);
+    }
+    if (h->queued) {
+        mod_mysql_queue_remove(h);
+    }
+    if (h->conn != NULL) {
+        mod_mysql_conn_unbind(h->conn);
+    }
+}
+
+
+static const char *
+mod_mysql_api_kind_name(cairn_db_errkind_t kind)
+{
+    switch (kind) {
+    case CAIRN_DB_OK:          return "ok";
+    case CAIRN_DB_UNAVAILABLE: return "unavailable";
+    case CAIRN_DB_TIMEOUT:     return "timeout";
+    case CAIRN_DB_DUPLICATE:   return "duplicate";
+    case CAIRN_DB_CONSTRAINT:  return "constraint";
+    case CAIRN_DB_SYNTAX:      return "syntax";
+    default:                   return "other";
+    }
+}
+
+
+/* The request arena dies: give the connection back, free the event. */
+static void
+mod_mysql_handle_cleanup(void *data)
+{
+    mod_mysql_handle_t  *h = data;
+
+    mod_mysql_api_release(h);
+
+    if (h->ev != NULL) {
+        event_free(h->ev);
+        h->ev = NULL;
+    }
+}
+
+
+/* Runs h's next step from the loop (never inside the caller's call). */
+static void
+mod_mysql_handle_later(mod_mysql_handle_t *h, mod_mysql_hstate_t st)
+{
+    h->hstate = st;
+    event_del(h->ev);
+    event_active(h->ev, EV_TIMEOUT, 0);
+}
+
+
+static void
+mod_mysql_handle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mod_mysql_handle_t   *h = arg;
+    cairn_db_acquire_cb   acb;
+    cairn_db_query_cb     qcb;
+    cairn_db_done_cb      dcb;
+    mod_mysql_pool_t     *pool = h->db->pool;
+    const char           *lv[2];
+    void                 *data;
+
+    if (h->released) {
+        return;
+    }
+
+    lv[0] = h->db->name;
+    lv[1] = NULL;
+
+    switch (h->hstate) {
+    case MOD_MYSQL_H_WAITING:
+        /* PoolTimeout passed in the queue. */
+        mod_mysql_queue_remove(h);
+        mod_mysql_error_set(h->a, &h->err, CAIRN_DB_UNAVAILABLE, 0, "",
+            cairn_arena_printf(h->a, "no connection to <Database %s> free "
+                               "within PoolTimeout (%" PRId64 " ms)",
+                               h->db->name, h->db->pool_timeout));
+        if (pool != NULL) {
+            mod_mysql_count_error(pool, CAIRN_DB_UNAVAILABLE);
+        }
+        /* fall through */
+
+    case MOD_MYSQL_H_ACQUIRE_FAILED:
+        h->hstate = MOD_MYSQL_H_IDLE;
+        acb = h->acb;
+        data = h->data;
+        h->acb = NULL;
+        h->data = NULL;
+        h->released = 1;
+        if (acb != NULL) {
+            acb(h->r, NULL, &h->err, data);
+        }
+        return;
+
+    case MOD_MYSQL_H_ACQUIRED:
+        h->hstate = MOD_MYSQL_H_IDLE;
+        if (h->wait_start_us != 0) {
+            cairn_metric_observe(mod_mysql_m_wait, lv,
+                (double) (cairn_now_us() - h->wait_start_us) / 1e6);
+        }
+        acb = h->acb;
+        data = h->data;
+        h->acb = NULL;
+        h->data = NULL;
+        if (acb != NULL) {
+            acb(h->r, h, NULL, data);
+        }
+        return;
+
+    case MOD_MYSQL_H_START:
+        if (h->conn != NULL) {
+            mod_mysql_run(h);
+            return;
+        }
+        if (h->has_dead) {
+            h->err = h->dead;
+        } else {
+            mod_mysql_error_set(h->a, &h->err, CAIRN_DB_UNAVAILABLE, 0, "",
+                                "the connection is gone");
+        }
+        /* fall through */
+
+    case MOD_MYSQL_H_FAILED:
+        h->hstate = MOD_MYSQL_H_IDLE;
+        qcb = h->qcb;
+        dcb = h->dcb;
+        data = h->data;
+        h->qcb = NULL;
+        h->dcb = NULL;
+        h->data = NULL;
+        if (qcb != NULL) {
+            qcb(h->r, NULL, &h->err, data);
+        } else if (dcb != NULL) {
+            dcb(h->r, &h->err, data);
+        }
+        return;
+
+    default:
+        return;
+    }
+}
+
+
+static void
+mod_mysql_queue_remove(mod_mysql_handle_t *h)
+{
+    mod_mysql_pool_t  *pool = h->db->pool;
+
+    if (!h->queued || pool == NULL) {
+        h->queued = 0;
+        return;
+    }
+
+    if (h->qprev != NULL) {
+        h->qprev->qnext = h->qnext;
+    } else {
+        pool->qhead = h->qnext;
+    }
+    if (h->qnext != NULL) {
+        h->qnext->qprev = h->qprev;
+    } else {
+        pool->qtail = h->qprev;
+    }
+    h->qprev = NULL;
+    h->qnext = NULL;
+    h->queued = 0;
+    if (h->ev != NULL) {
+        event_del(h->ev);
+    }
+
+    pool->nwaiting--;
+    mod_mysql_gauge(mod_mysql_m_waiters, pool, -1);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* DatabaseHealth                                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    mod_mysql_db_t      *db;
+    cairn_db_conn_t     *conn;
+} mod_mysql_health_t;
+
+
+static int
+mod_mysql_handler(cairn_request_t *r)
+{
+    const mod_mysql_conf_t  *lc;
+    mod_mysql_conf_t        *mc;
+    mod_mysql_health_t      *hc;
+    mod_mysql_db_t          *db;
+    cairn_method_t           method;
+
+    lc = cairn_request_conf(r, &mod_mysql_module);
+    if (lc == NULL || lc->health == NULL) {
+        return CAIRN_DECLINED;
+    }
+
+    method = cairn_request_method(r);
+    if (method != CAIRN_METHOD_GET && method != CAIRN_METHOD_HEAD) {
+        cairn_response_header_set(r, "Allow", "GET, HEAD");
+        return 405;
+    }
+
+    mc = cairn_server_conf(cairn_request_server(r), &mod_mysql_module);
+    for (db = mc != NULL ? mc->dbs : NULL; db != NULL; db = db->next) {
+        if (strcmp(db->name, lc->health->name) == 0) {
+            break;
+        }
+    }
+    if (db == NULL || db->pool == NULL) {
+        return 500;
+    }
+
+    hc = cairn_arena_calloc(cairn_request_arena(r), sizeof(*hc));
+    hc->db = db;
+
+    if (db->api.acquire(&db->api, r, mod_mysql_health_acquired, hc)
+        != CAIRN_OK)
+    {
+        return 500;
+    }
+
+    cairn_request_on_cancel(r, mod_mysql_health_cancel, hc);
+
+    return CAIRN_SUSPENDED;
+}
+
+
+static void
+mod_mysql_health_acquired(cairn_request_t *r, cairn_db_conn_t *c,
+                          const cairn_db_error_t *err, void *data)
+{
+    mod_mysql_health_t  *hc = data;
+
+    if (err != NULL) {
+        cairn_request_resume(r, mod_mysql_health_respond(r, hc->db, err));
+        return;
+    }
+
+    hc->conn = c;
+    if (hc->db->api.query(c, "SELECT 1", NULL, 0, mod_mysql_health_done, hc)
+        != CAIRN_OK)
+    {
+        cairn_request_resume(r, 500);
+    }
+}
+
+
+static void
+mod_mysql_health_done(cairn_request_t *r, const cairn_db_result_t *res,
+                      const cairn_db_error_t *err, void *data)
+{
+    mod_mysql_health_t  *hc = data;
+
+    hc->db->api.release(hc->conn);
+    hc->conn = NULL;
+
+    cairn_request_resume(r, mod_mysql_health_respond(r, hc->db, err));
+}
+
+
+static void
+mod_mysql_health_cancel(cairn_request_t *r, void *data)
+{
+    mod_mysql_health_t  *hc = data;
+
+    if (hc->conn != NULL) {
+        hc->db->api.release(hc->conn);
+        hc->conn = NULL;
+    }
+}
+
+
+/* 200 or 503 with the pool's state as JSON. */
+static int
+mod_mysql_health_respond(cairn_request_t *r, mod_mysql_db_t *db,
+                         const cairn_db_error_t *err)
+{
+    mod_mysql_pool_t  *pool = db->pool;
+    json_t            *doc;
+    char              *body;
+    size_t             len;
+    int                status;
+
+    status = err == NULL ? 200 : 503;
+
+    doc = json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:I,"
+                    " s:I, s:I}",
+                    "database", db->name,
+                    "status", err == NULL ? "up" : "down",
+                    "connections",
+                        "open", (json_int_t) pool->nopen,
+                        "in_use", (json_int_t) pool->nbound,
+                        "idle", (json_int_t) (pool->nopen - pool->nbound),
+                        "overflow", (json_int_t) pool->noverflow,
+                        "connecting", (json_int_t) pool->nconnecting,
+                    "waiters", (json_int_t) pool->nwaiting,
+                    "pool_size", (json_int_t) db->pool_size,
+                    "max_overflow", (json_int_t) db->max_overflow,
+                    "failures", (json_int_t) pool->failures);
+    if (doc == NULL) {
+        return 500;
+    }
+    if (err != NULL) {
+        json_t  *msg = json_string(err->message);
+
+        json_object_set_new(doc, "error",
+                            msg != NULL ? msg : json_string("not UTF-8"));
+        json_object_set_new(doc, "kind",
+                            json_string(mod_mysql_api_kind_name(err->kind)));
+    }
+
+    len = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+    body = cairn_arena_alloc(cairn_request_arena(r), len + 1);
+    len = json_dumpb(doc, body, len, JSON_COMPACT);
+    json_decref(doc);
+    body[len++] = '\n';
+
+    cairn_response_header_set(r, "Cache-Control", "no-store");
+    cairn_respond(r, status, "application/json", body, len);
+
+    return CAIRN_OK;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Metrics                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+mod_mysql_gauge(cairn_metric_t *m, mod_mysql_pool_t *pool, double delta)
+{
+    const char  *lv[2];
+
+    if (m == NULL) {
+        return;
+    }
+
+    lv[0] = pool->db->name;
+    lv[1] = NULL;
+    cairn_metric_add(m, lv, delta);
+}
+
+
+static void
+mod_mysql_count_error(mod_mysql_pool_t *pool, cairn_db_errkind_t kind)
+{
+    const char  *lv[3];
+
+    if (mod_mysql_m_errors == NULL) {
+        return;
+    }
+
+    lv[0] = pool->db->name;
+    lv[1] = mod_mysql_api_kind_name(kind);
+    lv[2] = NULL;
+    cairn_metric_add(mod_mysql_m_errors, lv, 1);
+}

@@ -1,0 +1,223 @@
+#!/bin/bash
+# Database point selects: cairn (mod_mysql through mod_test_db) against
+# the raw rate of the same private MariaDB, same machine, same run.
+#
+#   tests/bench/mysql.sh [BUILDDIR]       (default: $CAIRN_BUILDDIR, else .)
+#
+# A private mariadbd (its own data dir, socket and port) gets a table of
+# 10000 rows.  Raw rate: mysqlslap with 16 connections over TCP runs the
+# primary-key select "SELECT id, name, score FROM bench WHERE id = 4242"
+# BENCH_QUERIES times.  cairn: one worker with PoolSize 16 runs the same
+# statement as a prepared statement with the id as a parameter, for wrk
+# (-t1 -c$BENCH_CONNS); every request is one HTTP round trip plus one
+# statement.  The summary prints both rates and cairn/raw.
+#
+# Environment: BENCH_DURATION (10s), BENCH_CONNS (64), BENCH_QUERIES
+# (200000), BENCH_ROUNDS (3; the median is reported).  Needs mariadb-server,
+# mariadb-client (mysqlslap), wrk and the build tree's mod_mysql and
+# mod_test_db (make check builds the test modules).  Not part of
+# `make check`.
+
+set -euo pipefail
+
+builddir=${1:-${CAIRN_BUILDDIR:-.}}
+builddir=$(cd "$builddir" && pwd)
+duration=${BENCH_DURATION:-10s}
+conns=${BENCH_CONNS:-64}
+queries=${BENCH_QUERIES:-200000}
+rounds=${BENCH_ROUNDS:-3}
+
+cairnd=$builddir/core/cairnd
+moddir=$builddir/modules/.libs
+testmoddir=$builddir/tests/modules/.libs
+
+die() {
+    echo "mysql.sh: $*" >&2
+    exit 1
+}
+
+[ -x "$cairnd" ] || die "$cairnd not found: build cairn first, or pass its build directory"
+[ -f "$moddir/mod_mysql.so" ] || die "$moddir/mod_mysql.so not found (configured with --disable-mod-mysql?)"
+[ -f "$testmoddir/mod_test_db.so" ] || die "$testmoddir/mod_test_db.so not found: run 'make check' (or make -C tests/modules mod_test_db.la) first"
+for p in mariadbd mariadb-install-db mariadb mysqlslap wrk; do
+    command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] \
+        || die "$p not found: apt-get install mariadb-server mariadb-client wrk"
+done
+mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-mysql.XXXXXX")
+chmod 755 "$tmp"
+cairn_pid=
+db_pid=
+
+cleanup() {
+    local pid
+    for pid in $cairn_pid $db_pid; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for pid in $cairn_pid $db_pid; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+median() {
+    sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0;
+        else if (NR % 2) print v[(NR + 1) / 2];
+        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# With two CPUs or more, cairn runs on CPU 0 and wrk on CPU 1 (mariadbd
+# and mysqlslap are left to the scheduler).
+pin_server=
+pin_client=
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    pin_server="taskset -c 0"
+    pin_client="taskset -c 1"
+fi
+
+user_args=()
+[ "$(id -u)" = 0 ] && user_args=(--user=root)
+
+db_port=$(free_port)
+cairn_port=$(free_port)
+sock=$tmp/mysqld.sock
+password="bench-$$-$RANDOM"
+
+# ---- the private MariaDB ------------------------------------------------
+
+mariadb-install-db --no-defaults --datadir="$tmp/data" \
+    --auth-root-authentication-method=normal --skip-test-db \
+    "${user_args[@]}" > "$tmp/install.log" 2>&1 \
+    || { cat "$tmp/install.log" >&2; die "mariadb-install-db failed"; }
+
+"$mariadbd" --no-defaults --datadir="$tmp/data" --socket="$sock" \
+    --port="$db_port" --bind-address=127.0.0.1 --pid-file="$tmp/mysqld.pid" \
+    --log-error="$tmp/mysqld.err" --skip-name-resolve --skip-log-bin \
+    --max-connections=300 --innodb-buffer-pool-size=128M \
+    "${user_args[@]}" > "$tmp/mysqld.out" 2>&1 &
+db_pid=$!
+
+sql() {
+    mariadb --no-defaults --socket="$sock" --user=root --batch \
+        --skip-column-names "$@"
+}
+
+for _ in $(seq 1 300); do
+    sql -e "SELECT 1" >/dev/null 2>&1 && break
+    kill -0 "$db_pid" 2>/dev/null || { cat "$tmp/mysqld.err" >&2; die "mariadbd exited"; }
+    sleep 0.1
+done
+sql -e "SELECT 1" >/dev/null || die "mariadbd does not answer"
+
+sql <<EOF
+CREATE DATABASE bench;
+CREATE USER 'bench'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT ALL ON bench.* TO 'bench'@'127.0.0.1';
+USE bench;
+CREATE TABLE bench (id INT PRIMARY KEY, name VARCHAR(64), score INT)
+    ENGINE=InnoDB;
+INSERT INTO bench (id, name, score)
+    SELECT seq, CONCAT('name-', seq), seq % 1000 FROM seq_1_to_10000;
+EOF
+
+# ---- cairn --------------------------------------------------------------
+
+printf '%s\n' "$password" > "$tmp/db.pass"
+chmod 600 "$tmp/db.pass"
+
+cat > "$tmp/cairn.conf" <<EOF
+ModuleDir $moddir $testmoddir
+Listen 127.0.0.1:$cairn_port
+Workers 1
+LogLevel error
+KeepAliveTimeout 300s
+MaxKeepAliveRequests 100000000
+MaxConnections 4096
+LoadModule mysql
+LoadModule test_db
+<Database bench>
+    Host 127.0.0.1
+    Port $db_port
+    User bench
+    PasswordFile $tmp/db.pass
+    Name bench
+    PoolSize 16
+    MaxOverflow 0
+    PoolTimeout 30s
+</Database>
+<Location /db>
+    TestDb bench
+</Location>
+EOF
+
+"$cairnd" -f "$tmp/cairn.conf" -t -q -D CHECK_DB || die "cairn rejects the benchmark config"
+$pin_server "$cairnd" -f "$tmp/cairn.conf" 2> "$tmp/cairn-stderr.log" &
+cairn_pid=$!
+
+url="http://127.0.0.1:$cairn_port/db?sql=SELECT+id,+name,+score+FROM+bench+WHERE+id+%3D+%3F&i=4242"
+for _ in $(seq 1 200); do
+    curl -s -o /dev/null "$url" 2>/dev/null && break
+    sleep 0.05
+done
+got=$(curl -s "$url")
+[ "$got" = '{"results":[{"rows":[{"id":4242,"name":"name-4242","score":242}],"affected":1,"insert_id":0}]}' ] \
+    || die "unexpected answer from cairn: $got"
+
+echo "cairn:    $("$cairnd" -V 2>&1 | head -n 1), 1 worker, PoolSize 16"
+echo "mariadb:  $("$mariadbd" --version 2>&1 | head -n 1)"
+echo "cairn:    wrk -t1 -c$conns -d$duration on GET $url"
+echo "raw:      mysqlslap --concurrency=16 --number-of-queries=$queries over TCP"
+echo
+
+raw_rate() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    mysqlslap --no-defaults --host=127.0.0.1 --port="$db_port" \
+        --protocol=tcp --user=bench --password="$password" \
+        --create-schema=bench --concurrency=16 --iterations=1 \
+        --number-of-queries="$queries" \
+        --query="SELECT id, name, score FROM bench WHERE id = 4242" \
+        > "$tmp/slap.out" 2>&1 || { cat "$tmp/slap.out" >&2; die "mysqlslap failed"; }
+    t1=$(date +%s.%N)
+    awk -v q="$queries" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", q / (b - a) }'
+}
+
+cairn_rate() {
+    local out rps
+    out=$($pin_client wrk -t1 -c"$conns" -d"$duration" "$url")
+    if grep -q "Non-2xx or 3xx responses" <<< "$out"; then
+        echo "$out" >&2
+        die "cairn answered errors"
+    fi
+    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")
+    [ -n "$rps" ] || { echo "$out" >&2; die "wrk failed"; }
+    echo "$rps"
+}
+
+: > "$tmp/raw"
+: > "$tmp/cairn"
+printf '%-6s %14s %14s\n' round raw-queries/s cairn-req/s
+for round in $(seq 1 "$rounds"); do
+    r=$(raw_rate)
+    c=$(cairn_rate)
+    echo "$r" >> "$tmp/raw"
+    echo "$c" >> "$tmp/cairn"
+    printf '%-6s %14s %14s\n' "$round" "$r" "$c"
+done
+
+kill -0 "$cairn_pid" 2>/dev/null || die "cairn died during the benchmark"
+
+r=$(median < "$tmp/raw")
+c=$(median < "$tmp/cairn")
+echo
+printf 'median: raw %.0f queries/s, cairn %.0f requests/s, ratio %s (target >= 0.60)\n' \
+    "$r" "$c" "$(awk -v c="$c" -v r="$r" 'BEGIN { printf "%.2f", (r > 0 ? c / r : 0) }')"
