@@ -20,6 +20,10 @@
 
 set -euo pipefail
 
+here=$(cd "$(dirname "$0")" && pwd)
+bench=mysql.sh
+. "$here/lib.sh"
+
 builddir=${1:-${CAIRN_BUILDDIR:-.}}
 builddir=$(cd "$builddir" && pwd)
 duration=${BENCH_DURATION:-10s}
@@ -30,11 +34,6 @@ rounds=${BENCH_ROUNDS:-3}
 cairnd=$builddir/core/cairnd
 moddir=$builddir/modules/.libs
 testmoddir=$builddir/tests/modules/.libs
-
-die() {
-    echo "mysql.sh: $*" >&2
-    exit 1
-}
 
 [ -x "$cairnd" ] || die "$cairnd not found: build cairn first, or pass its build directory"
 [ -f "$moddir/mod_mysql.so" ] || die "$moddir/mod_mysql.so not found (configured with --disable-mod-mysql?)"
@@ -64,16 +63,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-median() {
-    sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0;
-        else if (NR % 2) print v[(NR + 1) / 2];
-        else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # With two CPUs or more, cairn runs on CPU 0 and wrk on CPU 1 (mariadbd
 # and mysqlslap are left to the scheduler).
