@@ -167,8 +167,11 @@ echo "cairn:    wrk -t1 -c$conns -d$duration on GET $url"
 echo "raw:      mysqlslap --concurrency=16 --number-of-queries=$queries over TCP"
 echo
 
-raw_rate() {
-    local t0 t1
+# Each round records its rate and the CPU time of mariadbd (and of
+# cairnd) per query or request.
+raw_round() {
+    local t0 t1 d0 d1
+    d0=$(cpu_ticks "$db_pid")
     t0=$(date +%s.%N)
     mysqlslap --no-defaults --host=127.0.0.1 --port="$db_port" \
         --protocol=tcp --user=bench --password="$password" \
@@ -177,27 +180,38 @@ raw_rate() {
         --query="SELECT id, name, score FROM bench WHERE id = 4242" \
         > "$tmp/slap.out" 2>&1 || { cat "$tmp/slap.out" >&2; die "mysqlslap failed"; }
     t1=$(date +%s.%N)
+    d1=$(cpu_ticks "$db_pid")
+    echo "$queries $t0 $t1 $((d1 - d0))" >> "$tmp/raw.detail"
     awk -v q="$queries" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", q / (b - a) }'
 }
 
-cairn_rate() {
-    local out rps
+cairn_round() {
+    local out rps reqs c0 c1 d0 d1
+    c0=$(cpu_ticks "$cairn_pid")
+    d0=$(cpu_ticks "$db_pid")
     out=$($pin_client wrk -t1 -c"$conns" -d"$duration" "$url")
+    c1=$(cpu_ticks "$cairn_pid")
+    d1=$(cpu_ticks "$db_pid")
     if grep -q "Non-2xx or 3xx responses" <<< "$out"; then
         echo "$out" >&2
         die "cairn answered errors"
     fi
     rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")
-    [ -n "$rps" ] || { echo "$out" >&2; die "wrk failed"; }
+    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
+    [ -n "$rps" ] && [ -n "$reqs" ] || { echo "$out" >&2; die "wrk failed"; }
+    echo "$(cpu_us_per $((c1 - c0)) "$reqs") $(cpu_us_per $((d1 - d0)) "$reqs")" \
+        >> "$tmp/cairn.cpu"
     echo "$rps"
 }
 
 : > "$tmp/raw"
 : > "$tmp/cairn"
+: > "$tmp/raw.detail"
+: > "$tmp/cairn.cpu"
 printf '%-6s %14s %14s\n' round raw-queries/s cairn-req/s
 for round in $(seq 1 "$rounds"); do
-    r=$(raw_rate)
-    c=$(cairn_rate)
+    r=$(raw_round)
+    c=$(cairn_round)
     echo "$r" >> "$tmp/raw"
     echo "$c" >> "$tmp/cairn"
     printf '%-6s %14s %14s\n' "$round" "$r" "$c"
@@ -210,3 +224,9 @@ c=$(median < "$tmp/cairn")
 echo
 printf 'median: raw %.0f queries/s, cairn %.0f requests/s, ratio %s (target >= 0.60)\n' \
     "$r" "$c" "$(awk -v c="$c" -v r="$r" 'BEGIN { printf "%.2f", (r > 0 ? c / r : 0) }')"
+db_raw=$(awk '{ print $4 }' "$tmp/raw.detail" | median)
+db_raw_us=$(cpu_us_per "$db_raw" "$queries")
+cairn_us=$(awk '{ print $1 }' "$tmp/cairn.cpu" | median)
+db_cairn_us=$(awk '{ print $2 }' "$tmp/cairn.cpu" | median)
+echo "CPU per query:   mariadbd ${db_raw_us} us (mysqlslap, text protocol)"
+echo "CPU per request: mariadbd ${db_cairn_us} us, cairnd ${cairn_us} us (HTTP, pool, statement, JSON)"
