@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ struct mod_mysql_db_s {
     int                  line;
 
     const char          *host;
+    const char          *address;           /* host resolved at load */
     int                  port;
     const char          *socket;
     const char          *user;
@@ -257,6 +259,7 @@ static const char *mod_mysql_set_count(cairn_cmd_t *cmd, void *conf,
                                        int argc, char **argv);
 static const char *mod_mysql_set_health(cairn_cmd_t *cmd, void *conf,
                                         int argc, char **argv);
+static int mod_mysql_resolve(cairn_arena_t *a, mod_mysql_db_t *db);
 static int mod_mysql_post_config(cairn_server_t *s);
 static const char *mod_mysql_check_health(void *conf, const char *where,
                                           void *data);
@@ -649,6 +652,54 @@ mod_mysql_set_health(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
  * line), reads the password files while still privileged, checks every
  * DatabaseHealth name, and with -D CHECK_DB connects once to each.
  */
+/*
+ * Resolves Host once per configuration load, as nginx does for its
+ * upstreams: the client library would look the name up inside its
+ * connect call, holding the worker's loop for as long as the lookup
+ * takes.  A name that does not resolve fails the configuration; a
+ * changed address is picked up by a reload.  "localhost" keeps its
+ * MySQL meaning (the server's Unix socket).
+ */
+static int
+mod_mysql_resolve(cairn_arena_t *a, mod_mysql_db_t *db)
+{
+    struct addrinfo   hints, *res;
+    char              text[NI_MAXHOST];
+    int               rc;
+
+    db->address = db->host;
+    if (strcmp(db->host, "localhost") == 0) {
+        return CAIRN_OK;
+    }
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+
+    rc = getaddrinfo(db->host, NULL, &hints, &res);
+    if (rc != 0) {
+        cairn_log_error(NULL, 0, "%s:%d: <Database %s> Host \"%s\" does not "
+                        "resolve: %s", db->file, db->line, db->name,
+                        db->host, gai_strerror(rc));
+        return CAIRN_ERROR;
+    }
+
+    rc = getnameinfo(res->ai_addr, res->ai_addrlen, text, sizeof(text),
+                     NULL, 0, NI_NUMERICHOST);
+    freeaddrinfo(res);
+    if (rc != 0) {
+        cairn_log_error(NULL, 0, "%s:%d: <Database %s> Host \"%s\": %s",
+                        db->file, db->line, db->name, db->host,
+                        gai_strerror(rc));
+        return CAIRN_ERROR;
+    }
+
+    db->address = cairn_arena_strdup(a, text);
+
+    return CAIRN_OK;
+}
+
+
 static int
 mod_mysql_post_config(cairn_server_t *s)
 {
@@ -688,6 +739,11 @@ mod_mysql_post_config(cairn_server_t *s)
         }
         if (db->host == NULL && db->socket == NULL) {
             db->host = "127.0.0.1";
+        }
+        if (err == NULL && db->socket == NULL
+            && mod_mysql_resolve(cairn_server_arena(s), db) != CAIRN_OK)
+        {
+            rc = CAIRN_ERROR;
         }
     }
 
@@ -827,7 +883,7 @@ mod_mysql_check_connect(mod_mysql_db_t *db)
         return CAIRN_ERROR;
     }
 
-    if (mysql_real_connect(mysql, db->socket ? NULL : db->host, db->user,
+    if (mysql_real_connect(mysql, db->socket ? NULL : db->address, db->user,
                            db->password, db->dbname,
                            (unsigned) db->port, db->socket, 0) == NULL)
     {
@@ -1547,7 +1603,7 @@ mod_mysql_op_start(mod_mysql_conn_t *c)
     switch (c->op) {
     case MOD_MYSQL_OP_CONNECT:
         return mysql_real_connect_start(&c->ret_mysql, c->mysql,
-                                        db->socket ? NULL : db->host,
+                                        db->socket ? NULL : db->address,
                                         db->user, db->password, db->dbname,
                                         (unsigned) db->port, db->socket, 0);
     case MOD_MYSQL_OP_PREPARE:
@@ -1750,7 +1806,7 @@ mod_mysql_op_blocking(mod_mysql_conn_t *c)
     switch (c->op) {
     case MOD_MYSQL_OP_CONNECT:
         c->ret_mysql = mysql_real_connect(c->mysql,
-                                          db->socket ? NULL : db->host,
+                                          db->socket ? NULL : db->address,
                                           db->user, db->password,
                                           db->dbname, (unsigned) db->port,
                                           db->socket, 0);

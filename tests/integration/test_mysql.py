@@ -170,6 +170,10 @@ def test_config_errors():
                  ["<Database main> is already defined"])
     config_fails("<Location /h>\n    DatabaseHealth nope\n</Location>\n",
                  ["there is no <Database nope>"])
+    # Host names are resolved when the configuration is loaded.
+    config_fails("<Database main>\n    Host no-such-host.invalid\n"
+                 "    User u\n    Name n\n</Database>\n",
+                 ['Host "no-such-host.invalid" does not resolve'])
 
 
 @test
