@@ -264,10 +264,14 @@ def test_credential_cache():
     print("# bcrypt cost 12: first %.1f ms, wrong %.1f ms, cached %.1f ms, "
           "uncached %.1f ms" % (first * 1000, wrong * 1000,
                                 min(hits) * 1000, off2 * 1000))
-    check(max(hits) < first / 3, "cached requests (%s) are not much faster "
+    # A bcrypt check at cost 12 takes about 200 ms, a cached answer well
+    # under a millisecond: compare with the cached answers, not with one
+    # hash time, which a loaded machine stretches.
+    fast = max(hits)
+    check(fast * 5 < first, "cached requests (%s) are not much faster "
           "than the first (%.3f s)" % (hits, first))
-    check(wrong > first / 3, "a wrong password was answered from a cache")
-    check(off2 > first / 3, "AuthCacheTTL 0 still caches")
+    check(wrong > fast * 5, "a wrong password was answered from a cache")
+    check(off2 > fast * 5, "AuthCacheTTL 0 still caches")
 
 
 @test
