@@ -23,6 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bench=mysql.sh
 . "$here/lib.sh"
+. "$here/../../scripts/private-mariadb.sh"
 
 builddir=${1:-${CAIRN_BUILDDIR:-.}}
 builddir=$(cd "$builddir" && pwd)
@@ -42,7 +43,6 @@ for p in mariadbd mariadb-install-db mariadb mysqlslap wrk; do
     command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] \
         || die "$p not found: apt-get install mariadb-server mariadb-client wrk"
 done
-mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-mysql.XXXXXX")
 chmod 755 "$tmp"
@@ -73,39 +73,16 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
     pin_client="taskset -c 1"
 fi
 
-user_args=()
-[ "$(id -u)" = 0 ] && user_args=(--user=root)
-
-db_port=$(free_port)
 cairn_port=$(free_port)
-sock=$tmp/mysqld.sock
 password="bench-$$-$RANDOM"
 
 # ---- the private MariaDB ------------------------------------------------
 
-mariadb-install-db --no-defaults --datadir="$tmp/data" \
-    --auth-root-authentication-method=normal --skip-test-db \
-    "${user_args[@]}" > "$tmp/install.log" 2>&1 \
-    || { cat "$tmp/install.log" >&2; die "mariadb-install-db failed"; }
-
-"$mariadbd" --no-defaults --datadir="$tmp/data" --socket="$sock" \
-    --port="$db_port" --bind-address=127.0.0.1 --pid-file="$tmp/mysqld.pid" \
-    --log-error="$tmp/mysqld.err" --skip-name-resolve --skip-log-bin \
-    --max-connections=300 --innodb-buffer-pool-size=128M \
-    "${user_args[@]}" > "$tmp/mysqld.out" 2>&1 &
-db_pid=$!
-
+private_mariadb_start "$tmp" --max-connections=300 --innodb-buffer-pool-size=128M \
+    || die "the private MariaDB did not start"
 sql() {
-    mariadb --no-defaults --socket="$sock" --user=root --batch \
-        --skip-column-names "$@"
+    private_mariadb_sql "$@"
 }
-
-for _ in $(seq 1 300); do
-    sql -e "SELECT 1" >/dev/null 2>&1 && break
-    kill -0 "$db_pid" 2>/dev/null || { cat "$tmp/mysqld.err" >&2; die "mariadbd exited"; }
-    sleep 0.1
-done
-sql -e "SELECT 1" >/dev/null || die "mariadbd does not answer"
 
 sql <<EOF
 CREATE DATABASE bench;
@@ -162,7 +139,7 @@ got=$(curl -s "$url")
     || die "unexpected answer from cairn: $got"
 
 echo "cairn:    $("$cairnd" -V 2>&1 | head -n 1), 1 worker, PoolSize 16"
-echo "mariadb:  $("$mariadbd" --version 2>&1 | head -n 1)"
+echo "mariadb:  $(mariadb --version 2>&1 | head -n 1)"
 echo "cairn:    wrk -t1 -c$conns -d$duration on GET $url"
 echo "raw:      mysqlslap --concurrency=16 --number-of-queries=$queries over TCP"
 echo

@@ -1,0 +1,1563 @@
+/*
+ * mod_rest: REST resources over MySQL/MariaDB tables, declared in the
+ * configuration.
+ *
+ *     <Resource /users>
+ *         Database main
+ *         Table users
+ *         Key id
+ *         Field id int
+ *         Field name string required max=100
+ *         Field email email required unique
+ *         Sortable name email
+ *         Filterable name
+ *     </Resource>
+ *     RestOpenAPI /openapi.json
+ *
+ *   GET    /users              a page: {items, total, limit, offset, next}
+ *   POST   /users              201 with Location and ETag
+ *   GET    /users/:id          ETag; If-None-Match gives 304
+ *   PUT    /users/:id          full replace; If-Match gives 412 on a
+ *   PATCH  /users/:id          JSON merge patch     stale version
+ *   DELETE /users/:id          200 with the envelope
+ *   OPTIONS, HEAD              Allow / the headers of GET
+ *
+ * Every answer is the envelope {"code", "message", "data"} as
+ * application/json (or HTML through a ("render", "template") provider
+ * when the resource names a RestTemplate and the client prefers it).
+ * Statements are prepared with parameters; identifiers come only from
+ * the configuration.  Writes run in a transaction; the version column
+ * makes the ETag and the If-Match check atomic with the write
+ * (UPDATE ... WHERE key = ? AND version = ?, or SELECT ... FOR UPDATE
+ * for PATCH).
+ *
+ * Directives: <Resource /path> ... </Resource>   server, vhost, location
+ *             RestOpenAPI /path                  server, vhost
+ *             (inside <Resource>: Database, Table, Key, Field, Methods,
+ *             PageSize, MaxPageSize, Sortable, Filterable,
+ *             ResourceAutoCreate, VersionColumn, FieldFromUser,
+ *             RestTemplate, MaxBodySize; see README.md)
+ * Hooks:      handler (MIDDLE), post_config
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include <cairn/cairn.h>
+#include <cairn/mysql.h>
+#include <cairn/render.h>
+
+#include "rest.h"
+
+
+#define MOD_REST_RECHECK_US     (5 * 1000000ULL)
+
+
+typedef struct mod_rest_oa_s  mod_rest_oa_t;
+
+/* A RestOpenAPI location: the document is made at post_config. */
+struct mod_rest_oa_s {
+    const char          *path;
+    char                *doc;
+    size_t               len;
+    mod_rest_oa_t       *next;
+};
+
+
+typedef struct {
+    rest_resource_t     *resources;     /* this scope's own */
+    mod_rest_oa_t       *openapi;
+} mod_rest_conf_t;
+
+
+/* What a route leads to. */
+typedef struct {
+    rest_resource_t     *res;
+    mod_rest_oa_t       *oa;
+    int                  item;
+} mod_rest_route_t;
+
+
+typedef enum {
+    MOD_REST_S_SCHEMA_CREATE = 0,
+    MOD_REST_S_SCHEMA_COLUMNS,
+    MOD_REST_S_BEGIN,
+    MOD_REST_S_COUNT,
+    MOD_REST_S_PAGE,
+    MOD_REST_S_ONE,
+    MOD_REST_S_INSERT,
+    MOD_REST_S_UPDATE,
+    MOD_REST_S_LOCK,
+    MOD_REST_S_DELETE,
+    MOD_REST_S_EXISTS,
+    MOD_REST_S_REREAD,
+    MOD_REST_S_COMMIT,
+    MOD_REST_S_ROLLBACK
+} mod_rest_step_t;
+
+
+typedef struct {
+    cairn_request_t     *r;
+    rest_resource_t     *res;
+    const cairn_db_t    *db;
+    cairn_db_conn_t     *conn;
+    cairn_arena_t       *arena;
+    cairn_method_t       method;
+    mod_rest_step_t      step;
+    int                  item;
+    int                  in_tx;
+
+    const char          *id;            /* from the path */
+    cairn_db_param_t     key;           /* the id as a parameter */
+    json_t              *body;          /* the parsed body (owned) */
+    int                  has_if_match;
+    int64_t              if_match;      /* the version it names, or -1 */
+    rest_query_t         query;
+    const char          *where;         /* list: " WHERE ..." */
+    cairn_db_param_t    *wparams;
+    size_t               nwparams;
+    json_int_t           total;
+
+    /* The answer kept while a transaction ends. */
+    int                  status;
+    const char          *message;
+    json_t              *data;
+    const char          *etag;
+    const char          *location;
+} mod_rest_job_t;
+
+
+static int mod_rest_register(cairn_module_t *m);
+static void *mod_rest_create_conf(cairn_arena_t *a);
+static const char *mod_rest_set_resource(cairn_cmd_t *cmd, void *conf,
+                                         int argc, char **argv);
+static const char *mod_rest_set_openapi(cairn_cmd_t *cmd, void *conf,
+                                        int argc, char **argv);
+static const char *mod_rest_set_ident(cairn_cmd_t *cmd, void *conf,
+                                      int argc, char **argv);
+static const char *mod_rest_set_field(cairn_cmd_t *cmd, void *conf,
+                                      int argc, char **argv);
+static const char *mod_rest_set_methods(cairn_cmd_t *cmd, void *conf,
+                                        int argc, char **argv);
+static int mod_rest_post_config(cairn_server_t *s);
+static const char *mod_rest_collect(void *conf, const char *where,
+                                    void *data);
+static int mod_rest_handler(cairn_request_t *r);
+static int mod_rest_openapi_answer(cairn_request_t *r, mod_rest_oa_t *oa);
+static int mod_rest_reply(cairn_request_t *r, rest_resource_t *res,
+                          int status, const char *message, json_t *data);
+static int mod_rest_fail(cairn_request_t *r, rest_resource_t *res,
+                         int status, const char *message);
+static int mod_rest_prepare_body(mod_rest_job_t *job, int *rc);
+static int mod_rest_row(mod_rest_job_t *job, const cairn_db_result_t *res);
+static int mod_rest_parse_id(mod_rest_job_t *job);
+static void mod_rest_if_match(mod_rest_job_t *job);
+static void mod_rest_acquired(cairn_request_t *r, cairn_db_conn_t *c,
+                              const cairn_db_error_t *err, void *data);
+static void mod_rest_start(mod_rest_job_t *job);
+static void mod_rest_run(mod_rest_job_t *job, mod_rest_step_t step,
+                         const char *sql, const cairn_db_param_t *params,
+                         size_t n);
+static void mod_rest_ran(cairn_request_t *r, const cairn_db_result_t *res,
+                         const cairn_db_error_t *err, void *data);
+static void mod_rest_tx_done(cairn_request_t *r, const cairn_db_error_t *err,
+                             void *data);
+static void mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res);
+static void mod_rest_schema(mod_rest_job_t *job,
+                            const cairn_db_result_t *res);
+static void mod_rest_list(mod_rest_job_t *job);
+static void mod_rest_write_params(mod_rest_job_t *job, json_t *doc,
+                                  json_t *stored, int insert,
+                                  cairn_db_param_t **out, size_t *n);
+static void mod_rest_patch(mod_rest_job_t *job, json_t *row);
+static void mod_rest_finish(mod_rest_job_t *job, int status,
+                            const char *message, json_t *data);
+static void mod_rest_db_error(mod_rest_job_t *job,
+                              const cairn_db_error_t *err);
+static void mod_rest_answer(mod_rest_job_t *job);
+static void mod_rest_cancel(cairn_request_t *r, void *data);
+static void mod_rest_decref(void *data);
+static const char *mod_rest_encode_id(cairn_arena_t *a, const char *id);
+
+
+static const cairn_directive_t  mod_rest_resource_directives[] = {
+    CAIRN_DIRECTIVE_ONE("Database", rest_resource_t, db_name,
+                        CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_CUSTOM("Table", CAIRN_ARGS_ONE, rest_resource_t, table,
+                           CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_rest_set_ident),
+    CAIRN_DIRECTIVE_CUSTOM("Key", CAIRN_ARGS_ONE, rest_resource_t, key,
+                           CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_rest_set_ident),
+    CAIRN_DIRECTIVE_CUSTOM("VersionColumn", CAIRN_ARGS_ONE, rest_resource_t,
+                           version_col, CAIRN_SCOPE_SECTION,
+                           CAIRN_MERGE_NONE, mod_rest_set_ident),
+    CAIRN_DIRECTIVE_CUSTOM("FieldFromUser", CAIRN_ARGS_ONE, rest_resource_t,
+                           from_user, CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_rest_set_ident),
+    CAIRN_DIRECTIVE_CUSTOM("Field", CAIRN_ARGS_ONE_OR_MORE, rest_resource_t,
+                           fields, CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_rest_set_field),
+    CAIRN_DIRECTIVE_CUSTOM("Methods", CAIRN_ARGS_ONE_OR_MORE,
+                           rest_resource_t, methods, CAIRN_SCOPE_SECTION,
+                           CAIRN_MERGE_NONE, mod_rest_set_methods),
+    CAIRN_DIRECTIVE_INT("PageSize", rest_resource_t, page_size,
+                        CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_INT("MaxPageSize", rest_resource_t, max_page_size,
+                        CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_LIST("Sortable", rest_resource_t, sortable,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_LIST("Filterable", rest_resource_t, filterable,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_FLAG("ResourceAutoCreate", rest_resource_t, auto_create,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_ONE("RestTemplate", rest_resource_t, template_name,
+                        CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_SIZE("MaxBodySize", rest_resource_t, max_body,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_END
+};
+
+
+static const cairn_directive_t  mod_rest_directives[] = {
+    CAIRN_DIRECTIVE_SECTION("Resource", mod_rest_conf_t, resources,
+                            CAIRN_SCOPE_ANY, CAIRN_MERGE_NONE,
+                            mod_rest_set_resource),
+    CAIRN_DIRECTIVE_CUSTOM("RestOpenAPI", CAIRN_ARGS_ONE, mod_rest_conf_t,
+                           openapi, CAIRN_SCOPE_SERVER | CAIRN_SCOPE_VHOST,
+                           CAIRN_MERGE_NONE, mod_rest_set_openapi),
+    CAIRN_DIRECTIVE_END
+};
+
+
+CAIRN_MODULE(rest) = {
+    CAIRN_MODULE_HEADER,
+    .name           = "rest",
+    .version        = "1.0.0",
+    .description    = "REST resources over database tables",
+    .directives     = mod_rest_directives,
+    .create_conf    = mod_rest_create_conf,
+    .register_hooks = mod_rest_register,
+};
+
+
+static int
+mod_rest_register(cairn_module_t *m)
+{
+    if (cairn_hook_handler(m, mod_rest_handler, CAIRN_ORDER_MIDDLE, 0,
+                           NULL, NULL) != CAIRN_OK)
+    {
+        return CAIRN_ERROR;
+    }
+
+    return cairn_hook_post_config(m, mod_rest_post_config,
+                                  CAIRN_ORDER_LAST, 0, NULL, NULL);
+}
+
+
+static void *
+mod_rest_create_conf(cairn_arena_t *a)
+{
+    return cairn_arena_calloc(a, sizeof(mod_rest_conf_t));
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Directives                                                         */
+/* ------------------------------------------------------------------ */
+
+/* <Resource /path>: defaults, two routes, then the body. */
+static const char *
+mod_rest_set_resource(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_rest_conf_t   *rc = conf;
+    rest_resource_t   *res, **tail;
+    mod_rest_route_t  *coll, *item;
+    cairn_arena_t     *a = cairn_cmd_arena(cmd);
+    const char        *err, *p, *file;
+    char              *name, *c;
+    size_t             len;
+    int                line;
+
+    file = cairn_arena_strdup(a, cairn_cmd_file(cmd));
+    line = cairn_cmd_line(cmd);
+
+    if (argc != 1) {
+        return "<Resource> takes one argument, its path (/users)";
+    }
+    p = argv[0];
+    len = strlen(p);
+    if (p[0] != '/' || len < 2 || p[len - 1] == '/'
+        || strpbrk(p, ":*?#%{} \t") != NULL || strstr(p, "//") != NULL)
+    {
+        return cairn_arena_printf(a, "<Resource %s>: the path must start "
+                                  "with /, not end with /, and hold no "
+                                  ": * ? # %% { } or spaces", p);
+    }
+
+    for (tail = &rc->resources; *tail != NULL; tail = &(*tail)->next) {
+        if (strcmp((*tail)->path, p) == 0) {
+            return cairn_arena_printf(a, "<Resource %s> is already declared "
+                                      "at %s:%d", p, (*tail)->file,
+                                      (*tail)->line);
+        }
+    }
+
+    res = cairn_arena_calloc(a, sizeof(rest_resource_t));
+    res->path = cairn_arena_strdup(a, p);
+    res->file = file;
+    res->line = line;
+    res->version_col = "row_version";
+    res->page_size = 20;
+    res->max_page_size = 100;
+    res->max_body = 1024 * 1024;
+
+    /* The OpenAPI names: the path's segments joined with '_'. */
+    name = cairn_arena_strdup(a, p + 1);
+    for (c = name; *c != '\0'; c++) {
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z')
+              || (*c >= '0' && *c <= '9')))
+        {
+            *c = '_';
+        }
+    }
+    res->name = name;
+
+    coll = cairn_arena_calloc(a, sizeof(*coll));
+    coll->res = res;
+    item = cairn_arena_calloc(a, sizeof(*item));
+    item->res = res;
+    item->item = 1;
+
+    err = cairn_route_add(cmd, res->path, CAIRN_M_ANY, &mod_rest_module,
+                          coll);
+    if (err == NULL) {
+        err = cairn_route_add(cmd, cairn_arena_printf(a, "%s/:id",
+                                                      res->path),
+                              CAIRN_M_ANY, &mod_rest_module, item);
+    }
+    if (err != NULL) {
+        return cairn_arena_printf(a, "<Resource %s>: %s", p, err);
+    }
+
+    *tail = res;
+
+    /* The body is applied after this returns; post_config checks the
+     * whole declaration. */
+    return cairn_cmd_section(cmd, mod_rest_resource_directives, res);
+}
+
+
+static const char *
+mod_rest_set_openapi(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_rest_conf_t   *rc = conf;
+    mod_rest_oa_t     *oa;
+    mod_rest_route_t  *route;
+    cairn_arena_t     *a = cairn_cmd_arena(cmd);
+    const char        *err;
+
+    if (argv[0][0] != '/') {
+        return "RestOpenAPI takes a path starting with / (/openapi.json)";
+    }
+    if (rc->openapi != NULL) {
+        return "RestOpenAPI is given twice in this scope";
+    }
+
+    oa = cairn_arena_calloc(a, sizeof(*oa));
+    oa->path = cairn_arena_strdup(a, argv[0]);
+    route = cairn_arena_calloc(a, sizeof(*route));
+    route->oa = oa;
+
+    err = cairn_route_add(cmd, oa->path, CAIRN_M_ANY, &mod_rest_module,
+                          route);
+    if (err != NULL) {
+        return err;
+    }
+    rc->openapi = oa;
+
+    return NULL;
+}
+
+
+/* Table, Key, VersionColumn, FieldFromUser: an identifier. */
+static const char *
+mod_rest_set_ident(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    rest_resource_t  *res = conf;
+    const char       *name = cairn_cmd_name(cmd), *v;
+    cairn_arena_t    *a = cairn_cmd_arena(cmd);
+
+    if (!rest_ident_ok(argv[0])) {
+        return cairn_arena_printf(a, "%s '%s' is not a valid identifier "
+                                  "(^[A-Za-z_][A-Za-z0-9_]*$, at most 64 "
+                                  "characters)", name, argv[0]);
+    }
+    v = cairn_arena_strdup(a, argv[0]);
+
+    if (strcasecmp(name, "Table") == 0) {
+        res->table = v;
+    } else if (strcasecmp(name, "Key") == 0) {
+        res->key = v;
+    } else if (strcasecmp(name, "VersionColumn") == 0) {
+        res->version_col = v;
+    } else {
+        res->from_user = v;
+    }
+
+    return NULL;
+}
+
+
+static const char *
+mod_rest_set_field(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    return rest_field_add(cairn_cmd_arena(cmd), conf, argc, argv);
+}
+
+
+static const char *
+mod_rest_set_methods(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    rest_resource_t  *res = conf;
+    const char       *err;
+    int               i;
+
+    res->methods = 0;
+    for (i = 0; i < argc; i++) {
+        err = rest_methods_parse(argv[i], &res->methods);
+        if (err != NULL) {
+            return cairn_arena_printf(cairn_cmd_arena(cmd), "%s, not '%s'",
+                                      err, argv[i]);
+        }
+    }
+
+    return NULL;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* post_config: databases exist, OpenAPI documents                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    cairn_server_t      *s;
+    rest_resource_t    **list;
+    size_t               n;
+    size_t               cap;
+    mod_rest_oa_t       *oas;
+} mod_rest_collect_t;
+
+
+static const char *
+mod_rest_collect(void *conf, const char *where, void *data)
+{
+    mod_rest_conf_t     *rc = conf;
+    mod_rest_collect_t  *col = data;
+    rest_resource_t     *res, **grown;
+    mod_rest_oa_t       *oa;
+    cairn_arena_t       *a = cairn_server_arena(col->s);
+    const char          *err;
+    size_t               i;
+
+    for (res = rc->resources; res != NULL; res = res->next) {
+        for (i = 0; i < col->n; i++) {
+            if (col->list[i] == res) {
+                break;
+            }
+        }
+        if (i < col->n) {
+            continue;
+        }
+        if (col->n == col->cap) {
+            col->cap = col->cap ? col->cap * 2 : 8;
+            grown = cairn_arena_alloc(a, col->cap * sizeof(*grown));
+            if (col->n > 0) {
+                memcpy(grown, col->list, col->n * sizeof(*grown));
+            }
+            col->list = grown;
+        }
+        col->list[col->n++] = res;
+
+        if (res->methods == 0) {
+            res->methods = REST_METHODS_ALL;
+        }
+        err = res->max_body < 1 ? "MaxBodySize must be at least 1 byte"
+              : rest_resource_finish(a, res);
+        if (err != NULL) {
+            return cairn_arena_printf(a, "%s:%d: <Resource %s>: %s",
+                                      res->file, res->line, res->path, err);
+        }
+
+        res->db = cairn_provider_get(col->s, CAIRN_DB_PROVIDER,
+                                     res->db_name);
+        if (res->db == NULL
+            || !CAIRN_DB_HAS((const cairn_db_t *) res->db, release))
+        {
+            return cairn_arena_printf(a, "%s:%d: <Resource %s>: Database "
+                                      "%s: there is no <Database %s> "
+                                      "section (is mod_mysql loaded?)",
+                                      res->file, res->line, res->path,
+                                      res->db_name, res->db_name);
+        }
+    }
+
+    if (rc->openapi != NULL) {
+        for (oa = col->oas; oa != NULL; oa = oa->next) {
+            if (oa == rc->openapi) {
+                return NULL;
+            }
+        }
+        rc->openapi->next = col->oas;
+        col->oas = rc->openapi;
+    }
+
+    return NULL;
+}
+
+
+static int
+mod_rest_post_config(cairn_server_t *s)
+{
+    mod_rest_collect_t   col;
+    mod_rest_oa_t       *oa;
+    const char          *err;
+    json_t              *doc;
+    char                *text;
+
+    memset(&col, 0, sizeof(col));
+    col.s = s;
+
+    err = cairn_server_each_conf(s, &mod_rest_module, mod_rest_collect,
+                                 &col);
+    if (err != NULL) {
+        cairn_log_error(NULL, 0, "%s", err);
+        return CAIRN_ERROR;
+    }
+
+    for (oa = col.oas; oa != NULL; oa = oa->next) {
+        doc = rest_openapi((const rest_resource_t *const *) col.list, col.n,
+                           "cairn REST API");
+        text = doc != NULL ? json_dumps(doc, JSON_INDENT(2)
+                                        | JSON_SORT_KEYS) : NULL;
+        json_decref(doc);
+        if (text == NULL) {
+            cairn_log_error(NULL, 0, "RestOpenAPI %s: cannot build the "
+                            "document", oa->path);
+            return CAIRN_ERROR;
+        }
+        oa->len = strlen(text);
+        oa->doc = cairn_arena_memdup(cairn_server_arena(s), text,
+                                     oa->len + 1);
+        free(text);
+    }
+
+    return CAIRN_OK;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Answers                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+mod_rest_decref(void *data)
+{
+    json_decref(data);
+}
+
+
+/*
+ * Answers with the envelope (data is stolen): as HTML through the render
+ * provider when the resource has a RestTemplate and the client prefers
+ * text/html, else as JSON.  Returns what a handler returns.
+ */
+static int
+mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
+               const char *message, json_t *data)
+{
+    const cairn_render_t  *rp;
+    json_t                *env;
+    char                  *body;
+    size_t                 len;
+    int                    rc;
+
+    env = rest_envelope(status, message != NULL ? message
+                        : cairn_status_reason(status), data);
+    if (env == NULL) {
+        return 500;
+    }
+    cairn_arena_cleanup_add(cairn_request_arena(r), mod_rest_decref, env);
+
+    if (res != NULL && res->template_name != NULL) {
+        cairn_response_header_add(r, "Vary", "Accept");
+        if (rest_prefers_html(cairn_request_header(r, "Accept"))) {
+            rp = cairn_provider_get(cairn_request_server(r),
+                                    CAIRN_RENDER_PROVIDER,
+                                    CAIRN_RENDER_TEMPLATE);
+            if (rp != NULL && CAIRN_RENDER_HAS(rp, render)) {
+                rc = rp->render(rp, r, res->template_name, status, env);
+                if (rc != CAIRN_DECLINED) {
+                    return rc;
+                }
+            }
+        }
+    }
+
+    len = json_dumpb(env, NULL, 0, JSON_COMPACT);
+    body = cairn_arena_alloc(cairn_request_arena(r), len + 1);
+    len = json_dumpb(env, body, len, JSON_COMPACT);
+
+    return cairn_respond(r, status, "application/json", body, len);
+}
+
+
+static int
+mod_rest_fail(cairn_request_t *r, rest_resource_t *res, int status,
+              const char *message)
+{
+    return mod_rest_reply(r, res, status, message, NULL);
+}
+
+
+static int
+mod_rest_openapi_answer(cairn_request_t *r, mod_rest_oa_t *oa)
+{
+    cairn_method_t  m = cairn_request_method(r);
+
+    if (m == CAIRN_METHOD_GET || m == CAIRN_METHOD_HEAD) {
+        return cairn_respond(r, 200, "application/json", oa->doc, oa->len);
+    }
+    cairn_response_header_set(r, "Allow", "GET, HEAD");
+    if (m == CAIRN_METHOD_OPTIONS) {
+        return mod_rest_fail(r, NULL, 200, NULL);
+    }
+
+    return mod_rest_fail(r, NULL, 405, NULL);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The handler                                                        */
+/* ------------------------------------------------------------------ */
+
+static int
+mod_rest_handler(cairn_request_t *r)
+{
+    mod_rest_route_t  *route;
+    rest_resource_t   *res;
+    mod_rest_job_t    *job;
+    const cairn_db_t  *db;
+    const char        *allow, *err;
+    unsigned           need;
+    int                rc;
+
+    route = cairn_request_route(r, &mod_rest_module);
+    if (route == NULL) {
+        return CAIRN_DECLINED;
+    }
+    if (route->oa != NULL) {
+        return mod_rest_openapi_answer(r, route->oa);
+    }
+
+    res = route->res;
+    job = cairn_arena_calloc(cairn_request_arena(r), sizeof(*job));
+    job->r = r;
+    job->res = res;
+    job->arena = cairn_request_arena(r);
+    job->item = route->item;
+    job->method = cairn_request_method(r);
+    job->if_match = -1;
+
+    allow = rest_allow_header(job->arena, res, job->item);
+    need = CAIRN_M(job->method == CAIRN_METHOD_HEAD ? CAIRN_METHOD_GET
+                   : job->method);
+    if (job->method == CAIRN_METHOD_OPTIONS) {
+        cairn_response_header_set(r, "Allow", allow);
+        return mod_rest_reply(r, res, 200, NULL,
+                              json_pack("{s:s}", "allow", allow));
+    }
+    if (!(res->methods & need)
+        || (job->item && job->method == CAIRN_METHOD_POST)
+        || (!job->item && (job->method == CAIRN_METHOD_PUT
+                           || job->method == CAIRN_METHOD_PATCH
+                           || job->method == CAIRN_METHOD_DELETE)))
+    {
+        cairn_response_header_set(r, "Allow", allow);
+        return mod_rest_fail(r, res, 405, cairn_arena_printf(
+            job->arena, "%s is not allowed here; allowed: %s",
+            cairn_request_method_name(r), allow));
+    }
+
+    if (job->item && mod_rest_parse_id(job) != 0) {
+        return mod_rest_fail(r, res, 400, "the id is not valid for this "
+                             "resource");
+    }
+    if (job->item && job->method != CAIRN_METHOD_GET
+        && job->method != CAIRN_METHOD_HEAD)
+    {
+        mod_rest_if_match(job);
+    }
+
+    if (job->method == CAIRN_METHOD_POST || job->method == CAIRN_METHOD_PUT
+        || job->method == CAIRN_METHOD_PATCH)
+    {
+        if (mod_rest_prepare_body(job, &rc) != 0) {
+            return rc;
+        }
+    }
+
+    if (!job->item && job->method != CAIRN_METHOD_POST) {
+        err = rest_query_parse(job->arena, res, cairn_request_query(r),
+                               &job->query);
+        if (err != NULL) {
+            return mod_rest_fail(r, res, 400, err);
+        }
+    }
+
+    if (res->schema == REST_SCHEMA_BAD
+        && cairn_now_us() - res->schema_at < MOD_REST_RECHECK_US)
+    {
+        return mod_rest_fail(r, res, 503, res->schema_error);
+    }
+
+    db = res->db;
+    job->db = db;
+    if (db == NULL || db->acquire(db, r, mod_rest_acquired, job)
+                      != CAIRN_OK)
+    {
+        return mod_rest_fail(r, res, 503, "the database is not available");
+    }
+    cairn_request_on_cancel(r, mod_rest_cancel, job);
+
+    return CAIRN_SUSPENDED;
+}
+
+
+/* The path's id as a statement parameter: an integer for int keys. */
+static int
+mod_rest_parse_id(mod_rest_job_t *job)
+{
+    const rest_field_t  *kf = &job->res->fields[job->res->key_index];
+    const char          *p;
+    char                *end;
+    long long            v;
+
+    job->id = cairn_request_param(job->r, "id");
+    if (job->id == NULL || job->id[0] == '\0') {
+        return -1;
+    }
+
+    if (kf->type == REST_T_INT || kf->type == REST_T_BIGINT) {
+        for (p = job->id; *p != '\0'; p++) {
+            if (*p < '0' || *p > '9') {
+                return -1;
+            }
+        }
+        if (strlen(job->id) > 19) {
+            return -1;
+        }
+        v = strtoll(job->id, &end, 10);
+        job->key.type = CAIRN_DB_INT;
+        job->key.v.i = v;
+        return 0;
+    }
+
+    job->key.type = CAIRN_DB_STRING;
+    job->key.v.s.p = job->id;
+    job->key.v.s.len = strlen(job->id);
+
+    return 0;
+}
+
+
+/*
+ * Content-Type, size, JSON, If-Match and (but for PATCH) validation.
+ * Returns 0 to go on, or -1 when it answered (*rc is the handler's
+ * return value).
+ */
+static int
+mod_rest_prepare_body(mod_rest_job_t *job, int *rc)
+{
+    cairn_request_t  *r = job->r;
+    rest_resource_t  *res = job->res;
+    json_error_t      jerr;
+    json_t           *errors;
+    const char       *ct, *body;
+    size_t            len, n;
+
+    ct = cairn_request_header(r, "Content-Type");
+    n = ct != NULL ? strcspn(ct, "; \t") : 0;
+    if (ct == NULL
+        || !((n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+             || (job->method == CAIRN_METHOD_PATCH && n == 28
+                 && strncasecmp(ct, "application/merge-patch+json", 28)
+                    == 0)))
+    {
+        *rc = mod_rest_fail(r, res, 415, job->method == CAIRN_METHOD_PATCH
+                            ? "the body must be application/json or "
+                              "application/merge-patch+json"
+                            : "the body must be application/json");
+        return -1;
+    }
+
+    body = cairn_request_body(r, &len);
+    if ((int64_t) len > res->max_body) {
+        *rc = mod_rest_fail(r, res, 413, cairn_arena_printf(
+            job->arena, "the body is larger than %" PRId64 " bytes",
+            res->max_body));
+        return -1;
+    }
+    job->body = json_loadb(body != NULL ? body : "", len,
+                           JSON_REJECT_DUPLICATES, &jerr);
+    if (job->body == NULL) {
+        *rc = mod_rest_fail(r, res, 400, cairn_arena_printf(
+            job->arena, "malformed JSON: %s (line %d, column %d)",
+            jerr.text, jerr.line, jerr.column));
+        return -1;
+    }
+    cairn_arena_cleanup_add(job->arena, mod_rest_decref, job->body);
+
+    if (job->method == CAIRN_METHOD_PATCH) {
+        return 0;
+    }
+
+    errors = json_array();
+    if (rest_validate(res, job->body, job->method == CAIRN_METHOD_POST,
+                      errors) > 0)
+    {
+        *rc = mod_rest_reply(r, res, 422, "validation failed",
+                             json_pack("{s:o}", "errors", errors));
+        return -1;
+    }
+    json_decref(errors);
+
+    return 0;
+}
+
+
+/* If-Match: the version it names (-1 when it names none of ours); "*"
+ * asks for no check. */
+static void
+mod_rest_if_match(mod_rest_job_t *job)
+{
+    const char  *p;
+    char        *end;
+
+    p = cairn_request_header(job->r, "If-Match");
+    if (p == NULL) {
+        return;
+    }
+    while (*p == ' ') {
+        p++;
+    }
+    if (*p == '*') {
+        return;
+    }
+    job->has_if_match = 1;
+    if (strncmp(p, "W/", 2) == 0) {
+        p += 2;
+    }
+    if (p[0] == '"' && p[1] == 'v') {
+        job->if_match = strtoll(p + 2, &end, 10);
+        if (end == p + 2 || *end != '"' || job->if_match < 0) {
+            job->if_match = -1;
+        }
+    }
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The statements                                                     */
+/* ------------------------------------------------------------------ */
+
+static void
+mod_rest_cancel(cairn_request_t *r, void *data)
+{
+    mod_rest_job_t  *job = data;
+
+    if (job->conn != NULL) {
+        job->db->release(job->conn);
+        job->conn = NULL;
+    }
+    if (job->data != NULL) {
+        json_decref(job->data);
+        job->data = NULL;
+    }
+}
+
+
+static void
+mod_rest_acquired(cairn_request_t *r, cairn_db_conn_t *c,
+                  const cairn_db_error_t *err, void *data)
+{
+    mod_rest_job_t   *job = data;
+    rest_resource_t  *res = job->res;
+
+    if (err != NULL) {
+        mod_rest_db_error(job, err);
+        return;
+    }
+    job->conn = c;
+
+    if (res->schema == REST_SCHEMA_OK) {
+        mod_rest_start(job);
+    } else if (res->auto_create) {
+        mod_rest_run(job, MOD_REST_S_SCHEMA_CREATE, res->sql_create, NULL,
+                     0);
+    } else {
+        mod_rest_schema(job, NULL);
+    }
+}
+
+
+/* Checks the table's columns (information_schema); res is NULL to ask. */
+static void
+mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
+{
+    static const char  sql[] = "SELECT COLUMN_NAME AS c FROM "
+                               "information_schema.COLUMNS WHERE "
+                               "TABLE_SCHEMA = DATABASE() AND "
+                               "TABLE_NAME = ?";
+    rest_resource_t   *rs = job->res;
+    cairn_db_param_t   p;
+    const char        *missing = NULL, *col;
+    json_t            *row;
+    size_t             i, j;
+
+    if (res == NULL) {
+        memset(&p, 0, sizeof(p));
+        p.type = CAIRN_DB_STRING;
+        p.v.s.p = rs->table;
+        p.v.s.len = strlen(rs->table);
+        mod_rest_run(job, MOD_REST_S_SCHEMA_COLUMNS, sql, &p, 1);
+        return;
+    }
+
+    for (i = 0; i <= rs->nfields; i++) {
+        col = i < rs->nfields ? rs->fields[i].name : rs->version_col;
+        for (j = 0; j < res->nrows; j++) {
+            row = json_array_get(res->rows, j);
+            if (json_string_value(json_object_get(row, "c")) != NULL
+                && strcasecmp(json_string_value(json_object_get(row, "c")),
+                              col) == 0)
+            {
+                break;
+            }
+        }
+        if (j == res->nrows) {
+            missing = missing == NULL ? col
+                      : cairn_arena_printf(job->arena, "%s, %s", missing,
+                                           col);
+        }
+    }
+
+    if (res->nrows == 0 || missing != NULL) {
+        rs->schema = REST_SCHEMA_BAD;
+        rs->schema_at = cairn_now_us();
+        if (res->nrows == 0) {
+            snprintf(rs->schema_error, sizeof(rs->schema_error), "resource "
+                     "%s is not available: table %s does not exist",
+                     rs->path, rs->table);
+        } else {
+            snprintf(rs->schema_error, sizeof(rs->schema_error), "resource "
+                     "%s is not available: table %s lacks the column(s) "
+                     "%s", rs->path, rs->table, missing);
+        }
+        cairn_log_error(job->r, 0, "%s:%d: <Resource %s>: %s (create it, "
+                        "or set ResourceAutoCreate on)", rs->file, rs->line,
+                        rs->path, rs->schema_error);
+        mod_rest_finish(job, 503, rs->schema_error, NULL);
+        return;
+    }
+
+    rs->schema = REST_SCHEMA_OK;
+    mod_rest_start(job);
+}
+
+
+/* The first statement of the request's operation. */
+static void
+mod_rest_start(mod_rest_job_t *job)
+{
+    if (job->method == CAIRN_METHOD_GET || job->method == CAIRN_METHOD_HEAD)
+    {
+        if (job->item) {
+            mod_rest_run(job, MOD_REST_S_ONE, job->res->sql_one, &job->key,
+                         1);
+        } else {
+            mod_rest_list(job);
+        }
+        return;
+    }
+
+    job->step = MOD_REST_S_BEGIN;
+    if (job->db->begin(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
+        mod_rest_finish(job, 503, "the database is not available", NULL);
+        return;
+    }
+    job->in_tx = 1;
+}
+
+
+static void
+mod_rest_run(mod_rest_job_t *job, mod_rest_step_t step, const char *sql,
+             const cairn_db_param_t *params, size_t n)
+{
+    job->step = step;
+    if (job->db->query(job->conn, sql, params, n, mod_rest_ran, job)
+        != CAIRN_OK)
+    {
+        mod_rest_finish(job, 503, "the database is not available", NULL);
+    }
+}
+
+
+/* The list: COUNT(*) with the filters, then the page. */
+static void
+mod_rest_list(mod_rest_job_t *job)
+{
+    rest_query_t      *q = &job->query;
+    cairn_db_param_t  *p;
+    char               buf[32];
+    const char        *w = "";
+    size_t             i;
+
+    job->wparams = cairn_arena_calloc(job->arena,
+                                      (q->nfilter + 2) * sizeof(*p));
+    for (i = 0; i < q->nfilter; i++) {
+        p = &job->wparams[i];
+        w = cairn_arena_printf(job->arena, "%s%s`%s` = ?", w,
+                               i == 0 ? " WHERE " : " AND ",
+                               q->filter[i]->name);
+        switch (q->filter[i]->type) {
+        case REST_T_INT:
+        case REST_T_BIGINT:
+            p->type = CAIRN_DB_INT;
+            p->v.i = strtoll(q->value[i], NULL, 10);
+            break;
+        case REST_T_NUMBER:
+            p->type = CAIRN_DB_DOUBLE;
+            p->v.d = strtod(q->value[i], NULL);
+            break;
+        case REST_T_BOOL:
+            p->type = CAIRN_DB_INT;
+            p->v.i = strcmp(q->value[i], "true") == 0
+                     || strcmp(q->value[i], "1") == 0;
+            break;
+        case REST_T_DATETIME:
+            if (rest_datetime_sql(q->value[i], buf, sizeof(buf)) == 0) {
+                p->type = CAIRN_DB_STRING;
+                p->v.s.p = cairn_arena_strdup(job->arena, buf);
+                p->v.s.len = strlen(buf);
+            }
+            break;
+        default:
+            p->type = CAIRN_DB_STRING;
+            p->v.s.p = q->value[i];
+            p->v.s.len = strlen(q->value[i]);
+            break;
+        }
+    }
+    job->where = w;
+    job->nwparams = q->nfilter;
+
+    mod_rest_run(job, MOD_REST_S_COUNT, cairn_arena_printf(
+        job->arena, "SELECT COUNT(*) AS n FROM `%s`%s", job->res->table, w),
+        job->wparams, job->nwparams);
+}
+
+
+static void
+mod_rest_tx_done(cairn_request_t *r, const cairn_db_error_t *err,
+                 void *data)
+{
+    mod_rest_job_t  *job = data;
+
+    if (job->step == MOD_REST_S_ROLLBACK) {
+        job->in_tx = 0;
+        mod_rest_answer(job);
+        return;
+    }
+    if (err != NULL) {
+        mod_rest_db_error(job, err);
+        return;
+    }
+    if (job->step == MOD_REST_S_COMMIT) {
+        job->in_tx = 0;
+        mod_rest_answer(job);
+        return;
+    }
+
+    /* BEGIN done: the write. */
+    mod_rest_step(job, NULL);
+}
+
+
+static void
+mod_rest_ran(cairn_request_t *r, const cairn_db_result_t *res,
+             const cairn_db_error_t *err, void *data)
+{
+    mod_rest_job_t  *job = data;
+
+    if (err != NULL) {
+        mod_rest_db_error(job, err);
+        return;
+    }
+
+    mod_rest_step(job, res);
+}
+
+
+/* Parameters of INSERT or UPDATE from doc; stored is the locked row of a
+ * PATCH (for FieldFromUser) or NULL. */
+static void
+mod_rest_write_params(mod_rest_job_t *job, json_t *doc, json_t *stored,
+                      int insert, cairn_db_param_t **out, size_t *n)
+{
+    rest_resource_t     *res = job->res;
+    const rest_field_t  *f;
+    cairn_db_param_t    *p;
+    const char          *user;
+    json_t              *v;
+    size_t               i, k = 0;
+
+    p = cairn_arena_calloc(job->arena, (res->nfields + 3) * sizeof(*p));
+    for (i = 0; i < res->nfields; i++) {
+        f = &res->fields[i];
+        if (insert ? !REST_INSERTS(f) : !REST_UPDATES(f)) {
+            continue;
+        }
+        if (f->flags & REST_F_USER) {
+            user = stored != NULL
+                   ? json_string_value(json_object_get(stored, f->name))
+                   : cairn_request_user(job->r);
+            if (user != NULL) {
+                p[k].type = CAIRN_DB_STRING;
+                p[k].v.s.p = user;
+                p[k].v.s.len = strlen(user);
+            }
+            k++;
+            continue;
+        }
+        v = json_object_get(doc, f->name);
+        if (rest_value_param(job->arena, f, v, &p[k]) != 0) {
+            p[k].type = CAIRN_DB_NULL;
+        }
+        k++;
+    }
+
+    *out = p;
+    *n = k;
+}
+
+
+/* The answer for a single row (data, ETag) of the last SELECT. */
+static int
+mod_rest_row(mod_rest_job_t *job, const cairn_db_result_t *res)
+{
+    json_t  *row;
+
+    if (res->nrows == 0) {
+        return -1;
+    }
+    row = json_array_get(res->rows, 0);
+    job->data = rest_row_out(job->res, row, 0);
+    job->etag = rest_etag(job->arena,
+                          json_object_get(row, job->res->version_col));
+
+    return 0;
+}
+
+
+/* Where the state machine goes after each step. */
+static void
+mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
+{
+    rest_resource_t   *rs = job->res;
+    cairn_db_param_t  *p;
+    const char        *inm, *id, *sql;
+    json_t            *items, *data;
+    size_t             n, i;
+    long               next;
+
+    switch (job->step) {
+    case MOD_REST_S_SCHEMA_CREATE:
+        mod_rest_schema(job, NULL);
+        return;
+
+    case MOD_REST_S_SCHEMA_COLUMNS:
+        mod_rest_schema(job, res);
+        return;
+
+    case MOD_REST_S_BEGIN:
+        /* The write itself. */
+        switch (job->method) {
+        case CAIRN_METHOD_POST:
+            mod_rest_write_params(job, job->body, NULL, 1, &p, &n);
+            mod_rest_run(job, MOD_REST_S_INSERT, rs->sql_insert, p, n);
+            return;
+        case CAIRN_METHOD_PUT:
+            mod_rest_write_params(job, job->body, NULL, 0, &p, &n);
+            p[n++] = job->key;
+            if (job->has_if_match) {
+                p[n].type = CAIRN_DB_INT;
+                p[n++].v.i = job->if_match;
+            }
+            mod_rest_run(job, MOD_REST_S_UPDATE, job->has_if_match
+                         ? rs->sql_update_if : rs->sql_update, p, n);
+            return;
+        case CAIRN_METHOD_PATCH:
+            mod_rest_run(job, MOD_REST_S_LOCK, rs->sql_lock, &job->key, 1);
+            return;
+        default:
+            p = cairn_arena_calloc(job->arena, 2 * sizeof(*p));
+            p[0] = job->key;
+            if (job->has_if_match) {
+                p[1].type = CAIRN_DB_INT;
+                p[1].v.i = job->if_match;
+            }
+            mod_rest_run(job, MOD_REST_S_DELETE, job->has_if_match
+                         ? rs->sql_delete_if : rs->sql_delete, p,
+                         job->has_if_match ? 2 : 1);
+            return;
+        }
+
+    case MOD_REST_S_COUNT:
+        job->total = json_integer_value(json_object_get(
+            json_array_get(res->rows, 0), "n"));
+        sql = "";
+        for (i = 0; i < job->query.nsort; i++) {
+            sql = cairn_arena_printf(job->arena, "%s`%s` %s, ", sql,
+                                     job->query.sort[i]->name,
+                                     job->query.desc[i] ? "DESC" : "ASC");
+        }
+        p = job->wparams;
+        n = job->nwparams;
+        p[n].type = CAIRN_DB_INT;
+        p[n++].v.i = job->query.limit;
+        p[n].type = CAIRN_DB_INT;
+        p[n++].v.i = job->query.offset;
+        mod_rest_run(job, MOD_REST_S_PAGE, cairn_arena_printf(
+            job->arena, "SELECT %s FROM `%s`%s ORDER BY %s`%s` ASC "
+            "LIMIT ? OFFSET ?", rs->sql_columns, rs->table, job->where, sql,
+            rs->key), p, n);
+        return;
+
+    case MOD_REST_S_PAGE:
+        items = json_array();
+        for (i = 0; i < res->nrows; i++) {
+            json_array_append_new(items, rest_row_out(
+                rs, json_array_get(res->rows, i), 0));
+        }
+        next = job->query.offset + (long) res->nrows;
+        data = json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items,
+                         "total", (json_int_t) job->total,
+                         "limit", (json_int_t) job->query.limit,
+                         "offset", (json_int_t) job->query.offset,
+                         "next", res->nrows > 0 && next < job->total
+                         ? json_string(rest_cursor_encode(
+                               job->arena, next, job->query.limit))
+                         : json_null());
+        mod_rest_finish(job, 200, NULL, data);
+        return;
+
+    case MOD_REST_S_ONE:
+        if (mod_rest_row(job, res) != 0) {
+            mod_rest_finish(job, 404, "no such resource", NULL);
+            return;
+        }
+        inm = cairn_request_header(job->r, "If-None-Match");
+        if (inm != NULL && job->etag != NULL
+            && rest_etag_match(inm, job->etag))
+        {
+            json_decref(job->data);
+            job->data = NULL;
+            mod_rest_finish(job, 304, NULL, NULL);
+            return;
+        }
+        mod_rest_finish(job, 200, NULL, job->data);
+        return;
+
+    case MOD_REST_S_INSERT:
+        p = cairn_arena_calloc(job->arena, sizeof(*p));
+        if (rs->fields[rs->key_index].flags & REST_F_AUTO) {
+            p->type = CAIRN_DB_INT;
+            p->v.i = (int64_t) res->insert_id;
+            id = cairn_arena_printf(job->arena, "%" PRIu64, res->insert_id);
+        } else {
+            id = json_string_value(json_object_get(job->body, rs->key));
+            p->type = CAIRN_DB_STRING;
+            p->v.s.p = id;
+            p->v.s.len = strlen(id);
+        }
+        job->key = *p;
+        job->status = 201;
+        job->location = cairn_arena_printf(job->arena, "%s/%s", rs->path,
+                                           mod_rest_encode_id(job->arena,
+                                                              id));
+        mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, &job->key, 1);
+        return;
+
+    case MOD_REST_S_UPDATE:
+    case MOD_REST_S_DELETE:
+        if (res->affected_rows == 0) {
+            if (job->has_if_match) {
+                mod_rest_run(job, MOD_REST_S_EXISTS, rs->sql_exists,
+                             &job->key, 1);
+            } else {
+                mod_rest_finish(job, 404, "no such resource", NULL);
+            }
+            return;
+        }
+        if (job->step == MOD_REST_S_DELETE) {
+            job->status = 200;
+            job->message = "deleted";
+            job->data = NULL;
+            job->step = MOD_REST_S_COMMIT;
+            if (job->db->commit(job->conn, mod_rest_tx_done, job)
+                != CAIRN_OK)
+            {
+                mod_rest_finish(job, 503, "the database is not available",
+                                NULL);
+            }
+            return;
+        }
+        job->status = 200;
+        mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, &job->key, 1);
+        return;
+
+    case MOD_REST_S_EXISTS:
+        mod_rest_finish(job, res->nrows == 0 ? 404 : 412, res->nrows == 0
+                        ? "no such resource"
+                        : "the resource was changed: its ETag no longer "
+                          "matches If-Match", NULL);
+        return;
+
+    case MOD_REST_S_LOCK:
+        if (res->nrows == 0) {
+            mod_rest_finish(job, 404, "no such resource", NULL);
+            return;
+        }
+        mod_rest_patch(job, json_array_get(res->rows, 0));
+        return;
+
+    case MOD_REST_S_REREAD:
+        if (mod_rest_row(job, res) != 0) {
+            mod_rest_finish(job, 404, "no such resource", NULL);
+            return;
+        }
+        job->step = MOD_REST_S_COMMIT;
+        if (job->db->commit(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
+            mod_rest_finish(job, 503, "the database is not available",
+                            NULL);
+        }
+        return;
+
+    default:
+        mod_rest_finish(job, 500, NULL, NULL);
+        return;
+    }
+}
+
+
+/* PATCH with the row locked: If-Match, merge, validate, UPDATE. */
+static void
+mod_rest_patch(mod_rest_job_t *job, json_t *row)
+{
+    rest_resource_t   *rs = job->res;
+    cairn_db_param_t  *p;
+    const char        *etag;
+    json_t            *cur, *merged, *errors;
+    size_t             n;
+
+    etag = rest_etag(job->arena, json_object_get(row, rs->version_col));
+    if (job->has_if_match
+        && (etag == NULL || job->if_match < 0
+            || json_integer_value(json_object_get(row, rs->version_col))
+               != job->if_match))
+    {
+        mod_rest_finish(job, 412, "the resource was changed: its ETag no "
+                        "longer matches If-Match", NULL);
+        return;
+    }
+
+    cur = rest_row_out(rs, row, 1);
+    merged = rest_merge_patch(cur, job->body);
+    json_decref(cur);
+    if (merged == NULL) {
+        mod_rest_finish(job, 500, NULL, NULL);
+        return;
+    }
+    cairn_arena_cleanup_add(job->arena, mod_rest_decref, merged);
+
+    errors = json_array();
+    if (rest_validate(rs, merged, 0, errors) > 0) {
+        mod_rest_finish(job, 422, "validation failed",
+                        json_pack("{s:o}", "errors", errors));
+        return;
+    }
+    json_decref(errors);
+
+    mod_rest_write_params(job, merged, row, 0, &p, &n);
+    p[n++] = job->key;
+    job->has_if_match = 0;
+    mod_rest_run(job, MOD_REST_S_UPDATE, rs->sql_update, p, n);
+}
+
+
+/* Keeps the answer; rolls back first when a transaction is open. */
+static void
+mod_rest_finish(mod_rest_job_t *job, int status, const char *message,
+                json_t *data)
+{
+    if (job->data != NULL && job->data != data) {
+        json_decref(job->data);
+    }
+    job->status = status;
+    job->message = message;
+    job->data = data;
+
+    if (job->in_tx && job->conn != NULL && status >= 400) {
+        job->step = MOD_REST_S_ROLLBACK;
+        if (job->db->rollback(job->conn, mod_rest_tx_done, job) == CAIRN_OK)
+        {
+            return;
+        }
+    }
+
+    mod_rest_answer(job);
+}
+
+
+/* A database error as a status (never 500 for what a client sent). */
+static void
+mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
+{
+    rest_resource_t  *rs = job->res;
+    const char       *k;
+    char              field[80];
+    size_t            len;
+    json_t           *errors;
+
+    switch (err->kind) {
+    case CAIRN_DB_DUPLICATE:
+        field[0] = '\0';
+        k = strstr(err->message, "for key '");
+        if (k != NULL) {
+            k += 9;
+            len = strcspn(k, "'");
+            if (len < sizeof(field)) {
+                memcpy(field, k, len);
+                field[len] = '\0';
+            }
+        }
+        k = strncmp(field, "uq_", 3) == 0 ? field + 3
+            : strcmp(field, "PRIMARY") == 0 ? rs->key : field;
+        errors = json_pack("[{s:s, s:s}]", "field", k, "message",
+                           "is already taken");
+        mod_rest_finish(job, 409, "conflicts with an existing resource",
+                        json_pack("{s:o}", "errors", errors));
+        return;
+
+    case CAIRN_DB_CONSTRAINT:
+        cairn_log_info(job->r, "<Resource %s>: the database refused a "
+                       "value: %s", rs->path, err->message);
+        mod_rest_finish(job, 422, "the database refused a value", NULL);
+        return;
+
+    case CAIRN_DB_UNAVAILABLE:
+    case CAIRN_DB_TIMEOUT:
+        cairn_log_warn(job->r, 0, "<Resource %s>: database %s: %s",
+                       rs->path, rs->db_name, err->message);
+        job->in_tx = 0;
+        mod_rest_finish(job, 503, "the database is not available", NULL);
+        return;
+
+    case CAIRN_DB_SYNTAX:
+        cairn_log_error(job->r, 0, "%s:%d: <Resource %s>: the table does "
+                        "not match the declaration: %s", rs->file, rs->line,
+                        rs->path, err->message);
+        rs->schema = REST_SCHEMA_UNKNOWN;
+        mod_rest_finish(job, 503, "the resource is not available", NULL);
+        return;
+
+    default:
+        if (strncmp(err->sqlstate, "22", 2) == 0) {
+            cairn_log_info(job->r, "<Resource %s>: the database refused a "
+                           "value: %s", rs->path, err->message);
+            mod_rest_finish(job, 422, "the database refused a value", NULL);
+            return;
+        }
+        cairn_log_error(job->r, 0, "<Resource %s>: database error %u "
+                        "(%s): %s", rs->path, err->code, err->sqlstate,
+                        err->message);
+        mod_rest_finish(job, 500, NULL, NULL);
+        return;
+    }
+}
+
+
+/* Releases the connection and answers. */
+static void
+mod_rest_answer(mod_rest_job_t *job)
+{
+    cairn_request_t  *r = job->r;
+    int               rc;
+
+    if (job->conn != NULL) {
+        job->db->release(job->conn);
+        job->conn = NULL;
+    }
+
+    if (job->etag != NULL && job->status < 400) {
+        cairn_response_header_set(r, "ETag", job->etag);
+    }
+    if (job->location != NULL && job->status == 201) {
+        cairn_response_header_set(r, "Location", job->location);
+    }
+
+    if (job->status == 304) {
+        rc = cairn_respond(r, 304, NULL, NULL, 0);
+    } else {
+        rc = mod_rest_reply(r, job->res, job->status, job->message,
+                            job->data);
+        job->data = NULL;
+    }
+
+    cairn_request_resume(r, rc);
+}
+
+
+/* An id for a Location header: unreserved characters stay, the rest is
+ * percent-encoded. */
+static const char *
+mod_rest_encode_id(cairn_arena_t *a, const char *id)
+{
+    static const char  hex[] = "0123456789ABCDEF";
+    const unsigned char  *p;
+    char                 *out, *o;
+
+    out = cairn_arena_alloc(a, strlen(id) * 3 + 1);
+    o = out;
+    for (p = (const unsigned char *) id; *p != '\0'; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
+            || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'
+            || *p == '_' || *p == '~' || *p == '@')
+        {
+            *o++ = (char) *p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+
+    return out;
+}

@@ -1,0 +1,518 @@
+/*
+ * rest_decl.c: <Resource> declarations: fields, methods, the checks
+ * `cairnd -t` makes, and the SQL text built once per resource.
+ *
+ * Identifiers (table, columns) come only from the configuration and are
+ * checked against ^[A-Za-z_][A-Za-z0-9_]*$ before they are quoted with
+ * backticks into statements; every value travels as a parameter.
+ */
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rest.h"
+
+
+static const char *const  rest_decl_types[] = {
+    "string", "text", "int", "bigint", "number", "bool", "email",
+    "datetime", "json"
+};
+
+#define REST_NTYPES  (sizeof(rest_decl_types) / sizeof(rest_decl_types[0]))
+
+
+static void rest_decl_regfree(void *data);
+static const char *rest_decl_sql_type(cairn_arena_t *a,
+                                      const rest_field_t *f);
+static int rest_decl_is_text(rest_type_t t);
+static int rest_decl_is_numeric(rest_type_t t);
+static char *rest_decl_join(cairn_arena_t *a, const char *prefix,
+                            const char *item, const char *sep);
+
+
+int
+rest_ident_ok(const char *s)
+{
+    const char  *p;
+
+    if (s == NULL || *s == '\0' || strlen(s) > 64) {
+        return 0;
+    }
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z')
+          || *s == '_'))
+    {
+        return 0;
+    }
+    for (p = s + 1; *p != '\0'; p++) {
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')
+              || (*p >= '0' && *p <= '9') || *p == '_'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+const char *
+rest_type_name(rest_type_t t)
+{
+    return (size_t) t < REST_NTYPES ? rest_decl_types[t] : "?";
+}
+
+
+static int
+rest_decl_is_text(rest_type_t t)
+{
+    return t == REST_T_STRING || t == REST_T_TEXT || t == REST_T_EMAIL;
+}
+
+
+static int
+rest_decl_is_numeric(rest_type_t t)
+{
+    return t == REST_T_INT || t == REST_T_BIGINT || t == REST_T_NUMBER;
+}
+
+
+static void
+rest_decl_regfree(void *data)
+{
+    regfree(data);
+}
+
+
+rest_field_t *
+rest_field_find(const rest_resource_t *res, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < res->nfields; i++) {
+        if (strcmp(res->fields[i].name, name) == 0) {
+            return &res->fields[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* Field name type [required] [unique] [max=N] [min=N] [pattern=RE]
+ * [readonly] [writeonly] */
+const char *
+rest_field_add(cairn_arena_t *a, rest_resource_t *res, int argc, char **argv)
+{
+    rest_field_t  *f, *grown;
+    const char    *opt;
+    char          *end, msg[256];
+    double         num;
+    size_t         i;
+    int            rc;
+
+    if (argc < 2) {
+        return "Field takes a name, a type and options: Field name string "
+               "required";
+    }
+    if (!rest_ident_ok(argv[0])) {
+        return cairn_arena_printf(a, "Field name '%s' is not an identifier "
+                                  "(letters, digits and _, not starting "
+                                  "with a digit)", argv[0]);
+    }
+    if (rest_field_find(res, argv[0]) != NULL) {
+        return cairn_arena_printf(a, "Field '%s' is declared twice",
+                                  argv[0]);
+    }
+
+    if (res->nfields == res->cap) {
+        res->cap = res->cap ? res->cap * 2 : 8;
+        grown = cairn_arena_calloc(a, res->cap * sizeof(rest_field_t));
+        if (res->nfields > 0) {
+            memcpy(grown, res->fields, res->nfields * sizeof(rest_field_t));
+        }
+        res->fields = grown;
+    }
+    f = &res->fields[res->nfields];
+    memset(f, 0, sizeof(*f));
+    f->name = cairn_arena_strdup(a, argv[0]);
+
+    for (i = 0; i < REST_NTYPES; i++) {
+        if (strcmp(argv[1], rest_decl_types[i]) == 0) {
+            break;
+        }
+    }
+    if (i == REST_NTYPES) {
+        return cairn_arena_printf(a, "Field %s: unknown type '%s' (string, "
+                                  "text, int, bigint, number, bool, email, "
+                                  "datetime or json)", argv[0], argv[1]);
+    }
+    f->type = (rest_type_t) i;
+
+    for (i = 2; i < (size_t) argc; i++) {
+        opt = argv[i];
+        if (strcmp(opt, "required") == 0) {
+            f->flags |= REST_F_REQUIRED;
+        } else if (strcmp(opt, "unique") == 0) {
+            if (f->type == REST_T_TEXT || f->type == REST_T_JSON) {
+                return cairn_arena_printf(a, "Field %s: a %s field cannot "
+                                          "be unique", f->name,
+                                          rest_type_name(f->type));
+            }
+            f->flags |= REST_F_UNIQUE;
+        } else if (strcmp(opt, "readonly") == 0) {
+            f->flags |= REST_F_READONLY;
+        } else if (strcmp(opt, "writeonly") == 0) {
+            f->flags |= REST_F_WRITEONLY;
+        } else if (strncmp(opt, "max=", 4) == 0
+                   || strncmp(opt, "min=", 4) == 0)
+        {
+            if (!rest_decl_is_text(f->type) && !rest_decl_is_numeric(f->type))
+            {
+                return cairn_arena_printf(a, "Field %s: %.3s= does not apply "
+                                          "to a %s field", f->name, opt,
+                                          rest_type_name(f->type));
+            }
+            num = strtod(opt + 4, &end);
+            if (opt[4] == '\0' || *end != '\0' || !isfinite(num)
+                || (rest_decl_is_text(f->type)
+                    && (num < 0 || num != floor(num))))
+            {
+                return cairn_arena_printf(a, "Field %s: '%s' is not a valid "
+                                          "number for %.3s=", f->name,
+                                          opt + 4, opt);
+            }
+            if (opt[1] == 'a') {
+                f->max = num;
+                f->flags |= REST_F_MAX;
+            } else {
+                f->min = num;
+                f->flags |= REST_F_MIN;
+            }
+        } else if (strncmp(opt, "pattern=", 8) == 0) {
+            if (!rest_decl_is_text(f->type)) {
+                return cairn_arena_printf(a, "Field %s: pattern= applies "
+                                          "only to string, text and email "
+                                          "fields", f->name);
+            }
+            f->pattern = cairn_arena_strdup(a, opt + 8);
+            f->re = cairn_arena_calloc(a, sizeof(regex_t));
+            rc = regcomp(f->re, f->pattern, REG_EXTENDED | REG_NOSUB);
+            if (rc != 0) {
+                regerror(rc, f->re, msg, sizeof(msg));
+                return cairn_arena_printf(a, "Field %s: bad pattern '%s': "
+                                          "%s", f->name, f->pattern, msg);
+            }
+            cairn_arena_cleanup_add(a, rest_decl_regfree, f->re);
+        } else {
+            return cairn_arena_printf(a, "Field %s: unknown option '%s' "
+                                      "(required, unique, max=N, min=N, "
+                                      "pattern=RE, readonly or writeonly)",
+                                      f->name, opt);
+        }
+    }
+
+    if ((f->flags & REST_F_READONLY) && (f->flags & REST_F_WRITEONLY)) {
+        return cairn_arena_printf(a, "Field %s cannot be both readonly and "
+                                  "writeonly", f->name);
+    }
+    if ((f->flags & REST_F_MIN) && (f->flags & REST_F_MAX)
+        && f->min > f->max)
+    {
+        return cairn_arena_printf(a, "Field %s: min= is larger than max=",
+                                  f->name);
+    }
+    if (f->type == REST_T_STRING && (f->flags & REST_F_MAX)
+        && f->max > REST_VARCHAR_LIMIT)
+    {
+        return cairn_arena_printf(a, "Field %s: a string holds at most %d "
+                                  "characters; use text for longer values",
+                                  f->name, REST_VARCHAR_LIMIT);
+    }
+    if (f->type == REST_T_INT
+        && (((f->flags & REST_F_MAX) && fabs(f->max) > 2147483647.0)
+            || ((f->flags & REST_F_MIN) && fabs(f->min) > 2147483648.0)))
+    {
+        return cairn_arena_printf(a, "Field %s: an int limit must fit in "
+                                  "32 bits (use bigint)", f->name);
+    }
+
+    res->nfields++;
+
+    return NULL;
+}
+
+
+const char *
+rest_methods_parse(const char *name, unsigned *mask)
+{
+    static const struct {
+        const char      *name;
+        cairn_method_t   m;
+    } known[] = {
+        { "GET", CAIRN_METHOD_GET }, { "POST", CAIRN_METHOD_POST },
+        { "PUT", CAIRN_METHOD_PUT }, { "PATCH", CAIRN_METHOD_PATCH },
+        { "DELETE", CAIRN_METHOD_DELETE }
+    };
+    size_t  i;
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcasecmp(name, known[i].name) == 0) {
+            *mask |= CAIRN_M(known[i].m);
+            return NULL;
+        }
+    }
+
+    return "Methods takes GET, POST, PUT, PATCH and DELETE (HEAD comes "
+           "with GET, OPTIONS is always answered)";
+}
+
+
+const char *
+rest_allow_header(cairn_arena_t *a, const rest_resource_t *res, int item)
+{
+    char      buf[96];
+    unsigned  m = res->methods;
+
+    buf[0] = '\0';
+    if (m & CAIRN_M(CAIRN_METHOD_GET)) {
+        strcat(buf, "GET, HEAD, ");
+    }
+    if (!item && (m & CAIRN_M(CAIRN_METHOD_POST))) {
+        strcat(buf, "POST, ");
+    }
+    if (item && (m & CAIRN_M(CAIRN_METHOD_PUT))) {
+        strcat(buf, "PUT, ");
+    }
+    if (item && (m & CAIRN_M(CAIRN_METHOD_PATCH))) {
+        strcat(buf, "PATCH, ");
+    }
+    if (item && (m & CAIRN_M(CAIRN_METHOD_DELETE))) {
+        strcat(buf, "DELETE, ");
+    }
+    strcat(buf, "OPTIONS");
+
+    return cairn_arena_strdup(a, buf);
+}
+
+
+static const char *
+rest_decl_sql_type(cairn_arena_t *a, const rest_field_t *f)
+{
+    switch (f->type) {
+    case REST_T_STRING:
+        return cairn_arena_printf(a, "VARCHAR(%d)", (f->flags & REST_F_MAX)
+                                  ? (int) f->max : REST_STRING_MAX);
+    case REST_T_EMAIL:
+        return "VARCHAR(254)";
+    case REST_T_TEXT:
+        return "MEDIUMTEXT";
+    case REST_T_INT:
+        return "INT";
+    case REST_T_BIGINT:
+        return "BIGINT";
+    case REST_T_NUMBER:
+        return "DOUBLE";
+    case REST_T_BOOL:
+        return "TINYINT(1)";
+    case REST_T_DATETIME:
+        return "DATETIME";
+    case REST_T_JSON:
+        return "LONGTEXT";
+    }
+
+    return "TEXT";
+}
+
+
+/* prefix + sep + item, or prefix + item when prefix is empty. */
+static char *
+rest_decl_join(cairn_arena_t *a, const char *prefix, const char *item,
+               const char *sep)
+{
+    if (prefix == NULL || *prefix == '\0') {
+        return cairn_arena_strdup(a, item);
+    }
+
+    return cairn_arena_printf(a, "%s%s%s", prefix, sep, item);
+}
+
+
+/*
+ * The checks made when the section ends, and the statements.  Returns
+ * NULL or a message.
+ */
+const char *
+rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
+{
+    rest_field_t  *f, *key;
+    const char    *p;
+    char          *cols = NULL, *icols = NULL, *ivals = NULL, *sets = NULL;
+    char          *create = NULL, *col, *k;
+    size_t         i;
+
+    if (res->db_name == NULL) {
+        return "<Resource> needs a Database (the name of a <Database> "
+               "section)";
+    }
+    if (res->table == NULL) {
+        return "<Resource> needs a Table";
+    }
+    if (res->key == NULL) {
+        return "<Resource> needs a Key (the primary key column, declared "
+               "with Field)";
+    }
+    if (res->nfields == 0) {
+        return "<Resource> declares no Field";
+    }
+    key = rest_field_find(res, res->key);
+    if (key == NULL) {
+        return cairn_arena_printf(a, "Key %s is not a declared Field",
+                                  res->key);
+    }
+    if (key->type != REST_T_INT && key->type != REST_T_BIGINT
+        && key->type != REST_T_STRING && key->type != REST_T_EMAIL)
+    {
+        return cairn_arena_printf(a, "Key %s must be an int, bigint, string "
+                                  "or email field", res->key);
+    }
+    if (key->flags & REST_F_WRITEONLY) {
+        return cairn_arena_printf(a, "Key %s cannot be writeonly", res->key);
+    }
+    key->flags |= REST_F_KEY;
+    if (key->type == REST_T_INT || key->type == REST_T_BIGINT) {
+        key->flags |= REST_F_AUTO | REST_F_READONLY;
+    } else {
+        key->flags |= REST_F_REQUIRED;
+    }
+    res->key_index = (size_t) (key - res->fields);
+
+    if (rest_field_find(res, res->version_col) != NULL) {
+        return cairn_arena_printf(a, "Field %s clashes with the version "
+                                  "column (change VersionColumn)",
+                                  res->version_col);
+    }
+
+    for (i = 0; i < res->sortable.n; i++) {
+        f = rest_field_find(res, res->sortable.v[i]);
+        if (f == NULL) {
+            return cairn_arena_printf(a, "Sortable names '%s', which is not "
+                                      "a declared Field",
+                                      res->sortable.v[i]);
+        }
+        if (f->flags & REST_F_WRITEONLY) {
+            return cairn_arena_printf(a, "Sortable: %s is writeonly (its "
+                                      "order would reveal it)", f->name);
+        }
+    }
+    for (i = 0; i < res->filterable.n; i++) {
+        f = rest_field_find(res, res->filterable.v[i]);
+        if (f == NULL) {
+            return cairn_arena_printf(a, "Filterable names '%s', which is "
+                                      "not a declared Field",
+                                      res->filterable.v[i]);
+        }
+        if (f->type == REST_T_JSON) {
+            return cairn_arena_printf(a, "Filterable: %s is a json field",
+                                      f->name);
+        }
+        if (f->flags & REST_F_WRITEONLY) {
+            return cairn_arena_printf(a, "Filterable: %s is writeonly (a "
+                                      "filter would reveal it)", f->name);
+        }
+    }
+    if (res->from_user != NULL) {
+        f = rest_field_find(res, res->from_user);
+        if (f == NULL) {
+            return cairn_arena_printf(a, "FieldFromUser names '%s', which "
+                                      "is not a declared Field",
+                                      res->from_user);
+        }
+        if (f->type != REST_T_STRING || (f->flags & REST_F_KEY)) {
+            return cairn_arena_printf(a, "FieldFromUser %s must be a string "
+                                      "field other than the Key", f->name);
+        }
+        f->flags |= REST_F_USER | REST_F_READONLY;
+    }
+    if (res->page_size < 1 || res->max_page_size < 1) {
+        return "PageSize and MaxPageSize must be at least 1";
+    }
+    if (res->page_size > res->max_page_size) {
+        return cairn_arena_printf(a, "PageSize %d is larger than "
+                                  "MaxPageSize %d", res->page_size,
+                                  res->max_page_size);
+    }
+
+    /* The statements. */
+    for (i = 0; i < res->nfields; i++) {
+        f = &res->fields[i];
+        col = cairn_arena_printf(a, "`%s`", f->name);
+        cols = rest_decl_join(a, cols, col, ", ");
+
+        if (!(f->flags & REST_F_AUTO)
+            && (!(f->flags & REST_F_READONLY)
+                || (f->flags & (REST_F_USER | REST_F_KEY))))
+        {
+            icols = rest_decl_join(a, icols, col, ", ");
+            ivals = rest_decl_join(a, ivals, "?", ", ");
+            if (!(f->flags & REST_F_KEY)) {
+                sets = rest_decl_join(a, sets,
+                                      cairn_arena_printf(a, "%s = ?", col),
+                                      ", ");
+            }
+        }
+
+        create = rest_decl_join(a, create, cairn_arena_printf(
+            a, "%s %s%s%s", col, rest_decl_sql_type(a, f),
+            (f->flags & (REST_F_KEY | REST_F_REQUIRED))
+            && !((f->flags & REST_F_READONLY) && !(f->flags & REST_F_KEY))
+            ? " NOT NULL" : "",
+            (f->flags & REST_F_AUTO) ? " AUTO_INCREMENT"
+            : (f->type == REST_T_DATETIME && (f->flags & REST_F_READONLY))
+            ? " DEFAULT CURRENT_TIMESTAMP" : ""), ",\n  ");
+    }
+
+    k = cairn_arena_printf(a, "`%s`", res->key);
+    p = res->version_col;
+
+    res->sql_columns = cairn_arena_printf(a, "%s, `%s`", cols, p);
+    res->sql_one = cairn_arena_printf(a, "SELECT %s FROM `%s` WHERE %s = ?",
+                                      res->sql_columns, res->table, k);
+    res->sql_lock = cairn_arena_printf(a, "%s FOR UPDATE", res->sql_one);
+    res->sql_exists = cairn_arena_printf(a, "SELECT `%s` FROM `%s` WHERE "
+                                         "%s = ?", p, res->table, k);
+    res->sql_insert = cairn_arena_printf(a, "INSERT INTO `%s` (%s%s`%s`) "
+                                         "VALUES (%s%s1)", res->table,
+                                         icols ? icols : "",
+                                         icols ? ", " : "", p,
+                                         ivals ? ivals : "",
+                                         ivals ? ", " : "");
+    res->sql_update = cairn_arena_printf(a, "UPDATE `%s` SET %s%s`%s` = "
+                                         "`%s` + 1 WHERE %s = ?", res->table,
+                                         sets ? sets : "", sets ? ", " : "",
+                                         p, p, k);
+    res->sql_update_if = cairn_arena_printf(a, "%s AND `%s` = ?",
+                                            res->sql_update, p);
+    res->sql_delete = cairn_arena_printf(a, "DELETE FROM `%s` WHERE %s = ?",
+                                         res->table, k);
+    res->sql_delete_if = cairn_arena_printf(a, "%s AND `%s` = ?",
+                                            res->sql_delete, p);
+
+    create = cairn_arena_printf(a, "CREATE TABLE IF NOT EXISTS `%s` (\n  "
+                                "%s,\n  `%s` BIGINT NOT NULL DEFAULT 1,\n  "
+                                "PRIMARY KEY (%s)", res->table, create, p,
+                                k);
+    for (i = 0; i < res->nfields; i++) {
+        f = &res->fields[i];
+        if ((f->flags & REST_F_UNIQUE) && !(f->flags & REST_F_KEY)) {
+            create = cairn_arena_printf(a, "%s,\n  UNIQUE KEY `uq_%s` (`%s`)",
+                                        create, f->name, f->name);
+        }
+    }
+    res->sql_create = cairn_arena_printf(a, "%s\n) ENGINE=InnoDB DEFAULT "
+                                         "CHARSET=utf8mb4", create);
+
+    return NULL;
+}

@@ -1,0 +1,908 @@
+/*
+ * rest_json.c: JSON bodies and representations: validation against the
+ * declared fields, JSON merge patch (RFC 7396), rows to representations,
+ * list query parameters, cursors, Accept, the envelope and ETags.
+ */
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "rest.h"
+
+
+static void rest_json_error(json_t *errors, const char *field,
+                            const char *fmt, ...) CAIRN_PRINTF(3, 4);
+static int rest_json_check(const rest_field_t *f, json_t *v, json_t *errors);
+static int rest_json_email_ok(const char *s);
+static int rest_json_datetime_parse(const char *in, time_t *t);
+static char *rest_json_decode(cairn_arena_t *a, const char *s, size_t len);
+static int rest_json_parse_long(const char *s, long *out);
+static int rest_json_typed_ok(const rest_field_t *f, const char *v);
+static double rest_json_accept_q(const char *accept, const char *type);
+
+
+static void
+rest_json_error(json_t *errors, const char *field, const char *fmt, ...)
+{
+    va_list  ap;
+    char     buf[256];
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+
+    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field,
+                                            "message", buf));
+}
+
+
+size_t
+rest_utf8_len(const char *s)
+{
+    size_t  n = 0;
+
+    for (; *s != '\0'; s++) {
+        if (((unsigned char) *s & 0xc0) != 0x80) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+static int
+rest_json_email_ok(const char *s)
+{
+    const char  *at, *dot, *p;
+
+    if (strlen(s) > REST_EMAIL_MAX) {
+        return 0;
+    }
+    at = strchr(s, '@');
+    if (at == NULL || at == s || strchr(at + 1, '@') != NULL) {
+        return 0;
+    }
+    for (p = s; *p != '\0'; p++) {
+        if ((unsigned char) *p <= ' ' || *p == '<' || *p == '>'
+            || *p == ',' || *p == ';' || *p == '"' || *p == '\\')
+        {
+            return 0;
+        }
+    }
+    dot = strrchr(at + 1, '.');
+
+    return dot != NULL && dot > at + 1 && dot[1] != '\0';
+}
+
+
+/*
+ * RFC 3339 date-times: "2024-05-01T10:20:30Z", "...30.5+02:00", also
+ * with a space for the T and without a zone (taken as UTC).
+ */
+static int
+rest_json_datetime_parse(const char *in, time_t *t)
+{
+    struct tm   tm;
+    const char *p;
+    int         y, mo, d, h, mi, s, n = 0, oh, om, sign;
+    long        off = 0;
+    static const int  mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+                                  30, 31 };
+
+    if (sscanf(in, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
+               &s, &n) != 6 || n != 19)
+    {
+        return -1;
+    }
+    if (y < 1000 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]
+        || h > 23 || mi > 59 || s > 59 || h < 0 || mi < 0 || s < 0)
+    {
+        return -1;
+    }
+    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+    {
+        return -1;
+    }
+    p = in + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char) *p)) {
+            return -1;
+        }
+        while (isdigit((unsigned char) *p)) {
+            p++;
+        }
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        sign = *p == '-' ? -1 : 1;
+        if (!isdigit((unsigned char) p[1]) || !isdigit((unsigned char) p[2])
+            || p[3] != ':' || !isdigit((unsigned char) p[4])
+            || !isdigit((unsigned char) p[5]))
+        {
+            return -1;
+        }
+        oh = (p[1] - '0') * 10 + (p[2] - '0');
+        om = (p[4] - '0') * 10 + (p[5] - '0');
+        if (oh > 23 || om > 59) {
+            return -1;
+        }
+        off = sign * (oh * 3600L + om * 60L);
+        p += 6;
+    }
+    if (*p != '\0') {
+        return -1;
+    }
+
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    *t = timegm(&tm) - off;
+
+    return 0;
+}
+
+
+/* An RFC 3339 date-time as a DATETIME literal in UTC. */
+int
+rest_datetime_sql(const char *in, char *out, size_t outlen)
+{
+    struct tm  tm;
+    time_t     t;
+
+    if (rest_json_datetime_parse(in, &t) != 0 || gmtime_r(&t, &tm) == NULL
+        || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 1000)
+    {
+        return -1;
+    }
+
+    return strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm) > 0 ? 0 : -1;
+}
+
+
+/* Checks one present, non-null value; returns 1 when it is bad. */
+static int
+rest_json_check(const rest_field_t *f, json_t *v, json_t *errors)
+{
+    const char  *s;
+    double       num;
+    size_t       len;
+    time_t       t;
+
+    switch (f->type) {
+    case REST_T_STRING:
+    case REST_T_TEXT:
+    case REST_T_EMAIL:
+        if (!json_is_string(v)) {
+            rest_json_error(errors, f->name, "must be a string");
+            return 1;
+        }
+        s = json_string_value(v);
+        if (strlen(s) != json_string_length(v)) {
+            rest_json_error(errors, f->name, "must not contain NUL "
+                            "characters");
+            return 1;
+        }
+        len = rest_utf8_len(s);
+        if ((f->flags & REST_F_MIN) && (double) len < f->min) {
+            rest_json_error(errors, f->name, "must be at least %.0f "
+                            "characters long", f->min);
+            return 1;
+        }
+        num = (f->flags & REST_F_MAX) ? f->max
+              : f->type == REST_T_STRING ? REST_STRING_MAX
+              : f->type == REST_T_EMAIL ? REST_EMAIL_MAX : REST_TEXT_MAX;
+        if ((double) len > num) {
+            rest_json_error(errors, f->name, "must be at most %.0f "
+                            "characters long", num);
+            return 1;
+        }
+        if (f->type == REST_T_EMAIL && !rest_json_email_ok(s)) {
+            rest_json_error(errors, f->name, "must be an email address");
+            return 1;
+        }
+        if (f->re != NULL && regexec(f->re, s, 0, NULL, 0) != 0) {
+            rest_json_error(errors, f->name, "must match the pattern %s",
+                            f->pattern);
+            return 1;
+        }
+        return 0;
+
+    case REST_T_INT:
+    case REST_T_BIGINT:
+    case REST_T_NUMBER:
+        if (f->type == REST_T_NUMBER ? !json_is_number(v)
+            : !json_is_integer(v))
+        {
+            rest_json_error(errors, f->name, "must be %s",
+                            f->type == REST_T_NUMBER ? "a number"
+                            : "an integer");
+            return 1;
+        }
+        num = json_number_value(v);
+        if (f->type == REST_T_INT
+            && (json_integer_value(v) > 2147483647LL
+                || json_integer_value(v) < -2147483648LL))
+        {
+            rest_json_error(errors, f->name, "must fit in 32 bits");
+            return 1;
+        }
+        if ((f->flags & REST_F_MIN) && num < f->min) {
+            rest_json_error(errors, f->name, "must be at least %g", f->min);
+            return 1;
+        }
+        if ((f->flags & REST_F_MAX) && num > f->max) {
+            rest_json_error(errors, f->name, "must be at most %g", f->max);
+            return 1;
+        }
+        return 0;
+
+    case REST_T_BOOL:
+        if (!json_is_boolean(v)) {
+            rest_json_error(errors, f->name, "must be true or false");
+            return 1;
+        }
+        return 0;
+
+    case REST_T_DATETIME:
+        if (!json_is_string(v)
+            || rest_json_datetime_parse(json_string_value(v), &t) != 0)
+        {
+            rest_json_error(errors, f->name, "must be an RFC 3339 "
+                            "date-time such as 2024-05-01T10:20:30Z");
+            return 1;
+        }
+        return 0;
+
+    case REST_T_JSON:
+        return 0;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Checks a body against the declaration: an object, no unknown member,
+ * every required field there and not null, every value of its type and
+ * within its limits.  Read-only members are ignored; the Key counts
+ * only when creating a resource whose key the client chooses.  Returns
+ * the number of errors appended to errors.
+ */
+int
+rest_validate(const rest_resource_t *res, json_t *body, int creating,
+              json_t *errors)
+{
+    const rest_field_t  *f;
+    const char          *name;
+    json_t              *v;
+    size_t               i, before = json_array_size(errors);
+
+    if (!json_is_object(body)) {
+        rest_json_error(errors, "", "the body must be a JSON object");
+        return 1;
+    }
+
+    json_object_foreach(body, name, v) {
+        if (rest_field_find(res, name) == NULL) {
+            rest_json_error(errors, name, "is not a field of this resource");
+        }
+    }
+
+    for (i = 0; i < res->nfields; i++) {
+        f = &res->fields[i];
+        if ((f->flags & REST_F_KEY) ? (f->flags & REST_F_AUTO) || !creating
+            : (f->flags & REST_F_READONLY) != 0)
+        {
+            continue;
+        }
+        v = json_object_get(body, f->name);
+        if (v == NULL || json_is_null(v)) {
+            if (f->flags & REST_F_REQUIRED) {
+                rest_json_error(errors, f->name, "is required");
+            }
+            continue;
+        }
+        rest_json_check(f, v, errors);
+    }
+
+    return (int) (json_array_size(errors) - before);
+}
+
+
+/* A checked value as a statement parameter (copied into a). */
+int
+rest_value_param(cairn_arena_t *a, const rest_field_t *f, json_t *v,
+                 cairn_db_param_t *p)
+{
+    char  *s, buf[32];
+
+    memset(p, 0, sizeof(*p));
+    if (v == NULL || json_is_null(v)) {
+        p->type = CAIRN_DB_NULL;
+        return 0;
+    }
+
+    switch (f->type) {
+    case REST_T_INT:
+    case REST_T_BIGINT:
+        p->type = CAIRN_DB_INT;
+        p->v.i = json_integer_value(v);
+        return 0;
+    case REST_T_NUMBER:
+        p->type = CAIRN_DB_DOUBLE;
+        p->v.d = json_number_value(v);
+        return 0;
+    case REST_T_BOOL:
+        p->type = CAIRN_DB_INT;
+        p->v.i = json_is_true(v) ? 1 : 0;
+        return 0;
+    case REST_T_DATETIME:
+        if (rest_datetime_sql(json_string_value(v), buf, sizeof(buf)) != 0) {
+            return -1;
+        }
+        s = cairn_arena_strdup(a, buf);
+        p->type = CAIRN_DB_STRING;
+        p->v.s.p = s;
+        p->v.s.len = strlen(s);
+        return 0;
+    case REST_T_JSON:
+        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s == NULL) {
+            return -1;
+        }
+        p->type = CAIRN_DB_STRING;
+        p->v.s.len = strlen(s);
+        p->v.s.p = cairn_arena_memdup(a, s, p->v.s.len + 1);
+        free(s);
+        return 0;
+    default:
+        if (!json_is_string(v)) {
+            return -1;
+        }
+        p->type = CAIRN_DB_STRING;
+        p->v.s.p = json_string_value(v);
+        p->v.s.len = json_string_length(v);
+        return 0;
+    }
+}
+
+
+/*
+ * RFC 7396: a new reference to target patched with patch.  Objects merge
+ * member by member, null removes, anything else replaces.
+ */
+json_t *
+rest_merge_patch(json_t *target, json_t *patch)
+{
+    json_t      *out, *v, *cur;
+    const char  *name;
+
+    if (!json_is_object(patch)) {
+        return json_incref(patch);
+    }
+
+    out = json_is_object(target) ? json_copy(target) : json_object();
+    if (out == NULL) {
+        return NULL;
+    }
+
+    json_object_foreach(patch, name, v) {
+        if (json_is_null(v)) {
+            json_object_del(out, name);
+            continue;
+        }
+        cur = json_object_get(out, name);
+        json_object_set_new(out, name, rest_merge_patch(cur, v));
+    }
+
+    return out;
+}
+
+
+/*
+ * A row of the result as its representation: booleans as true/false,
+ * json fields parsed, date-times in RFC 3339 (UTC), write-only fields
+ * left out unless internal.  The version column is not included.
+ */
+json_t *
+rest_row_out(const rest_resource_t *res, json_t *row, int internal)
+{
+    const rest_field_t  *f;
+    json_t              *out, *v, *parsed;
+    const char          *s;
+    char                 buf[40];
+    size_t               i;
+
+    out = json_object();
+
+    for (i = 0; i < res->nfields; i++) {
+        f = &res->fields[i];
+        if ((f->flags & REST_F_WRITEONLY) && !internal) {
+            continue;
+        }
+        v = json_object_get(row, f->name);
+        if (v == NULL || json_is_null(v)) {
+            json_object_set_new(out, f->name, json_null());
+            continue;
+        }
+        switch (f->type) {
+        case REST_T_BOOL:
+            json_object_set_new(out, f->name,
+                                json_boolean(json_is_true(v)
+                                             || json_integer_value(v) != 0));
+            break;
+        case REST_T_JSON:
+            s = json_string_value(v);
+            parsed = s != NULL ? json_loads(s, JSON_DECODE_ANY, NULL)
+                               : NULL;
+            json_object_set_new(out, f->name,
+                                parsed != NULL ? parsed : json_incref(v));
+            break;
+        case REST_T_DATETIME:
+            s = json_string_value(v);
+            if (s != NULL && strlen(s) >= 19) {
+                snprintf(buf, sizeof(buf), "%.10sT%.8sZ", s, s + 11);
+                json_object_set_new(out, f->name, json_string(buf));
+            } else {
+                json_object_set(out, f->name, v);
+            }
+            break;
+        case REST_T_NUMBER:
+            json_object_set_new(out, f->name,
+                                json_real(json_number_value(v)));
+            break;
+        default:
+            json_object_set(out, f->name, v);
+            break;
+        }
+    }
+
+    return out;
+}
+
+
+/* Percent-decodes s[0..len) with '+' as a space; NULL on a NUL byte or a
+ * bad escape. */
+static char *
+rest_json_decode(cairn_arena_t *a, const char *s, size_t len)
+{
+    char    *out, *o;
+    size_t   i;
+    int      hi, lo;
+
+    out = cairn_arena_alloc(a, len + 1);
+    o = out;
+    for (i = 0; i < len; i++) {
+        if (s[i] == '+') {
+            *o++ = ' ';
+        } else if (s[i] == '%') {
+            if (i + 2 >= len || !isxdigit((unsigned char) s[i + 1])
+                || !isxdigit((unsigned char) s[i + 2]))
+            {
+                return NULL;
+            }
+            hi = isdigit((unsigned char) s[i + 1]) ? s[i + 1] - '0'
+                 : (tolower((unsigned char) s[i + 1]) - 'a' + 10);
+            lo = isdigit((unsigned char) s[i + 2]) ? s[i + 2] - '0'
+                 : (tolower((unsigned char) s[i + 2]) - 'a' + 10);
+            if (hi == 0 && lo == 0) {
+                return NULL;
+            }
+            *o++ = (char) (hi * 16 + lo);
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+
+    return out;
+}
+
+
+static int
+rest_json_parse_long(const char *s, long *out)
+{
+    char  *end;
+    long   v;
+
+    if (*s == '\0' || !isdigit((unsigned char) *s) || strlen(s) > 12) {
+        return -1;
+    }
+    v = strtol(s, &end, 10);
+    if (*end != '\0' || v < 0) {
+        return -1;
+    }
+    *out = v;
+
+    return 0;
+}
+
+
+/* Whether a filter value suits its field's type. */
+static int
+rest_json_typed_ok(const rest_field_t *f, const char *v)
+{
+    char    *end;
+    double   d;
+    time_t   t;
+
+    switch (f->type) {
+    case REST_T_INT:
+    case REST_T_BIGINT:
+        if (*v == '\0') {
+            return 0;
+        }
+        if (strtoll(v, &end, 10) == 0 && end == v) {
+            return 0;
+        }
+        return *end == '\0';
+    case REST_T_NUMBER:
+        if (*v == '\0') {
+            return 0;
+        }
+        d = strtod(v, &end);
+        return *end == '\0' && isfinite(d);
+    case REST_T_BOOL:
+        return strcmp(v, "true") == 0 || strcmp(v, "false") == 0
+               || strcmp(v, "1") == 0 || strcmp(v, "0") == 0;
+    case REST_T_DATETIME:
+        return rest_json_datetime_parse(v, &t) == 0;
+    default:
+        return 1;
+    }
+}
+
+
+/*
+ * The query string of a list: limit, offset, cursor, sort and filters on
+ * Filterable fields.  Returns NULL or the message of a 400.
+ */
+const char *
+rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
+                 const char *query, rest_query_t *q)
+{
+    const rest_field_t  *f;
+    const char          *p, *amp, *eq, *name, *value, *tok;
+    char                *list, *save, *item;
+    long                 climit = 0, coff = 0;
+    size_t               i;
+    int                  have_limit = 0, have_offset = 0, have_cursor = 0;
+
+    memset(q, 0, sizeof(*q));
+    q->limit = res->page_size;
+
+    for (p = query; p != NULL && *p != '\0'; p = amp ? amp + 1 : NULL) {
+        amp = strchr(p, '&');
+        eq = memchr(p, '=', amp ? (size_t) (amp - p) : strlen(p));
+        if (p == amp) {
+            continue;
+        }
+        name = rest_json_decode(a, p, eq ? (size_t) (eq - p)
+                                : amp ? (size_t) (amp - p) : strlen(p));
+        value = eq ? rest_json_decode(a, eq + 1, amp ? (size_t) (amp - eq - 1)
+                                      : strlen(eq + 1))
+                   : "";
+        if (name == NULL || value == NULL) {
+            return "malformed query string";
+        }
+
+        if (strcmp(name, "limit") == 0) {
+            if (rest_json_parse_long(value, &q->limit) != 0 || q->limit < 1) {
+                return "limit must be a positive integer";
+            }
+            have_limit = 1;
+        } else if (strcmp(name, "offset") == 0) {
+            if (rest_json_parse_long(value, &q->offset) != 0) {
+                return "offset must be a non-negative integer";
+            }
+            have_offset = 1;
+        } else if (strcmp(name, "cursor") == 0) {
+            if (rest_cursor_decode(value, &coff, &climit) != 0) {
+                return "cursor is not valid";
+            }
+            have_cursor = 1;
+        } else if (strcmp(name, "sort") == 0) {
+            if (*value == '\0') {
+                return "sort needs at least one field";
+            }
+            list = cairn_arena_strdup(a, value);
+            for (tok = strtok_r(list, ",", &save); tok != NULL;
+                 tok = strtok_r(NULL, ",", &save))
+            {
+                item = (char *) tok;
+                while (*item == ' ') {
+                    item++;
+                }
+                if (q->nsort == sizeof(q->sort) / sizeof(q->sort[0])) {
+                    return "too many sort keys";
+                }
+                q->desc[q->nsort] = *item == '-';
+                if (*item == '-' || *item == '+') {
+                    item++;
+                }
+                f = NULL;
+                for (i = 0; i < res->sortable.n; i++) {
+                    if (strcmp(res->sortable.v[i], item) == 0) {
+                        f = rest_field_find(res, item);
+                    }
+                }
+                if (f == NULL) {
+                    return cairn_arena_printf(a, "cannot sort by '%.64s'",
+                                              item);
+                }
+                q->sort[q->nsort++] = f;
+            }
+        } else {
+            f = NULL;
+            for (i = 0; i < res->filterable.n; i++) {
+                if (strcmp(res->filterable.v[i], name) == 0) {
+                    f = rest_field_find(res, name);
+                }
+            }
+            if (f == NULL) {
+                return cairn_arena_printf(a, "unknown query parameter "
+                                          "'%.64s' (not a Filterable "
+                                          "field)", name);
+            }
+            if (q->nfilter == sizeof(q->filter) / sizeof(q->filter[0])) {
+                return "too many filters";
+            }
+            if (!rest_json_typed_ok(f, value)) {
+                return cairn_arena_printf(a, "filter %s: '%.64s' is not a "
+                                          "valid %s", f->name, value,
+                                          rest_type_name(f->type));
+            }
+            q->filter[q->nfilter] = f;
+            q->value[q->nfilter++] = value;
+        }
+    }
+
+    if (have_cursor) {
+        if (have_offset) {
+            return "give either cursor or offset";
+        }
+        q->offset = coff;
+        if (!have_limit) {
+            q->limit = climit;
+        }
+    }
+    if (q->limit > res->max_page_size) {
+        q->limit = res->max_page_size;
+    }
+
+    return NULL;
+}
+
+
+/* An opaque cursor: base64url of "o<offset>l<limit>". */
+char *
+rest_cursor_encode(cairn_arena_t *a, long offset, long limit)
+{
+    static const char  b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                               "qrstuvwxyz0123456789-_";
+    char               raw[64], *out, *o;
+    size_t             len, i;
+    unsigned           v;
+
+    len = (size_t) snprintf(raw, sizeof(raw), "o%ldl%ld", offset, limit);
+    out = cairn_arena_alloc(a, len * 2 + 4);
+    o = out;
+    for (i = 0; i < len; i += 3) {
+        v = (unsigned) (unsigned char) raw[i] << 16;
+        if (i + 1 < len) {
+            v |= (unsigned) (unsigned char) raw[i + 1] << 8;
+        }
+        if (i + 2 < len) {
+            v |= (unsigned char) raw[i + 2];
+        }
+        *o++ = b64[(v >> 18) & 63];
+        *o++ = b64[(v >> 12) & 63];
+        if (i + 1 < len) {
+            *o++ = b64[(v >> 6) & 63];
+        }
+        if (i + 2 < len) {
+            *o++ = b64[v & 63];
+        }
+    }
+    *o = '\0';
+
+    return out;
+}
+
+
+int
+rest_cursor_decode(const char *s, long *offset, long *limit)
+{
+    char      raw[64], tail;
+    size_t    len = strlen(s), i, n = 0;
+    unsigned  v = 0, bits = 0;
+    int       c;
+
+    if (len == 0 || len > 80) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+        if (c >= 'A' && c <= 'Z') {
+            c -= 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            c = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            c = c - '0' + 52;
+        } else if (c == '-') {
+            c = 62;
+        } else if (c == '_') {
+            c = 63;
+        } else {
+            return -1;
+        }
+        v = (v << 6) | (unsigned) c;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n + 1 >= sizeof(raw)) {
+                return -1;
+            }
+            raw[n++] = (char) ((v >> bits) & 0xff);
+        }
+    }
+    raw[n] = '\0';
+
+    if (sscanf(raw, "o%ldl%ld%c", offset, limit, &tail) != 2
+        || *offset < 0 || *limit < 1 || *offset > 1000000000L
+        || *limit > 1000000L)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* The q value Accept gives to type ("text/html"): exact match first,
+ * then "text/ *", then "* / *"; 0 when absent, 1 without an Accept. */
+static double
+rest_json_accept_q(const char *accept, const char *type)
+{
+    const char  *p, *end, *semi, *slash;
+    double       best = -1, q;
+    int          spec, best_spec = -1;
+    size_t       len, tlen = strlen(type);
+    char        *qe;
+
+    slash = strchr(type, '/');
+    for (p = accept; *p != '\0'; p = *end ? end + 1 : end) {
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        end = strchr(p, ',');
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        semi = memchr(p, ';', (size_t) (end - p));
+        len = (size_t) ((semi ? semi : end) - p);
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
+            len--;
+        }
+        if (len == tlen && strncasecmp(p, type, len) == 0) {
+            spec = 2;
+        } else if (len == (size_t) (slash - type) + 2
+                   && strncasecmp(p, type, (size_t) (slash - type) + 1) == 0
+                   && p[len - 1] == '*')
+        {
+            spec = 1;
+        } else if (len == 3 && strncmp(p, "*/*", 3) == 0) {
+            spec = 0;
+        } else {
+            continue;
+        }
+        q = 1;
+        if (semi != NULL) {
+            for (semi++; semi < end; semi++) {
+                if ((semi[0] == 'q' || semi[0] == 'Q') && semi[1] == '=') {
+                    q = strtod(semi + 2, &qe);
+                    break;
+                }
+            }
+        }
+        if (spec > best_spec) {
+            best_spec = spec;
+            best = q;
+        }
+    }
+
+    return best < 0 ? 0 : best;
+}
+
+
+/* Whether the client prefers text/html to application/json. */
+int
+rest_prefers_html(const char *accept)
+{
+    double  html, json;
+
+    if (accept == NULL || *accept == '\0') {
+        return 0;
+    }
+    html = rest_json_accept_q(accept, "text/html");
+    json = rest_json_accept_q(accept, "application/json");
+
+    return html > 0 && html > json;
+}
+
+
+/* {"code": code, "message": message, "data": data (stolen, NULL: null)} */
+json_t *
+rest_envelope(int code, const char *message, json_t *data)
+{
+    return json_pack("{s:i, s:s, s:o}", "code", code, "message", message,
+                     "data", data != NULL ? data : json_null());
+}
+
+
+/* The ETag of a row: its version column, quoted. */
+const char *
+rest_etag(cairn_arena_t *a, json_t *version)
+{
+    if (json_is_integer(version)) {
+        return cairn_arena_printf(a, "\"v%" JSON_INTEGER_FORMAT "\"",
+                                  json_integer_value(version));
+    }
+    if (json_is_string(version)) {
+        return cairn_arena_printf(a, "\"v%s\"", json_string_value(version));
+    }
+
+    return NULL;
+}
+
+
+/* Whether an If-Match / If-None-Match list names etag (or is "*"); weak
+ * validators compare by their opaque part. */
+int
+rest_etag_match(const char *header, const char *etag)
+{
+    const char  *p, *end;
+    size_t       len = strlen(etag);
+
+    for (p = header; *p != '\0'; p = *end ? end + 1 : end) {
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        end = strchr(p, ',');
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        if (*p == '*') {
+            return 1;
+        }
+        if (strncmp(p, "W/", 2) == 0) {
+            p += 2;
+        }
+        if ((size_t) (end - p) >= len && strncmp(p, etag, len) == 0) {
+            p += len;
+            while (p < end && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+            if (p == end) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}

@@ -1,0 +1,204 @@
+#!/bin/bash
+# REST resources: GET /users/{id} and POST /users through cairn (mod_rest
+# over mod_mysql) against the raw rate of the same private MariaDB, same
+# machine, same run.
+#
+#   tests/bench/rest.sh [BUILDDIR]        (default: $CAIRN_BUILDDIR, else .)
+#
+# A private mariadbd gets a users table of 10000 rows.  Raw rates:
+# mysqlslap with 16 connections over TCP runs BENCH_QUERIES primary-key
+# selects, then BENCH_QUERIES single-row INSERTs (autocommit).  cairn:
+# one worker, PoolSize 16, wrk -t1 -c$BENCH_CONNS for BENCH_DURATION on
+# GET /users/4242 (one prepared SELECT), then POST /users with a small
+# lua script giving every request a fresh email (BEGIN, INSERT, SELECT,
+# COMMIT).  The summary prints the rates and cairn/raw for both.
+#
+# Environment: BENCH_DURATION (10s), BENCH_CONNS (64), BENCH_QUERIES
+# (100000).  Needs mariadb-server, mariadb-client (mysqlslap), wrk and the
+# build tree's mod_mysql and mod_rest.  Not part of `make check`.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+bench=rest.sh
+. "$here/lib.sh"
+. "$here/../../scripts/private-mariadb.sh"
+
+builddir=${1:-${CAIRN_BUILDDIR:-.}}
+builddir=$(cd "$builddir" && pwd)
+duration=${BENCH_DURATION:-10s}
+conns=${BENCH_CONNS:-64}
+queries=${BENCH_QUERIES:-100000}
+
+cairnd=$builddir/core/cairnd
+moddir=$builddir/modules/.libs
+
+[ -x "$cairnd" ] || die "$cairnd not found: build cairn first, or pass its build directory"
+for m in mysql rest; do
+    [ -f "$moddir/mod_$m.so" ] || die "$moddir/mod_$m.so not found (configured with --disable-mod-$m?)"
+done
+for p in mariadbd mariadb-install-db mariadb mysqlslap wrk; do
+    command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] \
+        || die "$p not found: apt-get install mariadb-server mariadb-client wrk"
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-rest.XXXXXX")
+chmod 755 "$tmp"
+cairn_pid=
+db_pid=
+
+cleanup() {
+    local pid
+    for pid in $cairn_pid $db_pid; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in $cairn_pid $db_pid; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pin_server=
+pin_client=
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+    pin_server="taskset -c 0"
+    pin_client="taskset -c 1"
+fi
+
+cairn_port=$(free_port)
+password="bench-$$-$RANDOM"
+
+# ---- the private MariaDB ------------------------------------------------
+
+private_mariadb_start "$tmp" --max-connections=300 --innodb-buffer-pool-size=128M \
+    --innodb-flush-log-at-trx-commit=2 \
+    || die "the private MariaDB did not start"
+sql() {
+    private_mariadb_sql "$@"
+}
+
+sql <<EOF
+CREATE DATABASE bench CHARACTER SET utf8mb4;
+CREATE USER 'bench'@'127.0.0.1' IDENTIFIED BY '$password';
+GRANT ALL ON bench.* TO 'bench'@'127.0.0.1';
+USE bench;
+CREATE TABLE users (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    name VARCHAR(100) NOT NULL,
+    email VARCHAR(254) NOT NULL,
+    age INT,
+    row_version BIGINT NOT NULL DEFAULT 1,
+    UNIQUE KEY uq_email (email)
+) ENGINE=InnoDB;
+INSERT INTO users (id, name, email, age)
+    SELECT seq, CONCAT('name-', seq), CONCAT('u', seq, '@example.com'),
+           seq % 100 FROM seq_1_to_10000;
+CREATE TABLE raw_users LIKE users;
+EOF
+
+# ---- cairn --------------------------------------------------------------
+
+printf '%s\n' "$password" > "$tmp/db.pass"
+chmod 600 "$tmp/db.pass"
+
+cat > "$tmp/cairn.conf" <<EOF
+ModuleDir $moddir
+Listen 127.0.0.1:$cairn_port
+Workers 1
+LogLevel error
+KeepAliveTimeout 300s
+MaxKeepAliveRequests 100000000
+MaxConnections 4096
+LoadModule mysql
+LoadModule rest
+<Database bench>
+    Host 127.0.0.1
+    Port $db_port
+    User bench
+    PasswordFile $tmp/db.pass
+    Name bench
+    PoolSize 16
+    MaxOverflow 0
+    PoolTimeout 30s
+</Database>
+<Resource /users>
+    Database bench
+    Table users
+    Key id
+    Field id int
+    Field name string required max=100
+    Field email email required unique
+    Field age int min=0
+</Resource>
+EOF
+
+cat > "$tmp/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+local tag = tostring(os.time())
+request = function()
+    n = n + 1
+    return wrk.format(nil, nil, nil, string.format(
+        '{"name":"bench","email":"b%s-%d@example.com","age":30}', tag, n))
+end
+EOF
+
+"$cairnd" -f "$tmp/cairn.conf" -t -q || die "cairn rejects the benchmark config"
+$pin_server "$cairnd" -f "$tmp/cairn.conf" 2> "$tmp/cairn-stderr.log" &
+cairn_pid=$!
+wait_port "$cairn_port" "$cairn_pid" || die "cairn did not start"
+
+url="http://127.0.0.1:$cairn_port/users/4242"
+got=$(curl -s "$url")
+[ "$got" = '{"code":200,"message":"OK","data":{"id":4242,"name":"name-4242","email":"u4242@example.com","age":42}}' ] \
+    || die "unexpected answer from cairn: $got"
+
+echo "cairn:    $("$cairnd" -V 2>&1 | head -n 1), 1 worker, PoolSize 16"
+echo "mariadb:  $(mariadb --version 2>&1 | head -n 1)"
+echo "cairn:    wrk -t1 -c$conns -d$duration"
+echo "raw:      mysqlslap --concurrency=16 --number-of-queries=$queries over TCP"
+echo
+
+slap() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    mysqlslap --no-defaults --host=127.0.0.1 --port="$db_port" \
+        --protocol=tcp --user=bench --password="$password" \
+        --create-schema=bench --concurrency=16 --iterations=1 \
+        --number-of-queries="$queries" --query="$1" \
+        > "$tmp/slap.out" 2>&1 || { cat "$tmp/slap.out" >&2; die "mysqlslap failed"; }
+    t1=$(date +%s.%N)
+    awk -v q="$queries" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", q / (b - a) }'
+}
+
+run_wrk() {
+    local out rps
+    out=$($pin_client wrk -t1 -c"$conns" -d"$duration" "$@")
+    if grep -q "Non-2xx or 3xx responses" <<< "$out"; then
+        echo "$out" >&2
+        die "cairn answered errors"
+    fi
+    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<< "$out")
+    [ -n "$rps" ] || { echo "$out" >&2; die "wrk failed"; }
+    echo "$rps"
+}
+
+raw_get=$(slap "SELECT id, name, email, age, row_version FROM users WHERE id = 4242")
+cairn_get=$(run_wrk "$url")
+raw_post=$(slap "INSERT INTO raw_users (name, email, age) VALUES ('bench', UUID(), 30)")
+cairn_post=$(run_wrk -s "$tmp/post.lua" "http://127.0.0.1:$cairn_port/users")
+
+kill -0 "$cairn_pid" 2>/dev/null || die "cairn died during the benchmark"
+
+ratio() {
+    awk -v c="$1" -v r="$2" 'BEGIN { printf "%.2f", (r > 0 ? c / r : 0) }'
+}
+printf '%-22s %12s %12s %7s\n' operation raw/s cairn/s ratio
+printf '%-22s %12s %12s %7s\n' "GET /users/{id}" "$raw_get" "$cairn_get" \
+    "$(ratio "$cairn_get" "$raw_get")"
+printf '%-22s %12s %12s %7s\n' "POST /users" "$raw_post" "$cairn_post" \
+    "$(ratio "$cairn_post" "$raw_post")"
+echo "rows inserted through cairn: $(sql -e 'SELECT COUNT(*) - 10000 FROM bench.users')"
