@@ -58,7 +58,7 @@
 #include <cairn/defs.h>
 
 #define CAIRN_DB_PROVIDER       "db"
-#define CAIRN_DB_API_VERSION    1
+#define CAIRN_DB_API_VERSION    2
 
 /* Whether the provider's table is large enough to hold member. */
 #define CAIRN_DB_HAS(db, member)                                             \
@@ -178,6 +178,17 @@ struct cairn_db_s {
 
     /* The name of an error kind ("duplicate"), for messages and logs. */
     const char *(*kind_name)(cairn_db_errkind_t kind);
+
+    /*
+     * Version 2.  Gets a connection for work that belongs to no request
+     * (checking a schema when a worker starts, a periodic job): like
+     * acquire(), but every callback gets r == NULL, results live until
+     * release(), and nothing releases the connection by itself: call
+     * release() when done (also from a callback).  Returns CAIRN_ERROR
+     * outside a worker.
+     */
+    int        (*acquire_detached)(const cairn_db_t *db,
+                                   cairn_db_acquire_cb cb, void *data);
 };
 
 

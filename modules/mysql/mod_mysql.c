@@ -203,6 +203,8 @@ struct cairn_db_conn_s {
     uint64_t               wait_start_us;
     unsigned               released:1;
     unsigned               queued:1;
+    unsigned               detached:1;      /* owns a, no request */
+    unsigned               destroying:1;
 
     cairn_db_acquire_cb    acb;
     cairn_db_query_cb      qcb;
@@ -338,6 +340,15 @@ static void mod_mysql_json_free(void *data);
 
 static int mod_mysql_api_acquire(const cairn_db_t *db, cairn_request_t *r,
                                  cairn_db_acquire_cb cb, void *data);
+static int mod_mysql_api_acquire_detached(const cairn_db_t *db,
+                                          cairn_db_acquire_cb cb,
+                                          void *data);
+static int mod_mysql_acquire(const cairn_db_t *api, cairn_request_t *r,
+                             cairn_arena_t *a, cairn_db_acquire_cb cb,
+                             void *data);
+static void mod_mysql_handle_destroy_later(mod_mysql_handle_t *h);
+static void mod_mysql_handle_destroy(evutil_socket_t fd, short what,
+                                     void *arg);
 static int mod_mysql_api_query(cairn_db_conn_t *h, const char *sql,
                                const cairn_db_param_t *params,
                                size_t nparams, cairn_db_query_cb cb,
@@ -523,6 +534,7 @@ mod_mysql_set_database(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     db->api.rollback = mod_mysql_api_rollback;
     db->api.release = mod_mysql_api_release;
     db->api.kind_name = mod_mysql_api_kind_name;
+    db->api.acquire_detached = mod_mysql_api_acquire_detached;
 
     if (cairn_provider_register(cairn_cmd_server(cmd), CAIRN_DB_PROVIDER,
                                 db->name, &db->api) != CAIRN_OK)
@@ -2581,6 +2593,44 @@ static int
 mod_mysql_api_acquire(const cairn_db_t *api, cairn_request_t *r,
                       cairn_db_acquire_cb cb, void *data)
 {
+    if (r == NULL) {
+        return CAIRN_ERROR;
+    }
+
+    return mod_mysql_acquire(api, r, cairn_request_arena(r), cb, data);
+}
+
+
+/*
+ * A connection for worker-level work: the handle lives in an arena of
+ * its own, destroyed on the loop after release() (never inside the
+ * caller's callback, which may still be running).
+ */
+static int
+mod_mysql_api_acquire_detached(const cairn_db_t *api, cairn_db_acquire_cb cb,
+                               void *data)
+{
+    cairn_arena_t  *a;
+    int             rc;
+
+    if (cairn_event_base() == NULL) {
+        return CAIRN_ERROR;
+    }
+
+    a = cairn_arena_create(8192);
+    rc = mod_mysql_acquire(api, NULL, a, cb, data);
+    if (rc != CAIRN_OK) {
+        cairn_arena_destroy(a);
+    }
+
+    return rc;
+}
+
+
+static int
+mod_mysql_acquire(const cairn_db_t *api, cairn_request_t *r,
+                  cairn_arena_t *a, cairn_db_acquire_cb cb, void *data)
+{
     mod_mysql_db_t      *db = (mod_mysql_db_t *) api;
     mod_mysql_pool_t    *pool = db->pool;
     mod_mysql_conn_t    *c, *next;
@@ -2588,18 +2638,18 @@ mod_mysql_api_acquire(const cairn_db_t *api, cairn_request_t *r,
     struct timeval       tv;
     const char          *lv[2];
 
-    if (pool == NULL || cb == NULL || r == NULL) {
+    if (pool == NULL || cb == NULL) {
         return CAIRN_ERROR;
     }
 
-    h = cairn_arena_calloc(cairn_request_arena(r), sizeof(*h));
+    h = cairn_arena_calloc(a, sizeof(*h));
     h->db = db;
     h->r = r;
-    h->a = cairn_request_arena(r);
+    h->a = a;
+    h->detached = r == NULL;
     h->acb = cb;
     h->data = data;
-    h->ev = event_new(cairn_request_event_base(r), -1, 0,
-                      mod_mysql_handle_cb, h);
+    h->ev = event_new(cairn_event_base(), -1, 0, mod_mysql_handle_cb, h);
     if (h->ev == NULL) {
         return CAIRN_ERROR;
     }
@@ -2766,6 +2816,37 @@ mod_mysql_api_release(cairn_db_conn_t *h)
     if (h->conn != NULL) {
         mod_mysql_conn_unbind(h->conn);
     }
+    if (h->detached) {
+        mod_mysql_handle_destroy_later(h);
+    }
+}
+
+
+/* Frees a detached handle's arena from the loop, after whatever callback
+ * released it has returned. */
+static void
+mod_mysql_handle_destroy_later(mod_mysql_handle_t *h)
+{
+    struct timeval  now = { 0, 0 };
+
+    if (h->destroying) {
+        return;
+    }
+    h->destroying = 1;
+
+    if (event_base_once(cairn_event_base(), -1, EV_TIMEOUT,
+                        mod_mysql_handle_destroy, h->a, &now) != 0)
+    {
+        cairn_log_error(NULL, 0, "mod_mysql: cannot schedule the release "
+                        "of a detached connection handle");
+    }
+}
+
+
+static void
+mod_mysql_handle_destroy(evutil_socket_t fd, short what, void *arg)
+{
+    cairn_arena_destroy(arg);
 }
 
 
@@ -2847,6 +2928,9 @@ mod_mysql_handle_cb(evutil_socket_t fd, short what, void *arg)
         h->acb = NULL;
         h->data = NULL;
         h->released = 1;
+        if (h->detached) {
+            mod_mysql_handle_destroy_later(h);
+        }
         if (acb != NULL) {
             acb(h->r, NULL, &h->err, data);
         }

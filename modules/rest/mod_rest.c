@@ -168,6 +168,18 @@ static void mod_rest_ran(cairn_request_t *r, const cairn_db_result_t *res,
 static void mod_rest_tx_done(cairn_request_t *r, const cairn_db_error_t *err,
                              void *data);
 static void mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res);
+static int mod_rest_schema_verdict(rest_resource_t *rs,
+                                   const cairn_db_result_t *res,
+                                   cairn_request_t *r, cairn_arena_t *a);
+static int mod_rest_worker_init(cairn_server_t *s);
+static void mod_rest_boot_acquired(cairn_request_t *r, cairn_db_conn_t *c,
+                                   const cairn_db_error_t *err, void *data);
+static void mod_rest_boot_created(cairn_request_t *r,
+                                  const cairn_db_result_t *res,
+                                  const cairn_db_error_t *err, void *data);
+static void mod_rest_boot_columns(cairn_request_t *r,
+                                  const cairn_db_result_t *res,
+                                  const cairn_db_error_t *err, void *data);
 static void mod_rest_schema(mod_rest_job_t *job,
                             const cairn_db_result_t *res);
 static void mod_rest_list(mod_rest_job_t *job);
@@ -245,12 +257,22 @@ CAIRN_MODULE(rest) = {
     .register_hooks = mod_rest_register,
 };
 
+/* Every resource of the configuration, for the check at worker start. */
+static rest_resource_t  **mod_rest_all;
+static size_t             mod_rest_nall;
+
 
 static int
 mod_rest_register(cairn_module_t *m)
 {
     if (cairn_hook_handler(m, mod_rest_handler, CAIRN_ORDER_MIDDLE, 0,
                            NULL, NULL) != CAIRN_OK)
+    {
+        return CAIRN_ERROR;
+    }
+
+    if (cairn_hook_worker_init(m, mod_rest_worker_init, CAIRN_ORDER_LAST, 0,
+                               NULL, NULL) != CAIRN_OK)
     {
         return CAIRN_ERROR;
     }
@@ -539,6 +561,8 @@ mod_rest_post_config(cairn_server_t *s)
         cairn_log_error(NULL, 0, "%s", err);
         return CAIRN_ERROR;
     }
+    mod_rest_all = col.list;
+    mod_rest_nall = col.n;
 
     for (oa = col.oas; oa != NULL; oa = oa->next) {
         doc = rest_openapi((const rest_resource_t *const *) col.list, col.n,
@@ -916,68 +940,213 @@ mod_rest_acquired(cairn_request_t *r, cairn_db_conn_t *c,
 }
 
 
+/* The columns of a table of the connection's database. */
+static const char  mod_rest_sql_columns[] =
+    "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS "
+    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
+
+
+static void
+mod_rest_table_param(cairn_db_param_t *p, const rest_resource_t *rs)
+{
+    memset(p, 0, sizeof(*p));
+    p->type = CAIRN_DB_STRING;
+    p->v.s.p = rs->table;
+    p->v.s.len = strlen(rs->table);
+}
+
+
+/*
+ * The check at worker start: each resource's table is looked at (and
+ * created with ResourceAutoCreate) before the first request, on a
+ * connection of its own.  When the database cannot be reached then, the
+ * first request checks instead.
+ */
+typedef struct {
+    rest_resource_t         *rs;
+    const cairn_db_t        *db;
+    cairn_db_conn_t         *conn;
+} mod_rest_boot_t;
+
+static void mod_rest_boot_done(mod_rest_boot_t *b);
+
+
+static int
+mod_rest_worker_init(cairn_server_t *s)
+{
+    mod_rest_boot_t   *b;
+    size_t             i;
+
+    for (i = 0; i < mod_rest_nall; i++) {
+        b = calloc(1, sizeof(*b));
+        if (b == NULL) {
+            return CAIRN_OK;
+        }
+        b->rs = mod_rest_all[i];
+        b->db = mod_rest_all[i]->db;
+        if (!CAIRN_DB_HAS(b->db, acquire_detached)
+            || b->db->acquire_detached(b->db, mod_rest_boot_acquired, b)
+               != CAIRN_OK)
+        {
+            free(b);
+        }
+    }
+
+    return CAIRN_OK;
+}
+
+
+static void
+mod_rest_boot_acquired(cairn_request_t *r, cairn_db_conn_t *c,
+                       const cairn_db_error_t *err, void *data)
+{
+    mod_rest_boot_t  *b = data;
+    cairn_db_param_t  p;
+    int               rc;
+
+    if (err != NULL) {
+        cairn_log_warn(NULL, 0, "<Resource %s>: database %s not available "
+                       "at worker start (%s); the first request checks the "
+                       "table", b->rs->path, b->rs->db_name, err->message);
+        free(b);
+        return;
+    }
+    b->conn = c;
+
+    if (b->rs->auto_create) {
+        rc = b->db->query(c, b->rs->sql_create, NULL, 0,
+                          mod_rest_boot_created, b);
+    } else {
+        mod_rest_table_param(&p, b->rs);
+        rc = b->db->query(c, mod_rest_sql_columns, &p, 1,
+                          mod_rest_boot_columns, b);
+    }
+    if (rc != CAIRN_OK) {
+        mod_rest_boot_done(b);
+    }
+}
+
+
+static void
+mod_rest_boot_created(cairn_request_t *r, const cairn_db_result_t *res,
+                      const cairn_db_error_t *err, void *data)
+{
+    mod_rest_boot_t  *b = data;
+    cairn_db_param_t  p;
+
+    if (err != NULL) {
+        cairn_log_error(NULL, 0, "%s:%d: <Resource %s>: cannot create table "
+                        "%s: %s", b->rs->file, b->rs->line, b->rs->path,
+                        b->rs->table, err->message);
+    }
+
+    mod_rest_table_param(&p, b->rs);
+    if (b->db->query(b->conn, mod_rest_sql_columns, &p, 1,
+                     mod_rest_boot_columns, b) != CAIRN_OK)
+    {
+        mod_rest_boot_done(b);
+    }
+}
+
+
+static void
+mod_rest_boot_columns(cairn_request_t *r, const cairn_db_result_t *res,
+                      const cairn_db_error_t *err, void *data)
+{
+    mod_rest_boot_t  *b = data;
+    cairn_arena_t    *a;
+
+    if (err == NULL) {
+        a = cairn_arena_create(1024);
+        mod_rest_schema_verdict(b->rs, res, NULL, a);
+        cairn_arena_destroy(a);
+    }
+
+    mod_rest_boot_done(b);
+}
+
+
+static void
+mod_rest_boot_done(mod_rest_boot_t *b)
+{
+    b->db->release(b->conn);
+    free(b);
+}
+
+
 /* Checks the table's columns (information_schema); res is NULL to ask. */
 static void
 mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
 {
-    static const char  sql[] = "SELECT COLUMN_NAME AS c FROM "
-                               "information_schema.COLUMNS WHERE "
-                               "TABLE_SCHEMA = DATABASE() AND "
-                               "TABLE_NAME = ?";
     rest_resource_t   *rs = job->res;
     cairn_db_param_t   p;
-    const char        *missing = NULL, *col;
-    json_t            *row;
-    size_t             i, j;
 
     if (res == NULL) {
-        memset(&p, 0, sizeof(p));
-        p.type = CAIRN_DB_STRING;
-        p.v.s.p = rs->table;
-        p.v.s.len = strlen(rs->table);
-        mod_rest_run(job, MOD_REST_S_SCHEMA_COLUMNS, sql, &p, 1);
+        mod_rest_table_param(&p, rs);
+        mod_rest_run(job, MOD_REST_S_SCHEMA_COLUMNS, mod_rest_sql_columns,
+                     &p, 1);
         return;
     }
+
+    if (mod_rest_schema_verdict(rs, res, job->r, job->arena)
+        != REST_SCHEMA_OK)
+    {
+        mod_rest_finish(job, 503, rs->schema_error, NULL);
+        return;
+    }
+
+    mod_rest_start(job);
+}
+
+
+/*
+ * Compares the columns found (rows of {"c": name}) with the declaration,
+ * records the verdict in rs and logs a bad one.  r may be NULL (the check
+ * at worker start).
+ */
+static int
+mod_rest_schema_verdict(rest_resource_t *rs, const cairn_db_result_t *res,
+                        cairn_request_t *r, cairn_arena_t *a)
+{
+    const char  *missing = NULL, *col, *name;
+    size_t       i, j;
 
     for (i = 0; i <= rs->nfields; i++) {
         col = i < rs->nfields ? rs->fields[i].name : rs->version_col;
         for (j = 0; j < res->nrows; j++) {
-            row = json_array_get(res->rows, j);
-            if (json_string_value(json_object_get(row, "c")) != NULL
-                && strcasecmp(json_string_value(json_object_get(row, "c")),
-                              col) == 0)
-            {
+            name = json_string_value(json_object_get(
+                json_array_get(res->rows, j), "c"));
+            if (name != NULL && strcasecmp(name, col) == 0) {
                 break;
             }
         }
         if (j == res->nrows) {
             missing = missing == NULL ? col
-                      : cairn_arena_printf(job->arena, "%s, %s", missing,
-                                           col);
+                      : cairn_arena_printf(a, "%s, %s", missing, col);
         }
     }
 
-    if (res->nrows == 0 || missing != NULL) {
-        rs->schema = REST_SCHEMA_BAD;
-        rs->schema_at = cairn_now_us();
-        if (res->nrows == 0) {
-            snprintf(rs->schema_error, sizeof(rs->schema_error), "resource "
-                     "%s is not available: table %s does not exist",
-                     rs->path, rs->table);
-        } else {
-            snprintf(rs->schema_error, sizeof(rs->schema_error), "resource "
-                     "%s is not available: table %s lacks the column(s) "
-                     "%s", rs->path, rs->table, missing);
-        }
-        cairn_log_error(job->r, 0, "%s:%d: <Resource %s>: %s (create it, "
-                        "or set ResourceAutoCreate on)", rs->file, rs->line,
-                        rs->path, rs->schema_error);
-        mod_rest_finish(job, 503, rs->schema_error, NULL);
-        return;
+    if (res->nrows > 0 && missing == NULL) {
+        rs->schema = REST_SCHEMA_OK;
+        return REST_SCHEMA_OK;
     }
 
-    rs->schema = REST_SCHEMA_OK;
-    mod_rest_start(job);
+    rs->schema = REST_SCHEMA_BAD;
+    rs->schema_at = cairn_now_us();
+    if (res->nrows == 0) {
+        snprintf(rs->schema_error, sizeof(rs->schema_error), "resource %s "
+                 "is not available: table %s does not exist", rs->path,
+                 rs->table);
+    } else {
+        snprintf(rs->schema_error, sizeof(rs->schema_error), "resource %s "
+                 "is not available: table %s lacks the column(s) %s",
+                 rs->path, rs->table, missing);
+    }
+    cairn_log_error(r, 0, "%s:%d: <Resource %s>: %s (create it, or set "
+                    "ResourceAutoCreate on)", rs->file, rs->line, rs->path,
+                    rs->schema_error);
+
+    return REST_SCHEMA_BAD;
 }
 
 

@@ -610,13 +610,24 @@ def test_missing_table_503_and_autocreate():
 </Resource>
 """
     s = rest_server(conf=decl % "")
+    # The worker checks the table when it starts, before any request.
+    s.wait_log(r"<Resource /gadgets>: resource /gadgets is not available: "
+               r"table gadgets does not exist \(create it, or set "
+               r"ResourceAutoCreate on\)")
     r, d = call(s, "GET", "/gadgets")
     envelope(r, d, 503)
     contains(d["message"], "does not exist", "503 message")
-    s.wait_log(r"gadgets.*does not exist")
     s.stop()
 
     s = rest_server(conf=decl % "ResourceAutoCreate on")
+    # ... and creates it at start with ResourceAutoCreate.
+    deadline = time.monotonic() + 5
+    while db.value("SELECT COUNT(*) FROM information_schema.TABLES WHERE "
+                   "TABLE_SCHEMA = '%s' AND TABLE_NAME = 'gadgets'"
+                   % APP_DB) != "1":
+        check(time.monotonic() < deadline, "the table was not created at "
+              "worker start")
+        time.sleep(0.05)
     r, d = call(s, "POST", "/gadgets", {"sku": "A/1 x", "label": "Alpha",
                                         "qty": 3, "on_sale": False})
     envelope(r, d, 201)
@@ -640,6 +651,7 @@ def test_missing_table_503_and_autocreate():
     db.sql("ALTER TABLE gadgets DROP COLUMN qty", database=APP_DB)
     s.stop()
     s = rest_server(conf=decl % "")
+    s.wait_log(r"table gadgets lacks the column\(s\) qty")
     r, d = call(s, "GET", "/gadgets")
     envelope(r, d, 503)
     contains(d["message"], "qty", "missing column named")
