@@ -26,10 +26,11 @@
  * application/json (or HTML through a ("render", "template") provider
  * when the resource names a RestTemplate and the client prefers it).
  * Statements are prepared with parameters; identifiers come only from
- * the configuration.  Writes run in a transaction; the version column
- * makes the ETag and the If-Match check atomic with the write
- * (UPDATE ... WHERE key = ? AND version = ?, or SELECT ... FOR UPDATE
- * for PATCH).
+ * the configuration.  Every write is atomic: POST, PUT and DELETE are
+ * one statement each (a transaction of its own), PATCH an explicit
+ * transaction around SELECT ... FOR UPDATE and UPDATE; the version column
+ * makes the ETag and the If-Match check part of the write (UPDATE ...
+ * WHERE key = ? AND version = ?).
  *
  * Directives: <Resource /path> ... </Resource>   server, vhost, location
  *             RestOpenAPI /path                  server, vhost
@@ -56,6 +57,9 @@
 
 
 #define MOD_REST_RECHECK_US     (5 * 1000000ULL)
+
+/* The server's "You have an error in your SQL syntax" (ER_PARSE_ERROR). */
+#define MOD_REST_ER_PARSE_ERROR 1064
 
 
 typedef struct mod_rest_oa_s  mod_rest_oa_t;
@@ -86,7 +90,7 @@ typedef struct {
 typedef enum {
     MOD_REST_S_SCHEMA_CREATE = 0,
     MOD_REST_S_SCHEMA_COLUMNS,
-    MOD_REST_S_BEGIN,
+    MOD_REST_S_WRITE,
     MOD_REST_S_COUNT,
     MOD_REST_S_PAGE,
     MOD_REST_S_ONE,
@@ -122,6 +126,8 @@ typedef struct {
     cairn_db_param_t    *wparams;
     size_t               nwparams;
     json_int_t           total;
+    cairn_db_param_t    *insert_params; /* kept to insert again */
+    size_t               ninsert_params;
 
     /* The answer kept while a transaction ends. */
     int                  status;
@@ -180,6 +186,7 @@ static void mod_rest_boot_created(cairn_request_t *r,
 static void mod_rest_boot_columns(cairn_request_t *r,
                                   const cairn_db_result_t *res,
                                   const cairn_db_error_t *err, void *data);
+static void mod_rest_commit(mod_rest_job_t *job);
 static void mod_rest_schema(mod_rest_job_t *job,
                             const cairn_db_result_t *res);
 static void mod_rest_list(mod_rest_job_t *job);
@@ -1165,7 +1172,17 @@ mod_rest_start(mod_rest_job_t *job)
         return;
     }
 
-    job->step = MOD_REST_S_BEGIN;
+    job->step = MOD_REST_S_WRITE;
+
+    if (job->method != CAIRN_METHOD_PATCH) {
+        /* POST, PUT and DELETE write with one statement, a transaction
+         * of its own (autocommit), the If-Match check in its WHERE. */
+        mod_rest_step(job, NULL);
+        return;
+    }
+
+    /* PATCH reads the row FOR UPDATE, merges and writes it back: one
+     * explicit transaction. */
     if (job->db->begin(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
         mod_rest_finish(job, 503, "the database is not available", NULL);
         return;
@@ -1263,7 +1280,7 @@ mod_rest_tx_done(cairn_request_t *r, const cairn_db_error_t *err,
         return;
     }
 
-    /* BEGIN done: the write. */
+    /* BEGIN done (PATCH): the write. */
     mod_rest_step(job, NULL);
 }
 
@@ -1364,12 +1381,15 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
         mod_rest_schema(job, res);
         return;
 
-    case MOD_REST_S_BEGIN:
+    case MOD_REST_S_WRITE:
         /* The write itself. */
         switch (job->method) {
         case CAIRN_METHOD_POST:
             mod_rest_write_params(job, job->body, NULL, 1, &p, &n);
-            mod_rest_run(job, MOD_REST_S_INSERT, rs->sql_insert, p, n);
+            job->insert_params = p;
+            job->ninsert_params = n;
+            mod_rest_run(job, MOD_REST_S_INSERT, rs->no_returning
+                         ? rs->sql_insert : rs->sql_insert_ret, p, n);
             return;
         case CAIRN_METHOD_PUT:
             mod_rest_write_params(job, job->body, NULL, 0, &p, &n);
@@ -1457,8 +1477,11 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
         p = cairn_arena_calloc(job->arena, sizeof(*p));
         if (rs->fields[rs->key_index].flags & REST_F_AUTO) {
             p->type = CAIRN_DB_INT;
-            p->v.i = (int64_t) res->insert_id;
-            id = cairn_arena_printf(job->arena, "%" PRIu64, res->insert_id);
+            p->v.i = res->nrows == 1
+                     ? (int64_t) json_integer_value(json_object_get(
+                           json_array_get(res->rows, 0), rs->key))
+                     : (int64_t) res->insert_id;
+            id = cairn_arena_printf(job->arena, "%" PRId64, p->v.i);
         } else {
             id = json_string_value(json_object_get(job->body, rs->key));
             p->type = CAIRN_DB_STRING;
@@ -1470,6 +1493,12 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
         job->location = cairn_arena_printf(job->arena, "%s/%s", rs->path,
                                            mod_rest_encode_id(job->arena,
                                                               id));
+        if (res->nrows == 1) {
+            /* RETURNING gave the row. */
+            job->step = MOD_REST_S_REREAD;
+            mod_rest_step(job, res);
+            return;
+        }
         mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, &job->key, 1);
         return;
 
@@ -1488,13 +1517,7 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
             job->status = 200;
             job->message = "deleted";
             job->data = NULL;
-            job->step = MOD_REST_S_COMMIT;
-            if (job->db->commit(job->conn, mod_rest_tx_done, job)
-                != CAIRN_OK)
-            {
-                mod_rest_finish(job, 503, "the database is not available",
-                                NULL);
-            }
+            mod_rest_commit(job);
             return;
         }
         job->status = 200;
@@ -1521,16 +1544,28 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
             mod_rest_finish(job, 404, "no such resource", NULL);
             return;
         }
-        job->step = MOD_REST_S_COMMIT;
-        if (job->db->commit(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
-            mod_rest_finish(job, 503, "the database is not available",
-                            NULL);
-        }
+        mod_rest_commit(job);
         return;
 
     default:
         mod_rest_finish(job, 500, NULL, NULL);
         return;
+    }
+}
+
+
+/* Commits the transaction if there is one, then answers. */
+static void
+mod_rest_commit(mod_rest_job_t *job)
+{
+    if (!job->in_tx) {
+        mod_rest_answer(job);
+        return;
+    }
+
+    job->step = MOD_REST_S_COMMIT;
+    if (job->db->commit(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
+        mod_rest_finish(job, 503, "the database is not available", NULL);
     }
 }
 
@@ -1649,6 +1684,19 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
         return;
 
     case CAIRN_DB_SYNTAX:
+        if (job->step == MOD_REST_S_INSERT && !rs->no_returning
+            && err->code == MOD_REST_ER_PARSE_ERROR)
+        {
+            /* A server without INSERT ... RETURNING (MySQL, MariaDB
+             * before 10.5): insert, then read the row back. */
+            rs->no_returning = 1;
+            cairn_log_info(job->r, "<Resource %s>: the server has no "
+                           "INSERT ... RETURNING; reading rows back after "
+                           "inserts", rs->path);
+            mod_rest_run(job, MOD_REST_S_INSERT, rs->sql_insert,
+                         job->insert_params, job->ninsert_params);
+            return;
+        }
         cairn_log_error(job->r, 0, "%s:%d: <Resource %s>: the table does "
                         "not match the declaration: %s", rs->file, rs->line,
                         rs->path, err->message);

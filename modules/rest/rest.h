@@ -103,6 +103,7 @@ struct rest_resource_s {
     const char          *sql_lock;      /* ... FOR UPDATE */
     const char          *sql_exists;    /* SELECT version WHERE key = ? */
     const char          *sql_insert;
+    const char          *sql_insert_ret;    /* ... RETURNING the row */
     const char          *sql_update;    /* SET ... WHERE key = ? */
     const char          *sql_update_if; /* ... AND version = ? */
     const char          *sql_delete;
@@ -112,6 +113,7 @@ struct rest_resource_s {
     /* Run time, per worker. */
     const void          *db;            /* const cairn_db_t * */
     int                  schema;        /* REST_SCHEMA_* */
+    int                  no_returning;  /* the server lacks it */
     uint64_t             schema_at;     /* when it was last found bad */
     char                 schema_error[400];
 

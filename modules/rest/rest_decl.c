@@ -489,6 +489,11 @@ rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
                                          icols ? ", " : "", p,
                                          ivals ? ivals : "",
                                          ivals ? ", " : "");
+    /* MariaDB (10.5 and later) answers an INSERT with the row it made:
+     * one round trip instead of two. */
+    res->sql_insert_ret = cairn_arena_printf(a, "%s RETURNING %s",
+                                             res->sql_insert,
+                                             res->sql_columns);
     res->sql_update = cairn_arena_printf(a, "UPDATE `%s` SET %s%s`%s` = "
                                          "`%s` + 1 WHERE %s = ?", res->table,
                                          sets ? sets : "", sets ? ", " : "",
