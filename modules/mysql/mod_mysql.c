@@ -2145,9 +2145,13 @@ mod_mysql_q_stored(mod_mysql_conn_t *c)
     }
 
     if (c->ret_int != 0) {
+        /* An error in the result itself (a duplicate key found by an
+         * INSERT ... RETURNING, a lost connection). */
         mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
                              mysql_stmt_sqlstate(c->stmt),
                              mysql_stmt_error(c->stmt));
+        mysql_free_result(c->meta);
+        c->meta = NULL;
         mod_mysql_deliver(c, 1);
         return;
     }
