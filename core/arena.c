@@ -86,6 +86,7 @@ static void *arena_alloc_slow(cairn_arena_t *a, size_t size);
 static char *arena_block_new(cairn_arena_t *a, size_t size);
 static void arena_free_blocks(cairn_arena_t *a);
 static void arena_run_cleanups(cairn_arena_t *a);
+static const char *arena_html_entity(char c);
 
 
 cairn_arena_t *
@@ -239,6 +240,50 @@ cairn_arena_memdup(cairn_arena_t *a, const void *p, size_t n)
     }
 
     return q;
+}
+
+
+char *
+cairn_arena_html_escape(cairn_arena_t *a, const char *s)
+{
+    const char  *p, *e;
+    char        *out, *o;
+    size_t       n = 0;
+
+    for (p = s; *p != '\0'; p++) {
+        e = arena_html_entity(*p);
+        n += e != NULL ? strlen(e) : 1;
+    }
+
+    out = cairn_arena_alloc(a, n + 1);
+    o = out;
+    for (p = s; *p != '\0'; p++) {
+        e = arena_html_entity(*p);
+        if (e != NULL) {
+            n = strlen(e);
+            memcpy(o, e, n);
+            o += n;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+
+    return out;
+}
+
+
+static const char *
+arena_html_entity(char c)
+{
+    switch (c) {
+    case '&':   return "&amp;";
+    case '<':   return "&lt;";
+    case '>':   return "&gt;";
+    case '"':   return "&quot;";
+    case '\'':  return "&#39;";
+    default:    return NULL;
+    }
 }
 
 

@@ -52,6 +52,10 @@ CAIRN_API char *cairn_arena_strndup(cairn_arena_t *a, const char *s,
 CAIRN_API void *cairn_arena_memdup(cairn_arena_t *a, const void *p,
                                    size_t n);
 
+/* A copy of s safe inside HTML text and quoted attribute values: & < > "
+ * and ' become entities. */
+CAIRN_API char *cairn_arena_html_escape(cairn_arena_t *a, const char *s);
+
 /* printf into the arena; the result is NUL-terminated. */
 CAIRN_API char *cairn_arena_printf(cairn_arena_t *a, const char *fmt, ...)
     CAIRN_PRINTF(2, 3);

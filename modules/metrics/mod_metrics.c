@@ -87,7 +87,6 @@ static int mod_metrics_status_html(cairn_request_t *r,
                                    const mod_metrics_status_t *st);
 static int mod_metrics_status_json(cairn_request_t *r,
                                    const mod_metrics_status_t *st);
-static char *mod_metrics_html_escape(cairn_arena_t *a, const char *s);
 static int mod_metrics_not_allowed(cairn_request_t *r);
 
 
@@ -319,8 +318,8 @@ mod_metrics_status_html(cairn_request_t *r, const mod_metrics_status_t *st)
     rows = "";
     for (mod = st->modules; mod != NULL; mod = mod->next) {
         rows = cairn_arena_printf(a, "%s<tr><td>%s</td><td>%s</td></tr>\n",
-                                  rows, mod_metrics_html_escape(a, mod->name),
-                                  mod_metrics_html_escape(a, mod->version));
+                                  rows, cairn_arena_html_escape(a, mod->name),
+                                  cairn_arena_html_escape(a, mod->version));
     }
 
     body = cairn_arena_printf(a,
@@ -342,7 +341,7 @@ mod_metrics_status_html(cairn_request_t *r, const mod_metrics_status_t *st)
         "%s"
         "</table>\n"
         "</body>\n</html>\n",
-        head, mod_metrics_html_escape(a, cairn_version()), st->workers,
+        head, cairn_arena_html_escape(a, cairn_version()), st->workers,
         st->connections_open, st->connections_accepted, st->requests_total,
         st->requests_in_flight, mod_metrics_uptime(st),
         st->config_generation, st->reloads, st->worker_restarts, rows);
@@ -401,62 +400,6 @@ mod_metrics_status_json(cairn_request_t *r, const mod_metrics_status_t *st)
     body[len++] = '\n';
 
     return cairn_respond(r, 200, "application/json", body, len);
-}
-
-
-static char *
-mod_metrics_html_escape(cairn_arena_t *a, const char *s)
-{
-    const char  *p;
-    char        *out, *o;
-    size_t       n;
-
-    n = 0;
-    for (p = s; *p != '\0'; p++) {
-        switch (*p) {
-        case '<':
-        case '>':
-            n += 4;
-            break;
-        case '&':
-            n += 5;
-            break;
-        case '"':
-            n += 6;
-            break;
-        default:
-            n++;
-        }
-    }
-
-    out = cairn_arena_alloc(a, n + 1);
-    o = out;
-
-    for (p = s; *p != '\0'; p++) {
-        switch (*p) {
-        case '<':
-            memcpy(o, "&lt;", 4);
-            o += 4;
-            break;
-        case '>':
-            memcpy(o, "&gt;", 4);
-            o += 4;
-            break;
-        case '&':
-            memcpy(o, "&amp;", 5);
-            o += 5;
-            break;
-        case '"':
-            memcpy(o, "&quot;", 6);
-            o += 6;
-            break;
-        default:
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
-
-    return out;
 }
 
 

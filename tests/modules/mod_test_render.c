@@ -32,7 +32,6 @@ static int mod_test_render_render(const cairn_render_t *rp,
                                   cairn_request_t *r,
                                   const char *template_name, int status,
                                   json_t *data);
-static char *mod_test_render_escape(cairn_arena_t *a, const char *s);
 
 
 static const cairn_render_t  mod_test_render_provider = {
@@ -91,40 +90,6 @@ mod_test_render_set(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 }
 
 
-static char *
-mod_test_render_escape(cairn_arena_t *a, const char *s)
-{
-    char  *out, *o;
-
-    out = cairn_arena_alloc(a, strlen(s) * 6 + 1);
-    for (o = out; *s != '\0'; s++) {
-        switch (*s) {
-        case '<':
-            memcpy(o, "&lt;", 4);
-            o += 4;
-            break;
-        case '>':
-            memcpy(o, "&gt;", 4);
-            o += 4;
-            break;
-        case '&':
-            memcpy(o, "&amp;", 5);
-            o += 5;
-            break;
-        case '"':
-            memcpy(o, "&quot;", 6);
-            o += 6;
-            break;
-        default:
-            *o++ = *s;
-        }
-    }
-    *o = '\0';
-
-    return out;
-}
-
-
 static int
 mod_test_render_render(const cairn_render_t *rp, cairn_request_t *r,
                        const char *template_name, int status, json_t *data)
@@ -145,8 +110,8 @@ mod_test_render_render(const cairn_render_t *rp, cairn_request_t *r,
     }
     page = cairn_arena_printf(a, "<!DOCTYPE html>\n<html><body><h1>%s</h1>"
                               "<pre>%s</pre></body></html>\n",
-                              mod_test_render_escape(a, template_name),
-                              mod_test_render_escape(a, json));
+                              cairn_arena_html_escape(a, template_name),
+                              cairn_arena_html_escape(a, json));
     free(json);
 
     return cairn_respond(r, status, "text/html; charset=utf-8", page,

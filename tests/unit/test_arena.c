@@ -207,6 +207,21 @@ START_TEST(strings)
 END_TEST
 
 
+START_TEST(html_escape)
+{
+    ck_assert_str_eq(cairn_arena_html_escape(arena, ""), "");
+    ck_assert_str_eq(cairn_arena_html_escape(arena, "plain text"),
+                     "plain text");
+    ck_assert_str_eq(cairn_arena_html_escape(arena,
+                                             "<a href=\"x\">Tom's & co</a>"),
+                     "&lt;a href=&quot;x&quot;&gt;Tom&#39;s &amp; co&lt;/a&gt;");
+    /* UTF-8 passes through untouched. */
+    ck_assert_str_eq(cairn_arena_html_escape(arena, "caf\xc3\xa9 <b>"),
+                     "caf\xc3\xa9 &lt;b&gt;");
+}
+END_TEST
+
+
 START_TEST(printf_small)
 {
     char  *s, *t;
@@ -381,6 +396,7 @@ arena_suite(void)
         { "large", large, 0 },
         { "size_hint", size_hint, 0 },
         { "strings", strings, 0 },
+        { "html_escape", html_escape, 0 },
         { "printf_small", printf_small, 0 },
         { "printf_growth", printf_growth, 0 },
         { "cleanups_destroy", cleanups_destroy, 0 },
