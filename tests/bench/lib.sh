@@ -54,3 +54,38 @@ median() {
         if (NR % 2) print v[(NR + 1) / 2];
         else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+
+# bench_setup NAME: a temporary directory for the run in $tmp, removed at
+# exit after the processes given to bench_track are stopped; and the
+# pinning the benchmarks share: with two CPUs or more the servers run on
+# CPU 0 ($pin_server) and the load generator on CPU 1 ($pin_client).
+bench_pids=
+bench_setup() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-$1.XXXXXX")
+    # nginx's and MariaDB's processes must read it too.
+    chmod 755 "$tmp"
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+
+    pin_server=
+    pin_client=
+    if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+        pin_server="taskset -c 0"
+        pin_client="taskset -c 1"
+    fi
+}
+
+bench_track() {
+    bench_pids="$bench_pids $*"
+}
+
+bench_cleanup() {
+    local pid
+    for pid in $bench_pids; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in $bench_pids; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}

@@ -44,34 +44,7 @@ for p in mariadbd mariadb-install-db mariadb mysqlslap wrk; do
         || die "$p not found: apt-get install mariadb-server mariadb-client wrk"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-mysql.XXXXXX")
-chmod 755 "$tmp"
-cairn_pid=
-db_pid=
-
-cleanup() {
-    local pid
-    for pid in $cairn_pid $db_pid; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
-    done
-    for pid in $cairn_pid $db_pid; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# With two CPUs or more, cairn runs on CPU 0 and wrk on CPU 1 (mariadbd
-# and mysqlslap are left to the scheduler).
-pin_server=
-pin_client=
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-    pin_server="taskset -c 0"
-    pin_client="taskset -c 1"
-fi
+bench_setup bench-mysql
 
 cairn_port=$(free_port)
 password="bench-$$-$RANDOM"
@@ -80,6 +53,7 @@ password="bench-$$-$RANDOM"
 
 private_mariadb_start "$tmp" --max-connections=300 --innodb-buffer-pool-size=128M \
     || die "the private MariaDB did not start"
+bench_track "$db_pid"
 sql() {
     private_mariadb_sql "$@"
 }
@@ -128,6 +102,7 @@ EOF
 "$cairnd" -f "$tmp/cairn.conf" -t -q -D CHECK_DB || die "cairn rejects the benchmark config"
 $pin_server "$cairnd" -f "$tmp/cairn.conf" 2> "$tmp/cairn-stderr.log" &
 cairn_pid=$!
+bench_track "$cairn_pid"
 
 url="http://127.0.0.1:$cairn_port/db?sql=SELECT+id,+name,+score+FROM+bench+WHERE+id+%3D+%3F&i=4242"
 for _ in $(seq 1 200); do

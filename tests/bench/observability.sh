@@ -37,22 +37,8 @@ done
 command -v wrk >/dev/null || die "wrk not found: apt-get install wrk"
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-obs.XXXXXX")
+bench_setup obs
 log=${BENCH_LOG:-$tmp/access.log}
-pids=
-
-cleanup() {
-    local pid
-    for pid in $pids; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in $pids; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 mkdir -p "$tmp/htdocs"
 printf 'hello, world\n' > "$tmp/htdocs/13b.txt"
@@ -75,7 +61,7 @@ EOC
     "$cairnd" -f "$tmp/$name.conf" -t -q || die "$name: config rejected"
     taskset -c 0 "$cairnd" -f "$tmp/$name.conf" 2> "$tmp/$name.err" &
     pid_of[$name]=$!
-    pids="$pids $!"
+    bench_track "$!"
     wait_port "$port" "$!" || { cat "$tmp/$name.err" >&2; die "$name did not start"; }
 }
 

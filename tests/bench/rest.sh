@@ -42,30 +42,7 @@ for p in mariadbd mariadb-install-db mariadb mysqlslap wrk; do
         || die "$p not found: apt-get install mariadb-server mariadb-client wrk"
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-rest.XXXXXX")
-chmod 755 "$tmp"
-cairn_pid=
-db_pid=
-
-cleanup() {
-    local pid
-    for pid in $cairn_pid $db_pid; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in $cairn_pid $db_pid; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pin_server=
-pin_client=
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-    pin_server="taskset -c 0"
-    pin_client="taskset -c 1"
-fi
+bench_setup bench-rest
 
 cairn_port=$(free_port)
 password="bench-$$-$RANDOM"
@@ -75,6 +52,7 @@ password="bench-$$-$RANDOM"
 private_mariadb_start "$tmp" --max-connections=300 --innodb-buffer-pool-size=128M \
     --innodb-flush-log-at-trx-commit=2 \
     || die "the private MariaDB did not start"
+bench_track "$db_pid"
 sql() {
     private_mariadb_sql "$@"
 }
@@ -149,6 +127,7 @@ EOF
 "$cairnd" -f "$tmp/cairn.conf" -t -q || die "cairn rejects the benchmark config"
 $pin_server "$cairnd" -f "$tmp/cairn.conf" 2> "$tmp/cairn-stderr.log" &
 cairn_pid=$!
+bench_track "$cairn_pid"
 wait_port "$cairn_port" "$cairn_pid" || die "cairn did not start"
 
 url="http://127.0.0.1:$cairn_port/users/4242"

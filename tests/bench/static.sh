@@ -39,28 +39,7 @@ command -v wrk >/dev/null || die "wrk not found: apt-get install wrk"
 command -v taskset >/dev/null || die "taskset not found: apt-get install util-linux"
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (servers on CPU 0, wrk on CPU 1); this machine has $(nproc)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench.XXXXXX")
-# nginx's workers drop root for nobody: they must read the files too.
-chmod 755 "$tmp"
-cairn_pid=
-nginx_pid=
-
-cleanup() {
-    local pid
-    for pid in $cairn_pid $nginx_pid; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-        fi
-    done
-    for pid in $cairn_pid $nginx_pid; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-
+bench_setup bench
 
 # The content: a 13-byte and a 4 KiB file.
 root=$tmp/htdocs
@@ -97,8 +76,10 @@ sed -e "s|@TMP@|$tmp|g" -e "s|@ROOT@|$root|g" -e "s|@PORT@|$nginx_port|g" \
 
 taskset -c 0 "$cairnd" -f "$tmp/cairn.conf" 2> "$tmp/cairn-stderr.log" &
 cairn_pid=$!
+bench_track "$cairn_pid"
 taskset -c 0 "$nginx" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" &
 nginx_pid=$!
+bench_track "$nginx_pid"
 
 wait_port "$cairn_port" "$cairn_pid" || { cat "$tmp/cairn-stderr.log" >&2; die "cairn did not start"; }
 wait_port "$nginx_port" "$nginx_pid" || { cat "$tmp/nginx-error.log" >&2; die "nginx did not start"; }
