@@ -177,6 +177,7 @@ static void mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res);
 static int mod_rest_schema_verdict(rest_resource_t *rs,
                                    const cairn_db_result_t *res,
                                    cairn_request_t *r, cairn_arena_t *a);
+static int mod_rest_response(cairn_request_t *r);
 static int mod_rest_worker_init(cairn_server_t *s);
 static void mod_rest_boot_acquired(cairn_request_t *r, cairn_db_conn_t *c,
                                    const cairn_db_error_t *err, void *data);
@@ -280,6 +281,14 @@ mod_rest_register(cairn_module_t *m)
 
     if (cairn_hook_worker_init(m, mod_rest_worker_init, CAIRN_ORDER_LAST, 0,
                                NULL, NULL) != CAIRN_OK)
+    {
+        return CAIRN_ERROR;
+    }
+
+    /* First, so that later RESPONSE hooks (compression) see the
+     * envelope. */
+    if (cairn_hook_response(m, mod_rest_response, CAIRN_ORDER_FIRST, 0,
+                            NULL, NULL) != CAIRN_OK)
     {
         return CAIRN_ERROR;
     }
@@ -624,6 +633,8 @@ mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
         return 500;
     }
     cairn_arena_cleanup_add(cairn_request_arena(r), mod_rest_decref, env);
+    /* The answer is the resource's own: the RESPONSE hook leaves it. */
+    cairn_request_set_ctx(r, &mod_rest_module, env);
 
     if (res != NULL && res->template_name != NULL) {
         cairn_response_header_add(r, "Vary", "Accept");
@@ -645,6 +656,43 @@ mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
     len = json_dumpb(env, body, len, JSON_COMPACT);
 
     return cairn_respond(r, status, "application/json", body, len);
+}
+
+
+/*
+ * An error answered for a resource's path before the resource ran (401
+ * or 403 of mod_auth, 503 of a quarantine) gets the same envelope as the
+ * resource's own errors; its headers (WWW-Authenticate) stay.
+ */
+static int
+mod_rest_response(cairn_request_t *r)
+{
+    mod_rest_route_t  *route;
+    json_t            *env;
+    char              *body;
+    size_t             len;
+    int                status = cairn_response_status(r);
+
+    route = cairn_request_route(r, &mod_rest_module);
+    if (route == NULL || route->res == NULL || status < 400
+        || cairn_request_ctx(r, &mod_rest_module) != NULL)
+    {
+        return CAIRN_OK;
+    }
+
+    env = rest_envelope(status, cairn_status_reason(status), NULL);
+    if (env == NULL) {
+        return CAIRN_OK;
+    }
+    len = json_dumpb(env, NULL, 0, JSON_COMPACT);
+    body = cairn_arena_alloc(cairn_request_arena(r), len + 1);
+    len = json_dumpb(env, body, len, JSON_COMPACT);
+    json_decref(env);
+
+    cairn_response_header_set(r, "Content-Type", "application/json");
+    cairn_response_set_body(r, body, len);
+
+    return CAIRN_OK;
 }
 
 
