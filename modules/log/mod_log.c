@@ -195,7 +195,7 @@ static const cairn_directive_t  mod_log_directives[] = {
 CAIRN_MODULE(log) = {
     CAIRN_MODULE_HEADER,            /* magic, ABI major/minor, size */
     .name           = "log",
-    .version        = "1.0.0",
+    .version        = CAIRN_VERSION,
     .description    = "access log and trace context",
     .directives     = mod_log_directives,
     .create_conf    = mod_log_create_conf,

@@ -102,7 +102,7 @@ static const cairn_directive_t  mod_metrics_directives[] = {
 CAIRN_MODULE(metrics) = {
     CAIRN_MODULE_HEADER,            /* magic, ABI major/minor, size */
     .name           = "metrics",
-    .version        = "1.0.0",
+    .version        = CAIRN_VERSION,
     .description    = "Prometheus metrics and a status page",
     .directives     = mod_metrics_directives,
     .create_conf    = mod_metrics_create_conf,  /* no merge: declared above */

@@ -437,7 +437,7 @@ static const cairn_directive_t  mod_mysql_directives[] = {
 CAIRN_MODULE(mysql) = {
     CAIRN_MODULE_HEADER,
     .name           = "mysql",
-    .version        = "1.0.0",
+    .version        = CAIRN_VERSION,
     .description    = "MySQL/MariaDB connection pools, non-blocking",
     .directives     = mod_mysql_directives,
     .create_conf    = mod_mysql_create_conf,

@@ -258,7 +258,7 @@ static const cairn_directive_t  mod_rest_directives[] = {
 CAIRN_MODULE(rest) = {
     CAIRN_MODULE_HEADER,
     .name           = "rest",
-    .version        = "1.0.0",
+    .version        = CAIRN_VERSION,
     .description    = "REST resources over database tables",
     .directives     = mod_rest_directives,
     .create_conf    = mod_rest_create_conf,
