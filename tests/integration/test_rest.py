@@ -677,6 +677,30 @@ def test_database_down():
     envelope(r, d, 200)
 
 
+@test
+def test_database_down_at_worker_start():
+    """The check at worker start cannot reach the database: a warning,
+    503 meanwhile, and the first request after the database is back
+    checks the table and succeeds."""
+    db = mariadb()
+    s = rest_server(start=False)
+    db.kill()
+    try:
+        s.start()
+        s.wait_log(r"<Resource /users>: database main not available at "
+                   r"worker start .*the first request checks the table")
+        r, d = call(s, "GET", "/users")
+        envelope(r, d, 503)
+    finally:
+        db.start()
+    for _ in range(50):
+        r, d = call(s, "GET", "/users")
+        if r.status == 200:
+            break
+        time.sleep(0.2)
+    envelope(r, d, 200)
+
+
 # ----------------------------------------------------------------------
 # OpenAPI
 # ----------------------------------------------------------------------
