@@ -120,6 +120,11 @@ typedef struct {
 } mod_mysql_stmt_t;
 
 
+#define MOD_MYSQL_KILL_MAX  32
+
+/* ER_NO_SUCH_THREAD: KILL of a thread that has ended. */
+#define MOD_MYSQL_ER_NO_SUCH_THREAD  1094
+
 typedef enum {
     MOD_MYSQL_OP_NONE = 0,
     MOD_MYSQL_OP_CONNECT,
@@ -131,6 +136,7 @@ typedef enum {
     MOD_MYSQL_OP_BEGIN,
     MOD_MYSQL_OP_COMMIT,
     MOD_MYSQL_OP_ROLLBACK,
+    MOD_MYSQL_OP_KILL,          /* KILL QUERY of an abandoned statement */
     MOD_MYSQL_OP_CLOSE
 } mod_mysql_op_t;
 
@@ -157,6 +163,7 @@ struct mod_mysql_conn_s {
     mod_mysql_op_t       op;
     mod_mysql_step_cb    then;
     int                  ret_int;
+    char                 kill_sql[48];      /* MOD_MYSQL_OP_KILL */
     my_bool              ret_bool;
     MYSQL               *ret_mysql;
     mod_mysql_handle_t  *h;
@@ -244,6 +251,13 @@ struct mod_mysql_pool_s {
     uint64_t             retry_at_us;
     char                 last_error[256];
     unsigned             last_errno;
+
+    /* Server threads still running a statement this pool abandoned (its
+     * request went away, or QueryTimeout passed): the next free
+     * connection sends KILL QUERY for each, so that the server does not
+     * keep working for nobody while the pool opens replacements. */
+    unsigned long        kill[MOD_MYSQL_KILL_MAX];
+    unsigned             nkill;
 };
 
 
@@ -334,6 +348,10 @@ static void mod_mysql_error_set(cairn_arena_t *a, cairn_db_error_t *e,
                                 cairn_db_errkind_t kind, unsigned code,
                                 const char *sqlstate, const char *msg);
 static cairn_db_errkind_t mod_mysql_kind(unsigned code);
+static void mod_mysql_kill_later(mod_mysql_pool_t *pool,
+                                 unsigned long thread_id);
+static void mod_mysql_kill_send(mod_mysql_conn_t *c);
+static void mod_mysql_kill_done(mod_mysql_conn_t *c);
 static int mod_mysql_code_broken(unsigned code);
 static json_t *mod_mysql_json_text(const char *p, size_t len);
 static void mod_mysql_json_free(void *data);
@@ -1342,6 +1360,11 @@ mod_mysql_conn_idle(mod_mysql_conn_t *c)
         return;
     }
 
+    if (pool->nkill > 0) {
+        mod_mysql_kill_send(c);
+        return;
+    }
+
     h = pool->qhead;
     if (h != NULL) {
         mod_mysql_queue_remove(h);
@@ -1420,6 +1443,78 @@ mod_mysql_conn_reset_done(mod_mysql_conn_t *c)
         c->broken = 1;
     }
     c->in_tx = 0;
+
+    mod_mysql_conn_idle(c);
+}
+
+
+/* Remembers a server thread whose statement was abandoned, and has a free
+ * connection stop it now if there is one. */
+static void
+mod_mysql_kill_later(mod_mysql_pool_t *pool, unsigned long thread_id)
+{
+    mod_mysql_conn_t  *c;
+
+    if (thread_id == 0) {
+        return;
+    }
+    if (pool->nkill == MOD_MYSQL_KILL_MAX) {
+        /* The oldest has most likely finished by now. */
+        memmove(&pool->kill[0], &pool->kill[1],
+                (MOD_MYSQL_KILL_MAX - 1) * sizeof(pool->kill[0]));
+        pool->nkill--;
+    }
+    pool->kill[pool->nkill++] = thread_id;
+
+    for (c = pool->conns; c != NULL; c = c->next) {
+        if (c->state == MOD_MYSQL_IDLE && !c->broken) {
+            evtimer_del(c->ev_deadline);
+            mod_mysql_kill_send(c);
+            return;
+        }
+    }
+}
+
+
+/* Sends KILL QUERY for the oldest remembered thread on the free c. */
+static void
+mod_mysql_kill_send(mod_mysql_conn_t *c)
+{
+    mod_mysql_pool_t  *pool = c->pool;
+    unsigned long      id = pool->kill[0];
+
+    pool->nkill--;
+    memmove(&pool->kill[0], &pool->kill[1],
+            pool->nkill * sizeof(pool->kill[0]));
+
+    snprintf(c->kill_sql, sizeof(c->kill_sql), "KILL QUERY %lu", id);
+    cairn_log_info(NULL, "<Database %s>: stopping the abandoned statement "
+                   "of server thread %lu", pool->db->name, id);
+
+    c->state = MOD_MYSQL_RESETTING;
+    mod_mysql_deadline(c, pool->db->query_timeout);
+    mod_mysql_op_go(c, MOD_MYSQL_OP_KILL, mod_mysql_kill_done);
+}
+
+
+static void
+mod_mysql_kill_done(mod_mysql_conn_t *c)
+{
+    unsigned int  err;
+
+    evtimer_del(c->ev_deadline);
+
+    if (c->ret_int != 0) {
+        /* "Unknown thread id" (the statement ended meanwhile) and "not
+         * the owner" are fine; a connection error is not. */
+        err = mysql_errno(c->mysql);
+        if (mod_mysql_code_broken(err)) {
+            c->broken = 1;
+        } else if (err != MOD_MYSQL_ER_NO_SUCH_THREAD) {
+            cairn_log_warn(NULL, 0, "<Database %s>: KILL QUERY failed: %s",
+                           c->pool->db->name, mysql_error(c->mysql));
+        }
+    }
 
     mod_mysql_conn_idle(c);
 }
@@ -1505,6 +1600,13 @@ mod_mysql_conn_free(mod_mysql_conn_t *c)
 static void
 mod_mysql_conn_abort(mod_mysql_conn_t *c)
 {
+    if (!c->broken && c->mysql != NULL && c->counted
+        && c->op != MOD_MYSQL_OP_NONE && c->op != MOD_MYSQL_OP_CONNECT
+        && c->op != MOD_MYSQL_OP_CLOSE && c->op != MOD_MYSQL_OP_KILL)
+    {
+        mod_mysql_kill_later(c->pool, mysql_thread_id(c->mysql));
+    }
+
     c->broken = 1;
 
 #ifdef CAIRN_MYSQL_NONBLOCKING
@@ -1632,6 +1734,9 @@ mod_mysql_op_start(mod_mysql_conn_t *c)
     case MOD_MYSQL_OP_BEGIN:
         return mysql_real_query_start(&c->ret_int, c->mysql, begin,
                                       sizeof(begin) - 1);
+    case MOD_MYSQL_OP_KILL:
+        return mysql_real_query_start(&c->ret_int, c->mysql, c->kill_sql,
+                                      strlen(c->kill_sql));
     case MOD_MYSQL_OP_COMMIT:
         return mysql_commit_start(&c->ret_bool, c->mysql);
     case MOD_MYSQL_OP_ROLLBACK:
@@ -1661,6 +1766,7 @@ mod_mysql_op_cont(mod_mysql_conn_t *c, int ready)
     case MOD_MYSQL_OP_STMT_CLOSE:
         return mysql_stmt_close_cont(&c->ret_bool, c->stmt, ready);
     case MOD_MYSQL_OP_BEGIN:
+    case MOD_MYSQL_OP_KILL:
         return mysql_real_query_cont(&c->ret_int, c->mysql, ready);
     case MOD_MYSQL_OP_COMMIT:
         return mysql_commit_cont(&c->ret_bool, c->mysql, ready);
@@ -1838,6 +1944,10 @@ mod_mysql_op_blocking(mod_mysql_conn_t *c)
         break;
     case MOD_MYSQL_OP_BEGIN:
         c->ret_int = mysql_real_query(c->mysql, begin, sizeof(begin) - 1);
+        break;
+    case MOD_MYSQL_OP_KILL:
+        c->ret_int = mysql_real_query(c->mysql, c->kill_sql,
+                                      strlen(c->kill_sql));
         break;
     case MOD_MYSQL_OP_COMMIT:
         c->ret_bool = mysql_commit(c->mysql);

@@ -331,6 +331,24 @@ def test_query_timeout():
     eq(doc["error"]["kind"], "timeout", "kind")
     check(took < 2 * slow_factor(), "answered after %.2f s" % took)
     eq(rows_of(s, "SELECT 2 AS n"), [{"n": 2}], "next statement")
+    # The server does not go on sleeping for nobody: KILL QUERY.
+    wait_no_query(mariadb(), "SLEEP(3)", 1.0 * slow_factor())
+
+
+def wait_no_query(db, text, timeout):
+    """Waits until no server thread of the application runs a statement
+    containing text; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        n = int(db.value("SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                         " WHERE USER = '%s' AND INFO LIKE '%%%s%%'"
+                         % (APP_USER, text)))
+        if n == 0:
+            return
+        if time.monotonic() > deadline:
+            fail("%d server thread(s) still run %r %.1f s after their "
+                 "statement was abandoned" % (n, text, timeout))
+        time.sleep(0.05)
 
 
 @test
@@ -412,6 +430,9 @@ def test_rollback_on_client_disconnect():
                                             "application/json"}, body))
     time.sleep(0.5)
     c.close()
+    # The abandoned SLEEP is stopped on the server at once, not after its
+    # two seconds.
+    wait_no_query(db, "SLEEP(2)", 1.0 * slow_factor())
     deadline = time.monotonic() + 8 * slow_factor()
     while True:
         r = s.get("/db-cancelled")
