@@ -50,9 +50,23 @@
 #define METRICS_SLOTS           1024
 #define METRICS_SPINS           1000
 
+#define METRICS_JOURNAL         32
+
+/*
+ * What one live process added to a gauge series: when the process dies
+ * (a crash leaves no chance to undo), the master takes its contributions
+ * back, so that "connections open" does not count a dead worker's.
+ */
+typedef struct {
+    _Atomic uint32_t         series;        /* its offset, 0: free */
+    _Atomic uint64_t         delta;         /* double bits */
+} metrics_journal_t;
+
+/* Per live process (its crash record's index). */
 typedef struct {
     _Atomic int64_t          in_flight;
     _Atomic int64_t          conns;
+    metrics_journal_t        journal[METRICS_JOURNAL];
 } metrics_slot_t;
 
 typedef struct {
@@ -113,6 +127,8 @@ typedef struct {
 
 #define METRICS_METHODS         (CAIRN_METHOD_CONNECT + 1)
 #define METRICS_CODES           501         /* 100..599, then "other" */
+
+static void metrics_journal_add(cairn__series_t *s, double v);
 
 static metrics_header_t      *metrics_region;
 static metrics_core_t         metrics_core;
@@ -738,6 +754,39 @@ cairn__series_add(cairn_metric_t *m, cairn__series_t *s, double v)
     }
 
     metrics_add_double(&s->cell[0], v);
+
+    if (m->type == CAIRN_METRIC_GAUGE && metrics_slot != NULL) {
+        metrics_journal_add(s, v);
+    }
+}
+
+
+/* Records v as this process's contribution to the gauge series s.  Only
+ * the process writes its journal; the master reads it once the process
+ * is gone.  A process that touches more than METRICS_JOURNAL series
+ * leaves the rest uncorrected. */
+static void
+metrics_journal_add(cairn__series_t *s, double v)
+{
+    metrics_journal_t  *j = metrics_slot->journal;
+    uint32_t            off, cur;
+    unsigned            i;
+
+    off = (uint32_t) ((char *) s - (char *) metrics_region);
+
+    for (i = 0; i < METRICS_JOURNAL; i++) {
+        cur = atomic_load_explicit(&j[i].series, memory_order_relaxed);
+        if (cur == off) {
+            metrics_add_double(&j[i].delta, v);
+            return;
+        }
+        if (cur == 0) {
+            atomic_store_explicit(&j[i].delta, 0, memory_order_relaxed);
+            metrics_add_double(&j[i].delta, v);
+            atomic_store_explicit(&j[i].series, off, memory_order_release);
+            return;
+        }
+    }
 }
 
 
@@ -1234,6 +1283,8 @@ cairn__metrics_worker_restart(void)
 void
 cairn__metrics_worker_slot(int slot)
 {
+    unsigned  i;
+
     if (metrics_region == NULL || slot < 0 || slot >= METRICS_SLOTS) {
         metrics_slot = NULL;
         return;
@@ -1242,6 +1293,9 @@ cairn__metrics_worker_slot(int slot)
     metrics_slot = &metrics_region->slots[slot];
     atomic_store(&metrics_slot->in_flight, 0);
     atomic_store(&metrics_slot->conns, 0);
+    for (i = 0; i < METRICS_JOURNAL; i++) {
+        atomic_store(&metrics_slot->journal[i].series, 0);
+    }
 }
 
 
@@ -1250,6 +1304,10 @@ cairn__metrics_worker_gone(int slot)
 {
     metrics_slot_t  *ws;
     int64_t          n;
+    uint64_t         bits;
+    uint32_t         off;
+    double           d;
+    unsigned         i;
 
     if (metrics_region == NULL || slot < 0 || slot >= METRICS_SLOTS) {
         return;
@@ -1259,13 +1317,25 @@ cairn__metrics_worker_gone(int slot)
 
     n = atomic_exchange(&ws->in_flight, 0);
     if (n != 0) {
-        cairn__series_add(metrics_core.in_flight, metrics_s_in_flight,
-                          (double) -n);
+        metrics_add_double(&metrics_s_in_flight->cell[0], (double) -n);
     }
     n = atomic_exchange(&ws->conns, 0);
     if (n != 0) {
-        cairn__series_add(metrics_core.conns_open, metrics_s_conns,
-                          (double) -n);
+        metrics_add_double(&metrics_s_conns->cell[0], (double) -n);
+    }
+
+    /* Its contributions to module gauges (pool connections...). */
+    for (i = 0; i < METRICS_JOURNAL; i++) {
+        off = atomic_exchange(&ws->journal[i].series, 0);
+        if (off == 0) {
+            continue;
+        }
+        bits = atomic_exchange(&ws->journal[i].delta, 0);
+        memcpy(&d, &bits, sizeof(d));
+        if (d != 0) {
+            metrics_add_double(&((cairn__series_t *)
+                                 metrics_at(off))->cell[0], -d);
+        }
     }
 }
 

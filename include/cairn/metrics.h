@@ -17,6 +17,12 @@
  * and may be called on the loop thread of any worker; registration only
  * at configuration time.
  *
+ * A gauge a worker moves with cairn_metric_add() counts what it holds
+ * (connections, waiters): when the worker dies, even killed, the master
+ * takes its additions back, so the gauge never counts a dead worker's
+ * share (for up to 32 series per worker).  cairn_metric_set() writes the
+ * value for everyone and is not taken back.
+ *
  *     static cairn_metric_t  *mod_x_hits;
  *
  *     mod_x_hits = cairn_metric_counter(s, "x_hits_total",

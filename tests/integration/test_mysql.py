@@ -8,6 +8,7 @@ mod_test_db, which uses only the provider API of cairn/mysql.h."""
 import json
 import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -586,6 +587,39 @@ def test_metrics():
                   re.MULTILINE)
     check(m and float(m.group(1)) >= 1, "open connections gauge: %s"
           % (m.group(0) if m else None))
+
+
+@test
+def test_pool_gauges_after_a_worker_dies():
+    """A worker killed with its connections open: the gauges do not go on
+    counting them once the master has replaced it."""
+    if module_path("metrics") is None:
+        return
+    s = db_server("    PoolSize 2\n    MaxOverflow 0\n",
+                  conf="<Location /metrics>\n    Metrics on\n</Location>\n",
+                  modules=("static", "mysql", "test_db", "metrics"))
+    s.expect_fatal = True       # the master logs the kill
+
+    def open_conns():
+        m = re.search(r'^cairn_db_connections_open\{pool="main"\} (\S+)$',
+                      s.get("/metrics").body.decode(), re.MULTILINE)
+        return float(m.group(1)) if m else None
+
+    def wait_open(want):
+        deadline = time.monotonic() + 5 * slow_factor()
+        while open_conns() != want:
+            check(time.monotonic() < deadline, "cairn_db_connections_open "
+                  "is %s, want %s" % (open_conns(), want))
+            time.sleep(0.05)
+
+    wait_open(2)
+    victim = s.wait_workers(1)[0]
+    os.kill(victim, signal.SIGKILL)
+    s.wait_workers(1, exclude=[victim])
+    # The new worker opens its own two; the dead one's are taken back.
+    wait_open(2)
+    time.sleep(0.3)
+    eq(open_conns(), 2, "open connections after the respawn")
 
 
 # ----------------------------------------------------------------------

@@ -237,6 +237,42 @@ START_TEST(gauge_values)
 END_TEST
 
 
+/* A worker's additions to a gauge are taken back when it dies; another
+ * worker's stay. */
+START_TEST(gauge_of_dead_worker)
+{
+    static const char *const  labels[] = { "pool", NULL };
+    static const char *const  main_pool[] = { "main", NULL };
+    cairn_metric_t           *m;
+
+    m = cairn_metric_gauge(NULL, "t_conns", "Connections.", labels);
+    ck_assert_ptr_nonnull(m);
+    cairn__server_building = NULL;
+
+    cairn__metrics_worker_slot(5);
+    cairn_metric_add(m, main_pool, 3);
+    cairn_metric_add(m, main_pool, -1);
+    cairn__metrics_worker_slot(6);
+    cairn_metric_add(m, main_pool, 4);
+    ck_assert_double_eq(value_of("t_conns", "pool=main"), 6);
+
+    cairn__metrics_worker_slot(-1);
+    cairn__metrics_worker_gone(5);
+    ck_assert_double_eq(value_of("t_conns", "pool=main"), 4);
+    cairn__metrics_worker_gone(5);
+    ck_assert_double_eq(value_of("t_conns", "pool=main"), 4);
+
+    /* A new process in slot 5 starts with a clean journal. */
+    cairn__metrics_worker_slot(5);
+    cairn_metric_add(m, main_pool, 2);
+    cairn__metrics_worker_slot(-1);
+    cairn__metrics_worker_gone(6);
+    cairn__metrics_worker_gone(5);
+    ck_assert_double_eq(value_of("t_conns", "pool=main"), 0);
+}
+END_TEST
+
+
 START_TEST(series_created_once)
 {
     static const char *const  labels[] = { "a", "b", NULL };
@@ -549,6 +585,7 @@ metrics_suite(void)
         { "histogram_buckets_checked", histogram_buckets_checked, 0 },
         { "counter_values", counter_values, 0 },
         { "gauge_values", gauge_values, 0 },
+        { "gauge_of_dead_worker", gauge_of_dead_worker, 0 },
         { "series_created_once", series_created_once, 0 },
         { "overflow_series", overflow_series, 0 },
         { "histogram_values", histogram_values, 0 },
