@@ -192,7 +192,15 @@ cairn__conf_explain(const cairn_server_t *s, const char *host,
 
         locs = 0;
         for (di = 0; m->directives[di].name != NULL; di++) {
-            if (conf_dump_isset(&loc->mconf[i], di)) {
+            if (m->directives[di].merge == CAIRN_MERGE_SCOPE) {
+                /* A group of directives is shown once, at its first. */
+                if (cairn__conf_group_first(m, di) == di
+                    && cairn__conf_group_set(m, &loc->mconf[i], di))
+                {
+                    conf_dump_directive(s, loc, i, di, out);
+                    locs++;
+                }
+            } else if (conf_dump_isset(&loc->mconf[i], di)) {
                 conf_dump_directive(s, loc, i, di, out);
                 locs++;
             } else if (i == 0) {
@@ -404,6 +412,7 @@ conf_dump_route(const cairn__route_t *route, void *data)
  *   APPEND    every line in the chain, outermost first
  *   KEY       for each key of the merged list, the line that wins it
  *   NONE      the innermost scope only (the value is not inherited)
+ *   SCOPE     every line of the group from the innermost scope with any
  */
 static void
 conf_dump_directive(const cairn_server_t *s, const cairn__loc_t *loc,
@@ -439,6 +448,23 @@ conf_dump_directive(const cairn_server_t *s, const cairn__loc_t *loc,
                 conf_dump_comment(out, n, "(set)");
             }
             found++;
+        }
+
+    } else if (d->merge == CAIRN_MERGE_SCOPE) {
+        /* Every line of the group from the innermost scope that has
+         * any. */
+        for (k = loc->nchain; k > 0 && found == 0; k--) {
+            sc = loc->chain[k - 1];
+            for (r = sc->recs; r != NULL; r = r->next) {
+                if (r->modidx == (int) modidx
+                    && r->d->merge == CAIRN_MERGE_SCOPE
+                    && r->d->offset == d->offset && r->d->size == d->size)
+                {
+                    conf_dump_rec(r, 0, conf_dump_where(sc, where,
+                                                        sizeof(where)), out);
+                    found++;
+                }
+            }
         }
 
     } else if (d->merge == CAIRN_MERGE_APPEND

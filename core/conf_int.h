@@ -255,6 +255,12 @@ void cairn__conf_explain(const cairn_server_t *s, const char *host,
 /* Whether path (normalised) is inside the <Location> prefix. */
 int cairn__conf_prefix_match(const char *prefix, const char *path);
 
+/* For a CAIRN_MERGE_SCOPE directive i of m: the first directive of its
+ * group (those sharing its field), and whether mc set any of them. */
+size_t cairn__conf_group_first(const cairn_module_t *m, size_t i);
+int cairn__conf_group_set(const cairn_module_t *m, const cairn__mconf_t *mc,
+                          size_t i);
+
 /* Module loading (core/module.c). */
 
 /*

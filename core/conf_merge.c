@@ -214,6 +214,49 @@ cairn__conf_locate(const cairn__vhost_t *vh, const char *path)
  * "/administrator"; a prefix ending in '/' contains every path that
  * starts with it ("/" contains all).
  */
+size_t
+cairn__conf_group_first(const cairn_module_t *m, size_t i)
+{
+    const cairn_directive_t  *d = &m->directives[i];
+    size_t                    j;
+
+    for (j = 0; j < i; j++) {
+        if (m->directives[j].merge == CAIRN_MERGE_SCOPE
+            && m->directives[j].offset == d->offset
+            && m->directives[j].size == d->size)
+        {
+            return j;
+        }
+    }
+
+    return i;
+}
+
+
+int
+cairn__conf_group_set(const cairn_module_t *m, const cairn__mconf_t *mc,
+                      size_t i)
+{
+    const cairn_directive_t  *d = &m->directives[i];
+    size_t                    j;
+
+    if (mc->set == NULL) {
+        return 0;
+    }
+
+    for (j = 0; m->directives[j].name != NULL; j++) {
+        if (mc->set[j] && m->directives[j].merge == CAIRN_MERGE_SCOPE
+            && m->directives[j].offset == d->offset
+            && m->directives[j].size == d->size)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 int
 cairn__conf_prefix_match(const char *prefix, const char *path)
 {
@@ -675,6 +718,23 @@ conf_merge_module(cairn_server_t *s, size_t modidx, const cairn__mconf_t *p,
         d = &m->directives[i];
         cset = c->set != NULL && c->set[i];
         pset = p->set != NULL && p->set[i] && p->conf != NULL;
+
+        if (d->merge == CAIRN_MERGE_SCOPE) {
+            /* One setting made of several directives: the child's, if
+             * it has any of them, replaces the parent's entirely. */
+            if (cairn__conf_group_set(m, c, i)) {
+                pset = 0;
+            }
+            if (cset && d->size > 0) {
+                memcpy((char *) out->conf + d->offset,
+                       (const char *) c->conf + d->offset, d->size);
+            } else if (pset && d->size > 0) {
+                memcpy((char *) out->conf + d->offset,
+                       (const char *) p->conf + d->offset, d->size);
+            }
+            out->set[i] = cset || pset;
+            continue;
+        }
 
         if (cset) {
             if (pset && d->merge == CAIRN_MERGE_APPEND

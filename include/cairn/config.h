@@ -51,7 +51,11 @@ typedef enum {
     CAIRN_MERGE_REPLACE = 0,    /* inner value wins; else the outer one */
     CAIRN_MERGE_APPEND,         /* lists: outer items, then inner items */
     CAIRN_MERGE_KEY,            /* key lists: inner keys override outer */
-    CAIRN_MERGE_NONE            /* not inherited (server-only settings) */
+    CAIRN_MERGE_NONE,           /* not inherited (server-only settings) */
+    CAIRN_MERGE_SCOPE           /* the innermost scope with any of the
+                                   directives that share this field wins,
+                                   with all its lines (Require and its
+                                   sections) */
 } cairn_merge_t;
 
 /* The field type a directive sets; the core converts and checks it. */

@@ -215,12 +215,17 @@ static const cairn_directive_t  mod_auth_directives[] = {
                          CAIRN_SCOPE_ANY, CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_MSEC("AuthCacheTTL", mod_auth_conf_t, cache_ttl_ms,
                          CAIRN_SCOPE_ANY, CAIRN_MERGE_REPLACE),
-    { "Require", CAIRN_ARGS_ONE_OR_MORE, CAIRN_TYPE_CUSTOM,
-      CAIRN_MERGE_REPLACE, CAIRN_SCOPE_ANY, 0, 0, mod_auth_set_require },
-    { "RequireAny", CAIRN_ARGS_SECTION, CAIRN_TYPE_CUSTOM,
-      CAIRN_MERGE_REPLACE, CAIRN_SCOPE_ANY, 0, 0, mod_auth_set_group },
-    { "RequireAll", CAIRN_ARGS_SECTION, CAIRN_TYPE_CUSTOM,
-      CAIRN_MERGE_REPLACE, CAIRN_SCOPE_ANY, 0, 0, mod_auth_set_group },
+    /* One setting: an inner scope with any of them replaces the outer
+     * rules as a whole. */
+    CAIRN_DIRECTIVE_CUSTOM("Require", CAIRN_ARGS_ONE_OR_MORE,
+                           mod_auth_conf_t, require, CAIRN_SCOPE_ANY,
+                           CAIRN_MERGE_SCOPE, mod_auth_set_require),
+    CAIRN_DIRECTIVE_SECTION("RequireAny", mod_auth_conf_t, require,
+                            CAIRN_SCOPE_ANY, CAIRN_MERGE_SCOPE,
+                            mod_auth_set_group),
+    CAIRN_DIRECTIVE_SECTION("RequireAll", mod_auth_conf_t, require,
+                            CAIRN_SCOPE_ANY, CAIRN_MERGE_SCOPE,
+                            mod_auth_set_group),
     CAIRN_DIRECTIVE_END
 };
 

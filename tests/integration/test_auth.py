@@ -14,8 +14,8 @@ import tempfile
 import time
 
 from cairntest import (Server, check, contains, eq, fail, main, matches,
-                       module_path, not_contains, run_cairnd, slow_factor,
-                       test)
+                       module_path, not_contains, output, run_cairnd,
+                       slow_factor, test)
 
 if module_path("auth") is None:
     print("1..0 # SKIP mod_auth was not built")
@@ -439,6 +439,19 @@ def test_require_nested():
     eq(r.status, 401, "/nest/admin/ anonymous")
     eq(challenge(r), 'Basic realm="admins", charset="UTF-8"',
        "challenge of /nest/admin/")
+    # cairnd -T --explain shows the rules that apply, and only those.
+    p = s.run(["-T", "--explain", "localhost", "/nest/admin/x"])
+    eq(p.returncode, 0, "-T --explain\n" + output(p))
+    text = p.stdout
+    contains(text, "Require user carl", "the inner rules")
+    outer = [l for l in text.splitlines()
+             if "Require" in l and "(<Location /nest>)" in l]
+    eq(outer, [], "Require lines of the outer location")
+    eq(text.count("<RequireAll>"), 1, "<RequireAll> once\n" + text)
+    p = s.run(["-T", "--explain", "localhost", "/ip/"])
+    contains(p.stdout, "Require ip 10.0.0.0/8 ::ffff:192.168.0.0/112",
+             "first line of /ip")
+    contains(p.stdout, "Require ip 127.0.0.1", "second line of /ip")
     # Address rules need no AuthType; 403 without asking for a password.
     eq(st("/ip/"), 200, "/ip/ from 127.0.0.1")
     r = s.get("/denied/")

@@ -30,12 +30,15 @@ typedef struct {
     int64_t          size;          /* TestSize */
     int64_t          msec;          /* TestMsec */
     int              merges;        /* merge_conf calls that built this */
+    cairn_strv_t     rules;         /* TestRule, TestRuleAlt: one setting */
 } test_conf_t;
 
 static void *test_create_conf(cairn_arena_t *a);
 static const char *test_merge_conf(cairn_arena_t *a, const void *parent,
                                    const void *child, void *merged);
 static int test_register(cairn_module_t *m);
+static const char *test_set_rule(cairn_cmd_t *cmd, void *conf, int argc,
+                                 char **argv);
 static int test_post_config(cairn_server_t *srv);
 
 static const cairn_directive_t  test_directives[] = {
@@ -53,6 +56,12 @@ static const cairn_directive_t  test_directives[] = {
                          CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_MSEC("TestMsec", test_conf_t, msec, CAIRN_SCOPE_ANY,
                          CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_CUSTOM("TestRule", CAIRN_ARGS_ONE_OR_MORE, test_conf_t,
+                           rules, CAIRN_SCOPE_ANY, CAIRN_MERGE_SCOPE,
+                           test_set_rule),
+    CAIRN_DIRECTIVE_CUSTOM("TestRuleAlt", CAIRN_ARGS_ONE, test_conf_t,
+                           rules, CAIRN_SCOPE_ANY, CAIRN_MERGE_SCOPE,
+                           test_set_rule),
     CAIRN_DIRECTIVE_END
 };
 
@@ -100,6 +109,28 @@ test_merge_conf(cairn_arena_t *a, const void *parent, const void *child,
     if (c->str != NULL && strcmp(c->str, "fail-merge") == 0) {
         return "refused to merge";
     }
+
+    return NULL;
+}
+
+
+/* TestRule and TestRuleAlt add "name:first-argument" to the scope's
+ * rules. */
+static const char *
+test_set_rule(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    test_conf_t  *c = conf;
+    const char  **v;
+
+    v = cairn_arena_alloc(cairn_cmd_arena(cmd),
+                          (c->rules.n + 1) * sizeof(char *));
+    if (c->rules.n > 0) {
+        memcpy(v, c->rules.v, c->rules.n * sizeof(char *));
+    }
+    v[c->rules.n] = cairn_arena_printf(cairn_cmd_arena(cmd), "%s:%s",
+                                       cairn_cmd_name(cmd), argv[0]);
+    c->rules.v = v;
+    c->rules.n++;
 
     return NULL;
 }
@@ -699,6 +730,61 @@ START_TEST(none_mode)
 END_TEST
 
 
+/* Directives sharing a field with CAIRN_MERGE_SCOPE are one setting:
+ * an inner scope with any of them replaces all the outer lines, and the
+ * explanation shows exactly the lines that apply. */
+START_TEST(scope_mode)
+{
+    char  *text;
+
+    load_ok("TestRule a\n"
+            "TestRuleAlt x\n"
+            "<Location /a>\n"
+            "    TestRuleAlt y\n"
+            "    TestRule z\n"
+            "</Location>\n"
+            "<Location /a/b>\n"
+            "    TestString b\n"
+            "</Location>\n"
+            "<Location /c>\n"
+            "    TestRuleAlt only\n"
+            "</Location>\n"
+            "<Location /d>\n"
+            "    TestRule only\n"
+            "</Location>\n");
+
+    ck_assert_str_eq(join(&tconf(NULL, "/")->rules),
+                     "TestRule:a,TestRuleAlt:x");
+    ck_assert_str_eq(join(&tconf(NULL, "/a")->rules),
+                     "TestRuleAlt:y,TestRule:z");
+    ck_assert_str_eq(join(&tconf(NULL, "/a/b/q")->rules),
+                     "TestRuleAlt:y,TestRule:z");
+    ck_assert_str_eq(join(&tconf(NULL, "/c")->rules), "TestRuleAlt:only");
+    ck_assert_str_eq(join(&tconf(NULL, "/d")->rules), "TestRule:only");
+
+    text = capture("localhost", "/a/b/q");
+    ck_assert_line(text, "TestRuleAlt y", "(<Location /a>)");
+    ck_assert_line(text, "TestRule z", "(<Location /a>)");
+    ck_assert_msg(strstr(text, "TestRule a") == NULL, "%s", text);
+    ck_assert_msg(strstr(text, "TestRuleAlt x") == NULL, "%s", text);
+    /* The group is shown once, not once per directive of it. */
+    ck_assert_msg(strstr(strstr(text, "TestRule z") + 1, "TestRule z") == NULL,
+                  "%s", text);
+    free(text);
+
+    text = capture("localhost", "/c");
+    ck_assert_line(text, "TestRuleAlt only", "(<Location /c>)");
+    ck_assert_msg(strstr(text, "TestRule a") == NULL, "%s", text);
+    free(text);
+
+    text = capture("localhost", "/zzz");
+    ck_assert_line(text, "TestRule a", "(server)");
+    ck_assert_line(text, "TestRuleAlt x", "(server)");
+    free(text);
+}
+END_TEST
+
+
 START_TEST(regex_on_prefix)
 {
     const cairn__loc_t  *loc;
@@ -1274,6 +1360,7 @@ merge_suite(void)
         { "append_mode", append_mode, 0 },
         { "key_mode", key_mode, 0 },
         { "none_mode", none_mode, 0 },
+        { "scope_mode", scope_mode, 0 },
         { "regex_on_prefix", regex_on_prefix, 0 },
         { "vhost_inherits", vhost_inherits, 0 },
         { "merge_conf_called", merge_conf_called, 0 },
