@@ -33,13 +33,14 @@ private_mariadb_start() {
 
     mariadb-install-db --no-defaults --datadir="$dir/data" \
         --auth-root-authentication-method=normal --skip-test-db \
-        "${user_args[@]}" > "$dir/install.log" 2>&1 \
+        --tmpdir="$dir" "${user_args[@]}" > "$dir/install.log" 2>&1 \
         || { cat "$dir/install.log" >&2; return 1; }
 
     "$mariadbd" --no-defaults --datadir="$dir/data" --socket="$db_sock" \
         --port="$db_port" --bind-address=127.0.0.1 \
         --pid-file="$dir/mysqld.pid" --log-error="$dir/mysqld.err" \
-        --skip-name-resolve --skip-log-bin "$@" "${user_args[@]}" \
+        --skip-name-resolve --skip-log-bin --tmpdir="$dir" \
+        "$@" "${user_args[@]}" \
         > "$dir/mysqld.out" 2>&1 &
     db_pid=$!
 

@@ -93,9 +93,12 @@ class MariaDB:
     def install(self):
         if self.installed:
             return
+        # Its own tmpdir too: servers of parallel tests must not share
+        # temporary tables in /tmp.
         cmd = [INSTALL_DB, "--no-defaults", "--datadir=" + self.datadir,
                "--auth-root-authentication-method=normal", "--skip-test-db",
-               "--skip-name-resolve"] + self._user_args()
+               "--skip-name-resolve", "--tmpdir=" + self.tmp] \
+            + self._user_args()
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=180, text=True, errors="replace")
@@ -114,6 +117,7 @@ class MariaDB:
                "--socket=" + self.socket, "--port=%d" % self.port,
                "--bind-address=127.0.0.1", "--pid-file=" + self.pidfile,
                "--log-error=" + self.errlog, "--skip-name-resolve",
+               "--tmpdir=" + self.tmp,
                "--max-connections=300", "--innodb-buffer-pool-size=64M",
                "--innodb-flush-log-at-trx-commit=2",
                "--skip-log-bin"] + self._user_args()

@@ -35,18 +35,25 @@ def mariadb():
     """The private server shared by the tests of this file."""
     global _db
     if _db is None:
-        _db = MariaDB()
-        _db.start()
-        _db.create_app(APP_USER, APP_PASSWORD, APP_DB)
-        _db.sql("CREATE TABLE items ("
-                " id INT AUTO_INCREMENT PRIMARY KEY,"
-                " name VARCHAR(200) UNIQUE,"
-                " note MEDIUMTEXT,"
-                " data VARBINARY(300),"
-                " big BIGINT,"
-                " ratio DOUBLE,"
-                " price DECIMAL(12,2)"
-                ") ENGINE=InnoDB", database=APP_DB)
+        # Kept only once it is fully set up: a failed start must not
+        # leave a half-made server to the next tests.
+        db = MariaDB()
+        try:
+            db.start()
+            db.create_app(APP_USER, APP_PASSWORD, APP_DB)
+            db.sql("CREATE TABLE items ("
+                   " id INT AUTO_INCREMENT PRIMARY KEY,"
+                   " name VARCHAR(200) UNIQUE,"
+                   " note MEDIUMTEXT,"
+                   " data VARBINARY(300),"
+                   " big BIGINT,"
+                   " ratio DOUBLE,"
+                   " price DECIMAL(12,2)"
+                   ") ENGINE=InnoDB", database=APP_DB)
+        except Exception:
+            db.cleanup()
+            raise
+        _db = db
     elif not _db.alive():
         _db.start()
     return _db

@@ -71,10 +71,17 @@ CREATE TABLE users (
 def mariadb():
     global _db
     if _db is None:
-        _db = MariaDB(prefix="cairn-rest.")
-        _db.start()
-        _db.create_app(APP_USER, APP_PASSWORD, APP_DB)
-        _db.sql(USERS_TABLE, database=APP_DB)
+        # Kept only once it is fully set up: a failed start must not
+        # leave a half-made server to the next tests.
+        db = MariaDB(prefix="cairn-rest.")
+        try:
+            db.start()
+            db.create_app(APP_USER, APP_PASSWORD, APP_DB)
+            db.sql(USERS_TABLE, database=APP_DB)
+        except Exception:
+            db.cleanup()
+            raise
+        _db = db
     elif not _db.alive():
         _db.start()
     return _db
