@@ -21,5 +21,6 @@
 #include <cairn/provider.h>
 #include <cairn/log.h>
 #include <cairn/metrics.h>
+#include <cairn/encode.h>
 
 #endif /* CAIRN_CAIRN_H */

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include <cairn/arena.h>
+#include <cairn/encode.h>
 
 /* Longest user name and password accepted from a client. */
 #define MOD_AUTH_USER_MAX       255
@@ -38,21 +39,6 @@
 /* ------------------------------------------------------------------ */
 /* Encodings and credentials                                          */
 /* ------------------------------------------------------------------ */
-
-/*
- * Decodes base64 (url = 0: "+/" with '=' padding, which is required) or
- * base64url (url = 1: "-_", no padding) of exactly len characters into
- * out, which must hold len * 3 / 4 + 1 bytes.  Characters outside the
- * alphabet, a wrong length and non-zero padding bits are refused.
- * Returns the decoded length, or -1.
- */
-long mod_auth_b64_decode(const char *in, size_t len, unsigned char *out,
-                         int url);
-
-/* Encodes base64url without padding; out holds len * 4 / 3 + 4 bytes.
- * Returns the length written (out is NUL-terminated). */
-size_t mod_auth_b64url_encode(const unsigned char *in, size_t len,
-                              char *out);
 
 /*
  * Parses the value of an Authorization header "Basic <base64>" (the

@@ -160,7 +160,7 @@ mod_auth_jwt_json(cairn_arena_t *a, const char *seg, size_t len,
         return NULL;
     }
     buf = cairn_arena_alloc(a, len / 4 * 3 + 4);
-    n = mod_auth_b64_decode(seg, len, buf, 1);
+    n = cairn_base64_decode(seg, len, buf, 1);
     if (n <= 0) {
         return NULL;
     }
@@ -226,7 +226,7 @@ mod_auth_jwt_verify(cairn_arena_t *a, const mod_auth_jwt_keys_t *k,
     }
 
     sig = cairn_arena_alloc(a, slen / 4 * 3 + 4);
-    n = slen > 0 ? mod_auth_b64_decode(sigseg, slen, sig, 1) : -1;
+    n = slen > 0 ? cairn_base64_decode(sigseg, slen, sig, 1) : -1;
     if (n <= 0
         || !mod_auth_jwt_sig_ok(k, alg, token, (size_t) (dot2 - token), sig,
                                 (size_t) n))

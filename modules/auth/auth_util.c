@@ -20,7 +20,6 @@
 #define MOD_AUTH_FILE_MAX       (64 * 1024 * 1024)
 
 
-static int mod_auth_b64_value(int ch, int url);
 static int mod_auth_table_line(char *line, size_t lineno, int kind,
                                const char *path, mod_auth_entry_t *e,
                                char *err, size_t errlen);
@@ -32,111 +31,6 @@ static void mod_auth_crypt_key_make(void);
 static pthread_key_t   mod_auth_crypt_key;
 static pthread_once_t  mod_auth_crypt_once = PTHREAD_ONCE_INIT;
 static int             mod_auth_crypt_key_ok;
-
-
-static int
-mod_auth_b64_value(int ch, int url)
-{
-    if (ch >= 'A' && ch <= 'Z') {
-        return ch - 'A';
-    }
-    if (ch >= 'a' && ch <= 'z') {
-        return ch - 'a' + 26;
-    }
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0' + 52;
-    }
-    if (ch == (url ? '-' : '+')) {
-        return 62;
-    }
-    if (ch == (url ? '_' : '/')) {
-        return 63;
-    }
-
-    return -1;
-}
-
-
-long
-mod_auth_b64_decode(const char *in, size_t len, unsigned char *out, int url)
-{
-    size_t    i, o, pad;
-    uint32_t  acc;
-    int       v, bits;
-
-    pad = 0;
-    if (!url) {
-        if (len % 4 != 0) {
-            return -1;
-        }
-        while (pad < 2 && len > pad && in[len - 1 - pad] == '=') {
-            pad++;
-        }
-        len -= pad;
-    } else if (len % 4 == 1) {
-        return -1;
-    }
-
-    acc = 0;
-    bits = 0;
-    o = 0;
-
-    for (i = 0; i < len; i++) {
-        v = mod_auth_b64_value((unsigned char) in[i], url);
-        if (v < 0) {
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t) v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char) (acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-
-    /* Left-over bits must be zero: one text, one value. */
-    if (acc != 0) {
-        return -1;
-    }
-
-    out[o] = '\0';
-
-    return (long) o;
-}
-
-
-size_t
-mod_auth_b64url_encode(const unsigned char *in, size_t len, char *out)
-{
-    static const char  tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-                               "qrstuvwxyz0123456789-_";
-    size_t             i, o;
-    uint32_t           v;
-
-    o = 0;
-    for (i = 0; i + 2 < len; i += 3) {
-        v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8) | in[i + 2];
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = tab[(v >> 6) & 63];
-        out[o++] = tab[v & 63];
-    }
-
-    if (len - i == 1) {
-        v = (uint32_t) in[i] << 16;
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-    } else if (len - i == 2) {
-        v = ((uint32_t) in[i] << 16) | ((uint32_t) in[i + 1] << 8);
-        out[o++] = tab[(v >> 18) & 63];
-        out[o++] = tab[(v >> 12) & 63];
-        out[o++] = tab[(v >> 6) & 63];
-    }
-    out[o] = '\0';
-
-    return o;
-}
 
 
 int
@@ -170,7 +64,7 @@ mod_auth_basic_parse(cairn_arena_t *a, const char *header, const char **user,
     }
 
     buf = cairn_arena_alloc(a, len / 4 * 3 + 1);
-    n = mod_auth_b64_decode(p, len, buf, 0);
+    n = cairn_base64_decode(p, len, buf, 0);
     if (n <= 0) {
         return -1;
     }

@@ -693,33 +693,12 @@ rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
 char *
 rest_cursor_encode(cairn_arena_t *a, long offset, long limit)
 {
-    static const char  b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-                               "qrstuvwxyz0123456789-_";
-    char               raw[64], *out, *o;
-    size_t             len, i;
-    unsigned           v;
+    char    raw[64], *out;
+    size_t  len;
 
     len = (size_t) snprintf(raw, sizeof(raw), "o%ldl%ld", offset, limit);
-    out = cairn_arena_alloc(a, len * 2 + 4);
-    o = out;
-    for (i = 0; i < len; i += 3) {
-        v = (unsigned) (unsigned char) raw[i] << 16;
-        if (i + 1 < len) {
-            v |= (unsigned) (unsigned char) raw[i + 1] << 8;
-        }
-        if (i + 2 < len) {
-            v |= (unsigned char) raw[i + 2];
-        }
-        *o++ = b64[(v >> 18) & 63];
-        *o++ = b64[(v >> 12) & 63];
-        if (i + 1 < len) {
-            *o++ = b64[(v >> 6) & 63];
-        }
-        if (i + 2 < len) {
-            *o++ = b64[v & 63];
-        }
-    }
-    *o = '\0';
+    out = cairn_arena_alloc(a, CAIRN_BASE64_ENCODED_SIZE(len));
+    cairn_base64_encode(raw, len, out, 1);
 
     return out;
 }
@@ -728,42 +707,15 @@ rest_cursor_encode(cairn_arena_t *a, long offset, long limit)
 int
 rest_cursor_decode(const char *s, long *offset, long *limit)
 {
-    char      raw[64], tail;
-    size_t    len = strlen(s), i, n = 0;
-    unsigned  v = 0, bits = 0;
-    int       c;
+    unsigned char  raw[CAIRN_BASE64_DECODED_SIZE(80)];
+    char           tail;
+    size_t         len = strlen(s);
 
-    if (len == 0 || len > 80) {
+    if (len == 0 || len > 80 || cairn_base64_decode(s, len, raw, 1) < 0) {
         return -1;
     }
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
-        if (c >= 'A' && c <= 'Z') {
-            c -= 'A';
-        } else if (c >= 'a' && c <= 'z') {
-            c = c - 'a' + 26;
-        } else if (c >= '0' && c <= '9') {
-            c = c - '0' + 52;
-        } else if (c == '-') {
-            c = 62;
-        } else if (c == '_') {
-            c = 63;
-        } else {
-            return -1;
-        }
-        v = (v << 6) | (unsigned) c;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n + 1 >= sizeof(raw)) {
-                return -1;
-            }
-            raw[n++] = (char) ((v >> bits) & 0xff);
-        }
-    }
-    raw[n] = '\0';
 
-    if (sscanf(raw, "o%ldl%ld%c", offset, limit, &tail) != 2
+    if (sscanf((const char *) raw, "o%ldl%ld%c", offset, limit, &tail) != 2
         || *offset < 0 || *limit < 1 || *offset > 1000000000L
         || *limit > 1000000L)
     {
