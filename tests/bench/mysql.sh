@@ -39,10 +39,9 @@ testmoddir=$builddir/tests/modules/.libs
 [ -x "$cairnd" ] || die "$cairnd not found: build cairn first, or pass its build directory"
 [ -f "$moddir/mod_mysql.so" ] || die "$moddir/mod_mysql.so not found (configured with --disable-mod-mysql?)"
 [ -f "$testmoddir/mod_test_db.so" ] || die "$testmoddir/mod_test_db.so not found: run 'make check' (or make -C tests/modules mod_test_db.la) first"
-for p in mariadbd mariadb-install-db mariadb mysqlslap wrk; do
-    command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] \
-        || die "$p not found: apt-get install mariadb-server mariadb-client wrk"
-done
+# (private_mariadb_start checks for the server and its client.)
+command -v mysqlslap >/dev/null || die "mysqlslap not found: apt-get install mariadb-client"
+command -v wrk >/dev/null || die "wrk not found: apt-get install wrk"
 
 bench_setup bench-mysql
 

@@ -37,10 +37,9 @@ moddir=$builddir/modules/.libs
 for m in mysql rest; do
     [ -f "$moddir/mod_$m.so" ] || die "$moddir/mod_$m.so not found (configured with --disable-mod-$m?)"
 done
-for p in mariadbd mariadb-install-db mariadb mysqlslap wrk; do
-    command -v "$p" >/dev/null || [ -x "/usr/sbin/$p" ] \
-        || die "$p not found: apt-get install mariadb-server mariadb-client wrk"
-done
+# (private_mariadb_start checks for the server and its client.)
+command -v mysqlslap >/dev/null || die "mysqlslap not found: apt-get install mariadb-client"
+command -v wrk >/dev/null || die "wrk not found: apt-get install wrk"
 
 bench_setup bench-rest
 
