@@ -16,6 +16,8 @@
  *             KeepAliveTimeout, RequestHeaderTimeout, RequestBodyTimeout,
  *             SendTimeout TIME           server, vhost
  *             RequestBodyMinRate BYTES   server, vhost
+ *             LingeringTimeout TIME      server, vhost
+ *             DiscardBodyLimit SIZE      server, vhost, location
  *             MaxKeepAliveRequests N     server, vhost
  *             LimitRequestLine, LimitRequestFields,
  *             LimitRequestFieldSize N    server, vhost
@@ -100,6 +102,12 @@ static const cairn_directive_t  conf_core_directives[] = {
                          CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_MSEC("SendTimeout", cairn__core_conf_t, send_timeout_ms,
                          CONF_CORE_SV, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("LingeringTimeout", cairn__core_conf_t,
+                         lingering_timeout_ms, CONF_CORE_SV,
+                         CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_SIZE("DiscardBodyLimit", cairn__core_conf_t,
+                         discard_body_limit, CAIRN_SCOPE_ANY,
+                         CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_MSEC("GracefulTimeout", cairn__core_conf_t,
                          graceful_timeout_ms, CAIRN_SCOPE_SERVER,
                          CAIRN_MERGE_REPLACE),
@@ -162,6 +170,8 @@ conf_core_create_conf(cairn_arena_t *a)
     conf->request_body_min_rate = 500;
     conf->send_timeout_ms = 60 * 1000;
     conf->graceful_timeout_ms = 30 * 1000;
+    conf->lingering_timeout_ms = 5 * 1000;
+    conf->discard_body_limit = 1024 * 1024;
     conf->max_keepalive_requests = 1000;
     conf->max_connections = 4096;
     conf->limit_request_line = 8190;

@@ -51,6 +51,8 @@ typedef struct {
     int64_t          request_body_min_rate;    /* bytes per second, 0: off */
     int64_t          send_timeout_ms;
     int64_t          graceful_timeout_ms;
+    int64_t          lingering_timeout_ms;
+    int64_t          discard_body_limit;    /* DiscardBodyLimit, 0: never */
     int              max_keepalive_requests;
     int              max_connections;
     int              limit_request_line;

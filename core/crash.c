@@ -2,7 +2,8 @@
  * core/crash.c: crash records and quarantine.
  *
  * When a worker dies of a fatal signal, its handler copies what it was
- * doing (module, hook, location, request line, request id) into a record
+ * doing (module and hook, or what the core was doing with which
+ * connection; location, request line, request id, client) into a record
  * the master allocated before the fork, then lets the signal kill the
  * process.  The master reads the record, logs it, and counts crashes per
  * module and location; past CrashQuarantine it adds the pair to the
@@ -93,26 +94,48 @@ static void
 crash_handler(int signo)
 {
     cairn__crash_t         *cr = cairn__crash;
+    const cairn_conn_t     *c = cairn__current_conn;
     const cairn_request_t  *r = cairn__current_request;
     static const char       hex[] = "0123456789abcdef";
     size_t                  n;
     int                     k;
 
+    if (r == NULL && c != NULL) {
+        /* The core itself, in a connection's callback: the request it
+         * was reading or answering, if any. */
+        r = c->req;
+    }
+
     if (cr != NULL && !cr->filled) {
         cr->signo = signo;
+        /* What was copied stays even if a copy below faults again. */
+        cr->filled = 1;
         crash_copy(cr->module, sizeof(cr->module),
                    cairn__log_module ? cairn__log_module->name : "");
-        crash_copy(cr->hook, sizeof(cr->hook),
-                   cairn__current_phase >= 0
-                   ? cairn__hook_kind_name(cairn__current_phase) : "");
+        if (cairn__current_phase >= 0) {
+            crash_copy(cr->hook, sizeof(cr->hook),
+                       cairn__hook_kind_name(cairn__current_phase));
+        } else if (c != NULL) {
+            crash_copy(cr->hook, sizeof(cr->hook),
+                       c->lingering ? "lingering close"
+                       : c->discarding ? "discarding a body"
+                       : r == NULL ? "an idle connection"
+                       : r->state == CAIRN__REQ_HEADERS ? "reading a request"
+                       : r->state == CAIRN__REQ_BODY ? "reading a body"
+                       : "answering a request");
+        }
+        if (c != NULL) {
+            crash_copy(cr->client, sizeof(cr->client), c->peer_text);
+        }
 
         if (r != NULL) {
             crash_copy(cr->location, sizeof(cr->location),
                        r->loc && r->loc->name ? r->loc->name : "");
             n = crash_append(cr->request, 0, sizeof(cr->request),
-                             r->method_name);
+                             r->method_name ? r->method_name : "-");
             n = crash_append(cr->request, n, sizeof(cr->request), " ");
-            n = crash_append(cr->request, n, sizeof(cr->request), r->target);
+            n = crash_append(cr->request, n, sizeof(cr->request),
+                             r->target ? r->target : "-");
             crash_append(cr->request, n, sizeof(cr->request),
                          r->version == 10 ? " HTTP/1.0" : " HTTP/1.1");
 
@@ -126,8 +149,6 @@ crash_handler(int signo)
             }
             cr->request_id[16] = '\0';
         }
-
-        cr->filled = 1;
     }
 
     /* SA_RESETHAND restored the default action: die of the signal. */

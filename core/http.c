@@ -33,8 +33,7 @@
 
 #define HTTP_INBUF_SIZE     8192
 
-/* How long a closing connection drains what the client still sends. */
-#define HTTP_LINGER_US      (2 * 1000 * 1000)
+cairn_conn_t  *cairn__current_conn;
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
@@ -46,6 +45,9 @@ static void conn_set_deadline(cairn_conn_t *c, uint64_t at_us);
 static void conn_parse_error(cairn_conn_t *c, llhttp_errno_t err);
 static void conn_cancel(cairn_conn_t *c);
 static void conn_linger(cairn_conn_t *c);
+static void conn_eof(cairn_conn_t *c);
+static void conn_idle(cairn_conn_t *c);
+static int conn_discard_ended(cairn_conn_t *c);
 static int conn_headers_done(cairn_request_t *r);
 
 static int http_on_url(llhttp_t *p, const char *at, size_t len);
@@ -292,11 +294,13 @@ static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     cairn_conn_t  *c = arg;
+    cairn_conn_t  *outer = cairn__current_conn;
     ssize_t        n;
     size_t         room;
 
     cairn__time_update();
     cairn__conn_enter(c);
+    cairn__current_conn = c;
 
     if (c->lingering) {
         for ( ;; ) {
@@ -312,8 +316,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
             }
             break;
         }
-        cairn__conn_leave(c);
-        return;
+        goto done;
     }
 
     for ( ;; ) {
@@ -322,9 +325,10 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
                 memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
                 c->in_end -= c->in_start;
                 c->in_start = 0;
-            } else if (c->req != NULL
-                       && (c->req->state == CAIRN__REQ_HEADERS
-                           || c->req->state == CAIRN__REQ_BODY))
+            } else if (c->discarding
+                       || (c->req != NULL
+                           && (c->req->state == CAIRN__REQ_HEADERS
+                               || c->req->state == CAIRN__REQ_BODY)))
             {
                 /* Only the parser can need more room; its limits bound
                  * the header block, and bodies are consumed as parsed. */
@@ -350,15 +354,17 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
             c->last_io_us = cairn_now_us();
             cairn__metrics_received((size_t) n);
             conn_process(c);
-            if (c->closing || (size_t) n < room) {
+            /* After the input went through the parser the connection may
+             * have started to close, or to linger (which reads raw bytes
+             * in the branch above, never into the parser). */
+            if (c->closing || c->lingering || (size_t) n < room) {
                 break;
             }
             continue;
         }
 
         if (n == 0) {
-            c->eof = 1;
-            cairn__conn_close(c);
+            conn_eof(c);
             break;
         }
 
@@ -371,7 +377,37 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
         break;
     }
 
+done:
+
+    cairn__current_conn = outer;
     cairn__conn_leave(c);
+}
+
+
+/*
+ * The client closed its side.  A response already queued is still
+ * written (the client may have only half-closed, as `nc -N` does) and the
+ * connection closes after it; a request still being read or processed
+ * is cancelled, as nginx does, so a module stops work nobody waits for.
+ */
+static void
+conn_eof(cairn_conn_t *c)
+{
+    cairn_request_t  *r = c->req;
+
+    c->eof = 1;
+
+    if (c->reading) {
+        event_del(c->ev_read);
+        c->reading = 0;
+    }
+
+    if (r != NULL && r->state == CAIRN__REQ_SENDING && !c->closing) {
+        r->keepalive = 0;
+        return;
+    }
+
+    cairn__conn_close(c);
 }
 
 
@@ -390,7 +426,17 @@ conn_process(cairn_conn_t *c)
     }
     c->processing = 1;
 
-    while (!c->closing) {
+    while (!c->closing && !c->lingering) {
+        if (c->discarding) {
+            /* The rest of a body whose request was answered without it
+             * (it may still be sending its response): the parser finds
+             * its end, http_on_body() drops it. */
+            if (c->in_start == c->in_end || conn_parse(c) != 0) {
+                break;
+            }
+            continue;
+        }
+
         r = c->req;
 
         if (r == NULL) {
@@ -438,6 +484,9 @@ conn_parse_more(cairn_conn_t *c, cairn_request_t *r)
 /*
  * Feeds the unparsed input to llhttp.  Returns 0 when the request moved on
  * (the caller loops), 1 when more input is needed or the request waits.
+ *
+ * The parser pauses after a header block, after each message, and where
+ * a discarded body ends; input after the pause stays in the buffer.
  */
 static int
 conn_parse(cairn_conn_t *c)
@@ -445,6 +494,7 @@ conn_parse(cairn_conn_t *c)
     cairn_request_t  *r = c->req;
     llhttp_errno_t    err;
     const char       *start, *pos;
+    int               discarding = c->discarding;
 
     start = c->in + c->in_start;
     err = llhttp_execute(&c->parser, start, c->in_end - c->in_start);
@@ -454,42 +504,60 @@ conn_parse(cairn_conn_t *c)
         return 1;
     }
 
-    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-        pos = llhttp_get_error_pos(&c->parser);
-        if (pos != NULL && pos >= start && pos <= c->in + c->in_end) {
-            c->in_start += (size_t) (pos - start);
-        }
-
-        if (err == HPE_PAUSED_UPGRADE) {
-            llhttp_resume_after_upgrade(&c->parser);
-            r->upgrade = 1;
-            r->body_done = 1;
-        } else {
-            llhttp_resume(&c->parser);
-        }
-
-        if (r->state == CAIRN__REQ_HEADERS) {
-            if (conn_headers_done(r) != 0) {
-                return 1;
+    if (err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
+        if (discarding) {
+            /* Over DiscardBodyLimit, or the body's framing is broken:
+             * nothing on this connection can be trusted any more. */
+            c->in_start = c->in_end;
+            c->discarding = 0;
+            if (r != NULL) {
+                r->keepalive = 0;
+            } else {
+                conn_linger(c);
             }
-            r->state = CAIRN__REQ_PHASES;
-            r->phase = CAIRN_PHASE_POST_READ_REQUEST;
-            r->hook = 0;
-            cairn__pipeline_run(r, CAIRN_DECLINED);
-            return conn_parse_more(c, r);
+            return 1;
         }
-
-        if (r->state == CAIRN__REQ_BODY && r->body_done) {
-            r->state = CAIRN__REQ_PHASES;
-            cairn__pipeline_run(r, CAIRN_DECLINED);
-            return conn_parse_more(c, r);
-        }
-
-        return 0;
+        conn_parse_error(c, err);
+        return 1;
     }
 
-    conn_parse_error(c, err);
-    return 1;
+    pos = llhttp_get_error_pos(&c->parser);
+    if (pos != NULL && pos >= start && pos <= c->in + c->in_end) {
+        c->in_start += (size_t) (pos - start);
+    }
+
+    if (discarding) {
+        /* The discarded body ended (http_on_message_complete). */
+        llhttp_resume(&c->parser);
+        return conn_discard_ended(c);
+    }
+
+    if (err == HPE_PAUSED_UPGRADE) {
+        llhttp_resume_after_upgrade(&c->parser);
+        r->upgrade = 1;
+        r->body_done = 1;
+    } else {
+        llhttp_resume(&c->parser);
+    }
+
+    if (r->state == CAIRN__REQ_HEADERS) {
+        if (conn_headers_done(r) != 0) {
+            return 1;
+        }
+        r->state = CAIRN__REQ_PHASES;
+        r->phase = CAIRN_PHASE_POST_READ_REQUEST;
+        r->hook = 0;
+        cairn__pipeline_run(r, CAIRN_DECLINED);
+        return conn_parse_more(c, r);
+    }
+
+    if (r->state == CAIRN__REQ_BODY && r->body_done) {
+        r->state = CAIRN__REQ_PHASES;
+        cairn__pipeline_run(r, CAIRN_DECLINED);
+        return conn_parse_more(c, r);
+    }
+
+    return 0;
 }
 
 
@@ -498,6 +566,19 @@ conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
 {
     cairn_request_t  *r = c->req;
     int               status;
+
+    if (r == NULL || (r->state != CAIRN__REQ_HEADERS
+                      && r->state != CAIRN__REQ_BODY))
+    {
+        /* Nothing is being read that could be answered. */
+        c->in_start = c->in_end;
+        if (r == NULL) {
+            conn_linger(c);
+        } else {
+            r->keepalive = 0;
+        }
+        return;
+    }
 
     status = r->error_status ? (int) r->error_status : 400;
 
@@ -688,6 +769,97 @@ cairn__conn_read_body(cairn_request_t *r)
 }
 
 
+/*
+ * The response of r leaves before its body was read (an early 401, 403,
+ * 404, 413, 417 or any answer from a phase before the handler): nginx's
+ * discard of an unread body.  From here on the connection, not r, owns
+ * the rest of that body: the parser keeps finding its end and
+ * http_on_body() drops it, even while r's response is still being
+ * written, so a client that sends the whole body before it reads the
+ * answer never stalls.  The connection is kept when the status allows it
+ * and the rest is known to fit DiscardBodyLimit (a chunked body that
+ * turns out larger ends it); otherwise it closes with a lingering close
+ * after the response.
+ */
+int
+cairn__conn_discard_body(cairn_request_t *r)
+{
+    cairn_conn_t              *c = r->conn;
+    const cairn__core_conf_t  *core = r->loc->core;
+    int64_t                    limit = core->discard_body_limit;
+    int                        keep;
+
+    if (c->discarding) {
+        return r->keepalive;
+    }
+
+    /* Only a parser that stopped cleanly after the header block knows
+     * where the body ends; one that failed, or a body that was being
+     * read when it timed out, leaves only the close. */
+    if (llhttp_get_errno(&c->parser) != HPE_OK
+        || r->state == CAIRN__REQ_HEADERS || r->state == CAIRN__REQ_BODY
+        || r->upgrade || r->body_done || c->lingering)
+    {
+        return 0;
+    }
+
+    switch (r->status) {
+    case 400:
+    case 408:
+    case 413:
+    case 414:
+    case 417:
+    case 431:
+    case 500:
+    case 501:
+        /* The request itself was wrong or the server failed: as nginx
+         * and Apache do, do not read on. */
+        keep = 0;
+        break;
+    default:
+        /* A client that waits for 100 Continue may never send the body,
+         * or send it late: what comes next cannot be told apart. */
+        keep = !r->expect_continue && limit > 0
+               && (r->content_length < 0
+                   || r->content_length - (int64_t) r->body_len <= limit);
+        break;
+    }
+
+    c->discarding = 1;
+    c->discard_left = keep ? limit : -1;
+
+    if (!c->reading && !c->closing) {
+        event_add(c->ev_read, NULL);
+        c->reading = 1;
+    }
+
+    return keep;
+}
+
+
+/*
+ * The parser found the end of a discarded body.  Returns 0 when the
+ * caller may go on parsing (the next pipelined request), 1 when the
+ * request whose body it was still sends its response.
+ */
+static int
+conn_discard_ended(cairn_conn_t *c)
+{
+    c->discarding = 0;
+
+    if (c->req != NULL) {
+        /* Its response is still being written: when it is, the
+         * connection goes on as after any request with a body. */
+        c->req->body_done = 1;
+        return 1;
+    }
+
+    conn_idle(c);
+
+    return 0;
+}
+
+
 static void
 conn_body_progress(cairn_request_t *r)
 {
@@ -721,7 +893,13 @@ conn_body_progress(cairn_request_t *r)
 static void
 conn_linger(cairn_conn_t *c)
 {
-    if (c->eof || c->fd < 0 || shutdown(c->fd, SHUT_WR) != 0) {
+    const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
+
+    c->discarding = 0;
+
+    if (c->eof || c->fd < 0 || core->lingering_timeout_ms <= 0
+        || shutdown(c->fd, SHUT_WR) != 0)
+    {
         cairn__conn_close(c);
         return;
     }
@@ -739,7 +917,8 @@ conn_linger(cairn_conn_t *c)
         c->reading = 1;
     }
 
-    conn_set_deadline(c, cairn_now_us() + HTTP_LINGER_US);
+    conn_set_deadline(c, cairn_now_us()
+                         + (uint64_t) core->lingering_timeout_ms * 1000);
 }
 
 
@@ -780,6 +959,7 @@ static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     cairn_conn_t     *c = arg;
+    cairn_conn_t     *outer;
     cairn_request_t  *r;
     uint64_t          now, at;
 
@@ -797,6 +977,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
     }
 
     cairn__conn_enter(c);
+    outer = cairn__current_conn;
+    cairn__current_conn = c;
     r = c->req;
 
     if (r == NULL) {
@@ -827,6 +1009,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         cairn__conn_close(c);
     }
 
+    cairn__current_conn = outer;
     cairn__conn_leave(c);
 }
 
@@ -888,11 +1071,14 @@ static void
 conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
     cairn_conn_t  *c = arg;
+    cairn_conn_t  *outer = cairn__current_conn;
 
     cairn__time_update();
     cairn__conn_enter(c);
+    cairn__current_conn = c;
     c->last_io_us = cairn_now_us();
     cairn__conn_flush(c);
+    cairn__current_conn = outer;
     cairn__conn_leave(c);
 }
 
@@ -915,10 +1101,41 @@ cairn__conn_next(cairn_conn_t *c, int keepalive)
         return;
     }
 
-    if (!keepalive || c->worker->stopping) {
+    if (!keepalive || c->worker->stopping || c->eof) {
         conn_linger(c);
         return;
     }
+
+    if (c->discarding) {
+        /* The rest of the finished request's body is still on its way:
+         * it must arrive within LingeringTimeout. */
+        c->state = CAIRN__CONN_ACTIVE;
+        conn_set_deadline(c, cairn_now_us()
+                             + (uint64_t) core->lingering_timeout_ms * 1000);
+        if (!c->reading) {
+            event_add(c->ev_read, NULL);
+            c->reading = 1;
+        }
+        conn_process(c);
+        return;
+    }
+
+    conn_idle(c);
+
+    if (c->in_start == c->in_end) {
+        c->in_start = c->in_end = 0;
+        return;
+    }
+
+    conn_process(c);
+}
+
+
+/* Waits for the next request on a kept connection (KeepAliveTimeout). */
+static void
+conn_idle(cairn_conn_t *c)
+{
+    const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
 
     c->state = CAIRN__CONN_IDLE;
     conn_set_deadline(c, cairn_now_us()
@@ -928,13 +1145,6 @@ cairn__conn_next(cairn_conn_t *c, int keepalive)
         event_add(c->ev_read, NULL);
         c->reading = 1;
     }
-
-    if (c->in_start == c->in_end) {
-        c->in_start = c->in_end = 0;
-        return;
-    }
-
-    conn_process(c);
 }
 
 
@@ -959,11 +1169,42 @@ http_append(cairn_arena_t *a, const char *old, size_t old_len,
 }
 
 
+/*
+ * Every callback first checks that the parser is where the connection
+ * thinks it is: a request being read (HEADERS or BODY), or a body being
+ * discarded.  A callback for anything else would write into a request
+ * that is finished or recycled; it stops the parser instead (HPE_USER),
+ * which ends the connection.
+ */
+static cairn_request_t *
+http_req(llhttp_t *p)
+{
+    cairn_conn_t     *c = p->data;
+    cairn_request_t  *r = c->req;
+
+    if (c->discarding || r == NULL
+        || (r->state != CAIRN__REQ_HEADERS && r->state != CAIRN__REQ_BODY))
+    {
+        return NULL;
+    }
+
+    return r;
+}
+
+
 static int
 http_on_url(llhttp_t *p, const char *at, size_t len)
 {
     cairn_conn_t     *c = p->data;
-    cairn_request_t  *r = c->req;
+    cairn_request_t  *r = http_req(p);
+
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->method_name == NULL) {
+        /* Known before the target: a crash record can name it. */
+        r->method_name = llhttp_method_name((llhttp_method_t) p->method);
+    }
 
     if (r->target_len + len > (size_t) c->server->main_vhost->base.core
                                            ->limit_request_line)
@@ -983,9 +1224,13 @@ static int
 http_on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     cairn_conn_t              *c = p->data;
-    cairn_request_t           *r = c->req;
+    cairn_request_t           *r = http_req(p);
     const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
     cairn__header_t           *h;
+
+    if (r == NULL) {
+        return -1;
+    }
 
     if (r->headers.n == 0 || r->in_value) {
         if (core->limit_request_fields > 0
@@ -1017,10 +1262,14 @@ static int
 http_on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     cairn_conn_t              *c = p->data;
-    cairn_request_t           *r = c->req;
+    cairn_request_t           *r = http_req(p);
     const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
     cairn__header_t           *h;
     size_t                     old;
+
+    if (r == NULL || r->headers.n == 0) {
+        return -1;
+    }
 
     h = &r->headers.v[r->headers.n - 1];
 
@@ -1040,11 +1289,15 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
 static int
 http_on_header_field_complete(llhttp_t *p)
 {
-    cairn_conn_t  *c = p->data;
+    cairn_request_t  *r = http_req(p);
+
+    if (r == NULL) {
+        return -1;
+    }
 
     /* The name is complete: the next field callback starts a new header,
      * even when this one's value turns out empty. */
-    c->req->in_value = 1;
+    r->in_value = 1;
 
     return 0;
 }
@@ -1053,12 +1306,16 @@ http_on_header_field_complete(llhttp_t *p)
 static int
 http_on_headers_complete(llhttp_t *p)
 {
-    cairn_conn_t  *c = p->data;
+    cairn_request_t  *r = http_req(p);
+
+    if (r == NULL) {
+        return -1;
+    }
 
     if (p->upgrade) {
         /* No protocol upgrades: answered as a plain request, then the
          * connection closes. */
-        c->req->upgrade = 1;
+        r->upgrade = 1;
     }
 
     /* With a body, pause: the phases up to FIXUPS run before the body is
@@ -1078,8 +1335,25 @@ static int
 http_on_body(llhttp_t *p, const char *at, size_t len)
 {
     cairn_conn_t     *c = p->data;
-    cairn_request_t  *r = c->req;
-    int64_t           limit = r->loc->core->limit_request_body;
+    cairn_request_t  *r;
+    int64_t           limit;
+
+    if (c->discarding) {
+        /* Read and dropped: the request it belonged to is answered. */
+        if (c->discard_left >= 0) {
+            if ((int64_t) len > c->discard_left) {
+                return -1;
+            }
+            c->discard_left -= (int64_t) len;
+        }
+        return 0;
+    }
+
+    r = http_req(p);
+    if (r == NULL || r->state != CAIRN__REQ_BODY || r->loc == NULL) {
+        return -1;
+    }
+    limit = r->loc->core->limit_request_body;
 
     if (limit > 0 && (int64_t) (r->body_len + len) > limit) {
         r->error_status = 413;
@@ -1107,7 +1381,17 @@ static int
 http_on_message_complete(llhttp_t *p)
 {
     cairn_conn_t     *c = p->data;
-    cairn_request_t  *r = c->req;
+    cairn_request_t  *r;
+
+    if (c->discarding) {
+        /* conn_parse() sees the pause and ends the discard. */
+        return HPE_PAUSED;
+    }
+
+    r = http_req(p);
+    if (r == NULL) {
+        return -1;
+    }
 
     r->body_done = 1;
 

@@ -98,6 +98,7 @@ struct cairn_request_s {
     unsigned                 chunked_out:1;
     unsigned                 upgrade:1;     /* asked for an upgrade */
     unsigned                 route_405:1;   /* route matched, not method */
+    unsigned                 finish_deferred:1; /* done, but a task runs */
     unsigned                 error_status;  /* parse error to answer */
     uint64_t                 seq;           /* request number in worker */
     int64_t                  content_length;    /* -1: unknown */
@@ -175,7 +176,10 @@ struct cairn_conn_s {
     unsigned                 closing:1;
     unsigned                 processing:1;  /* conn_process on the stack */
     unsigned                 lingering:1;   /* draining before close */
+    unsigned                 discarding:1;  /* dropping an unread body */
     unsigned                 freed:1;
+    int64_t                  discard_left;  /* bytes it may still drop,
+                                               -1: until the close */
 
     struct sockaddr_storage  peer;
     socklen_t                peer_len;
@@ -206,6 +210,17 @@ int cairn__conn_hooks_run(cairn_conn_t *c, cairn_conn_hook_t which);
 
 /* Reads the request body before the HANDLER phase. */
 void cairn__conn_read_body(cairn_request_t *r);
+
+/* The response of r is about to leave while its body is still unread:
+ * from now on the connection reads and drops the rest of that body (so a
+ * client that sends it before reading the answer is never stuck), as
+ * long as the parser can still find its end.  Returns 1 when the
+ * connection can outlive r (the rest is small enough to drop), 0 when it
+ * must close after the response. */
+int cairn__conn_discard_body(cairn_request_t *r);
+
+/* The connection whose callback is running (crash records). */
+extern cairn_conn_t *cairn__current_conn;
 
 /* Answers r with an error status outside the pipeline's hooks (parse
  * errors, timeouts): RESPONSE and LOG still run. */

@@ -587,16 +587,25 @@ master_worker_died(master_worker_t *w, int status)
 
     if (WIFSIGNALED(status)) {
         sig = WTERMSIG(status);
-        if (cr != NULL && cr->filled) {
+        if (cr != NULL && cr->filled && cr->module[0] != '\0') {
             cairn_log(NULL, CAIRN_LOG_ERROR, 0, "worker %ld was killed by "
-                      "signal %d (%s) in %s%s, hook %s, %s, request \"%s\" "
-                      "(id %s)", (long) w->pid, sig, strsignal(sig),
-                      cr->module[0] ? "mod_" : "the core",
-                      cr->module, cr->hook[0] ? cr->hook : "-",
+                      "signal %d (%s) in mod_%s, hook %s, %s, request \"%s\" "
+                      "(id %s, client %s)", (long) w->pid, sig,
+                      strsignal(sig), cr->module, cr->hook[0] ? cr->hook : "-",
                       cr->location[0] ? cr->location : "server scope",
                       cr->request[0] ? cr->request : "-",
-                      cr->request_id[0] ? cr->request_id : "-");
+                      cr->request_id[0] ? cr->request_id : "-",
+                      cr->client[0] ? cr->client : "-");
             master_crash_count(cr);
+        } else if (cr != NULL && cr->filled) {
+            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "worker %ld was killed by "
+                      "signal %d (%s) in the core%s%s, %s, request \"%s\" "
+                      "(id %s, client %s)", (long) w->pid, sig,
+                      strsignal(sig), cr->hook[0] ? " while " : "", cr->hook,
+                      cr->location[0] ? cr->location : "server scope",
+                      cr->request[0] ? cr->request : "-",
+                      cr->request_id[0] ? cr->request_id : "-",
+                      cr->client[0] ? cr->client : "-");
         } else {
             cairn_log(NULL, CAIRN_LOG_ERROR, 0, "worker %ld was killed by "
                       "signal %d (%s)", (long) w->pid, sig, strsignal(sig));
@@ -612,8 +621,14 @@ master_worker_died(master_worker_t *w, int status)
 
     cairn__metrics_worker_restart();
 
-    /* A worker that keeps dying young waits longer each time. */
-    if (now - w->started_us < MASTER_FAST_DEATH_US) {
+    /* A worker that keeps dying young, before it served anything (a
+     * module that crashes at start-up, a bad environment), waits longer
+     * each time.  One that was serving is replaced at once: a client
+     * that can crash a worker must not also be able to keep its slot
+     * empty. */
+    if (cr != NULL && cr->served) {
+        M.fast_deaths[w->slot] = 0;
+    } else if (now - w->started_us < MASTER_FAST_DEATH_US) {
         M.fast_deaths[w->slot]++;
         delay_ms = 100ull << (M.fast_deaths[w->slot] - 1 < 7
                               ? M.fast_deaths[w->slot] - 1 : 7);

@@ -55,6 +55,10 @@ cairn__request_new(cairn_conn_t *c)
 
     c->req = r;
 
+    if (cairn__crash != NULL && !cairn__crash->served) {
+        cairn__crash->served = 1;
+    }
+
     cairn__metrics_request_start();
 
     return r;
@@ -355,6 +359,12 @@ cairn__request_finish(cairn_request_t *r)
     if (r->state == CAIRN__REQ_DONE) {
         return;
     }
+    if (r->pending_tasks > 0) {
+        /* A task still holds r (a module answered without waiting for
+         * it): r is recycled only after the task's done callback. */
+        r->finish_deferred = 1;
+        return;
+    }
     r->state = CAIRN__REQ_DONE;
 
     r->phase = CAIRN_PHASE_LOG;
@@ -371,7 +381,10 @@ cairn__request_finish(cairn_request_t *r)
         r->out_fd = -1;
     }
 
-    keepalive = r->keepalive && r->body_done && !r->cancelled;
+    /* A body still being discarded keeps the connection busy until it
+     * ends (cairn__conn_next). */
+    keepalive = r->keepalive && !r->cancelled
+                && (r->body_done || c->discarding);
 
     cairn__metrics_request_done(r);
 
@@ -387,6 +400,7 @@ void
 cairn_request_resume(cairn_request_t *r, int rc)
 {
     cairn_conn_t  *c = r->conn;
+    cairn_conn_t  *outer = cairn__current_conn;
 
     if (r->cancelled || r->state != CAIRN__REQ_SUSPENDED) {
         return;
@@ -394,8 +408,10 @@ cairn_request_resume(cairn_request_t *r, int rc)
 
     cairn__time_update();
     cairn__conn_enter(c);
+    cairn__current_conn = c;
     r->cancel_cb = NULL;
     cairn__pipeline_run(r, rc);
+    cairn__current_conn = outer;
     cairn__conn_leave(c);
 }
 
@@ -428,10 +444,13 @@ request_timer_fire(evutil_socket_t fd, short what, void *arg)
 {
     cairn_timer_t  *t = arg;
     cairn_conn_t   *c = t->r->conn;
+    cairn_conn_t   *outer = cairn__current_conn;
 
     cairn__time_update();
     cairn__conn_enter(c);
+    cairn__current_conn = c;
     t->cb(t->r, t->data);
+    cairn__current_conn = outer;
     cairn__conn_leave(c);
 }
 
@@ -493,8 +512,8 @@ request_task_done(void *arg)
 {
     request_task_t   *t = arg;
     cairn_request_t  *r = t->r;
-    cairn_conn_t     *c;
-    int               cancelled;
+    cairn_conn_t     *c, *outer;
+    int               cancelled, deferred;
 
     cairn__time_update();
 
@@ -509,21 +528,26 @@ request_task_done(void *arg)
     c = r->conn;
     r->pending_tasks--;
     cancelled = r->cancelled;
+    deferred = r->finish_deferred;
 
+    outer = cairn__current_conn;
+    cairn__current_conn = c;
     cairn__log_module = t->module;
     t->done(r, t->data);
     cairn__log_module = NULL;
 
     /* A live request may have been resumed and finished by done(), its
-     * memory recycled: only a cancelled one (whose resume is ignored) is
-     * still ours to look at. */
-    if (cancelled && r->pending_tasks == 0
+     * memory recycled: only a cancelled one, or one whose finish waits
+     * for its tasks (their resumes are ignored), is still ours to look
+     * at. */
+    if ((cancelled || deferred) && r->pending_tasks == 0
         && r->state != CAIRN__REQ_DONE)
     {
         cairn__request_finish(r);
     }
 
     free(t);
+    cairn__current_conn = outer;
     cairn__conn_leave(c);
 }
 

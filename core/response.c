@@ -421,10 +421,16 @@ response_decide_keepalive(cairn_request_t *r)
     cairn_conn_t              *c = r->conn;
     const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
 
-    if (!r->body_done || r->cancelled || c->worker->stopping
+    if (r->cancelled || c->worker->stopping
         || (core->max_keepalive_requests > 0
             && c->nrequests + 1 >= (unsigned) core->max_keepalive_requests))
     {
+        r->keepalive = 0;
+    }
+
+    /* Answered before its body was read: the connection drops the rest
+     * of the body, and stays only if that is cheap and safe. */
+    if (!r->body_done && !cairn__conn_discard_body(r)) {
         r->keepalive = 0;
     }
 }

@@ -55,12 +55,15 @@ struct cairn__worker_s {
  */
 typedef struct {
     volatile sig_atomic_t    filled;
+    volatile sig_atomic_t    served;        /* began a request: a death is
+                                               not a start-up crash loop */
     int                      signo;
     char                     module[64];    /* "" when the core itself */
-    char                     hook[32];
+    char                     hook[32];      /* or what the core was doing */
     char                     location[256]; /* "" at server scope */
     char                     request[512];  /* "GET /x HTTP/1.1" */
     char                     request_id[24];
+    char                     client[48];
 } cairn__crash_t;
 
 /*

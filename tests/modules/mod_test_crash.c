@@ -3,7 +3,10 @@
  * respawning and quarantine.
  *
  * Directives: TestCrash on|off   location   default off
- * Hooks:      handler (FIRST)
+ *             TestCrashWorkerInit on|off   server   default off
+ *             Every worker crashes in its worker_init hook, before it
+ *             serves anything (a crash loop at start-up).
+ * Hooks:      handler (FIRST), worker_init
  *
  * Where TestCrash is on: GET .../segv writes to an unmapped address,
  * .../abort calls abort(), anything else answers 200 "alive\n".
@@ -19,17 +22,22 @@
 
 typedef struct {
     int  enabled;
+    int  worker_init;
 } mod_test_crash_conf_t;
 
 
 static int mod_test_crash_register(cairn_module_t *m);
 static int mod_test_crash_handler(cairn_request_t *r);
+static int mod_test_crash_worker_init(cairn_server_t *s);
 static void *mod_test_crash_create_conf(cairn_arena_t *a);
 
 
 static const cairn_directive_t  mod_test_crash_directives[] = {
     CAIRN_DIRECTIVE_FLAG("TestCrash", mod_test_crash_conf_t, enabled,
                          CAIRN_SCOPE_LOCATION, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_FLAG("TestCrashWorkerInit", mod_test_crash_conf_t,
+                         worker_init, CAIRN_SCOPE_SERVER,
+                         CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_END
 };
 
@@ -48,8 +56,31 @@ CAIRN_MODULE(test_crash) = {
 static int
 mod_test_crash_register(cairn_module_t *m)
 {
+    if (cairn_hook_worker_init(m, mod_test_crash_worker_init,
+                               CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
+        != CAIRN_OK)
+    {
+        return CAIRN_ERROR;
+    }
+
     return cairn_hook_handler(m, mod_test_crash_handler, CAIRN_ORDER_FIRST,
                               0, NULL, NULL);
+}
+
+
+static int
+mod_test_crash_worker_init(cairn_server_t *s)
+{
+    const mod_test_crash_conf_t  *conf;
+
+    conf = cairn_server_conf(s, &mod_test_crash_module);
+    if (conf != NULL && conf->worker_init) {
+        volatile uintptr_t  addr = 16;
+
+        *(volatile int *) addr = 1;
+    }
+
+    return CAIRN_OK;
 }
 
 
