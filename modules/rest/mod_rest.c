@@ -117,7 +117,8 @@ typedef struct {
     int                  in_tx;
 
     const char          *id;            /* from the path */
-    cairn_db_param_t     key;           /* the id as a parameter */
+    cairn_db_param_t     key[2];        /* the id as parameters (bound
+                                           res->nkey times) */
     json_t              *body;          /* the parsed body (owned) */
     int                  has_if_match;
     int64_t              if_match;      /* the version it names, or -1 */
@@ -191,15 +192,17 @@ static void mod_rest_commit(mod_rest_job_t *job);
 static void mod_rest_schema(mod_rest_job_t *job,
                             const cairn_db_result_t *res);
 static void mod_rest_list(mod_rest_job_t *job);
-static void mod_rest_write_params(mod_rest_job_t *job, json_t *doc,
-                                  json_t *stored, int insert,
-                                  cairn_db_param_t **out, size_t *n);
+static int mod_rest_write_params(mod_rest_job_t *job, json_t *doc,
+                                 json_t *only, int insert,
+                                 cairn_db_param_t **out, size_t *n);
 static void mod_rest_patch(mod_rest_job_t *job, json_t *row);
+static const char *mod_rest_patch_sql(mod_rest_job_t *job);
 static void mod_rest_finish(mod_rest_job_t *job, int status,
                             const char *message, json_t *data);
 static void mod_rest_db_error(mod_rest_job_t *job,
                               const cairn_db_error_t *err);
 static void mod_rest_answer(mod_rest_job_t *job);
+static int mod_rest_outcome_unknown(const mod_rest_job_t *job);
 static void mod_rest_cancel(cairn_request_t *r, void *data);
 static void mod_rest_decref(void *data);
 static const char *mod_rest_encode_id(cairn_arena_t *a, const char *id);
@@ -630,7 +633,19 @@ mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
     env = rest_envelope(status, message != NULL ? message
                         : cairn_status_reason(status), data);
     if (env == NULL) {
-        return 500;
+        /* A message that is not valid UTF-8 (every quote of client input
+         * goes through rest_quote(), so this is a bug): still the
+         * envelope and the status, never a bare 500. */
+        cairn_log_error(r, 0, "<Resource %s>: cannot write the envelope "
+                        "of a %d answer; its message is not valid UTF-8",
+                        res != NULL ? res->path : "-", status);
+        env = rest_envelope(status, message != NULL
+                            ? rest_quote(cairn_request_arena(r), message,
+                                         200)
+                            : cairn_status_reason(status), NULL);
+        if (env == NULL) {
+            return 500;
+        }
     }
     cairn_arena_cleanup_add(cairn_request_arena(r), mod_rest_decref, env);
     /* The answer is the resource's own: the RESPONSE hook leaves it. */
@@ -842,14 +857,19 @@ mod_rest_parse_id(mod_rest_job_t *job)
             return -1;
         }
         v = strtoll(job->id, &end, 10);
-        job->key.type = CAIRN_DB_INT;
-        job->key.v.i = v;
+        job->key[0].type = CAIRN_DB_INT;
+        job->key[0].v.i = v;
+        job->key[1] = job->key[0];
         return 0;
     }
 
-    job->key.type = CAIRN_DB_STRING;
-    job->key.v.s.p = job->id;
-    job->key.v.s.len = strlen(job->id);
+    if (!rest_key_text_ok(kf, job->id)) {
+        return -1;
+    }
+    job->key[0].type = CAIRN_DB_STRING;
+    job->key[0].v.s.p = job->id;
+    job->key[0].v.s.len = strlen(job->id);
+    job->key[1] = job->key[0];
 
     return 0;
 }
@@ -895,9 +915,11 @@ mod_rest_prepare_body(mod_rest_job_t *job, int *rc)
     job->body = json_loadb(body != NULL ? body : "", len,
                            JSON_REJECT_DUPLICATES, &jerr);
     if (job->body == NULL) {
+        /* jansson's text may quote the input, cut anywhere. */
         *rc = mod_rest_fail(r, res, 400, cairn_arena_printf(
             job->arena, "malformed JSON: %s (line %d, column %d)",
-            jerr.text, jerr.line, jerr.column));
+            rest_quote(job->arena, jerr.text, 120), jerr.line,
+            jerr.column));
         return -1;
     }
     cairn_arena_cleanup_add(job->arena, mod_rest_decref, job->body);
@@ -908,7 +930,7 @@ mod_rest_prepare_body(mod_rest_job_t *job, int *rc)
 
     errors = json_array();
     if (rest_validate(res, job->body, job->method == CAIRN_METHOD_POST,
-                      errors) > 0)
+                      NULL, errors) > 0)
     {
         *rc = mod_rest_reply(r, res, 422, "validation failed",
                              json_pack("{s:o}", "errors", errors));
@@ -1212,8 +1234,8 @@ mod_rest_start(mod_rest_job_t *job)
     if (job->method == CAIRN_METHOD_GET || job->method == CAIRN_METHOD_HEAD)
     {
         if (job->item) {
-            mod_rest_run(job, MOD_REST_S_ONE, job->res->sql_one, &job->key,
-                         1);
+            mod_rest_run(job, MOD_REST_S_ONE, job->res->sql_one, job->key,
+                         job->res->nkey);
         } else {
             mod_rest_list(job);
         }
@@ -1348,10 +1370,15 @@ mod_rest_ran(cairn_request_t *r, const cairn_db_result_t *res,
 }
 
 
-/* Parameters of INSERT or UPDATE from doc; stored is the locked row of a
- * PATCH (for FieldFromUser) or NULL. */
-static void
-mod_rest_write_params(mod_rest_job_t *job, json_t *doc, json_t *stored,
+/*
+ * Parameters of INSERT or UPDATE from doc, in the order of the resource's
+ * statements.  With only (a PATCH's body), just the fields named in it,
+ * in declaration order, for the statement mod_rest_patch() builds.
+ * Returns 0, or -1 after answering 422 for a value that cannot be
+ * stored as it is (never bound as NULL instead).
+ */
+static int
+mod_rest_write_params(mod_rest_job_t *job, json_t *doc, json_t *only,
                       int insert, cairn_db_param_t **out, size_t *n)
 {
     rest_resource_t     *res = job->res;
@@ -1361,16 +1388,19 @@ mod_rest_write_params(mod_rest_job_t *job, json_t *doc, json_t *stored,
     json_t              *v;
     size_t               i, k = 0;
 
-    p = cairn_arena_calloc(job->arena, (res->nfields + 3) * sizeof(*p));
+    p = cairn_arena_calloc(job->arena, (res->nfields + 4) * sizeof(*p));
     for (i = 0; i < res->nfields; i++) {
         f = &res->fields[i];
         if (insert ? !REST_INSERTS(f) : !REST_UPDATES(f)) {
             continue;
         }
+        if (only != NULL && ((f->flags & REST_F_USER)
+                             || json_object_get(only, f->name) == NULL))
+        {
+            continue;
+        }
         if (f->flags & REST_F_USER) {
-            user = stored != NULL
-                   ? json_string_value(json_object_get(stored, f->name))
-                   : cairn_request_user(job->r);
+            user = cairn_request_user(job->r);
             if (user != NULL) {
                 p[k].type = CAIRN_DB_STRING;
                 p[k].v.s.p = user;
@@ -1381,13 +1411,18 @@ mod_rest_write_params(mod_rest_job_t *job, json_t *doc, json_t *stored,
         }
         v = json_object_get(doc, f->name);
         if (rest_value_param(job->arena, f, v, &p[k]) != 0) {
-            p[k].type = CAIRN_DB_NULL;
+            mod_rest_finish(job, 422, "validation failed", json_pack(
+                "{s:[{s:s, s:s}]}", "errors", "field", f->name, "message",
+                "cannot be stored as it is"));
+            return -1;
         }
         k++;
     }
 
     *out = p;
     *n = k;
+
+    return 0;
 }
 
 
@@ -1433,15 +1468,24 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
         /* The write itself. */
         switch (job->method) {
         case CAIRN_METHOD_POST:
-            mod_rest_write_params(job, job->body, NULL, 1, &p, &n);
+            if (mod_rest_write_params(job, job->body, NULL, 1, &p, &n)
+                != 0)
+            {
+                return;
+            }
             job->insert_params = p;
             job->ninsert_params = n;
             mod_rest_run(job, MOD_REST_S_INSERT, rs->no_returning
                          ? rs->sql_insert : rs->sql_insert_ret, p, n);
             return;
         case CAIRN_METHOD_PUT:
-            mod_rest_write_params(job, job->body, NULL, 0, &p, &n);
-            p[n++] = job->key;
+            if (mod_rest_write_params(job, job->body, NULL, 0, &p, &n)
+                != 0)
+            {
+                return;
+            }
+            memcpy(p + n, job->key, rs->nkey * sizeof(*p));
+            n += rs->nkey;
             if (job->has_if_match) {
                 p[n].type = CAIRN_DB_INT;
                 p[n++].v.i = job->if_match;
@@ -1450,18 +1494,19 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
                          ? rs->sql_update_if : rs->sql_update, p, n);
             return;
         case CAIRN_METHOD_PATCH:
-            mod_rest_run(job, MOD_REST_S_LOCK, rs->sql_lock, &job->key, 1);
+            mod_rest_run(job, MOD_REST_S_LOCK, rs->sql_lock, job->key,
+                         rs->nkey);
             return;
         default:
-            p = cairn_arena_calloc(job->arena, 2 * sizeof(*p));
-            p[0] = job->key;
+            p = cairn_arena_calloc(job->arena, 3 * sizeof(*p));
+            memcpy(p, job->key, rs->nkey * sizeof(*p));
+            n = rs->nkey;
             if (job->has_if_match) {
-                p[1].type = CAIRN_DB_INT;
-                p[1].v.i = job->if_match;
+                p[n].type = CAIRN_DB_INT;
+                p[n++].v.i = job->if_match;
             }
             mod_rest_run(job, MOD_REST_S_DELETE, job->has_if_match
-                         ? rs->sql_delete_if : rs->sql_delete, p,
-                         job->has_if_match ? 2 : 1);
+                         ? rs->sql_delete_if : rs->sql_delete, p, n);
             return;
         }
 
@@ -1536,7 +1581,8 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
             p->v.s.p = id;
             p->v.s.len = strlen(id);
         }
-        job->key = *p;
+        job->key[0] = *p;
+        job->key[1] = *p;
         job->status = 201;
         job->location = cairn_arena_printf(job->arena, "%s/%s", rs->path,
                                            mod_rest_encode_id(job->arena,
@@ -1547,7 +1593,8 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
             mod_rest_step(job, res);
             return;
         }
-        mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, &job->key, 1);
+        mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, job->key,
+                     rs->nkey);
         return;
 
     case MOD_REST_S_UPDATE:
@@ -1555,7 +1602,7 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
         if (res->affected_rows == 0) {
             if (job->has_if_match) {
                 mod_rest_run(job, MOD_REST_S_EXISTS, rs->sql_exists,
-                             &job->key, 1);
+                             job->key, job->res->nkey);
             } else {
                 mod_rest_finish(job, 404, "no such resource", NULL);
             }
@@ -1569,19 +1616,28 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
             return;
         }
         job->status = 200;
-        mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, &job->key, 1);
+        mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, job->key,
+                     rs->nkey);
         return;
 
     case MOD_REST_S_EXISTS:
-        mod_rest_finish(job, res->nrows == 0 ? 404 : 412, res->nrows == 0
-                        ? "no such resource"
+        /* If-Match names a version; a row that is gone (another DELETE
+         * won) has none, so the precondition fails: 412, not 404 (RFC
+         * 9110 section 13.1.1). */
+        mod_rest_finish(job, 412, res->nrows == 0
+                        ? "the resource no longer exists: If-Match "
+                          "cannot match"
                         : "the resource was changed: its ETag no longer "
                           "matches If-Match", NULL);
         return;
 
     case MOD_REST_S_LOCK:
         if (res->nrows == 0) {
-            mod_rest_finish(job, 404, "no such resource", NULL);
+            mod_rest_finish(job, job->has_if_match ? 412 : 404,
+                            job->has_if_match
+                            ? "the resource no longer exists: If-Match "
+                              "cannot match"
+                            : "no such resource", NULL);
             return;
         }
         mod_rest_patch(job, json_array_get(res->rows, 0));
@@ -1649,17 +1705,57 @@ mod_rest_patch(mod_rest_job_t *job, json_t *row)
     cairn_arena_cleanup_add(job->arena, mod_rest_decref, merged);
 
     errors = json_array();
-    if (rest_validate(rs, merged, 0, errors) > 0) {
+    if (rest_validate(rs, merged, 0, job->body, errors) > 0) {
         mod_rest_finish(job, 422, "validation failed",
                         json_pack("{s:o}", "errors", errors));
         return;
     }
     json_decref(errors);
 
-    mod_rest_write_params(job, merged, row, 0, &p, &n);
-    p[n++] = job->key;
+    /* Only what the patch names is written (and the version): a column
+     * the client did not mention is never rewritten from its
+     * representation. */
+    if (mod_rest_write_params(job, merged, job->body, 0, &p, &n) != 0) {
+        return;
+    }
+    if (n == 0) {
+        /* Nothing to change: the row as it is. */
+        job->data = rest_row_out(rs, row, 0);
+        job->etag = etag;
+        job->status = 200;
+        mod_rest_commit(job);
+        return;
+    }
+    memcpy(p + n, job->key, rs->nkey * sizeof(*p));
+    n += rs->nkey;
     job->has_if_match = 0;
-    mod_rest_run(job, MOD_REST_S_UPDATE, rs->sql_update, p, n);
+    mod_rest_run(job, MOD_REST_S_UPDATE, mod_rest_patch_sql(job), p, n);
+}
+
+
+/* UPDATE ... SET for the fields a PATCH names, in declaration order (the
+ * order mod_rest_write_params() gives their values). */
+static const char *
+mod_rest_patch_sql(mod_rest_job_t *job)
+{
+    rest_resource_t     *rs = job->res;
+    const rest_field_t  *f;
+    const char          *sets = "";
+    size_t               i;
+
+    for (i = 0; i < rs->nfields; i++) {
+        f = &rs->fields[i];
+        if (!REST_UPDATES(f) || (f->flags & REST_F_USER)
+            || json_object_get(job->body, f->name) == NULL)
+        {
+            continue;
+        }
+        sets = cairn_arena_printf(job->arena, "%s`%s` = ?, ", sets, f->name);
+    }
+
+    return cairn_arena_printf(job->arena, "UPDATE `%s` SET %s`%s` = `%s` + 1 "
+                              "WHERE %s", rs->table, sets, rs->version_col,
+                              rs->version_col, rs->sql_key_where);
 }
 
 
@@ -1727,7 +1823,28 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
     case CAIRN_DB_TIMEOUT:
         cairn_log_warn(job->r, 0, "<Resource %s>: database %s: %s",
                        rs->path, rs->db_name, err->message);
+        if (job->step == MOD_REST_S_REREAD && !job->in_tx
+            && (job->status == 200 || job->status == 201))
+        {
+            /* The write committed on its own; only reading it back
+             * failed.  The outcome is known. */
+            mod_rest_finish(job, job->status, "the change was applied, "
+                            "but the database stopped answering before it "
+                            "could be read back", NULL);
+            return;
+        }
         job->in_tx = 0;
+        if (mod_rest_outcome_unknown(job)) {
+            /* The statement (or the COMMIT) may have reached the server
+             * before the connection was lost or the wait ran out: it
+             * may have been applied.  Saying 503 would invite a retry
+             * that writes twice. */
+            mod_rest_finish(job, 504, "the outcome of this write is "
+                            "unknown: the database did not answer in time, "
+                            "and the change may have been applied; retry "
+                            "only with an Idempotency-Key", NULL);
+            return;
+        }
         mod_rest_finish(job, 503, "the database is not available", NULL);
         return;
 
@@ -1764,6 +1881,31 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
                         err->message);
         mod_rest_finish(job, 500, NULL, NULL);
         return;
+    }
+}
+
+
+/*
+ * Whether a lost connection or a timeout leaves the write's outcome
+ * unknown: a statement that commits by itself (POST's INSERT, PUT's
+ * UPDATE, DELETE) or a COMMIT was sent, and no answer came.  A PATCH's
+ * UPDATE inside its transaction is not: a server that loses the
+ * connection rolls back what was not committed.  Reads, BEGIN and the
+ * wait for a connection never changed anything.
+ */
+static int
+mod_rest_outcome_unknown(const mod_rest_job_t *job)
+{
+    switch (job->step) {
+    case MOD_REST_S_INSERT:
+    case MOD_REST_S_DELETE:
+        return 1;
+    case MOD_REST_S_UPDATE:
+        return job->method != CAIRN_METHOD_PATCH;
+    case MOD_REST_S_COMMIT:
+        return 1;
+    default:
+        return 0;
     }
 }
 

@@ -47,6 +47,9 @@ typedef enum {
          || ((f)->flags & (REST_F_USER | REST_F_KEY))))
 #define REST_UPDATES(f)     (REST_INSERTS(f) && !((f)->flags & REST_F_KEY))
 
+/* Unknown members of a body reported one by one; the rest are counted. */
+#define REST_UNKNOWN_REPORTED   20
+
 /* Default and largest lengths, in characters. */
 #define REST_STRING_MAX     255
 #define REST_EMAIL_MAX      254
@@ -98,6 +101,8 @@ struct rest_resource_s {
     cairn_strv_t         filterable;
 
     /* Statements built once the declaration is complete. */
+    const char          *sql_key_where; /* `k` = ? (twice for strings) */
+    size_t               nkey;          /* the key's parameters: 1 or 2 */
     const char          *sql_columns;   /* `a`, `b`, `row_version` */
     const char          *sql_one;       /* SELECT ... WHERE key = ? */
     const char          *sql_lock;      /* ... FOR UPDATE */
@@ -158,7 +163,8 @@ const char *rest_allow_header(cairn_arena_t *a, const rest_resource_t *res,
 /* rest_json.c */
 json_t *rest_merge_patch(json_t *target, json_t *patch);
 int rest_validate(const rest_resource_t *res, json_t *body, int creating,
-                  json_t *errors);
+                  json_t *only, json_t *errors);
+int rest_utf8_valid(const char *s, size_t len);
 int rest_value_param(cairn_arena_t *a, const rest_field_t *f, json_t *v,
                      cairn_db_param_t *p);
 int rest_datetime_sql(const char *in, char *out, size_t outlen);
@@ -172,6 +178,11 @@ json_t *rest_envelope(int code, const char *message, json_t *data);
 const char *rest_etag(cairn_arena_t *a, json_t *version);
 int rest_etag_match(const char *header, const char *etag);
 size_t rest_utf8_len(const char *s);
+char *rest_text_quote(const char *s, size_t len, size_t max_chars,
+                      char *out, size_t outlen);
+const char *rest_quote(cairn_arena_t *a, const char *s, size_t max_chars);
+int rest_key_text_ok(const rest_field_t *f, const char *s);
+int rest_number_syntax_ok(const char *s, size_t len, int integer);
 
 /* rest_openapi.c */
 json_t *rest_openapi(const rest_resource_t *const *res, size_t n,

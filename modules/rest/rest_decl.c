@@ -477,12 +477,26 @@ rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
     k = cairn_arena_printf(a, "`%s`", res->key);
     p = res->version_col;
 
+    /* A string key is compared byte for byte: with the column's usual
+     * case-insensitive, space-padding collation "/tags/ONE" and
+     * "/tags/one%20" would name the row "one".  The first condition can
+     * use the primary key's index; the key is bound twice. */
+    if (key->type == REST_T_INT || key->type == REST_T_BIGINT) {
+        res->sql_key_where = cairn_arena_printf(a, "%s = ?", k);
+        res->nkey = 1;
+    } else {
+        res->sql_key_where = cairn_arena_printf(a, "%s = ? AND BINARY %s = ?",
+                                                k, k);
+        res->nkey = 2;
+    }
+    k = (char *) res->sql_key_where;
+
     res->sql_columns = cairn_arena_printf(a, "%s, `%s`", cols, p);
-    res->sql_one = cairn_arena_printf(a, "SELECT %s FROM `%s` WHERE %s = ?",
+    res->sql_one = cairn_arena_printf(a, "SELECT %s FROM `%s` WHERE %s",
                                       res->sql_columns, res->table, k);
     res->sql_lock = cairn_arena_printf(a, "%s FOR UPDATE", res->sql_one);
     res->sql_exists = cairn_arena_printf(a, "SELECT `%s` FROM `%s` WHERE "
-                                         "%s = ?", p, res->table, k);
+                                         "%s", p, res->table, k);
     res->sql_insert = cairn_arena_printf(a, "INSERT INTO `%s` (%s%s`%s`) "
                                          "VALUES (%s%s1)", res->table,
                                          icols ? icols : "",
@@ -495,20 +509,20 @@ rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
                                              res->sql_insert,
                                              res->sql_columns);
     res->sql_update = cairn_arena_printf(a, "UPDATE `%s` SET %s%s`%s` = "
-                                         "`%s` + 1 WHERE %s = ?", res->table,
+                                         "`%s` + 1 WHERE %s", res->table,
                                          sets ? sets : "", sets ? ", " : "",
                                          p, p, k);
     res->sql_update_if = cairn_arena_printf(a, "%s AND `%s` = ?",
                                             res->sql_update, p);
-    res->sql_delete = cairn_arena_printf(a, "DELETE FROM `%s` WHERE %s = ?",
+    res->sql_delete = cairn_arena_printf(a, "DELETE FROM `%s` WHERE %s",
                                          res->table, k);
     res->sql_delete_if = cairn_arena_printf(a, "%s AND `%s` = ?",
                                             res->sql_delete, p);
 
     create = cairn_arena_printf(a, "CREATE TABLE IF NOT EXISTS `%s` (\n  "
                                 "%s,\n  `%s` BIGINT NOT NULL DEFAULT 1,\n  "
-                                "PRIMARY KEY (%s)", res->table, create, p,
-                                k);
+                                "PRIMARY KEY (`%s`)", res->table, create, p,
+                                res->key);
     for (i = 0; i < res->nfields; i++) {
         f = &res->fields[i];
         if ((f->flags & REST_F_UNIQUE) && !(f->flags & REST_F_KEY)) {

@@ -5,6 +5,7 @@
  */
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <math.h>
@@ -28,18 +29,131 @@ static int rest_json_typed_ok(const rest_field_t *f, const char *v);
 static double rest_json_accept_q(const char *accept, const char *type);
 
 
+/*
+ * One {field, message} entry.  Both may quote what a client sent (a
+ * member name, a value), so both are made valid UTF-8 and short before
+ * they go into the envelope.
+ */
 static void
 rest_json_error(json_t *errors, const char *field, const char *fmt, ...)
 {
     va_list  ap;
-    char     buf[256];
+    char     buf[512], msg[512], name[300];
 
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
 
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field,
-                                            "message", buf));
+    rest_text_quote(buf, strlen(buf), 200, msg, sizeof(msg));
+    rest_text_quote(field, strlen(field), 64, name, sizeof(name));
+
+    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", name,
+                                            "message", msg));
+}
+
+
+/* The length of the UTF-8 sequence at s (of at most n bytes), 0 when it
+ * is not a valid one (overlong forms, surrogates and values above
+ * U+10FFFF included). */
+static size_t
+rest_utf8_seq(const unsigned char *s, size_t n)
+{
+    uint32_t  cp;
+    size_t    len, i;
+
+    if (s[0] < 0x80) {
+        return 1;
+    }
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n) {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
+        || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+    {
+        return 0;
+    }
+
+    return len;
+}
+
+
+/*
+ * Copies s[0..len) into out (outlen bytes) as valid UTF-8 of at most
+ * max_chars characters: an invalid byte becomes the four characters
+ * \xNN, a NUL \x00, and a cut text ends with "...".  Never cuts inside a
+ * character.  Returns out.
+ */
+char *
+rest_text_quote(const char *s, size_t len, size_t max_chars, char *out,
+                size_t outlen)
+{
+    static const char    hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *) s;
+    size_t               i = 0, o = 0, chars = 0, n;
+
+    if (outlen == 0) {
+        return out;
+    }
+
+    while (i < len) {
+        n = p[i] == 0 ? 0 : rest_utf8_seq(p + i, len - i);
+        if (chars == max_chars || o + (n ? n : 4) + 4 > outlen) {
+            if (o + 4 <= outlen) {
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        if (n == 0) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[p[i] >> 4];
+            out[o++] = hex[p[i] & 15];
+            i++;
+        } else {
+            memcpy(out + o, p + i, n);
+            o += n;
+            i += n;
+        }
+        chars++;
+    }
+    out[o] = '\0';
+
+    return out;
+}
+
+
+/* rest_text_quote() into the arena, with a limit of max_chars. */
+const char *
+rest_quote(cairn_arena_t *a, const char *s, size_t max_chars)
+{
+    size_t  len = strlen(s), cap = max_chars * 4 + 8;
+    char   *out;
+
+    if (cap > len * 4 + 8) {
+        cap = len * 4 + 8;
+    }
+    out = cairn_arena_alloc(a, cap);
+
+    return rest_text_quote(s, len, max_chars, out, cap);
 }
 
 
@@ -173,6 +287,40 @@ rest_datetime_sql(const char *in, char *out, size_t outlen)
 }
 
 
+/*
+ * Whether a string key can be an address: one path segment that needs no
+ * escaping, so /res/{key} names exactly that row: letters, digits and
+ * "._~-" ("@+" too for email keys), 1 to the field's max characters.
+ * A key field with its own pattern= is held to that pattern instead
+ * (and to not containing '/').
+ */
+int
+rest_key_text_ok(const rest_field_t *f, const char *s)
+{
+    const char  *p;
+    double       max;
+
+    max = (f->flags & REST_F_MAX) ? f->max
+          : f->type == REST_T_EMAIL ? REST_EMAIL_MAX : REST_STRING_MAX;
+    if (*s == '\0' || (double) strlen(s) > max) {
+        return 0;
+    }
+    if (f->re != NULL) {
+        return strchr(s, '/') == NULL && regexec(f->re, s, 0, NULL, 0) == 0;
+    }
+    for (p = s; *p != '\0'; p++) {
+        if (!isalnum((unsigned char) *p) && *p != '.' && *p != '_'
+            && *p != '~' && *p != '-'
+            && !(f->type == REST_T_EMAIL && (*p == '@' || *p == '+')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /* Checks one present, non-null value; returns 1 when it is bad. */
 static int
 rest_json_check(const rest_field_t *f, json_t *v, json_t *errors)
@@ -181,6 +329,7 @@ rest_json_check(const rest_field_t *f, json_t *v, json_t *errors)
     double       num;
     size_t       len;
     time_t       t;
+    char         buf[32];
 
     switch (f->type) {
     case REST_T_STRING:
@@ -212,6 +361,12 @@ rest_json_check(const rest_field_t *f, json_t *v, json_t *errors)
         }
         if (f->type == REST_T_EMAIL && !rest_json_email_ok(s)) {
             rest_json_error(errors, f->name, "must be an email address");
+            return 1;
+        }
+        if ((f->flags & REST_F_KEY) && !rest_key_text_ok(f, s)) {
+            rest_json_error(errors, f->name, "is the resource's address: "
+                            "use only letters, digits and . _ ~ -%s",
+                            f->type == REST_T_EMAIL ? " @ +" : "");
             return 1;
         }
         if (f->re != NULL && regexec(f->re, s, 0, NULL, 0) != 0) {
@@ -265,6 +420,14 @@ rest_json_check(const rest_field_t *f, json_t *v, json_t *errors)
                             "date-time such as 2024-05-01T10:20:30Z");
             return 1;
         }
+        if (rest_datetime_sql(json_string_value(v), buf, sizeof(buf)) != 0)
+        {
+            /* Valid, but outside what the column holds once in UTC. */
+            rest_json_error(errors, f->name, "must be between "
+                            "1000-01-01T00:00:00Z and 9999-12-31T23:59:59Z "
+                            "once converted to UTC");
+            return 1;
+        }
         return 0;
 
     case REST_T_JSON:
@@ -279,27 +442,37 @@ rest_json_check(const rest_field_t *f, json_t *v, json_t *errors)
  * Checks a body against the declaration: an object, no unknown member,
  * every required field there and not null, every value of its type and
  * within its limits.  Read-only members are ignored; the Key counts
- * only when creating a resource whose key the client chooses.  Returns
- * the number of errors appended to errors.
+ * only when creating a resource whose key the client chooses.  With only
+ * (a PATCH's own body), just the fields it names are checked: the others
+ * keep what is stored, which the client did not send.  Returns the
+ * number of errors appended to errors.
  */
 int
 rest_validate(const rest_resource_t *res, json_t *body, int creating,
-              json_t *errors)
+              json_t *only, json_t *errors)
 {
     const rest_field_t  *f;
     const char          *name;
     json_t              *v;
-    size_t               i, before = json_array_size(errors);
+    size_t               i, unknown = 0, before = json_array_size(errors);
 
     if (!json_is_object(body)) {
         rest_json_error(errors, "", "the body must be a JSON object");
         return 1;
     }
 
+    /* A body of 60,000 unknown members gets a short answer. */
     json_object_foreach(body, name, v) {
-        if (rest_field_find(res, name) == NULL) {
+        if (rest_field_find(res, name) == NULL
+            && unknown++ < REST_UNKNOWN_REPORTED)
+        {
             rest_json_error(errors, name, "is not a field of this resource");
         }
+    }
+    if (unknown > REST_UNKNOWN_REPORTED) {
+        rest_json_error(errors, "", "and %zu more members that are not "
+                        "fields of this resource",
+                        unknown - REST_UNKNOWN_REPORTED);
     }
 
     for (i = 0; i < res->nfields; i++) {
@@ -307,6 +480,10 @@ rest_validate(const rest_resource_t *res, json_t *body, int creating,
         if ((f->flags & REST_F_KEY) ? (f->flags & REST_F_AUTO) || !creating
             : (f->flags & REST_F_READONLY) != 0)
         {
+            continue;
+        }
+        if (only != NULL && json_object_get(only, f->name) == NULL) {
+            /* Not written: its stored value is not the client's. */
             continue;
         }
         v = json_object_get(body, f->name);
@@ -533,38 +710,109 @@ rest_json_parse_long(const char *s, long *out)
 }
 
 
+/*
+ * Whether s is a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ * (decimal only: no hex, no "inf", no leading '+' or spaces).  With
+ * integer set, neither a fraction nor an exponent.
+ */
+int
+rest_number_syntax_ok(const char *s, size_t len, int integer)
+{
+    size_t  i = 0;
+
+    if (i < len && s[i] == '-') {
+        i++;
+    }
+    if (i == len || !isdigit((unsigned char) s[i])) {
+        return 0;
+    }
+    if (s[i] == '0') {
+        i++;
+    } else {
+        while (i < len && isdigit((unsigned char) s[i])) {
+            i++;
+        }
+    }
+    if (i < len && s[i] == '.' && !integer) {
+        i++;
+        if (i == len || !isdigit((unsigned char) s[i])) {
+            return 0;
+        }
+        while (i < len && isdigit((unsigned char) s[i])) {
+            i++;
+        }
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E') && !integer) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-')) {
+            i++;
+        }
+        if (i == len || !isdigit((unsigned char) s[i])) {
+            return 0;
+        }
+        while (i < len && isdigit((unsigned char) s[i])) {
+            i++;
+        }
+    }
+
+    return i == len;
+}
+
+
 /* Whether a filter value suits its field's type. */
 static int
 rest_json_typed_ok(const rest_field_t *f, const char *v)
 {
-    char    *end;
-    double   d;
-    time_t   t;
+    char       *end, buf[32];
+    double      d;
+    long long   n;
 
     switch (f->type) {
     case REST_T_INT:
     case REST_T_BIGINT:
-        if (*v == '\0') {
+        if (!rest_number_syntax_ok(v, strlen(v), 1)) {
             return 0;
         }
-        if (strtoll(v, &end, 10) == 0 && end == v) {
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno == ERANGE) {
             return 0;
         }
-        return *end == '\0';
+        return f->type == REST_T_BIGINT
+               || (n >= -2147483648LL && n <= 2147483647LL);
     case REST_T_NUMBER:
-        if (*v == '\0') {
+        if (!rest_number_syntax_ok(v, strlen(v), 0)) {
             return 0;
         }
         d = strtod(v, &end);
-        return *end == '\0' && isfinite(d);
+        return isfinite(d);
     case REST_T_BOOL:
         return strcmp(v, "true") == 0 || strcmp(v, "false") == 0
                || strcmp(v, "1") == 0 || strcmp(v, "0") == 0;
     case REST_T_DATETIME:
-        return rest_json_datetime_parse(v, &t) == 0;
+        return rest_datetime_sql(v, buf, sizeof(buf)) == 0;
     default:
-        return 1;
+        return rest_utf8_valid(v, strlen(v));
     }
+}
+
+
+/* Whether s[0..len) is valid UTF-8 without NUL. */
+int
+rest_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char  *p = (const unsigned char *) s;
+    size_t                i = 0, n;
+
+    while (i < len) {
+        n = p[i] == 0 ? 0 : rest_utf8_seq(p + i, len - i);
+        if (n == 0) {
+            return 0;
+        }
+        i += n;
+    }
+
+    return 1;
 }
 
 
@@ -598,7 +846,7 @@ rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
                                       : strlen(eq + 1))
                    : "";
         if (name == NULL || value == NULL) {
-            return "malformed query string";
+            return "malformed query string (a bad or NUL %-escape)";
         }
 
         if (strcmp(name, "limit") == 0) {
@@ -642,8 +890,8 @@ rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
                     }
                 }
                 if (f == NULL) {
-                    return cairn_arena_printf(a, "cannot sort by '%.64s'",
-                                              item);
+                    return cairn_arena_printf(a, "cannot sort by '%s'",
+                                              rest_quote(a, item, 64));
                 }
                 q->sort[q->nsort++] = f;
             }
@@ -656,15 +904,16 @@ rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
             }
             if (f == NULL) {
                 return cairn_arena_printf(a, "unknown query parameter "
-                                          "'%.64s' (not a Filterable "
-                                          "field)", name);
+                                          "'%s' (not a Filterable "
+                                          "field)", rest_quote(a, name, 64));
             }
             if (q->nfilter == sizeof(q->filter) / sizeof(q->filter[0])) {
                 return "too many filters";
             }
             if (!rest_json_typed_ok(f, value)) {
-                return cairn_arena_printf(a, "filter %s: '%.64s' is not a "
-                                          "valid %s", f->name, value,
+                return cairn_arena_printf(a, "filter %s: '%s' is not a "
+                                          "valid %s", f->name,
+                                          rest_quote(a, value, 64),
                                           rest_type_name(f->type));
             }
             q->filter[q->nfilter] = f;

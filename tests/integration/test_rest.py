@@ -17,17 +17,13 @@ import time
 from cairntest import (Server, check, contains, eq, fail, main, module_path,
                        need_modules, output, skip, test)
 from mariadb import MariaDB, need_mariadb
+import resttest
+from resttest import APP_DB, APP_PASSWORD, APP_USER, call, envelope
 
 if module_path("rest") is None or module_path("mysql") is None:
     print("1..0 # SKIP mod_rest or mod_mysql was not built")
     raise SystemExit(77)
 need_mariadb()
-
-APP_USER = "rest_app"
-APP_PASSWORD = "r3st'pass"
-APP_DB = "rest_test"
-
-_db = None
 
 USERS = """
 <Resource /users>
@@ -69,46 +65,16 @@ CREATE TABLE users (
 
 
 def mariadb():
-    global _db
-    if _db is None:
-        # Kept only once it is fully set up: a failed start must not
-        # leave a half-made server to the next tests.
-        db = MariaDB(prefix="cairn-rest.")
-        try:
-            db.start()
-            db.create_app(APP_USER, APP_PASSWORD, APP_DB)
-            db.sql(USERS_TABLE, database=APP_DB)
-        except Exception:
-            db.cleanup()
-            raise
-        _db = db
-    elif not _db.alive():
-        _db.start()
-    return _db
+    return resttest.mariadb([USERS_TABLE])
 
 
 def db_section(db):
-    return """
-<Database main>
-    Host 127.0.0.1
-    Port %d
-    User %s
-    PasswordFile @TMP@/db.pass
-    Name %s
-    ConnectTimeout 2s
-    PoolTimeout 2s
-</Database>
-""" % (db.port, APP_USER, APP_DB)
+    return resttest.db_section(db)
 
 
 def rest_server(conf=USERS, modules=("mysql", "rest"), start=True,
                 workers=1):
-    db = mariadb()
-    s = Server(modules=modules, workers=workers, conf=db_section(db) + conf)
-    s.write("db.pass", APP_PASSWORD + "\n", root=s.tmp, mode=0o600)
-    if start:
-        s.start()
-    return s
+    return resttest.rest_server(mariadb(), conf, modules, start, workers)
 
 
 _shared = {}
@@ -121,39 +87,6 @@ def users():
         s.keep = True
         _shared["users"] = s
     return s
-
-
-def call(s, method, path, doc=None, headers=None, raw=None,
-         ctype="application/json"):
-    """One request; returns (response, parsed JSON body or None)."""
-    hdrs = dict(headers or {})
-    body = raw
-    if doc is not None:
-        body = json.dumps(doc, ensure_ascii=False).encode()
-    if body is not None and ctype is not None:
-        hdrs.setdefault("Content-Type", ctype)
-    r = s.request(method, path, body=body, headers=hdrs)
-    parsed = None
-    if r.body:
-        try:
-            parsed = json.loads(r.body.decode("utf-8"))
-        except ValueError:
-            parsed = None
-    return r, parsed
-
-
-def envelope(r, doc, status):
-    eq(r.status, status, "status (body %r)" % r.body[:400])
-    if status == 304 or r.status == 304:
-        return doc
-    contains(r.header("Content-Type") or "", "application/json",
-             "Content-Type")
-    check(isinstance(doc, dict), "the body is not a JSON object: %r"
-          % r.body[:200])
-    eq(doc.get("code"), status, "envelope code")
-    check(isinstance(doc.get("message"), str), "envelope message")
-    check("data" in doc, "envelope data")
-    return doc
 
 
 def count(db, where="1"):
@@ -425,8 +358,17 @@ def test_error_statuses():
     r, d = call(s, "DELETE", "/users/%s" % uid,
                 headers={"If-Match": '"bogus"'})
     envelope(r, d, 412)
+    # If-Match on a row that does not exist: the precondition fails
+    # (RFC 9110 section 13.1.1), whatever the method.
     r, d = call(s, "PUT", "/users/424242", {"name": "z", "email": "z@z.io"},
                 headers={"If-Match": '"v1"'})
+    envelope(r, d, 412)
+    r, d = call(s, "PATCH", "/users/424242", {"name": "z"},
+                headers={"If-Match": '"v1"'})
+    envelope(r, d, 412)
+    r, d = call(s, "DELETE", "/users/424242", headers={"If-Match": '"v1"'})
+    envelope(r, d, 412)
+    r, d = call(s, "DELETE", "/users/424242")
     envelope(r, d, 404)
     eq(count(db), 1, "nothing changed")
 
@@ -635,13 +577,23 @@ def test_missing_table_503_and_autocreate():
         check(time.monotonic() < deadline, "the table was not created at "
               "worker start")
         time.sleep(0.05)
-    r, d = call(s, "POST", "/gadgets", {"sku": "A/1 x", "label": "Alpha",
+    # A key that could not be addressed as /gadgets/{key} is refused.
+    for bad in ("A/1 x", "", "a b", "x?y", "é"):
+        r, d = call(s, "POST", "/gadgets", {"sku": bad, "label": "Alpha"})
+        envelope(r, d, 422)
+        eq(d["data"]["errors"][0]["field"], "sku", "bad key %r" % bad)
+    r, d = call(s, "POST", "/gadgets", {"sku": "A-1.x_~", "label": "Alpha",
                                         "qty": 3, "on_sale": False})
     envelope(r, d, 201)
-    eq(r.header("Location"), "/gadgets/A%2F1%20x", "Location encoded")
+    eq(r.header("Location"), "/gadgets/A-1.x_~", "Location")
+    r, d = call(s, "GET", "/gadgets/A-1.x_~")
+    envelope(r, d, 200)
+    # Keys compare byte for byte, not by the column's collation.
+    r, d = call(s, "GET", "/gadgets/a-1.X_~")
+    envelope(r, d, 404)
     r, d = call(s, "POST", "/gadgets", {"sku": "B", "label": "Alpha"})
     envelope(r, d, 409)
-    r, d = call(s, "POST", "/gadgets", {"sku": "A/1 x", "label": "Beta"})
+    r, d = call(s, "POST", "/gadgets", {"sku": "A-1.x_~", "label": "Beta"})
     envelope(r, d, 409)
     eq(d["data"]["errors"][0]["field"], "sku", "duplicate key")
     r, d = call(s, "GET", "/gadgets/B")

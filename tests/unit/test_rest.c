@@ -108,7 +108,7 @@ validate(const char *text, int creating)
     body = json_loads(text, JSON_DECODE_ANY, NULL);
     ck_assert_ptr_nonnull(body);
     errors = json_array();
-    rest_validate(res, body, creating, errors);
+    rest_validate(res, body, creating, NULL, errors);
     out = cairn_arena_strdup(arena, "");
     json_array_foreach(errors, i, e) {
         out = cairn_arena_printf(arena, "%s%s%s", out, i ? "," : "",
@@ -471,6 +471,91 @@ START_TEST(query_errors)
 END_TEST
 
 
+/* Messages that quote a query are valid UTF-8 whatever it holds. */
+START_TEST(query_errors_quoted)
+{
+    static const char  *bad[] = {
+        "%ff=1", "age=%ff", "sort=%ff", "name=%c3", "%e2%82=1",
+        "sort=%ed%a0%80", "age=0x10", "age=1e3", "age=+5", "age=%205",
+        "age=99999999999", "score=inf", "score=nan", "score=1.",
+        "born=9999-12-31T23:59:59-23:59"
+    };
+    const char    *msg;
+    char           q[700];
+    rest_query_t   qq;
+    size_t         i, k;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        msg = rest_query_parse(arena, res, bad[i], &qq);
+        ck_assert_msg(msg != NULL, "%s was accepted", bad[i]);
+        ck_assert_msg(rest_utf8_valid(msg, strlen(msg)),
+                      "the message for %s is not UTF-8: %s", bad[i], msg);
+    }
+
+    /* A long parameter of two-byte characters: cut between them. */
+    strcpy(q, "sort=");
+    for (k = 0; k < 100; k++) {
+        strcat(q, "%C3%A9");
+    }
+    msg = rest_query_parse(arena, res, q, &qq);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert(rest_utf8_valid(msg, strlen(msg)));
+    ck_assert_ptr_nonnull(strstr(msg, "..."));
+}
+END_TEST
+
+
+START_TEST(text_quote)
+{
+    char  out[64];
+
+    ck_assert_str_eq(rest_text_quote("abc", 3, 10, out, sizeof(out)), "abc");
+    ck_assert_str_eq(rest_text_quote("a\xff" "b", 3, 10, out, sizeof(out)),
+                     "a\\xffb");
+    ck_assert_str_eq(rest_text_quote("a\0b", 3, 10, out, sizeof(out)),
+                     "a\\x00b");
+    /* A character cut at the end of the input. */
+    ck_assert_str_eq(rest_text_quote("\xc3\xa9\xc3", 3, 10, out,
+                                     sizeof(out)), "\xc3\xa9\\xc3");
+    /* The limit counts characters, and never cuts one. */
+    ck_assert_str_eq(rest_text_quote("\xc3\xa9\xc3\xa9\xc3\xa9", 6, 2, out,
+                                     sizeof(out)), "\xc3\xa9\xc3\xa9...");
+    /* Surrogates and overlong forms are not UTF-8. */
+    ck_assert_str_eq(rest_text_quote("\xed\xa0\x80", 3, 10, out,
+                                     sizeof(out)), "\\xed\\xa0\\x80");
+    ck_assert_str_eq(rest_text_quote("\xc0\xaf", 2, 10, out, sizeof(out)),
+                     "\\xc0\\xaf");
+    /* A small buffer: cut, still terminated and valid. */
+    rest_text_quote("abcdefghijklmnopqrstuvwxyz", 26, 100, out, 10);
+    ck_assert_str_eq(out, "abcdef...");
+}
+END_TEST
+
+
+START_TEST(number_syntax)
+{
+    static const char  *good[] = { "0", "-0", "12", "-12", "1.5", "0.25",
+                                   "1e3", "1E+3", "-2.5e-7" };
+    static const char  *bad[] = { "", "-", "+1", "01", "1.", ".5", "0x10",
+                                  "1e", "inf", "nan", " 1", "1 ", "1,5",
+                                  "--1", "1e+" };
+    size_t  i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        ck_assert_msg(rest_number_syntax_ok(good[i], strlen(good[i]), 0),
+                      "%s refused", good[i]);
+    }
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(!rest_number_syntax_ok(bad[i], strlen(bad[i]), 0),
+                      "%s accepted", bad[i]);
+    }
+    ck_assert(rest_number_syntax_ok("-42", 3, 1));
+    ck_assert(!rest_number_syntax_ok("4.2", 3, 1));
+    ck_assert(!rest_number_syntax_ok("4e2", 3, 1));
+}
+END_TEST
+
+
 START_TEST(cursor)
 {
     rest_query_t  q;
@@ -620,6 +705,9 @@ rest_suite(void)
         { "merge_patch", merge_patch, 0 },
         { "query_ok", query_ok, 0 },
         { "query_errors", query_errors, 0 },
+        { "query_errors_quoted", query_errors_quoted, 0 },
+        { "text_quote", text_quote, 0 },
+        { "number_syntax", number_syntax, 0 },
         { "cursor", cursor, 0 },
         { "accept", accept, 0 },
         { "etags", etags, 0 },

@@ -1,0 +1,318 @@
+"""mod_rest and the data it guards: nothing written that was not asked
+for, no 500 for what a client sends, honest outcomes when the database
+stops answering.
+
+Against a private MariaDB: every hostile query and body gets a 400/422
+envelope that is valid JSON; date-times that leave the column's range
+once in UTC are refused, never stored as NULL; PATCH leaves every column
+it was not given byte for byte (checked with the mariadb client); racing
+DELETEs with one If-Match give one 200 and 412s; string keys are
+addresses compared byte for byte; a write cut off by a frozen database
+(SIGSTOP past QueryTimeout) is answered 504 "outcome unknown", not 503.
+"""
+
+import concurrent.futures
+import json
+import os
+import signal
+import threading
+import time
+
+from cairntest import check, contains, eq, main, module_path, test
+from mariadb import need_mariadb
+from resttest import APP_DB, call, envelope, mariadb, rest_server
+
+if module_path("rest") is None or module_path("mysql") is None:
+    print("1..0 # SKIP mod_rest or mod_mysql was not built")
+    raise SystemExit(77)
+need_mariadb()
+
+ITEMS_TABLE = """
+CREATE TABLE items (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  name VARCHAR(100) NOT NULL,
+  qty INT,
+  weight DOUBLE,
+  born DATETIME,
+  note TEXT,
+  hidden VARCHAR(50),
+  row_version BIGINT NOT NULL DEFAULT 1
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+
+TAGS_TABLE = """
+CREATE TABLE tags (
+  tag VARCHAR(40) NOT NULL PRIMARY KEY,
+  label VARCHAR(100),
+  row_version BIGINT NOT NULL DEFAULT 1
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_general_ci
+"""
+
+ITEMS = """
+<Resource /items>
+    Database main
+    Table items
+    Key id
+    Field id int
+    Field name string required max=100
+    Field qty int
+    Field weight number
+    Field born datetime
+    Field note text max=10000
+    Sortable name qty
+    Filterable name qty weight born
+</Resource>
+<Resource /tags>
+    Database main
+    Table tags
+    Key tag
+    Field tag string max=40
+    Field label string
+</Resource>
+"""
+
+
+def db():
+    return mariadb([ITEMS_TABLE, TAGS_TABLE])
+
+
+_shared = {}
+
+
+def items():
+    s = _shared.get("items")
+    if s is None or not s.alive():
+        s = rest_server(db(), ITEMS)
+        s.keep = True
+        _shared["items"] = s
+    return s
+
+
+def rows(where="1"):
+    return int(db().value("SELECT COUNT(*) FROM items WHERE %s" % where,
+                          database=APP_DB))
+
+
+def raw_row(ident):
+    """Every column of a row as the server stores it, in hex."""
+    cols = ("name", "qty", "weight", "born", "note", "hidden")
+    return db().value("SELECT CONCAT_WS('|', %s) FROM items WHERE id = %d"
+                      % (", ".join("COALESCE(HEX(%s), 'NULL')" % c
+                                   for c in cols), ident), database=APP_DB)
+
+
+def valid_envelope(r, d, statuses):
+    """A client error answered with the envelope, never a 500."""
+    check(r.status in statuses, "status %d, want one of %s; body %r"
+          % (r.status, statuses, r.body[:300]))
+    envelope(r, d, r.status)
+    # The body is strict UTF-8 JSON.
+    json.loads(r.body.decode("utf-8", "strict"))
+
+
+# ----------------------------------------------------------------------
+# No 500 for input
+# ----------------------------------------------------------------------
+
+@test
+def test_hostile_queries_get_400():
+    s = items()
+    long_e = "%C3%A9" * 70          # 70 two-byte characters
+    cases = [
+        "/items?%ff=1", "/items?qty=%ff", "/items?sort=%ff",
+        "/items?name=%c3", "/items?" + long_e + "=1",
+        "/items?sort=" + long_e, "/items?qty=" + long_e,
+        "/items?%e2%82=1", "/items?sort=%ed%a0%80",
+        "/items?qty=0x10", "/items?qty=1e3", "/items?qty=+5",
+        "/items?qty=%205", "/items?qty=99999999999",
+        "/items?weight=inf", "/items?weight=nan", "/items?weight=0x1p3",
+        "/items?weight=1.", "/items?born=9999-12-31T23:59:59-23:59",
+        "/items?born=1000-01-01T00:30:00%2B01:00",
+        "/items?qty=%00", "/items?name=a%2", "/items?limit=-1",
+    ]
+    for path in cases:
+        r, d = call(s, "GET", path)
+        valid_envelope(r, d, (400,))
+    for path in ("/items?qty=16", "/items?weight=1.5e2", "/items?qty=-3"):
+        r, d = call(s, "GET", path)
+        envelope(r, d, 200)
+
+
+@test
+def test_hostile_bodies_get_400_or_422():
+    s = items()
+    before = rows()
+    bodies = [
+        b'{"name":"\\u12\xc3\xa9"}',                # bad escape, cut UTF-8
+        b'{"name":"' + b"\xc3\xa9" * 300 + b'\xc3',  # unterminated
+        b'{"name":"x", "\xff\xfe":1}',              # invalid UTF-8 key
+        b'{"name":"x", "' + "é".encode() * 200 + b'":1}',
+        b'{"name":"\xed\xa0\x80"}',                 # a surrogate
+        b'[1,2', b'', b'\xef\xbb\xbf{"name":"x"}', b'{"name":"x"} {}',
+    ]
+    for body in bodies:
+        r, d = call(s, "POST", "/items", raw=body)
+        valid_envelope(r, d, (400, 422))
+    eq(rows(), before, "rows after hostile bodies")
+
+
+@test
+def test_unknown_members_are_bounded():
+    s = items()
+    doc = {"name": "x"}
+    for i in range(60000):
+        doc["k%05d" % i] = i
+    body = json.dumps(doc).encode()
+    r, d = call(s, "POST", "/items", raw=body)
+    envelope(r, d, 422)
+    errs = d["data"]["errors"]
+    eq(len(errs), 21, "errors reported (20 and a count)")
+    contains(errs[-1]["message"], "59980 more", "the count")
+    check(len(r.body) < 4000, "the answer is %d bytes" % len(r.body))
+
+
+# ----------------------------------------------------------------------
+# Nothing written that was not asked for
+# ----------------------------------------------------------------------
+
+@test
+def test_dates_out_of_range_are_refused():
+    s = items()
+    before = rows()
+    for v in ("9999-12-31T23:59:59-23:59", "1000-01-01T00:30:00+01:00",
+              "0999-12-31T23:59:59Z", "2024-02-30T00:00:00Z"):
+        r, d = call(s, "POST", "/items", {"name": "d", "born": v})
+        envelope(r, d, 422)
+        eq(d["data"]["errors"][0]["field"], "born", "field of %s" % v)
+    eq(rows(), before, "rows after refused dates")
+    eq(rows("born IS NULL AND name = 'd'"), 0, "NULL dates stored")
+    r, d = call(s, "POST", "/items", {"name": "d",
+                                      "born": "9999-12-31T23:59:59Z"})
+    envelope(r, d, 201)
+    eq(d["data"]["born"], "9999-12-31T23:59:59Z", "the largest date-time")
+    r, d = call(s, "POST", "/items", {"name": "d",
+                                      "born": "2024-05-01T10:00:00+02:00"})
+    envelope(r, d, 201)
+    eq(d["data"]["born"], "2024-05-01T08:00:00Z", "converted to UTC")
+
+
+@test
+def test_patch_writes_only_what_it_names():
+    s = items()
+    db().sql("INSERT INTO items (name, qty, weight, born, note, hidden) "
+             "VALUES ('keep', 7, 0.1 + 0.2, '2024-05-01 10:20:30.5', "
+             "'a\\0b', 'not declared')", database=APP_DB)
+    ident = int(db().value("SELECT MAX(id) FROM items", database=APP_DB))
+    before = raw_row(ident)
+    r, d = call(s, "PATCH", "/items/%d" % ident, {"qty": 8})
+    envelope(r, d, 200)
+    eq(d["data"]["qty"], 8, "patched")
+    after = raw_row(ident).split("|")
+    want = before.split("|")
+    want[1] = "8"
+    eq(after, want, "the row, byte for byte, but qty")
+    # An empty patch changes nothing, not even the version.
+    v = db().value("SELECT row_version FROM items WHERE id = %d" % ident,
+                   database=APP_DB)
+    r, d = call(s, "PATCH", "/items/%d" % ident, {})
+    envelope(r, d, 200)
+    eq(db().value("SELECT row_version FROM items WHERE id = %d" % ident,
+                  database=APP_DB), v, "version after an empty patch")
+    eq(raw_row(ident).split("|"), want, "the row after an empty patch")
+    # A patch with null removes only that member.
+    r, d = call(s, "PATCH", "/items/%d" % ident, {"note": None})
+    envelope(r, d, 200)
+    got = raw_row(ident).split("|")
+    eq(got[4], "NULL", "note is NULL")
+    eq(got[:4] + got[5:], want[:4] + want[5:], "the other columns")
+
+
+@test
+def test_delete_race_gives_one_200_and_412s():
+    s = items()
+    r, d = call(s, "POST", "/items", {"name": "race"})
+    envelope(r, d, 201)
+    loc, etag = r.header("Location"), r.header("ETag")
+
+    def delete(_):
+        r, d = call(s, "DELETE", loc, headers={"If-Match": etag})
+        return r.status
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(delete, range(8)))
+    eq(statuses, [200] + [412] * 7, "statuses of 8 racing DELETEs")
+
+
+@test
+def test_string_keys_are_exact_addresses():
+    s = items()
+    r, d = call(s, "POST", "/tags", {"tag": "one", "label": "1"})
+    envelope(r, d, 201)
+    for path in ("/tags/ONE", "/tags/One", "/tags/one%20", "/tags/one%09"):
+        r, d = call(s, "GET", path)
+        check(r.status in (400, 404), "GET %s: %d %r" % (path, r.status,
+                                                         r.body[:200]))
+        envelope(r, d, r.status)
+    r, d = call(s, "PATCH", "/tags/ONE", {"label": "x"})
+    envelope(r, d, 404)
+    r, d = call(s, "DELETE", "/tags/ONE")
+    envelope(r, d, 404)
+    eq(db().value("SELECT label FROM tags WHERE tag = 'one'",
+                  database=APP_DB), "1", "the row after writes to ONE")
+    for bad in ("", "a/b?c#d %", "x y", "../x", "é"):
+        r, d = call(s, "POST", "/tags", {"tag": bad, "label": "b"})
+        envelope(r, d, 422)
+    eq(db().value("SELECT COUNT(*) FROM tags", database=APP_DB), "1",
+       "rows of tags")
+
+
+# ----------------------------------------------------------------------
+# Honest outcomes
+# ----------------------------------------------------------------------
+
+@test
+def test_frozen_database_gives_504_for_writes():
+    d = db()
+    s = rest_server(d, ITEMS, db_extra="    QueryTimeout 1s\n")
+    r, doc = call(s, "GET", "/items")
+    envelope(r, doc, 200)
+    before = rows("name = 'frozen'")
+    results = []
+
+    def post(i):
+        r, doc = call(s, "POST", "/items", {"name": "frozen", "qty": i})
+        results.append((r.status, doc))
+
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        threads = [threading.Thread(target=post, args=(i,))
+                   for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        r, doc = call(s, "GET", "/items/1")
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    eq(len(results), 4, "answers")
+    for status, doc in results:
+        eq(status, 504, "a write cut off by the timeout: %r" % doc)
+        contains(doc["message"], "outcome of this write is unknown",
+                 "message")
+        contains(doc["message"], "Idempotency-Key", "message")
+    eq(r.status, 503, "a read cut off by the timeout")
+    # The database resumes: whatever it applied is there; nothing is
+    # reported as failed that it committed.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        r, doc = call(s, "GET", "/items")
+        if r.status == 200:
+            break
+        time.sleep(0.2)
+    envelope(r, doc, 200)
+    print("# %d of 4 timed-out POSTs were applied"
+          % (rows("name = 'frozen'") - before))
+
+
+if __name__ == "__main__":
+    main()
