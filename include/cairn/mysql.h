@@ -111,7 +111,8 @@ typedef struct {
 /*
  * The result of one statement.  rows is a JSON array with one object per
  * row, keyed by column name (or alias): integers as JSON integers
- * (unsigned values above INT64_MAX as reals), FLOAT/DOUBLE as reals,
+ * (BIGINT UNSIGNED values above INT64_MAX as strings of their exact
+ * digits, like DECIMAL), FLOAT/DOUBLE as reals,
  * DECIMAL as a string (exact), NULL as null, dates, times, text and
  * binary as strings.  Statements without a result set give an empty
  * array.

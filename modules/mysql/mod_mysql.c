@@ -93,6 +93,7 @@ struct mod_mysql_db_s {
     int64_t              pool_recycle;      /* ms, 0: never */
     int                  pool_size;
     int                  max_overflow;
+    int                  strict;            /* StrictMode (default on) */
 
     const char          *password;          /* read at post_config */
     mod_mysql_pool_t    *pool;              /* this worker's pool */
@@ -437,6 +438,8 @@ static const cairn_directive_t  mod_mysql_db_directives[] = {
                          CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
     CAIRN_DIRECTIVE_MSEC("PoolTimeout", mod_mysql_db_t, pool_timeout,
                          CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_FLAG("StrictMode", mod_mysql_db_t, strict,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
     CAIRN_DIRECTIVE_END
 };
 
@@ -535,6 +538,7 @@ mod_mysql_set_database(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     db->line = cairn_cmd_line(cmd);
     db->port = 0;
     db->charset = "utf8mb4";
+    db->strict = 1;
     db->connect_timeout = 5000;
     db->query_timeout = 30000;
     db->pool_timeout = 5000;
@@ -964,6 +968,14 @@ mod_mysql_new_mysql(mod_mysql_db_t *db, int nonblocking)
         mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &secs);
     }
     mysql_options(mysql, MYSQL_SET_CHARSET_NAME, db->charset);
+    if (db->strict) {
+        /* A value the column cannot hold is an error, never a silent
+         * truncation or rounding, whatever the server's own sql_mode
+         * (STRICT_TRANS_TABLES covers only transactional tables). */
+        mysql_options(mysql, MYSQL_INIT_COMMAND, "SET SESSION sql_mode = "
+                      "CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), "
+                      "'STRICT_ALL_TABLES')");
+    }
 
     proto = db->socket != NULL ? MYSQL_PROTOCOL_SOCKET : MYSQL_PROTOCOL_TCP;
     mysql_options(mysql, MYSQL_OPT_PROTOCOL, &proto);
@@ -2408,7 +2420,12 @@ mod_mysql_q_row(mod_mysql_conn_t *c)
         } else if (b->buffer_type == MYSQL_TYPE_LONGLONG) {
             memcpy(&iv, b->buffer, sizeof(iv));
             if (b->is_unsigned && iv < 0) {
-                v = json_real((double) (uint64_t) iv);
+                /* Above INT64_MAX: its exact digits, as for DECIMAL. */
+                char  digits[24];
+                int   n = snprintf(digits, sizeof(digits), "%" PRIu64,
+                                   (uint64_t) iv);
+
+                v = json_stringn(digits, (size_t) n);
             } else {
                 v = json_integer((json_int_t) iv);
             }

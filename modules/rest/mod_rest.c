@@ -22,6 +22,12 @@
  *   DELETE /users/:id          200 with the envelope
  *   OPTIONS, HEAD              Allow / the headers of GET
  *
+ * Each worker compares every table with its declaration before serving
+ * it (names and types: a field whose column would lose or reshape what
+ * it writes is refused, rest_schema_check()).  PATCH writes only the
+ * fields it names; DECIMAL travels as the digits written, never through
+ * a double (rest_body_exact_numbers(), rest_json_dump()).
+ *
  * Every answer is the envelope {"code", "message", "data"} as
  * application/json (or HTML through a ("render", "template") provider
  * when the resource names a RestTemplate and the client prefers it).
@@ -203,6 +209,8 @@ static void mod_rest_db_error(mod_rest_job_t *job,
                               const cairn_db_error_t *err);
 static void mod_rest_answer(mod_rest_job_t *job);
 static int mod_rest_outcome_unknown(const mod_rest_job_t *job);
+static void mod_rest_value_error(mod_rest_job_t *job,
+                                 const cairn_db_error_t *err);
 static void mod_rest_cancel(cairn_request_t *r, void *data);
 static void mod_rest_decref(void *data);
 static const char *mod_rest_encode_id(cairn_arena_t *a, const char *id);
@@ -625,7 +633,7 @@ mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
                const char *message, json_t *data)
 {
     const cairn_render_t  *rp;
-    json_t                *env;
+    json_t                *env, *plain;
     char                  *body;
     size_t                 len;
     int                    rc;
@@ -658,7 +666,11 @@ mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
                                     CAIRN_RENDER_PROVIDER,
                                     CAIRN_RENDER_TEMPLATE);
             if (rp != NULL && CAIRN_RENDER_HAS(rp, render)) {
-                rc = rp->render(rp, r, res->template_name, status, env);
+                plain = rest_json_untag(env);
+                cairn_arena_cleanup_add(cairn_request_arena(r),
+                                        mod_rest_decref, plain);
+                cairn_request_set_ctx(r, &mod_rest_module, plain);
+                rc = rp->render(rp, r, res->template_name, status, plain);
                 if (rc != CAIRN_DECLINED) {
                     return rc;
                 }
@@ -666,9 +678,11 @@ mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
         }
     }
 
-    len = json_dumpb(env, NULL, 0, JSON_COMPACT);
-    body = cairn_arena_alloc(cairn_request_arena(r), len + 1);
-    len = json_dumpb(env, body, len, JSON_COMPACT);
+    /* Exact decimals leave as the numbers they are. */
+    body = rest_json_dump(cairn_request_arena(r), env, &len);
+    if (body == NULL) {
+        return 500;
+    }
 
     return cairn_respond(r, status, "application/json", body, len);
 }
@@ -924,6 +938,12 @@ mod_rest_prepare_body(mod_rest_job_t *job, int *rc)
     }
     cairn_arena_cleanup_add(job->arena, mod_rest_decref, job->body);
 
+    if (rest_body_exact_numbers(res, job->body, body, len) != 0) {
+        *rc = mod_rest_fail(r, res, 400, "cannot read the exact digits of "
+                            "a decimal member of the body");
+        return -1;
+    }
+
     if (job->method == CAIRN_METHOD_PATCH) {
         return 0;
     }
@@ -1017,9 +1037,13 @@ mod_rest_acquired(cairn_request_t *r, cairn_db_conn_t *c,
 }
 
 
-/* The columns of a table of the connection's database. */
+/* The columns of a table of the connection's database, with what the
+ * type check needs. */
 static const char  mod_rest_sql_columns[] =
-    "SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS "
+    "SELECT COLUMN_NAME AS c, DATA_TYPE AS t, COLUMN_TYPE AS ct, "
+    "NUMERIC_PRECISION AS p, NUMERIC_SCALE AS s, "
+    "CHARACTER_MAXIMUM_LENGTH AS l, IS_NULLABLE AS n, EXTRA AS x "
+    "FROM information_schema.COLUMNS "
     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
 
 
@@ -1177,33 +1201,47 @@ mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
 
 
 /*
- * Compares the columns found (rows of {"c": name}) with the declaration,
- * records the verdict in rs and logs a bad one.  r may be NULL (the check
- * at worker start).
+ * Compares the columns found (rows of information_schema.COLUMNS) with
+ * the declaration: every field and the version column must exist, and
+ * every field's type must fit its column (rest_schema_check()).  Records
+ * the verdict in rs and logs a bad one, naming each field, its column's
+ * type and what to declare.  r may be NULL (the check at worker start).
  */
 static int
 mod_rest_schema_verdict(rest_resource_t *rs, const cairn_db_result_t *res,
                         cairn_request_t *r, cairn_arena_t *a)
 {
-    const char  *missing = NULL, *col, *name;
+    const char  *missing = NULL, *wrong = NULL, *col, *name, *err;
+    json_t      *row;
     size_t       i, j;
 
     for (i = 0; i <= rs->nfields; i++) {
         col = i < rs->nfields ? rs->fields[i].name : rs->version_col;
+        row = NULL;
         for (j = 0; j < res->nrows; j++) {
             name = json_string_value(json_object_get(
                 json_array_get(res->rows, j), "c"));
             if (name != NULL && strcasecmp(name, col) == 0) {
+                row = json_array_get(res->rows, j);
                 break;
             }
         }
-        if (j == res->nrows) {
+        if (row == NULL) {
             missing = missing == NULL ? col
                       : cairn_arena_printf(a, "%s, %s", missing, col);
+            continue;
+        }
+        if (i == rs->nfields) {
+            continue;
+        }
+        err = rest_schema_check(a, rs, &rs->fields[i], row);
+        if (err != NULL) {
+            wrong = wrong == NULL ? err
+                    : cairn_arena_printf(a, "%s; %s", wrong, err);
         }
     }
 
-    if (res->nrows > 0 && missing == NULL) {
+    if (res->nrows > 0 && missing == NULL && wrong == NULL) {
         rs->schema = REST_SCHEMA_OK;
         return REST_SCHEMA_OK;
     }
@@ -1214,14 +1252,18 @@ mod_rest_schema_verdict(rest_resource_t *rs, const cairn_db_result_t *res,
         snprintf(rs->schema_error, sizeof(rs->schema_error), "resource %s "
                  "is not available: table %s does not exist", rs->path,
                  rs->table);
-    } else {
+    } else if (missing != NULL) {
         snprintf(rs->schema_error, sizeof(rs->schema_error), "resource %s "
                  "is not available: table %s lacks the column(s) %s",
                  rs->path, rs->table, missing);
+    } else {
+        snprintf(rs->schema_error, sizeof(rs->schema_error), "resource %s "
+                 "is not available: %s", rs->path, wrong);
     }
-    cairn_log_error(r, 0, "%s:%d: <Resource %s>: %s (create it, or set "
-                    "ResourceAutoCreate on)", rs->file, rs->line, rs->path,
-                    rs->schema_error);
+    cairn_log_error(r, 0, "%s:%d: <Resource %s>: %s%s", rs->file, rs->line,
+                    rs->path, rs->schema_error, missing != NULL
+                    || res->nrows == 0 ? " (create it, or set "
+                    "ResourceAutoCreate on)" : "");
 
     return REST_SCHEMA_BAD;
 }
@@ -1288,9 +1330,15 @@ mod_rest_list(mod_rest_job_t *job)
                                       (q->nfilter + 2) * sizeof(*p));
     for (i = 0; i < q->nfilter; i++) {
         p = &job->wparams[i];
-        w = cairn_arena_printf(job->arena, "%s%s`%s` = ?", w,
+        /* A string compared with a DECIMAL column would be compared as
+         * a double: the value is cast to the column's own type. */
+        w = cairn_arena_printf(job->arena, q->filter[i]->type
+                               == REST_T_DECIMAL
+                               ? "%s%s`%s` = CAST(? AS DECIMAL(%d,%d))"
+                               : "%s%s`%s` = ?", w,
                                i == 0 ? " WHERE " : " AND ",
-                               q->filter[i]->name);
+                               q->filter[i]->name, q->filter[i]->precision,
+                               q->filter[i]->scale);
         switch (q->filter[i]->type) {
         case REST_T_INT:
         case REST_T_BIGINT:
@@ -1312,6 +1360,14 @@ mod_rest_list(mod_rest_job_t *job)
                 p->v.s.p = cairn_arena_strdup(job->arena, buf);
                 p->v.s.len = strlen(buf);
             }
+            break;
+        case REST_T_DECIMAL:
+            p->type = CAIRN_DB_STRING;
+            p->v.s.p = rest_decimal_canon(job->arena, q->value[i],
+                                          strlen(q->value[i]),
+                                          q->filter[i]->precision,
+                                          q->filter[i]->scale, NULL);
+            p->v.s.len = p->v.s.p != NULL ? strlen(p->v.s.p) : 0;
             break;
         default:
             p->type = CAIRN_DB_STRING;
@@ -1814,9 +1870,7 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
         return;
 
     case CAIRN_DB_CONSTRAINT:
-        cairn_log_info(job->r, "<Resource %s>: the database refused a "
-                       "value: %s", rs->path, err->message);
-        mod_rest_finish(job, 422, "the database refused a value", NULL);
+        mod_rest_value_error(job, err);
         return;
 
     case CAIRN_DB_UNAVAILABLE:
@@ -1871,9 +1925,7 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
 
     default:
         if (strncmp(err->sqlstate, "22", 2) == 0) {
-            cairn_log_info(job->r, "<Resource %s>: the database refused a "
-                           "value: %s", rs->path, err->message);
-            mod_rest_finish(job, 422, "the database refused a value", NULL);
+            mod_rest_value_error(job, err);
             return;
         }
         cairn_log_error(job->r, 0, "<Resource %s>: database error %u "
@@ -1907,6 +1959,77 @@ mod_rest_outcome_unknown(const mod_rest_job_t *job)
     default:
         return 0;
     }
+}
+
+
+/*
+ * The database refused a value (strict SQL mode: out of range, too long,
+ * not valid for the column, NULL in a NOT NULL column): 422 naming the
+ * field when the server's message names its column.  Nothing was
+ * stored: the statement failed whole.
+ */
+static void
+mod_rest_value_error(mod_rest_job_t *job, const cairn_db_error_t *err)
+{
+    rest_resource_t     *rs = job->res;
+    const rest_field_t  *f = NULL;
+    const char          *m, *q, *why;
+    char                 col[80];
+    size_t               len;
+
+    cairn_log_info(job->r, "<Resource %s>: the database refused a value: "
+                   "%s", rs->path, err->message);
+
+    /* "... for column 'qty' at row 1", "... column `db`.`t`.`born` ..." */
+    m = strstr(err->message, "column ");
+    if (m != NULL) {
+        m += 7;
+        len = strcspn(m, " ");
+        for (q = m; q < m + len; q++) {
+            if (*q == '.') {
+                len -= (size_t) (q + 1 - m);
+                m = q + 1;
+                q = m - 1;
+            }
+        }
+        while (len > 0 && (*m == '`' || *m == '\'')) {
+            m++;
+            len--;
+        }
+        while (len > 0 && (m[len - 1] == '`' || m[len - 1] == '\'')) {
+            len--;
+        }
+        if (len > 0 && len < sizeof(col)) {
+            memcpy(col, m, len);
+            col[len] = '\0';
+            f = rest_field_find(rs, col);
+        }
+    }
+
+    switch (err->code) {
+    case 1264:
+        why = "is out of range for its column";
+        break;
+    case 1406:
+        why = "is too long for its column";
+        break;
+    case 1048:
+        why = "cannot be null";
+        break;
+    case 1265:
+        why = "would be truncated by its column";
+        break;
+    default:
+        why = "cannot be stored by its column as it is";
+        break;
+    }
+
+    if (f == NULL) {
+        mod_rest_finish(job, 422, "the database refused a value", NULL);
+        return;
+    }
+    mod_rest_finish(job, 422, "validation failed", json_pack(
+        "{s:[{s:s, s:s}]}", "errors", "field", f->name, "message", why));
 }
 
 

@@ -18,7 +18,7 @@
 
 static const char *const  rest_decl_types[] = {
     "string", "text", "int", "bigint", "number", "bool", "email",
-    "datetime", "json"
+    "datetime", "json", "decimal", "date"
 };
 
 #define REST_NTYPES  (sizeof(rest_decl_types) / sizeof(rest_decl_types[0]))
@@ -75,7 +75,8 @@ rest_decl_is_text(rest_type_t t)
 static int
 rest_decl_is_numeric(rest_type_t t)
 {
-    return t == REST_T_INT || t == REST_T_BIGINT || t == REST_T_NUMBER;
+    return t == REST_T_INT || t == REST_T_BIGINT || t == REST_T_NUMBER
+           || t == REST_T_DECIMAL;
 }
 
 
@@ -144,12 +145,35 @@ rest_field_add(cairn_arena_t *a, rest_resource_t *res, int argc, char **argv)
             break;
         }
     }
+    if (i == REST_NTYPES && strncmp(argv[1], "decimal(", 8) == 0) {
+        /* decimal(P,S), as in SQL. */
+        int   pr, sc, n = 0;
+
+        if (sscanf(argv[1], "decimal(%d,%d)%n", &pr, &sc, &n) != 2
+            || argv[1][n] != '\0' || pr < 1 || pr > 65 || sc < 0
+            || sc > 38 || sc > pr)
+        {
+            return cairn_arena_printf(a, "Field %s: '%s' is not a valid "
+                                      "decimal(P,S): 1 <= P <= 65, "
+                                      "0 <= S <= 38, S <= P", argv[0],
+                                      argv[1]);
+        }
+        i = REST_T_DECIMAL;
+        f->precision = pr;
+        f->scale = sc;
+        f->declared_ps = 1;
+    }
     if (i == REST_NTYPES) {
         return cairn_arena_printf(a, "Field %s: unknown type '%s' (string, "
-                                  "text, int, bigint, number, bool, email, "
+                                  "text, int, bigint, number, decimal, "
+                                  "decimal(P,S), bool, email, date, "
                                   "datetime or json)", argv[0], argv[1]);
     }
     f->type = (rest_type_t) i;
+    if (f->type == REST_T_DECIMAL && !f->declared_ps) {
+        f->precision = REST_DECIMAL_PRECISION;
+        f->scale = REST_DECIMAL_SCALE;
+    }
 
     for (i = 2; i < (size_t) argc; i++) {
         opt = argv[i];
@@ -166,6 +190,12 @@ rest_field_add(cairn_arena_t *a, rest_resource_t *res, int argc, char **argv)
             f->flags |= REST_F_READONLY;
         } else if (strcmp(opt, "writeonly") == 0) {
             f->flags |= REST_F_WRITEONLY;
+        } else if (strcmp(opt, "as=string") == 0) {
+            if (f->type != REST_T_DECIMAL) {
+                return cairn_arena_printf(a, "Field %s: as=string applies "
+                                          "only to decimal fields", f->name);
+            }
+            f->flags |= REST_F_AS_STRING;
         } else if (strncmp(opt, "max=", 4) == 0
                    || strncmp(opt, "min=", 4) == 0)
         {
@@ -209,7 +239,8 @@ rest_field_add(cairn_arena_t *a, rest_resource_t *res, int argc, char **argv)
         } else {
             return cairn_arena_printf(a, "Field %s: unknown option '%s' "
                                       "(required, unique, max=N, min=N, "
-                                      "pattern=RE, readonly or writeonly)",
+                                      "pattern=RE, readonly, writeonly or, "
+                                      "for decimal, as=string)",
                                       f->name, opt);
         }
     }
@@ -321,6 +352,11 @@ rest_decl_sql_type(cairn_arena_t *a, const rest_field_t *f)
         return "DATETIME";
     case REST_T_JSON:
         return "LONGTEXT";
+    case REST_T_DECIMAL:
+        return cairn_arena_printf(a, "DECIMAL(%d,%d)", f->precision,
+                                  f->scale);
+    case REST_T_DATE:
+        return "DATE";
     }
 
     return "TEXT";
@@ -532,6 +568,212 @@ rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
     }
     res->sql_create = cairn_arena_printf(a, "%s\n) ENGINE=InnoDB DEFAULT "
                                          "CHARSET=utf8mb4", create);
+
+    return NULL;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The schema check: each Field against its column                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    const char  *name;
+    double       min, max;          /* signed */
+    double       umax;              /* unsigned */
+} rest_decl_int_t;
+
+static const rest_decl_int_t  rest_decl_ints[] = {
+    { "tinyint", -128.0, 127.0, 255.0 },
+    { "smallint", -32768.0, 32767.0, 65535.0 },
+    { "mediumint", -8388608.0, 8388607.0, 16777215.0 },
+    { "int", -2147483648.0, 2147483647.0, 4294967295.0 },
+    { "bigint", -9223372036854775808.0, 9223372036854775807.0,
+      18446744073709551615.0 },
+};
+
+
+static int
+rest_decl_in(const char *t, const char *const *set)
+{
+    for (; *set != NULL; set++) {
+        if (strcasecmp(t, *set) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Checks f against its column, a row of information_schema.COLUMNS as
+ * {"t": DATA_TYPE, "ct": COLUMN_TYPE, "p": NUMERIC_PRECISION,
+ * "s": NUMERIC_SCALE, "l": CHARACTER_MAXIMUM_LENGTH, "n": IS_NULLABLE,
+ * "x": EXTRA}, and records what the requests need to know of it (an
+ * integer column's range, a decimal's digits, TIMESTAMP).  Returns NULL,
+ * or what is wrong and what to declare instead.
+ */
+const char *
+rest_schema_check(cairn_arena_t *a, const rest_resource_t *res,
+                  rest_field_t *f, json_t *col)
+{
+    static const char *const  texts[] = { "char", "varchar", "tinytext",
+        "text", "mediumtext", "longtext", NULL };
+    static const char *const  reals[] = { "float", "double", "real", NULL };
+    const rest_decl_int_t    *ints = NULL;
+    const char               *t, *ct, *extra;
+    double                    want;
+    json_int_t                len, p, s;
+    size_t                    i;
+    int                       is_text, is_var, uns, nullable;
+
+    t = json_string_value(json_object_get(col, "t"));
+    ct = json_string_value(json_object_get(col, "ct"));
+    extra = json_string_value(json_object_get(col, "x"));
+    if (t == NULL) {
+        return cairn_arena_printf(a, "column %s: no type in "
+                                  "information_schema", f->name);
+    }
+    if (ct == NULL) {
+        ct = t;
+    }
+    len = json_integer_value(json_object_get(col, "l"));
+    p = json_integer_value(json_object_get(col, "p"));
+    s = json_integer_value(json_object_get(col, "s"));
+    nullable = json_string_value(json_object_get(col, "n")) != NULL
+               && strcasecmp(json_string_value(json_object_get(col, "n")),
+                             "YES") == 0;
+    uns = strstr(ct, "unsigned") != NULL;
+    is_text = rest_decl_in(t, texts);
+    is_var = strcasecmp(t, "char") == 0 || strcasecmp(t, "varchar") == 0;
+    for (i = 0; i < sizeof(rest_decl_ints) / sizeof(rest_decl_ints[0]); i++) {
+        if (strcasecmp(t, rest_decl_ints[i].name) == 0) {
+            ints = &rest_decl_ints[i];
+        }
+    }
+
+    f->col_kind = REST_COL_OTHER;
+    f->col_int = 0;
+
+#define REST_MISMATCH(what)                                                  \
+    cairn_arena_printf(a, "Field %s %s does not match column %s %s: %s",     \
+                       f->name, rest_type_name(f->type), f->name, ct, what)
+
+    switch (f->type) {
+    case REST_T_STRING:
+    case REST_T_EMAIL:
+    case REST_T_TEXT:
+        if (!is_text) {
+            return REST_MISMATCH("declare a type that fits it");
+        }
+        want = (f->flags & REST_F_MAX) ? f->max
+               : f->type == REST_T_STRING ? REST_STRING_MAX
+               : f->type == REST_T_EMAIL ? REST_EMAIL_MAX : REST_TEXT_MAX;
+        if (is_var && (double) len < want) {
+            return REST_MISMATCH(cairn_arena_printf(
+                a, "it holds %lld characters; declare max=%lld (or widen "
+                "the column)", (long long) len, (long long) len));
+        }
+        break;
+
+    case REST_T_INT:
+    case REST_T_BIGINT:
+        if (ints == NULL) {
+            return REST_MISMATCH("declare a type that fits it");
+        }
+        f->col_int = 1;
+        f->col_min = uns ? 0.0 : ints->min;
+        f->col_max = uns ? ints->umax : ints->max;
+        if ((f->flags & REST_F_AUTO) && (extra == NULL
+                                         || strstr(extra, "auto_increment")
+                                            == NULL))
+        {
+            return REST_MISMATCH("the key is generated by the database, so "
+                                 "its column needs AUTO_INCREMENT");
+        }
+        break;
+
+    case REST_T_NUMBER:
+        if (strcasecmp(t, "decimal") == 0) {
+            return REST_MISMATCH(cairn_arena_printf(
+                a, "declare Field %s decimal (a number would pass through "
+                "a double and lose digits)", f->name));
+        }
+        if (ints != NULL) {
+            return REST_MISMATCH(cairn_arena_printf(
+                a, "declare Field %s %s (a number would be rounded into "
+                "it)", f->name, strcasecmp(t, "bigint") == 0
+                ? "bigint" : "int"));
+        }
+        if (!rest_decl_in(t, reals)) {
+            return REST_MISMATCH("declare a type that fits it");
+        }
+        break;
+
+    case REST_T_DECIMAL:
+        if (strcasecmp(t, "decimal") != 0) {
+            return REST_MISMATCH(rest_decl_in(t, reals)
+                                 ? "declare number for a FLOAT or DOUBLE"
+                                 : "declare a type that fits it");
+        }
+        if (f->declared_ps && (f->precision != (int) p
+                               || f->scale != (int) s))
+        {
+            return REST_MISMATCH(cairn_arena_printf(
+                a, "declare decimal(%lld,%lld), or plain decimal",
+                (long long) p, (long long) s));
+        }
+        f->precision = (int) p;
+        f->scale = (int) s;
+        break;
+
+    case REST_T_BOOL:
+        if (strcasecmp(t, "tinyint") != 0 && strcasecmp(t, "bit") != 0) {
+            return REST_MISMATCH("a bool needs TINYINT(1) or BIT(1)");
+        }
+        break;
+
+    case REST_T_DATETIME:
+        if (strcasecmp(t, "date") == 0) {
+            return REST_MISMATCH(cairn_arena_printf(
+                a, "declare Field %s date", f->name));
+        }
+        if (strcasecmp(t, "datetime") == 0) {
+            f->col_kind = REST_COL_DATETIME;
+        } else if (strcasecmp(t, "timestamp") == 0) {
+            f->col_kind = REST_COL_TIMESTAMP;
+        } else {
+            return REST_MISMATCH("a datetime needs DATETIME or TIMESTAMP");
+        }
+        break;
+
+    case REST_T_DATE:
+        if (strcasecmp(t, "date") != 0) {
+            return REST_MISMATCH("a date needs DATE");
+        }
+        break;
+
+    case REST_T_JSON:
+        if (!is_text && strcasecmp(t, "json") != 0) {
+            return REST_MISMATCH("json needs a text column (LONGTEXT or "
+                                 "JSON)");
+        }
+        break;
+    }
+
+    /* A field the module writes as NULL when it is left out. */
+    if (!nullable && REST_INSERTS(f) && !(f->flags & REST_F_REQUIRED)
+        && !(f->flags & (REST_F_KEY | REST_F_USER)))
+    {
+        return REST_MISMATCH(cairn_arena_printf(
+            a, "the column is NOT NULL; declare Field %s ... required (or "
+            "allow NULL in the column)", f->name));
+    }
+
+#undef REST_MISMATCH
+
+    (void) res;
 
     return NULL;
 }

@@ -21,6 +21,9 @@
 static void rest_json_error(json_t *errors, const char *field,
                             const char *fmt, ...) CAIRN_PRINTF(3, 4);
 static int rest_json_check(const rest_field_t *f, json_t *v, json_t *errors);
+static int rest_json_check_decimal(const rest_field_t *f, json_t *v,
+                                   json_t *errors);
+static json_t *rest_json_number_text(json_t *v);
 static int rest_json_email_ok(const char *s);
 static int rest_json_datetime_parse(const char *in, time_t *t);
 static char *rest_json_decode(cairn_arena_t *a, const char *s, size_t len);
@@ -395,6 +398,13 @@ rest_json_check(const rest_field_t *f, json_t *v, json_t *errors)
             rest_json_error(errors, f->name, "must fit in 32 bits");
             return 1;
         }
+        if (f->col_int && (num < f->col_min || num > f->col_max)) {
+            /* The column is narrower (SMALLINT, UNSIGNED, ...). */
+            rest_json_error(errors, f->name, "must be between %.0f and "
+                            "%.0f (the range of its column)", f->col_min,
+                            f->col_max);
+            return 1;
+        }
         if ((f->flags & REST_F_MIN) && num < f->min) {
             rest_json_error(errors, f->name, "must be at least %g", f->min);
             return 1;
@@ -428,13 +438,82 @@ rest_json_check(const rest_field_t *f, json_t *v, json_t *errors)
                             "once converted to UTC");
             return 1;
         }
+        if (f->col_kind == REST_COL_TIMESTAMP
+            && (strcmp(buf, "1970-01-01 00:00:01") < 0
+                || strcmp(buf, "2038-01-19 03:14:07") > 0))
+        {
+            rest_json_error(errors, f->name, "must be between "
+                            "1970-01-01T00:00:01Z and 2038-01-19T03:14:07Z "
+                            "(its column is a TIMESTAMP)");
+            return 1;
+        }
         return 0;
 
     case REST_T_JSON:
         return 0;
+
+    case REST_T_DECIMAL:
+        return rest_json_check_decimal(f, v, errors);
+
+    case REST_T_DATE:
+        if (!json_is_string(v) || !rest_date_ok(json_string_value(v))) {
+            rest_json_error(errors, f->name, "must be a date such as "
+                            "2024-05-01 (1000-01-01 to 9999-12-31)");
+            return 1;
+        }
+        return 0;
     }
 
     return 0;
+}
+
+
+/*
+ * A decimal: an exact number (a JSON number as the client wrote it, see
+ * rest_body_exact_numbers()), or a string of one with as=string, that
+ * fits the column's precision and scale without rounding.
+ */
+static int
+rest_json_check_decimal(const rest_field_t *f, json_t *v, json_t *errors)
+{
+    cairn_arena_t  *a;
+    const char     *text, *why = NULL;
+    size_t          len;
+    double          num;
+    int             bad = 0;
+
+    text = rest_exact_text(v, &len);
+    if (text == NULL && (f->flags & REST_F_AS_STRING) && json_is_string(v)) {
+        text = json_string_value(v);
+        len = json_string_length(v);
+    }
+    if (text == NULL) {
+        rest_json_error(errors, f->name, (f->flags & REST_F_AS_STRING)
+                        ? "must be a decimal number written as a string, "
+                          "such as \"12.50\""
+                        : "must be a number");
+        return 1;
+    }
+
+    a = cairn_arena_create(256);
+    if (rest_decimal_canon(a, text, len, f->precision, f->scale, &why)
+        == NULL)
+    {
+        rest_json_error(errors, f->name, "%s", why);
+        bad = 1;
+    } else {
+        num = strtod(cairn_arena_strndup(a, text, len), NULL);
+        if ((f->flags & REST_F_MIN) && num < f->min) {
+            rest_json_error(errors, f->name, "must be at least %g", f->min);
+            bad = 1;
+        } else if ((f->flags & REST_F_MAX) && num > f->max) {
+            rest_json_error(errors, f->name, "must be at most %g", f->max);
+            bad = 1;
+        }
+    }
+    cairn_arena_destroy(a);
+
+    return bad;
 }
 
 
@@ -505,7 +584,8 @@ int
 rest_value_param(cairn_arena_t *a, const rest_field_t *f, json_t *v,
                  cairn_db_param_t *p)
 {
-    char  *s, buf[32];
+    char    *s, buf[32];
+    size_t   len;
 
     memset(p, 0, sizeof(*p));
     if (v == NULL || json_is_null(v)) {
@@ -536,15 +616,40 @@ rest_value_param(cairn_arena_t *a, const rest_field_t *f, json_t *v,
         p->v.s.p = s;
         p->v.s.len = strlen(s);
         return 0;
-    case REST_T_JSON:
-        s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    case REST_T_DECIMAL:
+        /* The canonical digits, as text: the server converts them to
+         * DECIMAL exactly. */
+        s = (char *) rest_exact_text(v, &len);
+        if (s == NULL && json_is_string(v)) {
+            s = (char *) json_string_value(v);
+            len = json_string_length(v);
+        }
+        s = s != NULL ? (char *) rest_decimal_canon(a, s, len, f->precision,
+                                                    f->scale, NULL)
+                      : NULL;
         if (s == NULL) {
             return -1;
         }
         p->type = CAIRN_DB_STRING;
+        p->v.s.p = s;
         p->v.s.len = strlen(s);
-        p->v.s.p = cairn_arena_memdup(a, s, p->v.s.len + 1);
-        free(s);
+        return 0;
+    case REST_T_DATE:
+        if (!json_is_string(v) || !rest_date_ok(json_string_value(v))) {
+            return -1;
+        }
+        p->type = CAIRN_DB_STRING;
+        p->v.s.p = json_string_value(v);
+        p->v.s.len = json_string_length(v);
+        return 0;
+    case REST_T_JSON:
+        s = rest_json_dump(a, v, &len);
+        if (s == NULL) {
+            return -1;
+        }
+        p->type = CAIRN_DB_STRING;
+        p->v.s.p = s;
+        p->v.s.len = len;
         return 0;
     default:
         if (!json_is_string(v)) {
@@ -639,8 +744,24 @@ rest_row_out(const rest_resource_t *res, json_t *row, int internal)
             }
             break;
         case REST_T_NUMBER:
-            json_object_set_new(out, f->name,
-                                json_real(json_number_value(v)));
+            json_object_set_new(out, f->name, json_is_number(v)
+                                ? json_real(json_number_value(v))
+                                : rest_json_number_text(v));
+            break;
+        case REST_T_DECIMAL:
+            /* The database's exact digits (DECIMAL comes as a string). */
+            if (json_is_string(v) && (f->flags & REST_F_AS_STRING)) {
+                json_object_set(out, f->name, v);
+            } else {
+                json_object_set_new(out, f->name, rest_json_number_text(v));
+            }
+            break;
+        case REST_T_INT:
+        case REST_T_BIGINT:
+            /* BIGINT UNSIGNED above 2^63 comes as its digits. */
+            json_object_set_new(out, f->name, json_is_string(v)
+                                ? rest_json_number_text(v)
+                                : json_incref(v));
             break;
         default:
             json_object_set(out, f->name, v);
@@ -649,6 +770,361 @@ rest_row_out(const rest_resource_t *res, json_t *row, int internal)
     }
 
     return out;
+}
+
+
+/* A number the database gave as text (or as a number) as an exact
+ * number of the tree; null when it is not a number at all. */
+static json_t *
+rest_json_number_text(json_t *v)
+{
+    const char  *s;
+    size_t       len;
+
+    if (json_is_number(v)) {
+        return json_incref(v);
+    }
+    s = json_string_value(v);
+    if (s == NULL) {
+        return json_null();
+    }
+    len = json_string_length(v);
+    if (!rest_number_syntax_ok(s, len, 0)) {
+        return json_null();
+    }
+
+    return rest_exact(s, len);
+}
+
+
+/* An exact number of the tree: REST_EXACT_TAG and the digits. */
+json_t *
+rest_exact(const char *digits, size_t len)
+{
+    char    buf[128];
+    json_t  *v;
+    char    *big = NULL, *p = buf;
+
+    if (len + 1 > sizeof(buf)) {
+        big = malloc(len + 1);
+        if (big == NULL) {
+            return json_null();
+        }
+        p = big;
+    }
+    p[0] = REST_EXACT_TAG;
+    memcpy(p + 1, digits, len);
+    v = json_stringn_nocheck(p, len + 1);
+    free(big);
+
+    return v != NULL ? v : json_null();
+}
+
+
+/* The digits of an exact number of the tree, or NULL for any other
+ * value. */
+const char *
+rest_exact_text(json_t *v, size_t *len)
+{
+    const char  *s;
+
+    if (!json_is_string(v)) {
+        return NULL;
+    }
+    s = json_string_value(v);
+    if (json_string_length(v) < 2 || s[0] != REST_EXACT_TAG) {
+        return NULL;
+    }
+    *len = json_string_length(v) - 1;
+
+    return s + 1;
+}
+
+
+/* Skips a JSON string starting at text[i] == '"'; returns the index after
+ * it.  The text was accepted by jansson, so it is well formed. */
+static size_t
+rest_json_skip_string(const char *text, size_t len, size_t i)
+{
+    for (i++; i < len && text[i] != '"'; i++) {
+        if (text[i] == '\\') {
+            i++;
+        }
+    }
+
+    return i + 1;
+}
+
+
+/* Skips any JSON value starting at text[i]: returns the index of the
+ * ',', '}' or space after it. */
+static size_t
+rest_json_skip_value(const char *text, size_t len, size_t i)
+{
+    int  depth = 0;
+
+    while (i < len) {
+        if (text[i] == '"') {
+            i = rest_json_skip_string(text, len, i);
+            if (depth == 0) {
+                return i;
+            }
+            continue;
+        }
+        if (text[i] == '{' || text[i] == '[') {
+            depth++;
+        } else if (text[i] == '}' || text[i] == ']') {
+            if (depth == 0) {
+                return i;
+            }
+            if (--depth == 0) {
+                return i + 1;
+            }
+        } else if (depth == 0
+                   && (text[i] == ',' || isspace((unsigned char) text[i])))
+        {
+            return i;
+        }
+        i++;
+    }
+
+    return i;
+}
+
+
+/*
+ * jansson keeps a JSON number only as a double or a 64-bit integer, so
+ * "12.10" and 0.1 would reach a DECIMAL column through a double.  This
+ * reads the body's text again: each member of the top-level object that
+ * is a decimal field and holds a number gets the number's own digits,
+ * as an exact number of the tree (rest_exact()).  Member names are
+ * compared as written; one with escapes is left alone (it cannot name a
+ * field, whose names are plain identifiers).  Returns 0, or -1 when a
+ * decimal member's text could not be found.
+ */
+int
+rest_body_exact_numbers(const rest_resource_t *res, json_t *body,
+                        const char *text, size_t len)
+{
+    const rest_field_t  *f;
+    char                 key[80];
+    size_t               i = 0, k, start, klen;
+    int                  plain;
+
+    if (!json_is_object(body)) {
+        return 0;
+    }
+
+    while (i < len && text[i] != '{') {
+        i++;
+    }
+    i++;
+
+    while (i < len) {
+        while (i < len && (isspace((unsigned char) text[i])
+                           || text[i] == ','))
+        {
+            i++;
+        }
+        if (i >= len || text[i] == '}' || text[i] != '"') {
+            break;
+        }
+        start = i + 1;
+        i = rest_json_skip_string(text, len, i);
+        klen = i - 1 - start;
+        plain = klen < sizeof(key) && memchr(text + start, '\\', klen) == NULL;
+        if (plain) {
+            memcpy(key, text + start, klen);
+            key[klen] = '\0';
+        }
+        while (i < len && (isspace((unsigned char) text[i])
+                           || text[i] == ':'))
+        {
+            i++;
+        }
+        if (i >= len) {
+            break;
+        }
+        if (text[i] == '-' || isdigit((unsigned char) text[i])) {
+            for (k = i; k < len && (isdigit((unsigned char) text[k])
+                                    || text[k] == '-' || text[k] == '+'
+                                    || text[k] == '.' || text[k] == 'e'
+                                    || text[k] == 'E'); k++)
+            {
+                /* the number's characters */
+            }
+            f = plain ? rest_field_find(res, key) : NULL;
+            if (f != NULL && f->type == REST_T_DECIMAL
+                && !(f->flags & REST_F_AS_STRING)
+                && json_is_number(json_object_get(body, key)))
+            {
+                json_object_set_new(body, key, rest_exact(text + i, k - i));
+            }
+            i = k;
+            continue;
+        }
+        i = rest_json_skip_value(text, len, i);
+    }
+
+    for (k = 0; k < res->nfields; k++) {
+        f = &res->fields[k];
+        if (f->type == REST_T_DECIMAL && !(f->flags & REST_F_AS_STRING)
+            && json_is_number(json_object_get(body, f->name)))
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A decimal number's text (JSON number syntax, as written or as a
+ * string) as plain digits that fit DECIMAL(precision, scale) exactly:
+ * "1.250e1" is "12.5", "-0.00" is "0".  NULL, with *why saying so, when
+ * it is not a number or would need rounding or more digits.
+ */
+const char *
+rest_decimal_canon(cairn_arena_t *a, const char *s, size_t len,
+                   int precision, int scale, const char **why)
+{
+    char        digits[140], *out;
+    const char *p = s, *end = s + len;
+    long        exp = 0, point;
+    size_t      nd = 0, i, first, last;
+    int         neg = 0, seen_point = 0, intd, fracd;
+    long        frac_before = 0;
+
+    if (why != NULL) {
+        *why = "must be a decimal number";
+    }
+    if (!rest_number_syntax_ok(s, len, 0)) {
+        return NULL;
+    }
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    for (; p < end && *p != 'e' && *p != 'E'; p++) {
+        if (*p == '.') {
+            seen_point = 1;
+            continue;
+        }
+        if (nd == sizeof(digits)) {
+            if (why != NULL) {
+                *why = "has too many digits";
+            }
+            return NULL;
+        }
+        digits[nd++] = *p;
+        if (seen_point) {
+            frac_before++;
+        }
+    }
+    if (p < end) {
+        p++;
+        if (end - p > 6) {
+            if (why != NULL) {
+                *why = "is out of range";
+            }
+            return NULL;
+        }
+        exp = strtol(cairn_arena_strndup(a, p, (size_t) (end - p)), NULL,
+                     10);
+    }
+
+    /* The value is 0.digits... shifted: the point sits after "point"
+     * digits of digits[]. */
+    point = (long) nd - frac_before + exp;
+
+    for (first = 0; first < nd && digits[first] == '0'; first++) {
+        /* leading zeros */
+    }
+    for (last = nd; last > first && digits[last - 1] == '0'; last--) {
+        /* trailing zeros */
+    }
+    if (first == last) {
+        return "0";
+    }
+
+    intd = point > (long) first ? (int) (point - (long) first) : 0;
+    fracd = (long) last > point ? (int) ((long) last - point) : 0;
+    if (point > (long) last + 70 || (long) first - point > 70) {
+        if (why != NULL) {
+            *why = "is out of range";
+        }
+        return NULL;
+    }
+    if (fracd > scale) {
+        if (why != NULL) {
+            *why = cairn_arena_printf(a, "has more than %d digit%s after "
+                                      "the decimal point (it would be "
+                                      "rounded)", scale,
+                                      scale == 1 ? "" : "s");
+        }
+        return NULL;
+    }
+    if (intd > precision - scale) {
+        if (why != NULL) {
+            *why = cairn_arena_printf(a, "has more than %d digit%s before "
+                                      "the decimal point (the column holds "
+                                      "DECIMAL(%d,%d))", precision - scale,
+                                      precision - scale == 1 ? "" : "s",
+                                      precision, scale);
+        }
+        return NULL;
+    }
+
+    out = cairn_arena_alloc(a, (size_t) (intd + fracd) + 4);
+    i = 0;
+    if (neg) {
+        out[i++] = '-';
+    }
+    if (intd == 0) {
+        out[i++] = '0';
+    } else {
+        for (long d = point - intd; d < point; d++) {
+            out[i++] = d >= (long) first && d < (long) last
+                       ? digits[d] : '0';
+        }
+    }
+    if (fracd > 0) {
+        out[i++] = '.';
+        for (long d = point; d < (long) last; d++) {
+            out[i++] = d >= (long) first ? digits[d] : '0';
+        }
+    }
+    out[i] = '\0';
+
+    return out;
+}
+
+
+/* YYYY-MM-DD, a real day from 1000-01-01 to 9999-12-31. */
+int
+rest_date_ok(const char *s)
+{
+    static const int  mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+                                  30, 31 };
+    int               y, m, d, n = 0;
+
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3
+        || n != 10 || s[4] != '-' || s[7] != '-'
+        || !isdigit((unsigned char) s[0]) || !isdigit((unsigned char) s[5])
+        || !isdigit((unsigned char) s[8]))
+    {
+        return 0;
+    }
+    if (y < 1000 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) {
+        return 0;
+    }
+    if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+    {
+        return 0;
+    }
+
+    return 1;
 }
 
 
@@ -791,6 +1267,18 @@ rest_json_typed_ok(const rest_field_t *f, const char *v)
                || strcmp(v, "1") == 0 || strcmp(v, "0") == 0;
     case REST_T_DATETIME:
         return rest_datetime_sql(v, buf, sizeof(buf)) == 0;
+    case REST_T_DECIMAL: {
+        cairn_arena_t  *a = cairn_arena_create(256);
+        int             ok;
+
+        /* A value with more digits than the column can equal no row. */
+        ok = rest_decimal_canon(a, v, strlen(v), f->precision, f->scale,
+                                NULL) != NULL;
+        cairn_arena_destroy(a);
+        return ok;
+    }
+    case REST_T_DATE:
+        return rest_date_ok(v);
     default:
         return rest_utf8_valid(v, strlen(v));
     }
@@ -1106,4 +1594,268 @@ rest_etag_match(const char *header, const char *etag)
     }
 
     return 0;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Writing JSON with exact numbers                                    */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    char    *p;
+    size_t   len;
+    size_t   cap;
+    int      failed;
+} rest_buf_t;
+
+
+static void
+rest_buf_add(rest_buf_t *b, const char *s, size_t n)
+{
+    char    *grown;
+    size_t   cap;
+
+    if (b->failed) {
+        return;
+    }
+    if (b->len + n > b->cap) {
+        cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n) {
+            cap *= 2;
+        }
+        grown = realloc(b->p, cap);
+        if (grown == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+
+/* A string, escaped as jansson's compact output does (no ASCII
+ * escaping); bytes that are not UTF-8 become U+FFFD. */
+static void
+rest_buf_string(rest_buf_t *b, const char *s, size_t len)
+{
+    static const char  hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *) s;
+    char                 esc[8];
+    size_t               i = 0, run, n;
+
+    rest_buf_add(b, "\"", 1);
+    while (i < len) {
+        run = i;
+        while (i < len && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\'
+               && p[i] < 0x80)
+        {
+            i++;
+        }
+        rest_buf_add(b, s + run, i - run);
+        if (i == len) {
+            break;
+        }
+        if (p[i] >= 0x80) {
+            n = rest_utf8_seq(p + i, len - i);
+            if (n == 0) {
+                rest_buf_add(b, "\xef\xbf\xbd", 3);
+                i++;
+            } else {
+                rest_buf_add(b, s + i, n);
+                i += n;
+            }
+            continue;
+        }
+        switch (p[i]) {
+        case '"':  rest_buf_add(b, "\\\"", 2); break;
+        case '\\': rest_buf_add(b, "\\\\", 2); break;
+        case '\b': rest_buf_add(b, "\\b", 2); break;
+        case '\f': rest_buf_add(b, "\\f", 2); break;
+        case '\n': rest_buf_add(b, "\\n", 2); break;
+        case '\r': rest_buf_add(b, "\\r", 2); break;
+        case '\t': rest_buf_add(b, "\\t", 2); break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[p[i] >> 4];
+            esc[5] = hex[p[i] & 15];
+            rest_buf_add(b, esc, 6);
+            break;
+        }
+        i++;
+    }
+    rest_buf_add(b, "\"", 1);
+}
+
+
+/* A real as jansson writes it: %.17g, a ".0" when it looks like an
+ * integer, no '+' or leading zeros in the exponent. */
+static void
+rest_buf_real(rest_buf_t *b, double d)
+{
+    char    buf[64], out[64];
+    size_t  i, o = 0;
+    int     n, in_exp = 0, lead = 0;
+
+    n = snprintf(buf, sizeof(buf), "%.17g", d);
+    if (n < 0 || (size_t) n >= sizeof(buf)) {
+        b->failed = 1;
+        return;
+    }
+    for (i = 0; buf[i] != '\0'; i++) {
+        if (buf[i] == 'e') {
+            in_exp = 1;
+            lead = 1;
+            out[o++] = 'e';
+            continue;
+        }
+        if (in_exp && buf[i] == '+') {
+            continue;
+        }
+        if (in_exp && buf[i] == '-') {
+            out[o++] = '-';
+            continue;
+        }
+        if (in_exp && lead && buf[i] == '0' && buf[i + 1] != '\0') {
+            continue;
+        }
+        lead = 0;
+        out[o++] = buf[i];
+    }
+    out[o] = '\0';
+    if (strpbrk(out, ".e") == NULL) {
+        out[o++] = '.';
+        out[o++] = '0';
+    }
+    rest_buf_add(b, out, o);
+}
+
+
+static void
+rest_buf_value(rest_buf_t *b, json_t *v, int depth)
+{
+    const char  *key, *text;
+    json_t      *item;
+    char         num[32];
+    size_t       i, len;
+    int          n, first;
+
+    if (depth > 2048) {
+        b->failed = 1;
+        return;
+    }
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        rest_buf_add(b, "{", 1);
+        first = 1;
+        json_object_foreach(v, key, item) {
+            if (!first) {
+                rest_buf_add(b, ",", 1);
+            }
+            first = 0;
+            rest_buf_string(b, key, strlen(key));
+            rest_buf_add(b, ":", 1);
+            rest_buf_value(b, item, depth + 1);
+        }
+        rest_buf_add(b, "}", 1);
+        return;
+    case JSON_ARRAY:
+        rest_buf_add(b, "[", 1);
+        for (i = 0; i < json_array_size(v); i++) {
+            if (i > 0) {
+                rest_buf_add(b, ",", 1);
+            }
+            rest_buf_value(b, json_array_get(v, i), depth + 1);
+        }
+        rest_buf_add(b, "]", 1);
+        return;
+    case JSON_STRING:
+        text = rest_exact_text(v, &len);
+        if (text != NULL) {
+            rest_buf_add(b, text, len);
+        } else {
+            rest_buf_string(b, json_string_value(v), json_string_length(v));
+        }
+        return;
+    case JSON_INTEGER:
+        n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+        rest_buf_add(b, num, (size_t) n);
+        return;
+    case JSON_REAL:
+        rest_buf_real(b, json_real_value(v));
+        return;
+    case JSON_TRUE:
+        rest_buf_add(b, "true", 4);
+        return;
+    case JSON_FALSE:
+        rest_buf_add(b, "false", 5);
+        return;
+    case JSON_NULL:
+        rest_buf_add(b, "null", 4);
+        return;
+    }
+}
+
+
+/*
+ * v as compact JSON in the arena, as json_dumpb(JSON_COMPACT) would write
+ * it, except that exact numbers (rest_exact()) are written as the bare
+ * numbers they are.  NULL when memory runs out.
+ */
+char *
+rest_json_dump(cairn_arena_t *a, json_t *v, size_t *len)
+{
+    rest_buf_t   b;
+    char        *out;
+
+    memset(&b, 0, sizeof(b));
+    rest_buf_value(&b, v, 0);
+    if (b.failed) {
+        free(b.p);
+        return NULL;
+    }
+    out = cairn_arena_alloc(a, b.len + 1);
+    if (b.len > 0) {
+        memcpy(out, b.p, b.len);
+    }
+    out[b.len] = '\0';
+    *len = b.len;
+    free(b.p);
+
+    return out;
+}
+
+
+/* A copy of v in which exact numbers are plain strings of their digits
+ * (for a template, which knows nothing of the tag). */
+json_t *
+rest_json_untag(json_t *v)
+{
+    const char  *key, *text;
+    json_t      *out, *item;
+    size_t       i, len;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        out = json_object();
+        json_object_foreach(v, key, item) {
+            json_object_set_new(out, key, rest_json_untag(item));
+        }
+        return out;
+    case JSON_ARRAY:
+        out = json_array();
+        for (i = 0; i < json_array_size(v); i++) {
+            json_array_append_new(out, rest_json_untag(json_array_get(v, i)));
+        }
+        return out;
+    case JSON_STRING:
+        text = rest_exact_text(v, &len);
+        return text != NULL ? json_stringn(text, len) : json_incref(v);
+    default:
+        return json_incref(v);
+    }
 }

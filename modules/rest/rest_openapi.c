@@ -75,6 +75,23 @@ rest_openapi_field(const rest_field_t *f)
     case REST_T_JSON:
         type = NULL;
         break;
+    case REST_T_DECIMAL:
+        /* Written from the database's exact digits, never through a
+         * double. */
+        if (!(f->flags & REST_F_AS_STRING)) {
+            type = "number";
+        }
+        json_object_set_new(s, "format", json_string("decimal"));
+        if (f->declared_ps) {
+            json_object_set_new(s, "description", json_sprintf(
+                "an exact decimal of at most %d digits, %d after the "
+                "point%s", f->precision, f->scale,
+                (f->flags & REST_F_AS_STRING) ? ", as a string" : ""));
+        }
+        break;
+    case REST_T_DATE:
+        json_object_set_new(s, "format", json_string("date"));
+        break;
     }
 
     if (type != NULL) {
@@ -107,7 +124,10 @@ rest_openapi_field(const rest_field_t *f)
             json_object_set_new(s, "maximum",
                                 json_integer((json_int_t) f->max));
         }
-    } else if (f->type == REST_T_NUMBER) {
+    } else if (f->type == REST_T_NUMBER
+               || (f->type == REST_T_DECIMAL
+                   && !(f->flags & REST_F_AS_STRING)))
+    {
         if (f->flags & REST_F_MIN) {
             json_object_set_new(s, "minimum", json_real(f->min));
         }

@@ -264,7 +264,9 @@ def test_types_round_trip():
     status, doc = run(s, [("UPDATE items SET price = ? WHERE id = ?",
                            [12.5, res["insert_id"]]),
                           ("SELECT price, -9223372036854775807 - 1 AS mn,"
-                           " 18446744073709551615 AS umax, 1.5e300 AS f"
+                           " 18446744073709551615 AS umax, 1.5e300 AS f,"
+                           " CAST(18446744073709551615 AS UNSIGNED) AS u64,"
+                           " CAST(9223372036854775807 AS UNSIGNED) AS i64"
                            " FROM items", [])])
     eq(status, 200, "UPDATE + SELECT: %r" % doc)
     eq(doc["results"][0]["affected"], 1, "UPDATE affected rows")
@@ -272,6 +274,9 @@ def test_types_round_trip():
     eq(r2["price"], "12.50", "DECIMAL as an exact string")
     eq(r2["mn"], -9223372036854775808, "INT64 minimum")
     eq(r2["f"], 1.5e300, "double")
+    eq(r2["u64"], "18446744073709551615",
+       "BIGINT UNSIGNED above INT64_MAX as its exact digits")
+    eq(r2["i64"], 9223372036854775807, "INT64_MAX as an integer")
 
 
 @test

@@ -67,7 +67,7 @@ ITEMS = """
     Table tags
     Key tag
     Field tag string max=40
-    Field label string
+    Field label string max=100
 </Resource>
 """
 
@@ -264,6 +264,239 @@ def test_string_keys_are_exact_addresses():
         envelope(r, d, 422)
     eq(db().value("SELECT COUNT(*) FROM tags", database=APP_DB), "1",
        "rows of tags")
+
+
+# ----------------------------------------------------------------------
+# Types: checked against the columns, and exact both ways
+# ----------------------------------------------------------------------
+
+KINDS_TABLE = """
+CREATE TABLE kinds (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  i INT, si SMALLINT UNSIGNED, bu BIGINT UNSIGNED,
+  price DECIMAL(10,2), big DECIMAL(30,10), f DOUBLE,
+  d DATE, dt DATETIME, ts TIMESTAMP NULL DEFAULT NULL,
+  b TINYINT(1), v VARCHAR(20), t TEXT, tt TEXT, j JSON,
+  req VARCHAR(10) NOT NULL,
+  row_version BIGINT NOT NULL DEFAULT 1
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+
+KINDS = """
+<Resource /kinds>
+    Database main
+    Table kinds
+    Key id
+    Field id int
+    Field i int
+    Field si int
+    Field bu bigint
+    Field price decimal
+    Field big decimal(30,10)
+    Field f number
+    Field d date
+    Field dt datetime
+    Field ts datetime
+    Field b bool
+    Field v string max=20
+    Field t text max=16000
+    Field tt text
+    Field j json
+    Field req string required max=10
+    Filterable price d big
+</Resource>
+<Resource /kinds_s>
+    Database main
+    Table kinds
+    Key id
+    Field id int
+    Field price decimal as=string
+    Field req string required max=10
+</Resource>
+<Resource /wrong>
+    Database main
+    Table kinds
+    Key id
+    Field id int
+    Field price number
+    Field d datetime
+    Field v string
+    Field req string max=10
+    Field f int
+</Resource>
+"""
+
+KINDS_COLS = ("i", "si", "bu", "price", "big", "f", "d", "dt", "ts", "b",
+              "v", "t", "j", "req")
+
+
+def kinds():
+    s = _shared.get("kinds")
+    if s is None or not s.alive():
+        db().sql("CREATE TABLE IF NOT EXISTS " + KINDS_TABLE.strip()[13:],
+                 database=APP_DB)
+        s = rest_server(db(), KINDS)
+        s.keep = True
+        _shared["kinds"] = s
+    return s
+
+
+def stored(ident):
+    """The row as the server holds it: each column as text, NULL as
+    None."""
+    out = db().sql("SELECT %s FROM kinds WHERE id = %d"
+                   % (", ".join(KINDS_COLS), ident), database=APP_DB)
+    return dict(zip(KINDS_COLS, [None if v == "NULL" else v
+                                 for v in out[0]]))
+
+
+def exact(body):
+    """A JSON body with every number kept as the text it was written."""
+    return json.loads(body.decode(), parse_float=lambda t: ("num", t),
+                      parse_int=lambda t: ("num", t))
+
+
+ROUND_TRIP = (b'{"i": -2147483648, "si": 65535, "bu": 9223372036854775807,'
+              b' "price": 12.50, "big": 12345678901234567890.0123456789,'
+              b' "f": 0.1, "d": "2024-02-29", "dt": "2024-05-01T10:20:30Z",'
+              b' "ts": "2038-01-19T03:14:07Z", "b": true,'
+              b' "v": "' + "\u00e9".encode() * 20 + b'", "t": "x\\ty",'
+              b' "j": {"a": [1, 2.5, null]}, "req": "r"}')
+
+
+@test
+def test_type_round_trips():
+    s = kinds()
+    r, d = call(s, "POST", "/kinds", raw=ROUND_TRIP)
+    envelope(r, d, 201)
+    ident = d["data"]["id"]
+    for path in (r.header("Location"), None):
+        if path is not None:
+            r, d = call(s, "GET", path)
+            envelope(r, d, 200)
+        got = exact(r.body)["data"]
+        eq(got["i"], ("num", "-2147483648"), "INT")
+        eq(got["si"], ("num", "65535"), "SMALLINT UNSIGNED")
+        eq(got["bu"], ("num", "9223372036854775807"), "BIGINT UNSIGNED")
+        eq(got["price"], ("num", "12.50"), "DECIMAL(10,2), exactly")
+        eq(got["big"], ("num", "12345678901234567890.0123456789"),
+           "DECIMAL(30,10), exactly")
+        eq(got["f"], ("num", "0.10000000000000001"), "DOUBLE")
+        eq(got["d"], "2024-02-29", "DATE")
+        eq(got["dt"], "2024-05-01T10:20:30Z", "DATETIME")
+        eq(got["ts"], "2038-01-19T03:14:07Z", "TIMESTAMP")
+        eq(got["b"], True, "BOOL")
+        eq(got["v"], "\u00e9" * 20, "VARCHAR(20) of 2-byte characters")
+        eq(got["t"], "x\ty", "TEXT with a tab")
+        eq(got["j"], {"a": [("num", "1"), ("num", "2.5"), None]}, "JSON")
+    row = stored(ident)
+    eq(row["price"], "12.50", "stored price")
+    eq(row["big"], "12345678901234567890.0123456789", "stored big")
+    eq(row["bu"], "9223372036854775807", "stored bu")
+    eq(row["d"], "2024-02-29", "stored date")
+    eq(row["ts"], "2038-01-19 03:14:07", "stored timestamp")
+
+    # NULL everywhere it is allowed.
+    r, d = call(s, "POST", "/kinds", {"req": "n"})
+    envelope(r, d, 201)
+    for c in KINDS_COLS:
+        if c != "req":
+            eq(d["data"][c], None, "null %s" % c)
+    eq(set(k for k, v in stored(d["data"]["id"]).items() if v is None),
+       set(KINDS_COLS) - {"req"}, "NULL columns")
+
+    # What another program stored is shown exactly, and a PATCH of one
+    # field leaves it alone.
+    db().sql("UPDATE kinds SET bu = 18446744073709551615, "
+             "price = 99999999.99 WHERE id = %d" % ident, database=APP_DB)
+    r, d = call(s, "PATCH", "/kinds/%d" % ident, {"i": 5})
+    envelope(r, d, 200)
+    got = exact(r.body)["data"]
+    eq(got["bu"], ("num", "18446744073709551615"), "BIGINT UNSIGNED max")
+    eq(got["price"], ("num", "99999999.99"), "largest DECIMAL(10,2)")
+    row = stored(ident)
+    eq((row["i"], row["price"], row["bu"], row["big"]),
+       ("5", "99999999.99", "18446744073709551615",
+        "12345678901234567890.0123456789"), "after the PATCH")
+
+    # as=string: strings both ways.
+    r, d = call(s, "GET", "/kinds_s/%d" % ident)
+    envelope(r, d, 200)
+    eq(d["data"]["price"], "99999999.99", "as=string")
+    r, d = call(s, "POST", "/kinds_s", {"price": "3.10", "req": "s"})
+    envelope(r, d, 201)
+    eq(d["data"]["price"], "3.10", "as=string out")
+    eq(stored(d["data"]["id"])["price"], "3.10", "as=string stored")
+    r, d = call(s, "POST", "/kinds_s", raw=b'{"price": 3.1, "req": "s"}')
+    envelope(r, d, 422)
+
+    # Filters compare exactly.
+    r, d = call(s, "GET", "/kinds?price=99999999.99")
+    envelope(r, d, 200)
+    eq([x["id"] for x in d["data"]["items"]], [ident], "filter on price")
+    r, d = call(s, "GET", "/kinds?big=12345678901234567890.012345678900")
+    envelope(r, d, 200)
+    eq([x["id"] for x in d["data"]["items"]], [ident], "filter on big")
+    r, d = call(s, "GET", "/kinds?big=12345678901234567890.01234567891")
+    envelope(r, d, 400)
+    r, d = call(s, "GET", "/kinds?d=2024-02-29")
+    envelope(r, d, 200)
+    check(ident in [x["id"] for x in d["data"]["items"]], "filter on d")
+
+
+@test
+def test_values_a_column_cannot_hold_are_refused():
+    s = kinds()
+    r, d = call(s, "POST", "/kinds", {"req": "base", "price": 1})
+    envelope(r, d, 201)
+    ident = d["data"]["id"]
+    before = stored(ident)
+    count = db().value("SELECT COUNT(*) FROM kinds", database=APP_DB)
+    bad = [
+        ('"price": 123456789.1', "price"), ('"price": 1.234', "price"),
+        ('"price": 1e10', "price"), ('"price": "12.5"', "price"),
+        ('"big": 1e30', "big"), ('"i": 2147483648', "i"),
+        ('"si": -1', "si"), ('"si": 65536', "si"), ('"bu": -1', "bu"),
+        ('"v": "' + "x" * 21 + '"', "v"),
+        ('"ts": "2038-01-19T03:14:08Z"', "ts"),
+        ('"ts": "1970-01-01T00:00:00Z"', "ts"),
+        ('"d": "2023-02-29"', "d"), ('"d": "2024-05-01T00:00:00Z"', "d"),
+        ('"tt": "' + "y" * 70000 + '"', "tt"),
+    ]
+    for member, field in bad:
+        for method, path, extra in (("POST", "/kinds", ', "req": "x"'),
+                                    ("PATCH", "/kinds/%d" % ident, "")):
+            body = ("{" + member + extra + "}").encode()
+            r, d = call(s, method, path, raw=body)
+            envelope(r, d, 422)
+            fields = [e["field"] for e in d["data"]["errors"]]
+            check(field in fields, "%s %s: errors %r" % (method,
+                                                         member[:40], d))
+    eq(db().value("SELECT COUNT(*) FROM kinds", database=APP_DB), count,
+       "rows after refused values")
+    eq(stored(ident), before, "the row after refused PATCHes")
+
+
+@test
+def test_type_mismatch_refused_at_worker_start():
+    s = kinds()
+    m = s.wait_log(r"<Resource /wrong>: .*", timeout=10)
+    line = m.group(0)
+    for part in ("Field price number does not match column price "
+                 "decimal(10,2): declare Field price decimal",
+                 "Field d datetime does not match column d date: "
+                 "declare Field d date",
+                 "Field v string does not match column v varchar(20): it "
+                 "holds 20 characters; declare max=20",
+                 "Field req string does not match column req varchar(10): "
+                 "the column is NOT NULL; declare Field req ... required",
+                 "Field f int does not match column f double"):
+        contains(line, part, "the log line")
+    r, d = call(s, "GET", "/wrong")
+    envelope(r, d, 503)
+    contains(d["message"], "declare Field price decimal", "503 message")
+    r, d = call(s, "POST", "/wrong", {"req": "x"})
+    envelope(r, d, 503)
 
 
 # ----------------------------------------------------------------------

@@ -556,6 +556,166 @@ START_TEST(number_syntax)
 END_TEST
 
 
+START_TEST(decimal_canon)
+{
+    static const struct {
+        const char  *in;
+        int          p, s;
+        const char  *out;       /* NULL: refused */
+    } cases[] = {
+        { "12.50", 10, 2, "12.5" }, { "12.5", 10, 2, "12.5" },
+        { "0.05", 10, 2, "0.05" }, { "-0.05", 10, 2, "-0.05" },
+        { "1.250e1", 10, 2, "12.5" }, { "1e3", 10, 2, "1000" },
+        { "1E+3", 10, 2, "1000" }, { "25e-3", 10, 3, "0.025" },
+        { "-0.00", 10, 2, "0" }, { "0", 10, 2, "0" },
+        { "99999999.99", 10, 2, "99999999.99" },
+        { "123456789.1", 10, 2, NULL }, { "1.234", 10, 2, NULL },
+        { "1e10", 10, 2, NULL }, { "1e-3", 10, 2, NULL },
+        { "12345678901234567890.0123456789", 30, 10,
+          "12345678901234567890.0123456789" },
+        { "1e999999", 65, 30, NULL }, { "1e-999999", 65, 30, NULL },
+        { "0x10", 10, 2, NULL }, { "12.", 10, 2, NULL },
+        { "", 10, 2, NULL }, { "5", 1, 0, "5" }, { "10", 1, 0, NULL },
+    };
+    const char  *out, *why;
+    size_t       i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        why = NULL;
+        out = rest_decimal_canon(arena, cases[i].in, strlen(cases[i].in),
+                                 cases[i].p, cases[i].s, &why);
+        if (cases[i].out == NULL) {
+            ck_assert_msg(out == NULL, "%s accepted as %s", cases[i].in,
+                          out);
+            ck_assert_ptr_nonnull(why);
+        } else {
+            ck_assert_msg(out != NULL, "%s refused: %s", cases[i].in, why);
+            ck_assert_str_eq(out, cases[i].out);
+        }
+    }
+}
+END_TEST
+
+
+/* The body's own digits reach decimal fields, wherever the text puts
+ * them; other members are left alone. */
+START_TEST(exact_numbers)
+{
+    rest_resource_t  *rs = new_resource();
+    const char       *text;
+    json_t           *body;
+    size_t            len;
+    char             *out;
+
+    ck_assert_ptr_null(field(rs, "id int"));
+    ck_assert_ptr_null(field(rs, "price decimal(30,10)"));
+    ck_assert_ptr_null(field(rs, "qty int"));
+    ck_assert_ptr_null(field(rs, "j json"));
+    ck_assert_ptr_null(field(rs, "s decimal as=string"));
+    ck_assert_ptr_null(rest_resource_finish(arena, rs));
+
+    text = "{ \"j\" : {\"price\": 1.5, \"x\": [\"}\\\"{\", 2]},"
+           "\"qty\":3,\n\t\"price\"\t:\t0.10000000000000000001 ,"
+           " \"s\": 7}";
+    body = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_int_eq(rest_body_exact_numbers(rs, body, text, strlen(text)),
+                     0);
+    out = rest_json_dump(arena, body, &len);
+    ck_assert_str_eq(out, "{\"j\":{\"price\":1.5,\"x\":[\"}\\\"{\",2]},"
+                     "\"qty\":3,\"price\":0.10000000000000000001,"
+                     "\"s\":7}");
+    ck_assert_uint_eq(len, strlen(out));
+    json_decref(body);
+}
+END_TEST
+
+
+/* The writer agrees with jansson's compact output. */
+START_TEST(json_dump)
+{
+    static const char  *docs[] = {
+        "{\"a\":[1,-2,3.5,1e+300,0.1,-0.0,1e-07,100.0],\"b\":null,"
+        "\"c\":true,\"d\":false}",
+        "[\"\\u0001\\n\\t\\\"\\\\/é€𝄞\",{},[]]",
+        "{\"k\\\"x\":\"v\\u0000w\",\"\\u007f\":12345678901234}",
+    };
+    json_t  *v;
+    char    *mine, *theirs;
+    size_t   i, len;
+
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        v = json_loads(docs[i], JSON_ALLOW_NUL, NULL);
+        ck_assert_ptr_nonnull(v);
+        mine = rest_json_dump(arena, v, &len);
+        theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        ck_assert_str_eq(mine, theirs);
+        free(theirs);
+        json_decref(v);
+    }
+
+    v = rest_exact("12.50", 5);
+    mine = rest_json_dump(arena, v, &len);
+    ck_assert_str_eq(mine, "12.50");
+    json_decref(v);
+}
+END_TEST
+
+
+START_TEST(schema_check)
+{
+    rest_resource_t  *rs = new_resource();
+    rest_field_t     *f;
+    const char       *err;
+    json_t           *col;
+
+    ck_assert_ptr_null(field(rs, "id int"));
+    ck_assert_ptr_null(field(rs, "price number"));
+    ck_assert_ptr_null(field(rs, "cost decimal"));
+    ck_assert_ptr_null(field(rs, "n int"));
+    ck_assert_ptr_null(field(rs, "name string"));
+    ck_assert_ptr_null(rest_resource_finish(arena, rs));
+
+    col = json_pack("{s:s, s:s, s:i, s:i, s:n, s:s, s:s}", "t", "decimal",
+                    "ct", "decimal(10,2)", "p", 10, "s", 2, "l", "n", "YES",
+                    "x", "");
+    err = rest_schema_check(arena, rs, rest_field_find(rs, "price"), col);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "declare Field price decimal"));
+
+    f = rest_field_find(rs, "cost");
+    ck_assert_ptr_null(rest_schema_check(arena, rs, f, col));
+    ck_assert_int_eq(f->precision, 10);
+    ck_assert_int_eq(f->scale, 2);
+    json_decref(col);
+
+    col = json_pack("{s:s, s:s, s:n, s:n, s:n, s:s, s:s}", "t", "smallint",
+                    "ct", "smallint(5) unsigned", "p", "s", "l", "n", "YES",
+                    "x", "");
+    f = rest_field_find(rs, "n");
+    ck_assert_ptr_null(rest_schema_check(arena, rs, f, col));
+    ck_assert(f->col_int);
+    ck_assert(f->col_min == 0.0 && f->col_max == 65535.0);
+    json_decref(col);
+
+    col = json_pack("{s:s, s:s, s:n, s:n, s:i, s:s, s:s}", "t", "varchar",
+                    "ct", "varchar(40)", "p", "s", "l", 40, "n", "NO",
+                    "x", "");
+    err = rest_schema_check(arena, rs, rest_field_find(rs, "name"), col);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "declare max=40"));
+    json_decref(col);
+
+    col = json_pack("{s:s, s:s, s:n, s:n, s:n, s:s, s:s}", "t", "int",
+                    "ct", "int(11)", "p", "s", "l", "n", "NO", "x", "");
+    err = rest_schema_check(arena, rs, rest_field_find(rs, "id"), col);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "AUTO_INCREMENT"));
+    json_decref(col);
+}
+END_TEST
+
+
 START_TEST(cursor)
 {
     rest_query_t  q;
@@ -708,6 +868,10 @@ rest_suite(void)
         { "query_errors_quoted", query_errors_quoted, 0 },
         { "text_quote", text_quote, 0 },
         { "number_syntax", number_syntax, 0 },
+        { "decimal_canon", decimal_canon, 0 },
+        { "exact_numbers", exact_numbers, 0 },
+        { "json_dump", json_dump, 0 },
+        { "schema_check", schema_check, 0 },
         { "cursor", cursor, 0 },
         { "accept", accept, 0 },
         { "etags", etags, 0 },
