@@ -43,7 +43,8 @@
  *             (inside <Resource>: Database, Table, Key, Field, Methods,
  *             PageSize, MaxPageSize, Sortable, Filterable,
  *             ResourceAutoCreate, VersionColumn, FieldFromUser,
- *             RestTemplate, MaxBodySize; see README.md)
+ *             RestTemplate, MaxBodySize, RestIdempotency,
+ *             RestIdempotencyTable, RestIdempotencyTTL; see README.md)
  * Hooks:      handler (MIDDLE), post_config
  */
 
@@ -66,6 +67,16 @@
 
 /* The server's "You have an error in your SQL syntax" (ER_PARSE_ERROR). */
 #define MOD_REST_ER_PARSE_ERROR 1064
+
+/* ER_LOCK_WAIT_TIMEOUT: the statement (only) was rolled back. */
+#define MOD_REST_ER_LOCK_WAIT   1205
+
+/* Expired Idempotency-Key rows are removed at most this often per
+ * worker (and for the key in hand, always). */
+#define MOD_REST_IDEM_GC_US     (60 * 1000000ULL)
+
+/* An Idempotency-Key: 1 to this many visible ASCII characters. */
+#define MOD_REST_IDEM_KEY_MAX   255
 
 
 typedef struct mod_rest_oa_s  mod_rest_oa_t;
@@ -95,7 +106,15 @@ typedef struct {
 
 typedef enum {
     MOD_REST_S_SCHEMA_CREATE = 0,
+    MOD_REST_S_SCHEMA_IDEM_CREATE,
     MOD_REST_S_SCHEMA_COLUMNS,
+    MOD_REST_S_SCHEMA_IDEM_COLUMNS,
+    MOD_REST_S_IDEM_BEGIN,
+    MOD_REST_S_IDEM_GC,
+    MOD_REST_S_IDEM_CLEAN,
+    MOD_REST_S_IDEM_CLAIM,
+    MOD_REST_S_IDEM_RECORD,
+    MOD_REST_S_IDEM_LOOKUP,
     MOD_REST_S_WRITE,
     MOD_REST_S_COUNT,
     MOD_REST_S_PAGE,
@@ -136,6 +155,15 @@ typedef struct {
     cairn_db_param_t    *insert_params; /* kept to insert again */
     size_t               ninsert_params;
 
+    /* Idempotency-Key (RestIdempotency on): the key, what identifies the
+     * request (method, target, body), the recorded answer. */
+    const char          *idem_key;
+    cairn_db_param_t     idem_who[3];   /* resource, owner, key */
+    cairn_db_param_t     idem_print;    /* text the fingerprint hashes */
+    int                  idem_conflict; /* 1: look the key up, 2: busy */
+    char                *idem_text;     /* the envelope, as recorded */
+    size_t               idem_len;
+
     /* The answer kept while a transaction ends. */
     int                  status;
     const char          *message;
@@ -170,6 +198,14 @@ static int mod_rest_prepare_body(mod_rest_job_t *job, int *rc);
 static int mod_rest_row(mod_rest_job_t *job, const cairn_db_result_t *res);
 static int mod_rest_parse_id(mod_rest_job_t *job);
 static void mod_rest_if_match(mod_rest_job_t *job);
+static int mod_rest_idem_prepare(mod_rest_job_t *job, int *rc);
+static void mod_rest_text_param(cairn_db_param_t *p, const char *s);
+static void mod_rest_idem_step(mod_rest_job_t *job,
+                               const cairn_db_result_t *res);
+static void mod_rest_idem_record(mod_rest_job_t *job);
+static void mod_rest_idem_replay(mod_rest_job_t *job,
+                                 const cairn_db_result_t *res);
+static void mod_rest_idem_lookup(mod_rest_job_t *job);
 static void mod_rest_acquired(cairn_request_t *r, cairn_db_conn_t *c,
                               const cairn_db_error_t *err, void *data);
 static void mod_rest_start(mod_rest_job_t *job);
@@ -188,12 +224,12 @@ static int mod_rest_response(cairn_request_t *r);
 static int mod_rest_worker_init(cairn_server_t *s);
 static void mod_rest_boot_acquired(cairn_request_t *r, cairn_db_conn_t *c,
                                    const cairn_db_error_t *err, void *data);
-static void mod_rest_boot_created(cairn_request_t *r,
-                                  const cairn_db_result_t *res,
-                                  const cairn_db_error_t *err, void *data);
-static void mod_rest_boot_columns(cairn_request_t *r,
-                                  const cairn_db_result_t *res,
-                                  const cairn_db_error_t *err, void *data);
+static void mod_rest_boot_next(cairn_request_t *r,
+                               const cairn_db_result_t *res,
+                               const cairn_db_error_t *err, void *data);
+static int mod_rest_idem_verdict(rest_resource_t *rs,
+                                 const cairn_db_result_t *res,
+                                 cairn_request_t *r);
 static void mod_rest_commit(mod_rest_job_t *job);
 static void mod_rest_schema(mod_rest_job_t *job,
                             const cairn_db_result_t *res);
@@ -250,6 +286,13 @@ static const cairn_directive_t  mod_rest_resource_directives[] = {
     CAIRN_DIRECTIVE_ONE("RestTemplate", rest_resource_t, template_name,
                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
     CAIRN_DIRECTIVE_SIZE("MaxBodySize", rest_resource_t, max_body,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_FLAG("RestIdempotency", rest_resource_t, idem,
+                         CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
+    CAIRN_DIRECTIVE_CUSTOM("RestIdempotencyTable", CAIRN_ARGS_ONE,
+                           rest_resource_t, idem_table, CAIRN_SCOPE_SECTION,
+                           CAIRN_MERGE_NONE, mod_rest_set_ident),
+    CAIRN_DIRECTIVE_MSEC("RestIdempotencyTTL", rest_resource_t, idem_ttl_ms,
                          CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE),
     CAIRN_DIRECTIVE_END
 };
@@ -365,6 +408,8 @@ mod_rest_set_resource(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     res->page_size = 20;
     res->max_page_size = 100;
     res->max_body = 1024 * 1024;
+    res->idem_table = "rest_idempotency";
+    res->idem_ttl_ms = 24 * 3600 * 1000;
 
     /* The OpenAPI names: the path's segments joined with '_'. */
     name = cairn_arena_strdup(a, p + 1);
@@ -455,6 +500,8 @@ mod_rest_set_ident(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
         res->key = v;
     } else if (strcasecmp(name, "VersionColumn") == 0) {
         res->version_col = v;
+    } else if (strcasecmp(name, "RestIdempotencyTable") == 0) {
+        res->idem_table = v;
     } else {
         res->from_user = v;
     }
@@ -537,6 +584,8 @@ mod_rest_collect(void *conf, const char *where, void *data)
             res->methods = REST_METHODS_ALL;
         }
         err = res->max_body < 1 ? "MaxBodySize must be at least 1 byte"
+              : res->idem_ttl_ms < 1000 ? "RestIdempotencyTTL must be at "
+                                          "least 1s"
               : rest_resource_finish(a, res);
         if (err != NULL) {
             return cairn_arena_printf(a, "%s:%d: <Resource %s>: %s",
@@ -820,6 +869,13 @@ mod_rest_handler(cairn_request_t *r)
         }
     }
 
+    if (res->idem && (job->method == CAIRN_METHOD_POST
+                      || job->method == CAIRN_METHOD_PATCH)
+        && mod_rest_idem_prepare(job, &rc) != 0)
+    {
+        return rc;
+    }
+
     if (!job->item && job->method != CAIRN_METHOD_POST) {
         err = rest_query_parse(job->arena, res, cairn_request_query(r),
                                &job->query);
@@ -962,6 +1018,77 @@ mod_rest_prepare_body(mod_rest_job_t *job, int *rc)
 }
 
 
+/*
+ * Idempotency-Key (the IETF httpapi draft): a POST or PATCH that carries
+ * one is written in one transaction with a record of its answer, so a
+ * retry with the same key gets that answer again instead of writing
+ * twice.  The key is an sf-string: 1 to 255 visible ASCII characters,
+ * quoted or not.  Returns 0 (with or without a key), or -1 when it
+ * answered 400.
+ */
+static int
+mod_rest_idem_prepare(mod_rest_job_t *job, int *rc)
+{
+    cairn_request_t  *r = job->r;
+    const char       *key, *user, *body, *p;
+    size_t            len, blen;
+    char             *text;
+
+    key = cairn_request_header(r, "Idempotency-Key");
+    if (key == NULL) {
+        return 0;
+    }
+    len = strlen(key);
+    if (len >= 2 && key[0] == '"' && key[len - 1] == '"') {
+        key = cairn_arena_strndup(job->arena, key + 1, len - 2);
+        len -= 2;
+    }
+    for (p = key; *p != '\0' && *p > ' ' && *p < 0x7f; p++) {
+        /* visible ASCII */
+    }
+    if (len == 0 || len > MOD_REST_IDEM_KEY_MAX || *p != '\0') {
+        *rc = mod_rest_fail(r, job->res, 400, "Idempotency-Key must be 1 "
+                            "to 255 visible ASCII characters");
+        return -1;
+    }
+
+    job->idem_key = key;
+    user = cairn_request_user(r);
+    mod_rest_text_param(&job->idem_who[0], job->res->path);
+    mod_rest_text_param(&job->idem_who[1], user != NULL ? user : "");
+    mod_rest_text_param(&job->idem_who[2], key);
+
+    /* What makes two requests the same one. */
+    body = cairn_request_body(r, &blen);
+    text = cairn_arena_printf(job->arena, "%s %s\n",
+                              cairn_request_method_name(r),
+                              cairn_request_target(r));
+    len = strlen(text);
+    job->idem_print.type = CAIRN_DB_BLOB;
+    job->idem_print.v.s.p = text;
+    job->idem_print.v.s.len = len;
+    if (blen > 0) {
+        text = cairn_arena_alloc(job->arena, len + blen);
+        memcpy(text, job->idem_print.v.s.p, len);
+        memcpy(text + len, body, blen);
+        job->idem_print.v.s.p = text;
+        job->idem_print.v.s.len = len + blen;
+    }
+
+    return 0;
+}
+
+
+static void
+mod_rest_text_param(cairn_db_param_t *p, const char *s)
+{
+    memset(p, 0, sizeof(*p));
+    p->type = CAIRN_DB_STRING;
+    p->v.s.p = s;
+    p->v.s.len = strlen(s);
+}
+
+
 /* If-Match: the version it names (-1 when it names none of ours); "*"
  * asks for no check. */
 static void
@@ -1048,28 +1175,38 @@ static const char  mod_rest_sql_columns[] =
 
 
 static void
-mod_rest_table_param(cairn_db_param_t *p, const rest_resource_t *rs)
+mod_rest_table_param(cairn_db_param_t *p, const char *table)
 {
     memset(p, 0, sizeof(*p));
     p->type = CAIRN_DB_STRING;
-    p->v.s.p = rs->table;
-    p->v.s.len = strlen(rs->table);
+    p->v.s.p = table;
+    p->v.s.len = strlen(table);
 }
 
 
 /*
- * The check at worker start: each resource's table is looked at (and
- * created with ResourceAutoCreate) before the first request, on a
- * connection of its own.  When the database cannot be reached then, the
- * first request checks instead.
+ * The check at worker start: each resource's table (and its
+ * Idempotency-Key table) is looked at, and created with
+ * ResourceAutoCreate, before the first request, on a connection of its
+ * own.  When the database cannot be reached then, the first request
+ * checks instead.
  */
+typedef enum {
+    MOD_REST_BOOT_CREATE = 0,
+    MOD_REST_BOOT_IDEM_CREATE,
+    MOD_REST_BOOT_COLUMNS,
+    MOD_REST_BOOT_IDEM_COLUMNS
+} mod_rest_boot_step_t;
+
 typedef struct {
     rest_resource_t         *rs;
     const cairn_db_t        *db;
     cairn_db_conn_t         *conn;
+    mod_rest_boot_step_t     step;
 } mod_rest_boot_t;
 
 static void mod_rest_boot_done(mod_rest_boot_t *b);
+static void mod_rest_boot_run(mod_rest_boot_t *b, mod_rest_boot_step_t step);
 
 
 static int
@@ -1102,8 +1239,6 @@ mod_rest_boot_acquired(cairn_request_t *r, cairn_db_conn_t *c,
                        const cairn_db_error_t *err, void *data)
 {
     mod_rest_boot_t  *b = data;
-    cairn_db_param_t  p;
-    int               rc;
 
     if (err != NULL) {
         cairn_log_warn(NULL, 0, "<Resource %s>: database %s not available "
@@ -1114,36 +1249,38 @@ mod_rest_boot_acquired(cairn_request_t *r, cairn_db_conn_t *c,
     }
     b->conn = c;
 
-    if (b->rs->auto_create) {
-        rc = b->db->query(c, b->rs->sql_create, NULL, 0,
-                          mod_rest_boot_created, b);
-    } else {
-        mod_rest_table_param(&p, b->rs);
-        rc = b->db->query(c, mod_rest_sql_columns, &p, 1,
-                          mod_rest_boot_columns, b);
-    }
-    if (rc != CAIRN_OK) {
-        mod_rest_boot_done(b);
-    }
+    mod_rest_boot_run(b, b->rs->auto_create ? MOD_REST_BOOT_CREATE
+                                            : MOD_REST_BOOT_COLUMNS);
 }
 
 
 static void
-mod_rest_boot_created(cairn_request_t *r, const cairn_db_result_t *res,
-                      const cairn_db_error_t *err, void *data)
+mod_rest_boot_run(mod_rest_boot_t *b, mod_rest_boot_step_t step)
 {
-    mod_rest_boot_t  *b = data;
     cairn_db_param_t  p;
+    const char       *sql = mod_rest_sql_columns;
+    size_t            n = 1;
 
-    if (err != NULL) {
-        cairn_log_error(NULL, 0, "%s:%d: <Resource %s>: cannot create table "
-                        "%s: %s", b->rs->file, b->rs->line, b->rs->path,
-                        b->rs->table, err->message);
+    b->step = step;
+    switch (step) {
+    case MOD_REST_BOOT_CREATE:
+        sql = b->rs->sql_create;
+        n = 0;
+        break;
+    case MOD_REST_BOOT_IDEM_CREATE:
+        sql = b->rs->sql_idem_create;
+        n = 0;
+        break;
+    case MOD_REST_BOOT_COLUMNS:
+        mod_rest_table_param(&p, b->rs->table);
+        break;
+    case MOD_REST_BOOT_IDEM_COLUMNS:
+        mod_rest_table_param(&p, b->rs->idem_table);
+        break;
     }
 
-    mod_rest_table_param(&p, b->rs);
-    if (b->db->query(b->conn, mod_rest_sql_columns, &p, 1,
-                     mod_rest_boot_columns, b) != CAIRN_OK)
+    if (b->db->query(b->conn, sql, &p, n, mod_rest_boot_next, b)
+        != CAIRN_OK)
     {
         mod_rest_boot_done(b);
     }
@@ -1151,16 +1288,45 @@ mod_rest_boot_created(cairn_request_t *r, const cairn_db_result_t *res,
 
 
 static void
-mod_rest_boot_columns(cairn_request_t *r, const cairn_db_result_t *res,
-                      const cairn_db_error_t *err, void *data)
+mod_rest_boot_next(cairn_request_t *r, const cairn_db_result_t *res,
+                   const cairn_db_error_t *err, void *data)
 {
     mod_rest_boot_t  *b = data;
+    rest_resource_t  *rs = b->rs;
     cairn_arena_t    *a;
+    int               verdict;
 
-    if (err == NULL) {
+    switch (b->step) {
+    case MOD_REST_BOOT_CREATE:
+    case MOD_REST_BOOT_IDEM_CREATE:
+        if (err != NULL) {
+            cairn_log_error(NULL, 0, "%s:%d: <Resource %s>: cannot create "
+                            "table %s: %s", rs->file, rs->line, rs->path,
+                            b->step == MOD_REST_BOOT_CREATE ? rs->table
+                            : rs->idem_table, err->message);
+        }
+        mod_rest_boot_run(b, b->step == MOD_REST_BOOT_CREATE && rs->idem
+                          ? MOD_REST_BOOT_IDEM_CREATE
+                          : MOD_REST_BOOT_COLUMNS);
+        return;
+
+    case MOD_REST_BOOT_COLUMNS:
+    case MOD_REST_BOOT_IDEM_COLUMNS:
+        if (err != NULL) {
+            break;
+        }
         a = cairn_arena_create(1024);
-        mod_rest_schema_verdict(b->rs, res, NULL, a);
+        verdict = b->step == MOD_REST_BOOT_COLUMNS
+                  ? mod_rest_schema_verdict(rs, res, NULL, a)
+                  : mod_rest_idem_verdict(rs, res, NULL);
         cairn_arena_destroy(a);
+        if (verdict == REST_SCHEMA_OK && rs->idem
+            && b->step == MOD_REST_BOOT_COLUMNS)
+        {
+            mod_rest_boot_run(b, MOD_REST_BOOT_IDEM_COLUMNS);
+            return;
+        }
+        break;
     }
 
     mod_rest_boot_done(b);
@@ -1175,6 +1341,49 @@ mod_rest_boot_done(mod_rest_boot_t *b)
 }
 
 
+/*
+ * The Idempotency-Key table must have the columns of sql_idem_create;
+ * the verdict joins the main table's in rs.
+ */
+static int
+mod_rest_idem_verdict(rest_resource_t *rs, const cairn_db_result_t *res,
+                      cairn_request_t *r)
+{
+    static const char *const  need[] = { "resource", "owner", "idem_key",
+        "fingerprint", "status", "location", "etag", "body", "expires" };
+    const char  *name;
+    size_t       i, j;
+
+    for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        for (j = 0; j < res->nrows; j++) {
+            name = json_string_value(json_object_get(
+                json_array_get(res->rows, j), "c"));
+            if (name != NULL && strcasecmp(name, need[i]) == 0) {
+                break;
+            }
+        }
+        if (j == res->nrows) {
+            break;
+        }
+    }
+    if (i == sizeof(need) / sizeof(need[0])) {
+        return REST_SCHEMA_OK;
+    }
+
+    rs->schema = REST_SCHEMA_BAD;
+    rs->schema_at = cairn_now_us();
+    snprintf(rs->schema_error, sizeof(rs->schema_error), "resource %s is "
+             "not available: RestIdempotency needs table %s, which %s%s",
+             rs->path, rs->idem_table, res->nrows == 0 ? "does not exist"
+             : "lacks the column ", res->nrows == 0 ? "" : need[i]);
+    cairn_log_error(r, 0, "%s:%d: <Resource %s>: %s: set ResourceAutoCreate "
+                    "on, or create it with:\n%s", rs->file, rs->line,
+                    rs->path, rs->schema_error, rs->sql_idem_create);
+
+    return REST_SCHEMA_BAD;
+}
+
+
 /* Checks the table's columns (information_schema); res is NULL to ask. */
 static void
 mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
@@ -1183,16 +1392,24 @@ mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
     cairn_db_param_t   p;
 
     if (res == NULL) {
-        mod_rest_table_param(&p, rs);
+        mod_rest_table_param(&p, rs->table);
         mod_rest_run(job, MOD_REST_S_SCHEMA_COLUMNS, mod_rest_sql_columns,
                      &p, 1);
         return;
     }
 
-    if (mod_rest_schema_verdict(rs, res, job->r, job->arena)
-        != REST_SCHEMA_OK)
+    if ((job->step == MOD_REST_S_SCHEMA_COLUMNS
+         ? mod_rest_schema_verdict(rs, res, job->r, job->arena)
+         : mod_rest_idem_verdict(rs, res, job->r)) != REST_SCHEMA_OK)
     {
         mod_rest_finish(job, 503, rs->schema_error, NULL);
+        return;
+    }
+
+    if (job->step == MOD_REST_S_SCHEMA_COLUMNS && rs->idem) {
+        mod_rest_table_param(&p, rs->idem_table);
+        mod_rest_run(job, MOD_REST_S_SCHEMA_IDEM_COLUMNS,
+                     mod_rest_sql_columns, &p, 1);
         return;
     }
 
@@ -1281,6 +1498,18 @@ mod_rest_start(mod_rest_job_t *job)
         } else {
             mod_rest_list(job);
         }
+        return;
+    }
+
+    if (job->idem_key != NULL) {
+        /* The write and the record of its answer: one transaction. */
+        job->step = MOD_REST_S_IDEM_BEGIN;
+        if (job->db->begin(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
+            mod_rest_finish(job, 503, "the database is not available",
+                            NULL);
+            return;
+        }
+        job->in_tx = 1;
         return;
     }
 
@@ -1393,6 +1622,11 @@ mod_rest_tx_done(cairn_request_t *r, const cairn_db_error_t *err,
 
     if (job->step == MOD_REST_S_ROLLBACK) {
         job->in_tx = 0;
+        if (job->idem_conflict == 1) {
+            /* The key is taken: what did its first request answer? */
+            mod_rest_idem_lookup(job);
+            return;
+        }
         mod_rest_answer(job);
         return;
     }
@@ -1513,11 +1747,30 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
 
     switch (job->step) {
     case MOD_REST_S_SCHEMA_CREATE:
+        if (rs->idem) {
+            mod_rest_run(job, MOD_REST_S_SCHEMA_IDEM_CREATE,
+                         rs->sql_idem_create, NULL, 0);
+            return;
+        }
+        mod_rest_schema(job, NULL);
+        return;
+
+    case MOD_REST_S_SCHEMA_IDEM_CREATE:
         mod_rest_schema(job, NULL);
         return;
 
     case MOD_REST_S_SCHEMA_COLUMNS:
+    case MOD_REST_S_SCHEMA_IDEM_COLUMNS:
         mod_rest_schema(job, res);
+        return;
+
+    case MOD_REST_S_IDEM_BEGIN:
+    case MOD_REST_S_IDEM_GC:
+    case MOD_REST_S_IDEM_CLEAN:
+    case MOD_REST_S_IDEM_CLAIM:
+    case MOD_REST_S_IDEM_RECORD:
+    case MOD_REST_S_IDEM_LOOKUP:
+        mod_rest_idem_step(job, res);
         return;
 
     case MOD_REST_S_WRITE:
@@ -1714,12 +1967,18 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
 }
 
 
-/* Commits the transaction if there is one, then answers. */
+/* Commits the transaction if there is one, then answers.  With an
+ * Idempotency-Key the answer is recorded first, in the transaction. */
 static void
 mod_rest_commit(mod_rest_job_t *job)
 {
     if (!job->in_tx) {
         mod_rest_answer(job);
+        return;
+    }
+
+    if (job->idem_key != NULL && job->idem_text == NULL) {
+        mod_rest_idem_record(job);
         return;
     }
 
@@ -1848,6 +2107,42 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
     char              field[80];
     size_t            len;
     json_t           *errors;
+    int               unknown;
+
+    if (job->step == MOD_REST_S_IDEM_GC
+        && err->code == MOD_REST_ER_LOCK_WAIT)
+    {
+        /* Expired keys locked by somebody else: another time. */
+        mod_rest_idem_step(job, NULL);
+        return;
+    }
+
+    if ((job->step == MOD_REST_S_IDEM_CLAIM
+         || job->step == MOD_REST_S_IDEM_CLEAN)
+        && (err->kind == CAIRN_DB_DUPLICATE
+            || err->code == MOD_REST_ER_LOCK_WAIT))
+    {
+        if (err->code == MOD_REST_ER_LOCK_WAIT) {
+            mod_rest_finish(job, 409, "a request with this Idempotency-Key "
+                            "is still being processed; retry later", NULL);
+            return;
+        }
+        /* Taken and committed: roll back, then look its answer up. */
+        job->idem_conflict = 1;
+        job->step = MOD_REST_S_ROLLBACK;
+        if (job->db->rollback(job->conn, mod_rest_tx_done, job) != CAIRN_OK)
+        {
+            mod_rest_finish(job, 503, "the database is not available", NULL);
+        }
+        return;
+    }
+
+    if (err->code == MOD_REST_ER_LOCK_WAIT) {
+        /* innodb_lock_wait_timeout: the statement was undone. */
+        mod_rest_finish(job, 503, "the row is locked by another writer for "
+                        "too long; nothing was written", NULL);
+        return;
+    }
 
     switch (err->kind) {
     case CAIRN_DB_DUPLICATE:
@@ -1887,8 +2182,9 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
                             "could be read back", NULL);
             return;
         }
+        unknown = mod_rest_outcome_unknown(job);
         job->in_tx = 0;
-        if (mod_rest_outcome_unknown(job)) {
+        if (unknown) {
             /* The statement (or the COMMIT) may have reached the server
              * before the connection was lost or the wait ran out: it
              * may have been applied.  Saying 503 would invite a retry
@@ -1940,14 +2236,20 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
 /*
  * Whether a lost connection or a timeout leaves the write's outcome
  * unknown: a statement that commits by itself (POST's INSERT, PUT's
- * UPDATE, DELETE) or a COMMIT was sent, and no answer came.  A PATCH's
- * UPDATE inside its transaction is not: a server that loses the
- * connection rolls back what was not committed.  Reads, BEGIN and the
- * wait for a connection never changed anything.
+ * UPDATE, DELETE) or a COMMIT was sent, and no answer came.  A statement
+ * inside a transaction (PATCH, any write with an Idempotency-Key) is
+ * not: a server that loses the connection rolls back what was not
+ * committed.  Reads, BEGIN and the wait for a connection never changed
+ * anything.
  */
 static int
 mod_rest_outcome_unknown(const mod_rest_job_t *job)
 {
+    if (job->in_tx) {
+        /* Rolled back by the server unless the COMMIT got there. */
+        return job->step == MOD_REST_S_COMMIT;
+    }
+
     switch (job->step) {
     case MOD_REST_S_INSERT:
     case MOD_REST_S_DELETE:
@@ -2052,6 +2354,17 @@ mod_rest_answer(mod_rest_job_t *job)
         cairn_response_header_set(r, "Location", job->location);
     }
 
+    if (job->idem_text != NULL && job->status < 400) {
+        /* The very bytes recorded with the Idempotency-Key. */
+        json_decref(job->data);
+        job->data = NULL;
+        cairn_request_set_ctx(r, &mod_rest_module, job);
+        rc = cairn_respond(r, job->status, "application/json",
+                           job->idem_text, job->idem_len);
+        cairn_request_resume(r, rc);
+        return;
+    }
+
     if (job->status == 304) {
         rc = cairn_respond(r, 304, NULL, NULL, 0);
     } else {
@@ -2090,4 +2403,167 @@ mod_rest_encode_id(cairn_arena_t *a, const char *id)
     *o = '\0';
 
     return out;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Idempotency-Key                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The steps of a POST or PATCH with an Idempotency-Key, inside its
+ * transaction: BEGIN, (now and then) drop expired keys, drop this key if
+ * expired, claim it (a row locked until COMMIT), the write itself, record
+ * the answer, COMMIT.  A key already committed makes the claim fail as a
+ * duplicate: the transaction is rolled back and the recorded answer
+ * looked up.  A key whose first request still runs holds the claim's
+ * row lock: the claim does not wait for it, and the answer is 409.
+ */
+static void
+mod_rest_idem_step(mod_rest_job_t *job, const cairn_db_result_t *res)
+{
+    rest_resource_t   *rs = job->res;
+    cairn_db_param_t  *p;
+
+    switch (job->step) {
+    case MOD_REST_S_IDEM_BEGIN:
+        if (cairn_now_us() - rs->idem_gc_at > MOD_REST_IDEM_GC_US) {
+            rs->idem_gc_at = cairn_now_us();
+            mod_rest_run(job, MOD_REST_S_IDEM_GC, rs->sql_idem_gc, NULL, 0);
+            return;
+        }
+        mod_rest_run(job, MOD_REST_S_IDEM_CLEAN, rs->sql_idem_clean,
+                     job->idem_who, 3);
+        return;
+
+    case MOD_REST_S_IDEM_GC:
+        mod_rest_run(job, MOD_REST_S_IDEM_CLEAN, rs->sql_idem_clean,
+                     job->idem_who, 3);
+        return;
+
+    case MOD_REST_S_IDEM_CLEAN:
+        p = cairn_arena_calloc(job->arena, 5 * sizeof(*p));
+        memcpy(p, job->idem_who, 3 * sizeof(*p));
+        p[3] = job->idem_print;
+        p[4].type = CAIRN_DB_INT;
+        p[4].v.i = rs->idem_ttl_ms / 1000;
+        mod_rest_run(job, MOD_REST_S_IDEM_CLAIM, rs->sql_idem_claim, p, 5);
+        return;
+
+    case MOD_REST_S_IDEM_CLAIM:
+        /* The key is ours until COMMIT: the write. */
+        job->step = MOD_REST_S_WRITE;
+        mod_rest_step(job, NULL);
+        return;
+
+    case MOD_REST_S_IDEM_RECORD:
+        job->step = MOD_REST_S_COMMIT;
+        if (job->db->commit(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
+            mod_rest_finish(job, 503, "the database is not available", NULL);
+        }
+        return;
+
+    case MOD_REST_S_IDEM_LOOKUP:
+        mod_rest_idem_replay(job, res);
+        return;
+
+    default:
+        mod_rest_finish(job, 500, NULL, NULL);
+        return;
+    }
+}
+
+
+/* The answer of the write, recorded with its key before COMMIT: the
+ * envelope exactly as it will be sent. */
+static void
+mod_rest_idem_record(mod_rest_job_t *job)
+{
+    cairn_db_param_t  *p;
+    json_t            *env;
+
+    env = rest_envelope(job->status, job->message != NULL ? job->message
+                        : cairn_status_reason(job->status),
+                        job->data != NULL ? json_incref(job->data) : NULL);
+    job->idem_text = env != NULL ? rest_json_dump(job->arena, env,
+                                                  &job->idem_len)
+                                 : NULL;
+    json_decref(env);
+    if (job->idem_text == NULL) {
+        mod_rest_finish(job, 500, NULL, NULL);
+        return;
+    }
+
+    p = cairn_arena_calloc(job->arena, 7 * sizeof(*p));
+    p[0].type = CAIRN_DB_INT;
+    p[0].v.i = job->status;
+    if (job->location != NULL) {
+        mod_rest_text_param(&p[1], job->location);
+    }
+    if (job->etag != NULL) {
+        mod_rest_text_param(&p[2], job->etag);
+    }
+    p[3].type = CAIRN_DB_STRING;
+    p[3].v.s.p = job->idem_text;
+    p[3].v.s.len = job->idem_len;
+    memcpy(p + 4, job->idem_who, 3 * sizeof(*p));
+
+    mod_rest_run(job, MOD_REST_S_IDEM_RECORD, job->res->sql_idem_record, p, 7);
+}
+
+
+/* After the claim found the key taken (and the transaction was rolled
+ * back): the recorded answer, if the request is the same one. */
+static void
+mod_rest_idem_lookup(mod_rest_job_t *job)
+{
+    cairn_db_param_t  *p;
+
+    job->idem_conflict = 2;
+    p = cairn_arena_calloc(job->arena, 4 * sizeof(*p));
+    p[0] = job->idem_print;
+    memcpy(p + 1, job->idem_who, 3 * sizeof(*p));
+    mod_rest_run(job, MOD_REST_S_IDEM_LOOKUP, job->res->sql_idem_lookup, p,
+                 4);
+}
+
+
+static void
+mod_rest_idem_replay(mod_rest_job_t *job, const cairn_db_result_t *res)
+{
+    json_t      *row;
+    const char  *body;
+
+    if (res->nrows == 0) {
+        /* Gone since (expired, or its first request rolled back). */
+        mod_rest_finish(job, 409, "a request with this Idempotency-Key "
+                        "did not finish; send it again", NULL);
+        return;
+    }
+    row = json_array_get(res->rows, 0);
+    if (json_integer_value(json_object_get(row, "same")) != 1) {
+        mod_rest_finish(job, 422, "this Idempotency-Key was used for a "
+                        "different request (method, path or body)", NULL);
+        return;
+    }
+
+    body = json_string_value(json_object_get(row, "body"));
+    if (body == NULL) {
+        mod_rest_finish(job, 500, NULL, NULL);
+        return;
+    }
+    job->status = (int) json_integer_value(json_object_get(row, "status"));
+    job->location = json_string_value(json_object_get(row, "location"));
+    job->etag = json_string_value(json_object_get(row, "etag"));
+    if (job->location != NULL) {
+        job->location = cairn_arena_strdup(job->arena, job->location);
+    }
+    if (job->etag != NULL) {
+        job->etag = cairn_arena_strdup(job->arena, job->etag);
+    }
+    job->idem_len = json_string_length(json_object_get(row, "body"));
+    job->idem_text = cairn_arena_memdup(job->arena, body, job->idem_len + 1);
+    cairn_response_header_set(job->r, "Idempotent-Replayed", "true");
+
+    mod_rest_answer(job);
 }

@@ -127,6 +127,9 @@ struct rest_resource_s {
     int                  max_page_size;
     int                  auto_create;
     int64_t              max_body;
+    int                  idem;          /* RestIdempotency */
+    const char          *idem_table;    /* RestIdempotencyTable */
+    int64_t              idem_ttl_ms;   /* RestIdempotencyTTL */
     cairn_strv_t         sortable;
     cairn_strv_t         filterable;
 
@@ -144,12 +147,19 @@ struct rest_resource_s {
     const char          *sql_delete;
     const char          *sql_delete_if;
     const char          *sql_create;
+    const char          *sql_idem_create;   /* the Idempotency-Key table */
+    const char          *sql_idem_clean;    /* this key, if expired */
+    const char          *sql_idem_claim;    /* INSERT, no lock wait */
+    const char          *sql_idem_record;   /* the answer, in the tx */
+    const char          *sql_idem_lookup;   /* a committed answer */
+    const char          *sql_idem_gc;       /* expired keys, a batch */
 
     /* Run time, per worker. */
     const void          *db;            /* const cairn_db_t * */
     int                  schema;        /* REST_SCHEMA_* */
     int                  no_returning;  /* the server lacks it */
     uint64_t             schema_at;     /* when it was last found bad */
+    uint64_t             idem_gc_at;    /* last removal of expired keys */
     char                 schema_error[1024];
 
     rest_resource_t     *next;

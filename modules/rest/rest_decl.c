@@ -31,6 +31,7 @@ static int rest_decl_is_text(rest_type_t t);
 static int rest_decl_is_numeric(rest_type_t t);
 static char *rest_decl_join(cairn_arena_t *a, const char *prefix,
                             const char *item, const char *sep);
+static void rest_decl_idem_sql(cairn_arena_t *a, rest_resource_t *res);
 
 
 int
@@ -569,7 +570,60 @@ rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
     res->sql_create = cairn_arena_printf(a, "%s\n) ENGINE=InnoDB DEFAULT "
                                          "CHARSET=utf8mb4", create);
 
+    if (res->idem) {
+        rest_decl_idem_sql(a, res);
+    }
+
     return NULL;
+}
+
+
+/*
+ * The statements of Idempotency-Key (RestIdempotency on).  Keys are
+ * scoped by resource and by the authenticated user, so one client never
+ * sees another's answer; the fingerprint is SHA-256 of the method, the
+ * target and the body, made by the server.  No statement on the table
+ * waits for a row lock (innodb_lock_wait_timeout = 0, MariaDB 10.3 and
+ * later): a key whose first request is still running is a 409 at once.
+ */
+static void
+rest_decl_idem_sql(cairn_arena_t *a, rest_resource_t *res)
+{
+    const char  *t = res->idem_table;
+    const char  *who = "`resource` = ? AND `owner` = ? AND `idem_key` = ?";
+
+    res->sql_idem_create = cairn_arena_printf(a,
+        "CREATE TABLE IF NOT EXISTS `%s` (\n"
+        "  `resource` VARCHAR(255) NOT NULL,\n"
+        "  `owner` VARCHAR(255) NOT NULL,\n"
+        "  `idem_key` VARCHAR(255) NOT NULL,\n"
+        "  `fingerprint` CHAR(64) NOT NULL,\n"
+        "  `status` SMALLINT NOT NULL,\n"
+        "  `location` VARCHAR(2048) NULL,\n"
+        "  `etag` VARCHAR(100) NULL,\n"
+        "  `body` MEDIUMTEXT NULL,\n"
+        "  `expires` DATETIME NOT NULL,\n"
+        "  PRIMARY KEY (`resource`, `owner`, `idem_key`),\n"
+        "  KEY `expires` (`expires`)\n"
+        ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE utf8mb4_bin", t);
+    res->sql_idem_clean = cairn_arena_printf(a,
+        "SET STATEMENT innodb_lock_wait_timeout = 0 FOR "
+        "DELETE FROM `%s` WHERE %s AND `expires` <= UTC_TIMESTAMP()", t, who);
+    res->sql_idem_claim = cairn_arena_printf(a,
+        "SET STATEMENT innodb_lock_wait_timeout = 0 FOR "
+        "INSERT INTO `%s` (`resource`, `owner`, `idem_key`, `fingerprint`, "
+        "`status`, `expires`) VALUES (?, ?, ?, SHA2(?, 256), 0, "
+        "UTC_TIMESTAMP() + INTERVAL ? SECOND)", t);
+    res->sql_idem_record = cairn_arena_printf(a,
+        "UPDATE `%s` SET `status` = ?, `location` = ?, `etag` = ?, "
+        "`body` = ? WHERE %s", t, who);
+    res->sql_idem_lookup = cairn_arena_printf(a,
+        "SELECT `status`, `location`, `etag`, `body`, "
+        "`fingerprint` = SHA2(?, 256) AS `same` FROM `%s` WHERE %s "
+        "AND `expires` > UTC_TIMESTAMP()", t, who);
+    res->sql_idem_gc = cairn_arena_printf(a,
+        "SET STATEMENT innodb_lock_wait_timeout = 0 FOR "
+        "DELETE FROM `%s` WHERE `expires` <= UTC_TIMESTAMP() LIMIT 1000", t);
 }
 
 

@@ -21,6 +21,7 @@ static json_t *rest_openapi_op(const rest_resource_t *res, const char *id,
                                const char *summary);
 static void rest_openapi_body(json_t *op, const rest_resource_t *res,
                               int patch);
+static void rest_openapi_idem(json_t *op, const rest_resource_t *res);
 
 
 static json_t *
@@ -244,13 +245,33 @@ rest_openapi_body(json_t *op, const rest_resource_t *res, int patch)
 }
 
 
+/* The Idempotency-Key header of a POST or PATCH (RestIdempotency on). */
+static void
+rest_openapi_idem(json_t *op, const rest_resource_t *res)
+{
+    if (!res->idem) {
+        return;
+    }
+
+    json_object_set_new(op, "parameters", json_pack(
+        "[{s:s, s:s, s:b, s:s, s:{s:s, s:i, s:i}}]", "name",
+        "Idempotency-Key", "in", "header", "required", 0, "description",
+        "A retry with the same key and request gets the first answer "
+        "again (with Idempotent-Replayed: true) instead of writing twice; "
+        "the same key with another request is 422, and while the first "
+        "request runs 409.", "schema", "type", "string", "minLength", 1,
+        "maxLength", 255));
+}
+
+
 json_t *
 rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
 {
     static const int         list_err[] = { 400, 503 };
     static const int         one_err[] = { 400, 404, 503 };
     static const int         write_err[] = { 400, 404, 409, 412, 413, 415,
-                                             422, 503 };
+                                             422, 503, 504 };
+    static const int         delete_err[] = { 400, 404, 412, 503, 504 };
     const rest_resource_t   *res;
     json_t                  *doc, *paths, *schemas, *coll, *item, *op;
     json_t                  *params, *idp, *err;
@@ -343,10 +364,11 @@ rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
         if (res->methods & CAIRN_M(CAIRN_METHOD_POST)) {
             op = rest_openapi_op(res, "create", "Create");
             rest_openapi_body(op, res, 0);
+            rest_openapi_idem(op, res);
             json_object_set_new(json_object_get(op, "responses"), "201",
                                 rest_openapi_response("Created", name));
             json_object_set_new(coll, "post", rest_openapi_errors(
-                op, write_err, 8));
+                op, write_err, 9));
         }
         if (res->methods & CAIRN_M(CAIRN_METHOD_PUT)) {
             op = rest_openapi_op(res, "replace", "Replace");
@@ -354,16 +376,17 @@ rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
             json_object_set_new(json_object_get(op, "responses"), "200",
                                 rest_openapi_response("Replaced", name));
             json_object_set_new(item, "put", rest_openapi_errors(
-                op, write_err, 8));
+                op, write_err, 9));
         }
         if (res->methods & CAIRN_M(CAIRN_METHOD_PATCH)) {
             op = rest_openapi_op(res, "patch", "Update with a JSON merge "
                                  "patch (RFC 7396)");
             rest_openapi_body(op, res, 1);
+            rest_openapi_idem(op, res);
             json_object_set_new(json_object_get(op, "responses"), "200",
                                 rest_openapi_response("Updated", name));
             json_object_set_new(item, "patch", rest_openapi_errors(
-                op, write_err, 8));
+                op, write_err, 9));
         }
         if (res->methods & CAIRN_M(CAIRN_METHOD_DELETE)) {
             op = rest_openapi_op(res, "delete", "Delete");
@@ -371,7 +394,7 @@ rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
                                 rest_openapi_response("Deleted",
                                                       "error_envelope"));
             json_object_set_new(item, "delete", rest_openapi_errors(
-                op, one_err, 3));
+                op, delete_err, 5));
         }
 
         idp = json_pack("[{s:s, s:s, s:b, s:o}]", "name", "id", "in",

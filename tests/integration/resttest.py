@@ -46,7 +46,9 @@ def mariadb(tables=()):
     return _db
 
 
-def db_section(db, extra=""):
+def db_section(db, extra="", port=None):
+    """The <Database main> section; port: another port to reach the
+    server through (a proxy)."""
     return """
 <Database main>
     Host 127.0.0.1
@@ -57,13 +59,13 @@ def db_section(db, extra=""):
     ConnectTimeout 2s
     PoolTimeout 2s
 %s</Database>
-""" % (db.port, APP_USER, APP_DB, extra)
+""" % (port or db.port, APP_USER, APP_DB, extra)
 
 
 def rest_server(db, conf, modules=("mysql", "rest"), start=True, workers=1,
-                db_extra=""):
+                db_extra="", db_port=None):
     s = Server(modules=modules, workers=workers,
-               conf=db_section(db, db_extra) + conf)
+               conf=db_section(db, db_extra, db_port) + conf)
     s.write("db.pass", APP_PASSWORD + "\n", root=s.tmp, mode=0o600)
     if start:
         s.start()

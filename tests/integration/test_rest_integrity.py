@@ -15,6 +15,7 @@ import concurrent.futures
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -545,6 +546,223 @@ def test_frozen_database_gives_504_for_writes():
     envelope(r, doc, 200)
     print("# %d of 4 timed-out POSTs were applied"
           % (rows("name = 'frozen'") - before))
+
+
+# ----------------------------------------------------------------------
+# Idempotency-Key
+# ----------------------------------------------------------------------
+
+NOTES_TABLE = """
+CREATE TABLE notes (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  body VARCHAR(200) NOT NULL,
+  n INT,
+  row_version BIGINT NOT NULL DEFAULT 1
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+
+NOTES = """
+<Resource /notes>
+    Database main
+    Table notes
+    Key id
+    Field id int
+    Field body string required max=200
+    Field n int
+    ResourceAutoCreate on
+    RestIdempotency on
+    RestIdempotencyTTL %s
+</Resource>
+"""
+
+
+def notes_rows(where="1"):
+    return int(db().value("SELECT COUNT(*) FROM notes WHERE %s" % where,
+                          database=APP_DB))
+
+
+def idem_server(ttl="24h", **kw):
+    db().sql("CREATE TABLE IF NOT EXISTS " + NOTES_TABLE.strip()[13:],
+             database=APP_DB)
+    return rest_server(db(), NOTES % ttl, **kw)
+
+
+@test
+def test_idempotent_retry_after_a_lost_commit():
+    """The COMMIT reaches the server, its answer is lost: 504, and the
+    retry with the same key gets the first answer, one row in all."""
+    from dbproxy import DBProxy
+
+    proxy = DBProxy(db().port)
+    try:
+        s = idem_server(db_extra="    QueryTimeout 1s\n",
+                        db_port=proxy.port)
+        hdr = {"Idempotency-Key": "order-1"}
+        proxy.hold_next_commit()
+        r, d = call(s, "POST", "/notes", {"body": "lost commit", "n": 1},
+                    headers=hdr)
+        envelope(r, d, 504)
+        contains(d["message"], "outcome of this write is unknown", "504")
+        eq(proxy.commits_held, 1, "COMMITs whose answer was lost")
+        deadline = time.monotonic() + 10
+        while notes_rows("body = 'lost commit'") == 0:
+            check(time.monotonic() < deadline, "the COMMIT was not applied")
+            time.sleep(0.1)
+
+        for _ in range(3):
+            r, d = call(s, "POST", "/notes", {"body": "lost commit",
+                                              "n": 1}, headers=hdr)
+            envelope(r, d, 201)
+            eq(r.header("Idempotent-Replayed"), "true", "replayed")
+            eq(d["data"]["body"], "lost commit", "the first answer's data")
+            check(r.header("Location", ) is not None, "Location replayed")
+        eq(notes_rows("body = 'lost commit'"), 1, "rows after 3 retries")
+
+        # The same key with another request.
+        r, d = call(s, "POST", "/notes", {"body": "other", "n": 1},
+                    headers=hdr)
+        envelope(r, d, 422)
+        contains(d["message"], "different request", "422 message")
+        eq(notes_rows("body = 'other'"), 0, "rows of the other body")
+
+        # A fresh key writes once, and its retry replays byte for byte.
+        r1, d = call(s, "POST", "/notes", {"body": "fresh"},
+                     headers={"Idempotency-Key": "order-2"})
+        envelope(r1, d, 201)
+        check(r1.header("Idempotent-Replayed") is None, "first is no replay")
+        r2, d = call(s, "POST", "/notes", {"body": "fresh"},
+                     headers={"Idempotency-Key": "order-2"})
+        envelope(r2, d, 201)
+        eq(r2.body, r1.body, "the replayed body")
+        eq(r2.header("ETag"), r1.header("ETag"), "the replayed ETag")
+        eq(notes_rows("body = 'fresh'"), 1, "rows after the retry")
+
+        # Another user's key of the same name is another key: the
+        # owner is part of it (anonymous here, so just the resource).
+        eq(int(db().value("SELECT COUNT(*) FROM rest_idempotency",
+                          database=APP_DB)) >= 2, True, "keys recorded")
+    finally:
+        proxy.close()
+
+
+@test
+def test_idempotent_retry_while_the_first_runs_is_409():
+    s = idem_server()
+    r, d = call(s, "POST", "/notes", {"body": "locked", "n": 0})
+    envelope(r, d, 201)
+    ident = d["data"]["id"]
+    holder = subprocess.Popen(
+        db()._client(database=APP_DB) + ["-e",
+            "BEGIN; SELECT * FROM notes WHERE id = %d FOR UPDATE; "
+            "DO SLEEP(2); COMMIT;" % ident],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        first = []
+        hdr = {"Idempotency-Key": "patch-1"}
+        t = threading.Thread(target=lambda: first.append(call(
+            s, "PATCH", "/notes/%d" % ident, {"n": 1}, headers=hdr)))
+        t.start()
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        r, d = call(s, "PATCH", "/notes/%d" % ident, {"n": 1}, headers=hdr)
+        envelope(r, d, 409)
+        contains(d["message"], "still being processed", "409 message")
+        check(time.monotonic() - t0 < 1.0, "the 409 waited for the lock")
+        t.join(10)
+    finally:
+        holder.wait(10)
+    r, d = first[0]
+    envelope(r, d, 200)
+    eq(d["data"]["n"], 1, "the first PATCH")
+    r, d = call(s, "PATCH", "/notes/%d" % ident, {"n": 1}, headers=hdr)
+    envelope(r, d, 200)
+    eq(r.header("Idempotent-Replayed"), "true", "the retry after it ran")
+    eq(db().value("SELECT row_version FROM notes WHERE id = %d" % ident,
+                  database=APP_DB), "2", "one PATCH written")
+
+
+@test
+def test_frozen_database_with_idempotency_key():
+    """SIGSTOP past QueryTimeout, a POST with a key: the answer is honest
+    (503: nothing written, or 504: unknown), and the retry after SIGCONT
+    gives 201 with exactly one row, whatever happened."""
+    d = db()
+    s = idem_server(db_extra="    QueryTimeout 1s\n")
+    r, doc = call(s, "GET", "/notes")
+    envelope(r, doc, 200)
+    hdr = {"Idempotency-Key": "frozen-1"}
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    try:
+        r, doc = call(s, "POST", "/notes", {"body": "frozen key"},
+                      headers=hdr)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    check(r.status in (503, 504), "status while frozen: %d %r"
+          % (r.status, doc))
+    deadline = time.monotonic() + 15
+    while True:
+        r, doc = call(s, "POST", "/notes", {"body": "frozen key"},
+                      headers=hdr)
+        if r.status == 201 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    envelope(r, doc, 201)
+    r2, doc2 = call(s, "POST", "/notes", {"body": "frozen key"},
+                    headers=hdr)
+    envelope(r2, doc2, 201)
+    eq(r2.header("Idempotent-Replayed"), "true", "the second retry")
+    eq(doc2["data"]["id"], doc["data"]["id"], "the same row")
+    eq(notes_rows("body = 'frozen key'"), 1, "rows")
+
+
+@test
+def test_idempotency_keys_expire_and_are_checked():
+    s = idem_server(ttl="1s")
+    hdr = {"Idempotency-Key": "short-lived"}
+    r, d = call(s, "POST", "/notes", {"body": "ttl"}, headers=hdr)
+    envelope(r, d, 201)
+    time.sleep(2.2)
+    r, d = call(s, "POST", "/notes", {"body": "ttl"}, headers=hdr)
+    envelope(r, d, 201)
+    check(r.header("Idempotent-Replayed") is None, "an expired key replays")
+    eq(notes_rows("body = 'ttl'"), 2, "rows after the key expired")
+    for bad in ("x" * 256, "a b", "caf\u00e9", '""'):
+        r, d = call(s, "POST", "/notes", {"body": "bad key"},
+                    headers={"Idempotency-Key": bad.encode("utf-8")
+                             .decode("latin-1")})
+        envelope(r, d, 400)
+    eq(notes_rows("body = 'bad key'"), 0, "rows after bad keys")
+    # PUT and DELETE are idempotent already: the header is ignored.
+    r, d = call(s, "DELETE", "/notes/999999", headers=hdr)
+    envelope(r, d, 404)
+
+
+@test
+def test_idempotency_table_missing():
+    db().sql("CREATE TABLE IF NOT EXISTS plain (id INT NOT NULL "
+             "AUTO_INCREMENT PRIMARY KEY, a INT, row_version BIGINT NOT "
+             "NULL DEFAULT 1)", database=APP_DB)
+    s = rest_server(db(), """
+<Resource /plain>
+    Database main
+    Table plain
+    Key id
+    Field id int
+    Field a int
+    RestIdempotency on
+    RestIdempotencyTable no_such_keys
+</Resource>
+""")
+    s.wait_log(r"RestIdempotency needs table no_such_keys, which does not "
+               r"exist: set ResourceAutoCreate on, or create it with:",
+               timeout=10)
+    contains(s.log(), "CREATE TABLE IF NOT EXISTS `no_such_keys`", "log")
+    r, d = call(s, "POST", "/plain", {"a": 1})
+    envelope(r, d, 503)
+    contains(d["message"], "no_such_keys", "503 message")
+    eq(db().value("SELECT COUNT(*) FROM plain", database=APP_DB), "0",
+       "rows")
 
 
 if __name__ == "__main__":
