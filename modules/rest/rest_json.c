@@ -1254,6 +1254,12 @@ rest_json_typed_ok(const rest_field_t *f, const char *v)
         if (errno == ERANGE) {
             return 0;
         }
+        if (f->col_int && ((double) n < f->col_min
+                           || (double) n > f->col_max))
+        {
+            /* No row of the column can hold it. */
+            return 0;
+        }
         return f->type == REST_T_BIGINT
                || (n >= -2147483648LL && n <= 2147483647LL);
     case REST_T_NUMBER:

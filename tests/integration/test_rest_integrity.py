@@ -304,7 +304,7 @@ KINDS = """
     Field tt text
     Field j json
     Field req string required max=10
-    Filterable price d big
+    Filterable price d big si
 </Resource>
 <Resource /kinds_s>
     Database main
@@ -440,6 +440,10 @@ def test_type_round_trips():
     eq([x["id"] for x in d["data"]["items"]], [ident], "filter on big")
     r, d = call(s, "GET", "/kinds?big=12345678901234567890.01234567891")
     envelope(r, d, 400)
+    for q in ("si=-1", "si=65536", "price=1.234", "price=1e9",
+              "d=2024-02-30", "d=2024-05-01T00:00:00Z"):
+        r, d = call(s, "GET", "/kinds?" + q)
+        envelope(r, d, 400)
     r, d = call(s, "GET", "/kinds?d=2024-02-29")
     envelope(r, d, 200)
     check(ident in [x["id"] for x in d["data"]["items"]], "filter on d")
