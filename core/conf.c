@@ -41,6 +41,12 @@
 
 #define CONF_MAX_MODULES        128
 #define CONF_MAX_INCLUDE_DEPTH  16
+
+/* Bounds on what one configuration may read through Include: a pattern
+ * that matches far more than intended fails at once with a message,
+ * instead of growing without end. */
+#define CONF_MAX_FILES          10000
+#define CONF_MAX_BYTES          (64 * 1024 * 1024)
 #define CONF_MAX_ARGS           256
 #define CONF_MAX_FRAMES         64
 
@@ -76,6 +82,15 @@ typedef struct {
     conf_frame_t               frames[CONF_MAX_FRAMES];
     int                        nframes;
     int                        depth;       /* Include nesting */
+    struct {
+        dev_t                  dev;
+        ino_t                  ino;
+        const char            *file;
+        int                    line;        /* of the Include in it */
+    }                          chain[CONF_MAX_INCLUDE_DEPTH + 1];
+    size_t                     nfiles;      /* read so far */
+    size_t                     nbytes;
+    int                        too_much;    /* a limit was passed */
     int                        file_base;   /* frames open before this file */
     cairn__rec_t             **tail;        /* where the next record goes */
     int                        modsection;  /* module section nesting */
@@ -97,6 +112,8 @@ static int conf_parse_text(conf_ctx_t *ctx, const char *file,
 static void conf_line(conf_ctx_t *ctx, char *line);
 static void conf_directive(conf_ctx_t *ctx, int argc, char **argv);
 static void conf_section_open(conf_ctx_t *ctx, int argc, char **argv);
+static int conf_include_loop(conf_ctx_t *ctx, const char *path,
+                             const struct stat *st);
 static void conf_section_close(conf_ctx_t *ctx, const char *name);
 static void conf_include(conf_ctx_t *ctx, const char *pattern,
                          int optional);
@@ -222,12 +239,13 @@ cairn__server_destroy(cairn_server_t *s)
 int
 cairn__conf_load(cairn_server_t *s)
 {
-    conf_ctx_t  ctx;
-    FILE       *f;
-    char       *text;
-    long        len;
-    size_t      n;
-    int         rc;
+    conf_ctx_t   ctx;
+    FILE        *f;
+    char        *text;
+    long         len;
+    size_t       n;
+    int          rc;
+    struct stat  st;
 
     if (s->nerrors > 0) {
         return -1;
@@ -237,6 +255,12 @@ cairn__conf_load(cairn_server_t *s)
     if (f == NULL) {
         cairn__conf_error(s, NULL, 0, "cannot open the configuration file "
                           "%s: %s", s->conf_file, strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        cairn__conf_error(s, NULL, 0, "the configuration file %s is not a "
+                          "regular file", s->conf_file);
         return -1;
     }
 
@@ -259,6 +283,11 @@ cairn__conf_load(cairn_server_t *s)
     ctx.scope = s->main;
     ctx.vhost = s->main_vhost;
     ctx.tail = s->main->recs_tail;
+    ctx.chain[0].dev = st.st_dev;
+    ctx.chain[0].ino = st.st_ino;
+    ctx.chain[0].file = s->conf_file;
+    ctx.nfiles = 1;
+    ctx.nbytes = n;
 
     cairn__server_building = s;
     conf_current = &ctx;
@@ -1578,7 +1607,9 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
     FILE            *f;
     char            *text;
     long             flen;
-    size_t           n;
+    size_t           n, errors_before;
+
+    errors_before = s->nerrors;
 
     if (ctx->depth >= CONF_MAX_INCLUDE_DEPTH) {
         cairn__conf_error(s, ctx->file, ctx->line, "Include nested more than "
@@ -1617,6 +1648,10 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
             continue;
         }
 
+        if (ctx->too_much) {
+            break;
+        }
+
         /* stat() follows symlinks: ConfigMap files are links to ..data. */
         if (stat(path, &st) != 0) {
             cairn__conf_error(s, ctx->file, ctx->line, "Include: cannot "
@@ -1625,6 +1660,25 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
         }
         if (S_ISDIR(st.st_mode)) {
             continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            cairn__conf_error(s, ctx->file, ctx->line, "Include: %s is not "
+                              "a regular file", path);
+            continue;
+        }
+        if (conf_include_loop(ctx, path, &st)) {
+            continue;
+        }
+        if (ctx->nfiles + 1 > CONF_MAX_FILES
+            || ctx->nbytes + (size_t) st.st_size > CONF_MAX_BYTES)
+        {
+            cairn__conf_error(s, ctx->file, ctx->line, "Include '%s': the "
+                              "configuration would read more than %d files "
+                              "or %d MiB; does a pattern match far more "
+                              "than intended?", pattern, CONF_MAX_FILES,
+                              CONF_MAX_BYTES / (1024 * 1024));
+            ctx->too_much = 1;
+            break;
         }
 
         f = fopen(path, "r");
@@ -1638,10 +1692,16 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
         n = fread(text, 1, (size_t) flen, f);
         text[n] = '\0';
         fclose(f);
+        ctx->nfiles++;
+        ctx->nbytes += n;
 
         matched++;
+        ctx->chain[ctx->depth].line = ctx->line;
         ctx->depth++;
-        conf_parse_text(ctx, cairn_arena_strdup(s->arena, path), text);
+        ctx->chain[ctx->depth].dev = st.st_dev;
+        ctx->chain[ctx->depth].ino = st.st_ino;
+        ctx->chain[ctx->depth].file = cairn_arena_strdup(s->arena, path);
+        conf_parse_text(ctx, ctx->chain[ctx->depth].file, text);
         ctx->depth--;
     }
 
@@ -1649,11 +1709,49 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
         globfree(&g);
     }
 
-    if (matched == 0 && !optional) {
+    if (matched == 0 && !optional && s->nerrors == errors_before) {
         cairn__conf_error(s, ctx->file, ctx->line, "Include '%s' matches no "
                           "file (use IncludeOptional if that is expected)",
                           pattern);
     }
+}
+
+
+/*
+ * Whether including the file at path (st) would include a file that is
+ * already on the chain of includes that leads here (same device and
+ * inode, whatever the path says): an error naming the chain,
+ * "a.conf:3 -> b.conf:1 -> a.conf".
+ */
+static int
+conf_include_loop(conf_ctx_t *ctx, const char *path, const struct stat *st)
+{
+    const char  *chain;
+    int          i, k;
+
+    for (i = 0; i <= ctx->depth; i++) {
+        if (ctx->chain[i].dev == st->st_dev
+            && ctx->chain[i].ino == st->st_ino)
+        {
+            break;
+        }
+    }
+    if (i > ctx->depth) {
+        return 0;
+    }
+
+    ctx->chain[ctx->depth].line = ctx->line;
+    chain = "";
+    for (k = 0; k <= ctx->depth; k++) {
+        chain = cairn_arena_printf(ctx->s->arena, "%s%s:%d -> ", chain,
+                                   ctx->chain[k].file, ctx->chain[k].line);
+    }
+    cairn__conf_error(ctx->s, ctx->file, ctx->line, "Include loop: %s%s",
+                      chain, path);
+    /* One message: a pattern that loops once loops everywhere. */
+    ctx->too_much = 1;
+
+    return 1;
 }
 
 

@@ -451,8 +451,9 @@ cairn_parse_size(const char *s, int64_t *out)
         goto bad;
     }
 
-    if (v > (uint64_t) INT64_MAX / unit) {
-        snprintf(msg, sizeof(msg), "'%.100s' is too large a size", s);
+    if (v > (uint64_t) CAIRN_SIZE_MAX / unit) {
+        snprintf(msg, sizeof(msg), "'%.100s' is too large a size (at most "
+                 "1024G)", s);
         return msg;
     }
 
@@ -492,8 +493,9 @@ cairn_parse_msec(const char *s, int64_t *out)
         goto bad;
     }
 
-    if (v > (uint64_t) INT64_MAX / unit) {
-        snprintf(msg, sizeof(msg), "'%.100s' is too long a time", s);
+    if (v > (uint64_t) CAIRN_TIME_MAX_MS / unit) {
+        snprintf(msg, sizeof(msg), "'%.100s' is too long a time (at most "
+                 "8760h, a year)", s);
         return msg;
     }
 

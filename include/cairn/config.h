@@ -167,7 +167,14 @@ CAIRN_API const char *cairn_cmd_section(cairn_cmd_t *cmd,
 /*
  * Helpers for setters that parse values like the built-in types do.
  * Each returns NULL on success or an error message naming the value.
+ * A TIME is at most CAIRN_TIME_MAX_MS (365 days: "8760h"), a SIZE at most
+ * CAIRN_SIZE_MAX (1 TiB: "1024G"), an INT from 0 to INT32_MAX, so that a
+ * deadline (now + time, in microseconds) or a size times a rate cannot
+ * overflow.
  */
+#define CAIRN_TIME_MAX_MS       (INT64_C(365) * 24 * 3600 * 1000)
+#define CAIRN_SIZE_MAX          (INT64_C(1024) * 1024 * 1024 * 1024)
+
 CAIRN_API const char *cairn_parse_flag(const char *s, int *out);
 CAIRN_API const char *cairn_parse_int(const char *s, int *out);
 CAIRN_API const char *cairn_parse_size(const char *s, int64_t *out);

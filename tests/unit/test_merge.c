@@ -1123,8 +1123,10 @@ START_TEST(parse_size)
     ck_assert_int_eq(v, 1024 * 1024 * 1024);
     ck_assert_ptr_null(cairn_parse_size("0", &v));
     ck_assert_int_eq(v, 0);
-    ck_assert_ptr_null(cairn_parse_size("8589934591G", &v));
-    ck_assert_int_eq(v, INT64_C(8589934591) * 1024 * 1024 * 1024);
+    ck_assert_ptr_null(cairn_parse_size("1024G", &v));
+    ck_assert_int_eq(v, CAIRN_SIZE_MAX);
+    ck_assert_ptr_null(cairn_parse_size("1099511627776", &v));
+    ck_assert_int_eq(v, CAIRN_SIZE_MAX);
 
     ck_assert_str_eq(cairn_parse_size("abc", &v),
                      "'abc' is not a size (use e.g. 512, 64k, 10M)");
@@ -1134,9 +1136,14 @@ START_TEST(parse_size)
     ck_assert_ptr_nonnull(cairn_parse_size("-5", &v));
     ck_assert_ptr_nonnull(cairn_parse_size("1.5M", &v));
     ck_assert_ptr_nonnull(cairn_parse_size("", &v));
+    ck_assert_ptr_nonnull(cairn_parse_size("1025G", &v));
+    ck_assert_ptr_nonnull(cairn_parse_size("1099511627777", &v));
+    ck_assert_ptr_nonnull(cairn_parse_size("1048577M", &v));
     ck_assert_ptr_nonnull(cairn_parse_size("8589934592G", &v));
     ck_assert_ptr_nonnull(cairn_parse_size("99999999999999999999", &v));
-    ck_assert_int_eq(v, INT64_C(8589934591) * 1024 * 1024 * 1024);
+    ck_assert_msg(strstr(cairn_parse_size("2000G", &v), "at most 1024G")
+                  != NULL, "the limit is named");
+    ck_assert_int_eq(v, CAIRN_SIZE_MAX);
 }
 END_TEST
 
@@ -1169,6 +1176,22 @@ START_TEST(parse_msec)
     ck_assert_ptr_nonnull(cairn_parse_msec("ms", &v));
     ck_assert_ptr_nonnull(cairn_parse_msec("9223372036854775807h", &v));
     ck_assert_int_eq(v, 0);
+
+    /* At most a year, in every unit: deadlines in microseconds cannot
+     * overflow. */
+    ck_assert_ptr_null(cairn_parse_msec("8760h", &v));
+    ck_assert_int_eq(v, CAIRN_TIME_MAX_MS);
+    ck_assert_ptr_null(cairn_parse_msec("525600m", &v));
+    ck_assert_ptr_null(cairn_parse_msec("31536000", &v));
+    ck_assert_ptr_null(cairn_parse_msec("31536000000ms", &v));
+    ck_assert_int_eq(v, CAIRN_TIME_MAX_MS);
+    ck_assert_ptr_nonnull(cairn_parse_msec("8761h", &v));
+    ck_assert_ptr_nonnull(cairn_parse_msec("31536001", &v));
+    ck_assert_ptr_nonnull(cairn_parse_msec("31536000001ms", &v));
+    ck_assert_ptr_nonnull(cairn_parse_msec("9223372036854775s", &v));
+    ck_assert_msg(strstr(cairn_parse_msec("9223372036854775s", &v),
+                         "at most 8760h") != NULL, "the limit is named");
+    ck_assert_int_eq(v, CAIRN_TIME_MAX_MS);
 }
 END_TEST
 
