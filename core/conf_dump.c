@@ -564,6 +564,13 @@ conf_dump_default(const cairn_directive_t *d, const void *conf, FILE *out)
         memcpy(&i, field, sizeof(int));
         value = cairn__log_level_name(i);
 
+    } else if (strcmp(d->name, "ErrorLog") == 0) {
+        memcpy(&value, field, sizeof(value));
+
+    } else if (strcmp(d->name, "ErrorLogFormat") == 0) {
+        memcpy(&i, field, sizeof(int));
+        value = i ? "json" : "plain";
+
     } else if (d->merge == CAIRN_MERGE_APPEND
                && d->size == sizeof(cairn_strv_t))
     {
@@ -611,11 +618,21 @@ conf_dump_default(const cairn_directive_t *d, const void *conf, FILE *out)
             memcpy(&v, field, sizeof(v));
             value = conf_dump_msec(v, buf, sizeof(buf));
             break;
-        default:
+        case CAIRN_TYPE_STRING:
+        case CAIRN_TYPE_PATH:
             memcpy(&value, field, sizeof(value));
             if (value == NULL) {
                 n += fprintf(out, " (not set)");
             }
+            break;
+        case CAIRN_TYPE_LIST:
+        case CAIRN_TYPE_KV:
+            n += fprintf(out, " (none)");
+            break;
+        default:
+            /* A module's own setter: only it knows what the field holds
+             * (a pointer to its structures, a number...). */
+            n += fprintf(out, " (its module's default)");
             break;
         }
     }

@@ -283,6 +283,60 @@ def test_explain():
     contains(p.stdout, "X-A", "--explain of /elsewhere")
 
 
+# Every core directive, set to something other than its default, with
+# the default -T --explain must show for it.
+CORE_DIRECTIVES = [
+    ("Workers 3", "Workers auto"),
+    ("ServerName www.example.com", "ServerName (not set)"),
+    ("ErrorLog @TMP@/error.log", "ErrorLog stderr"),
+    ("ErrorLogFormat json", "ErrorLogFormat plain"),
+    ("LogLevel info", "LogLevel notice"),
+    ("PidFile @TMP@/cairnd.pid", "PidFile (not set)"),
+    ("KeepAliveTimeout 7s", "KeepAliveTimeout 5s"),
+    ("RequestHeaderTimeout 11s", "RequestHeaderTimeout 10s"),
+    ("RequestBodyTimeout 61s", "RequestBodyTimeout 1m"),
+    ("RequestBodyMinRate 1k", "RequestBodyMinRate 500"),
+    ("SendTimeout 2m", "SendTimeout 1m"),
+    ("LingeringTimeout 3s", "LingeringTimeout 5s"),
+    ("DiscardBodyLimit 2M", "DiscardBodyLimit 1M"),
+    ("GracefulTimeout 9s", "GracefulTimeout 30s"),
+    ("MaxKeepAliveRequests 50", "MaxKeepAliveRequests 1000"),
+    ("MaxConnections 100", "MaxConnections 4096"),
+    ("LimitRequestLine 4000", "LimitRequestLine 8190"),
+    ("LimitRequestFields 50", "LimitRequestFields 100"),
+    ("LimitRequestFieldSize 4000", "LimitRequestFieldSize 8190"),
+    ("LimitRequestBody 2M", "LimitRequestBody 1M"),
+    ("TaskThreads 2", "TaskThreads 4"),
+    ("HookWarnTime 50ms", "HookWarnTime 20ms"),
+    ("Header X-Every yes", "Header (none)"),
+    ("CrashQuarantine 3 30s", "CrashQuarantine 5 1m"),
+]
+
+
+@test
+def test_dump_and_explain_cover_every_core_directive():
+    """-T and --explain on a configuration that sets every core
+    directive (PidFile among them: --explain used to read ErrorLogFormat's
+    int as a pointer and crash), and on one that sets none."""
+    s = Server(conf="\n".join(c for c, _ in CORE_DIRECTIVES) + "\n")
+    for args in (["-T"], ["-T", "--explain", "localhost", "/x"]):
+        p = s.run(args)
+        eq(p.returncode, 0, "exit status of %s\n%s" % (args, output(p)))
+        for conf, _ in CORE_DIRECTIVES:
+            contains(p.stdout, s.subst(conf), "%s output" % " ".join(args))
+        if "--explain" in args:
+            contains(p.stdout, "User (not set)", "an unset directive")
+    bare = Server(workers=None)
+    p = bare.run(["-T", "--explain", "localhost", "/x"])
+    eq(p.returncode, 0, "exit status of --explain\n" + output(p))
+    for _, default in CORE_DIRECTIVES:
+        check(any(l.startswith(default) and "(default)" in l
+                  for l in p.stdout.splitlines()),
+              "--explain shows no '%s ... (default)':\n%s"
+              % (default, p.stdout))
+    not_contains(p.stdout, "(its module's default)", "--explain of the core")
+
+
 @test
 def test_define():
     conf = ("<IfDefine FOO>\n    Header X-Foo on\n</IfDefine>\n"
