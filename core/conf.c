@@ -210,6 +210,30 @@ cairn__server_create(const char *conf_file, const cairn_strv_t *defines,
 
 
 void
+cairn__conf_use_source(cairn_server_t *s, cairn__conf_source_t *src)
+{
+    if (s->own_src) {
+        cairn__conf_source_free(s->src);
+    }
+    cairn__conf_source_replay(src);
+    s->src = src;
+    s->own_src = 0;
+}
+
+
+cairn__conf_source_t *
+cairn__conf_take_source(cairn_server_t *s)
+{
+    cairn__conf_source_t  *src = s->src;
+
+    s->src = NULL;
+    s->own_src = 0;
+
+    return src;
+}
+
+
+void
 cairn__server_destroy(cairn_server_t *s)
 {
     lt_dlhandle  handles[CONF_MAX_MODULES];
@@ -228,6 +252,9 @@ cairn__server_destroy(cairn_server_t *s)
         }
     }
 
+    if (s->own_src) {
+        cairn__conf_source_free(s->src);
+    }
     cairn_arena_destroy(s->arena);
 
     for (i = 0; i < nh; i++) {
@@ -240,9 +267,7 @@ int
 cairn__conf_load(cairn_server_t *s)
 {
     conf_ctx_t   ctx;
-    FILE        *f;
-    char        *text;
-    long         len;
+    const char  *text, *err;
     size_t       n;
     int          rc;
     struct stat  st;
@@ -251,32 +276,23 @@ cairn__conf_load(cairn_server_t *s)
         return -1;
     }
 
-    f = fopen(s->conf_file, "r");
-    if (f == NULL) {
+    if (s->src == NULL) {
+        s->src = cairn__conf_source_new();
+        s->own_src = 1;
+    }
+
+    if (cairn__conf_source_file(s->src, s->conf_file, &text, &n, &st, &err)
+        != 0)
+    {
         cairn__conf_error(s, NULL, 0, "cannot open the configuration file "
-                          "%s: %s", s->conf_file, strerror(errno));
+                          "%s: %s", s->conf_file, err);
         return -1;
     }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+    if (!S_ISREG(st.st_mode)) {
         cairn__conf_error(s, NULL, 0, "the configuration file %s is not a "
                           "regular file", s->conf_file);
         return -1;
     }
-
-    if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0)
-    {
-        fclose(f);
-        cairn__conf_error(s, NULL, 0, "cannot read %s: %s", s->conf_file,
-                          strerror(errno));
-        return -1;
-    }
-
-    text = cairn_arena_alloc(s->arena, (size_t) len + 1);
-    n = fread(text, 1, (size_t) len, f);
-    text[n] = '\0';
-    fclose(f);
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.s = s;
@@ -315,6 +331,7 @@ cairn__conf_parse_string(cairn_server_t *s, const char *name,
     ctx.scope = s->main;
     ctx.vhost = s->main_vhost;
     ctx.tail = s->main->recs_tail;
+    ctx.chain[0].file = name;
 
     cairn__server_building = s;
     conf_current = &ctx;
@@ -1598,16 +1615,12 @@ conf_apply(conf_ctx_t *ctx, const cairn_directive_t *d, int modidx,
 static void
 conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
 {
-    cairn_server_t  *s = ctx->s;
-    const char      *full, *base;
-    glob_t           g;
-    struct stat      st;
-    size_t           i, len, matched = 0;
-    int              rc;
-    FILE            *f;
-    char            *text;
-    long             flen;
-    size_t           n, errors_before;
+    cairn_server_t             *s = ctx->s;
+    const cairn__conf_match_t  *matches;
+    const char                 *full, *base, *text, *err;
+    struct stat                 st;
+    size_t                      i, len, n, nmatches, errors_before;
+    size_t                      matched = 0;
 
     errors_before = s->nerrors;
 
@@ -1622,19 +1635,20 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
            ? pattern
            : cairn_arena_printf(s->arena, "%s/%s", s->conf_dir, pattern);
 
-    if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-        full = cairn_arena_printf(s->arena, "%s/*", full);
+    if (s->src == NULL) {
+        /* Parsing a string (unit tests): files are read as usual. */
+        s->src = cairn__conf_source_new();
+        s->own_src = 1;
     }
 
-    rc = glob(full, 0, NULL, &g);
-    if (rc != 0 && rc != GLOB_NOMATCH) {
+    if (cairn__conf_source_glob(s->src, full, &matches, &nmatches) != 0) {
         cairn__conf_error(s, ctx->file, ctx->line, "Include '%s': cannot "
                           "read the directory", pattern);
         return;
     }
 
-    for (i = 0; rc == 0 && i < g.gl_pathc; i++) {
-        const char  *path = g.gl_pathv[i];
+    for (i = 0; i < nmatches; i++) {
+        const char  *path = matches[i].path;
 
         base = strrchr(path, '/');
         base = base ? base + 1 : path;
@@ -1652,13 +1666,25 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
             break;
         }
 
-        /* stat() follows symlinks: ConfigMap files are links to ..data. */
-        if (stat(path, &st) != 0) {
+        if (matches[i].kind == CAIRN__MATCH_GONE) {
             cairn__conf_error(s, ctx->file, ctx->line, "Include: cannot "
-                              "read %s: %s", path, strerror(errno));
+                              "read %s: %s", path, strerror(matches[i].err));
             continue;
         }
-        if (S_ISDIR(st.st_mode)) {
+        if (matches[i].kind == CAIRN__MATCH_DIR) {
+            continue;
+        }
+        if (matches[i].kind != CAIRN__MATCH_FILE) {
+            cairn__conf_error(s, ctx->file, ctx->line, "Include: %s is not "
+                              "a regular file", path);
+            continue;
+        }
+
+        if (cairn__conf_source_file(s->src, path, &text, &n, &st, &err)
+            != 0)
+        {
+            cairn__conf_error(s, ctx->file, ctx->line, "Include: cannot open "
+                              "%s: %s", path, err);
             continue;
         }
         if (!S_ISREG(st.st_mode)) {
@@ -1670,7 +1696,7 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
             continue;
         }
         if (ctx->nfiles + 1 > CONF_MAX_FILES
-            || ctx->nbytes + (size_t) st.st_size > CONF_MAX_BYTES)
+            || ctx->nbytes + n > CONF_MAX_BYTES)
         {
             cairn__conf_error(s, ctx->file, ctx->line, "Include '%s': the "
                               "configuration would read more than %d files "
@@ -1680,18 +1706,6 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
             ctx->too_much = 1;
             break;
         }
-
-        f = fopen(path, "r");
-        if (f == NULL) {
-            cairn__conf_error(s, ctx->file, ctx->line, "Include: cannot open "
-                              "%s: %s", path, strerror(errno));
-            continue;
-        }
-        flen = st.st_size;
-        text = cairn_arena_alloc(s->arena, (size_t) flen + 1);
-        n = fread(text, 1, (size_t) flen, f);
-        text[n] = '\0';
-        fclose(f);
         ctx->nfiles++;
         ctx->nbytes += n;
 
@@ -1703,10 +1717,6 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
         ctx->chain[ctx->depth].file = cairn_arena_strdup(s->arena, path);
         conf_parse_text(ctx, ctx->chain[ctx->depth].file, text);
         ctx->depth--;
-    }
-
-    if (rc == 0) {
-        globfree(&g);
     }
 
     if (matched == 0 && !optional && s->nerrors == errors_before) {

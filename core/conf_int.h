@@ -26,6 +26,7 @@
 
 #include <regex.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <ltdl.h>
 
@@ -198,6 +199,11 @@ struct cairn_server_s {
     cairn__conf_error_t     *errors;
     cairn__conf_error_t    **errors_tail;
     unsigned                 nerrors;
+
+    /* The bytes the configuration was read from (conf_source.c): made
+     * by this load, or given to replay one that was checked. */
+    struct cairn__conf_source_s  *src;
+    int                      own_src;   /* freed with the generation */
 };
 
 /* The generation being built (for cairn_hook_* and providers during
@@ -237,6 +243,42 @@ void cairn__conf_error(cairn_server_t *s, const char *file, int line,
 
 /* Writes every recorded error to out, one per line. */
 void cairn__conf_print_errors(const cairn_server_t *s, FILE *out);
+
+/* Loads s from a recorded source instead of the files (the caller keeps
+ * src); cairn__conf_load() then reads nothing from disk. */
+void cairn__conf_use_source(cairn_server_t *s,
+                            struct cairn__conf_source_s *src);
+
+/* Takes s's source away from it (the caller frees it). */
+struct cairn__conf_source_s *cairn__conf_take_source(cairn_server_t *s);
+
+
+/* conf_source.c: the configuration's files as they were read. */
+typedef struct cairn__conf_source_s  cairn__conf_source_t;
+
+typedef enum {
+    CAIRN__MATCH_FILE = 0,
+    CAIRN__MATCH_DIR,
+    CAIRN__MATCH_OTHER,         /* a device, a FIFO, a socket */
+    CAIRN__MATCH_GONE           /* stat() failed: err */
+} cairn__match_kind_t;
+
+typedef struct {
+    const char              *path;
+    int                      kind;      /* cairn__match_kind_t */
+    int                      err;
+} cairn__conf_match_t;
+
+cairn__conf_source_t *cairn__conf_source_new(void);
+void cairn__conf_source_free(cairn__conf_source_t *src);
+void cairn__conf_source_replay(cairn__conf_source_t *src);
+int cairn__conf_source_file(cairn__conf_source_t *src, const char *path,
+                            const char **text, size_t *len, struct stat *st,
+                            const char **err);
+int cairn__conf_source_glob(cairn__conf_source_t *src, const char *pattern,
+                            const cairn__conf_match_t **v, size_t *n);
+int cairn__conf_source_write(const cairn__conf_source_t *src, FILE *out);
+cairn__conf_source_t *cairn__conf_source_read(const char *buf, size_t len);
 
 /* The virtual host for a Host value (lower-case, no port); never NULL. */
 const cairn__vhost_t *cairn__conf_vhost(const cairn_server_t *s,

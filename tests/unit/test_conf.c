@@ -1647,8 +1647,109 @@ START_TEST(include_self)
     ck_assert_int_eq(parse("Include self.conf\n"), -1);
     assert_nerrors(1);
     assert_has(error_at(0), tmp_path("self.conf:2: "));
-    assert_has(error_at(0), "nested");
+    assert_has(error_at(0), "Include loop: ");
+    assert_has(error_at(0), tmp_path("self.conf:2 -> "));
     ck_assert_uint_eq(core_of(s->main)->headers.n, 1);
+}
+END_TEST
+
+
+/* Three files that each include "*.conf", the main one among them:
+ * one error naming the chain, at once (it used to expand without end). */
+START_TEST(include_glob_loop)
+{
+    make_tmpdir();
+    tmp_write("main.conf", "Listen 127.0.0.1:8080\nInclude *.conf\n");
+    tmp_write("b.conf", "Include *.conf\n");
+    tmp_write("c.conf", "Include *.conf\n");
+    server_replace(tmp_path("main.conf"), 1);
+
+    ck_assert_int_eq(cairn__conf_load(s), -1);
+    assert_nerrors(1);
+    assert_has(error_at(0), "Include loop: ");
+    assert_has(error_at(0), tmp_path("main.conf:2 -> "));
+}
+END_TEST
+
+
+START_TEST(include_not_regular)
+{
+    make_tmpdir();
+    server_replace(tmp_path("main.conf"), 1);
+
+    ck_assert_int_eq(parse("Include /dev/zero\n"), -1);
+    assert_nerrors(1);
+    assert_has(error_at(0), "test.conf:1: Include: /dev/zero is not a "
+                            "regular file");
+}
+END_TEST
+
+
+/* A pattern that matches more than 10,000 files stops with one error. */
+START_TEST(include_too_many_files)
+{
+    char  name[64];
+    int   i;
+
+    make_tmpdir();
+    tmp_mkdir("many");
+    for (i = 0; i < 10001; i++) {
+        snprintf(name, sizeof(name), "many/f%05d.conf", i);
+        tmp_write(name, "");
+    }
+    server_replace(tmp_path("main.conf"), 1);
+
+    ck_assert_int_eq(parse("Include many/*.conf\n"), -1);
+    assert_nerrors(1);
+    assert_has(error_at(0), "more than 10000 files");
+}
+END_TEST
+
+
+/*
+ * A source recorded by one load and replayed by another gives the same
+ * configuration, whatever the files hold by then; a source survives
+ * being written to a pipe and read back.
+ */
+START_TEST(source_replay)
+{
+    cairn__conf_source_t  *src, *back;
+    char                  *buf = NULL;
+    size_t                 len = 0;
+    FILE                  *mem;
+
+    make_include_tree();
+    tmp_write("main.conf", "Listen 127.0.0.1:8080\n"
+                           "Header X-main 1\n"
+                           "Include conf.d/*.conf\n");
+    server_replace(tmp_path("main.conf"), 1);
+    ck_assert_msg(cairn__conf_load(s) == 0, "load failed:\n%s",
+                  all_errors());
+    src = cairn__conf_take_source(s);
+    ck_assert_ptr_nonnull(src);
+
+    mem = open_memstream(&buf, &len);
+    ck_assert_int_eq(cairn__conf_source_write(src, mem), 0);
+    fclose(mem);
+    cairn__conf_source_free(src);
+    back = cairn__conf_source_read(buf, len);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_ptr_null(cairn__conf_source_read(buf, len - 1));
+
+    /* The files change; the replay does not see it. */
+    tmp_write("main.conf", "Listen 127.0.0.1:8080\nHeader X-new 1\n");
+    tmp_write("conf.d/zz.conf", "Header X-zz 1\n");
+
+    server_replace(tmp_path("main.conf"), 1);
+    cairn__conf_use_source(s, back);
+    ck_assert_msg(cairn__conf_load(s) == 0, "replay failed:\n%s",
+                  all_errors());
+    ck_assert_str_eq(header_keys(s->main), "X-main X-a X-b X-k");
+
+    cairn__server_destroy(s);
+    s = server_new(FAKE_CONF, 1);
+    cairn__conf_source_free(back);
+    free(buf);
 }
 END_TEST
 
@@ -2189,6 +2290,10 @@ conf_suite(void)
         { "include_optional_no_match", include_optional_no_match, 0 },
         { "include_relative_to_main_dir", include_relative_to_main_dir, 0 },
         { "include_self", include_self, 0 },
+        { "include_glob_loop", include_glob_loop, 0 },
+        { "include_not_regular", include_not_regular, 0 },
+        { "include_too_many_files", include_too_many_files, 0 },
+        { "source_replay", source_replay, 0 },
         { "include_unclosed_section_in_file",
           include_unclosed_section_in_file, 0 },
         { "include_cannot_close_outer_section",

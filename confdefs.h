@@ -1,0 +1,30 @@
+/* confdefs.h */
+#define PACKAGE_NAME "cairn"
+#define PACKAGE_TARNAME "cairn"
+#define PACKAGE_VERSION "0.1.0"
+#define PACKAGE_STRING "cairn 0.1.0"
+#define PACKAGE_BUGREPORT ""
+#define PACKAGE_URL ""
+#define PACKAGE "cairn"
+#define VERSION "0.1.0"
+#define HAVE_STDIO_H 1
+#define HAVE_STDLIB_H 1
+#define HAVE_STRING_H 1
+#define HAVE_INTTYPES_H 1
+#define HAVE_STDINT_H 1
+#define HAVE_STRINGS_H 1
+#define HAVE_SYS_STAT_H 1
+#define HAVE_SYS_TYPES_H 1
+#define HAVE_UNISTD_H 1
+#define STDC_HEADERS 1
+#define HAVE_DLFCN_H 1
+#define LT_OBJDIR ".libs/"
+#define HAVE_MYSQL_REAL_CONNECT_START 1
+#define HAVE_MYSQL_STMT_EXECUTE_START 1
+#define CAIRN_MYSQL_NONBLOCKING 1
+#define HAVE_ACCEPT4 1
+#define HAVE_SENDFILE 1
+#define HAVE_PIPE2 1
+#define HAVE_SYS_SENDFILE_H 1
+#define HAVE_LINUX_OPENAT2_H 1
+#define CAIRN_BUILD_OPTIONS "llhttp=sources in /usr/share/llhttp sanitizers=no mysql=nonblocking"
