@@ -23,6 +23,7 @@
  *             LimitRequestFieldSize N    server, vhost
  *             LimitRequestBody SIZE      server, vhost, location
  *             GracefulTimeout TIME       server
+ *             ConfigTestTimeout TIME     server
  *             MaxConnections N           server
  *             TaskThreads N              server
  *             HookWarnTime TIME          server           default 20ms
@@ -36,6 +37,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "conf_int.h"
 #include "log_int.h"
@@ -108,6 +111,9 @@ static const cairn_directive_t  conf_core_directives[] = {
     CAIRN_DIRECTIVE_SIZE("DiscardBodyLimit", cairn__core_conf_t,
                          discard_body_limit, CAIRN_SCOPE_ANY,
                          CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("ConfigTestTimeout", cairn__core_conf_t,
+                         config_test_timeout_ms, CAIRN_SCOPE_SERVER,
+                         CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_MSEC("GracefulTimeout", cairn__core_conf_t,
                          graceful_timeout_ms, CAIRN_SCOPE_SERVER,
                          CAIRN_MERGE_REPLACE),
@@ -170,6 +176,7 @@ conf_core_create_conf(cairn_arena_t *a)
     conf->request_body_min_rate = 500;
     conf->send_timeout_ms = 60 * 1000;
     conf->graceful_timeout_ms = 30 * 1000;
+    conf->config_test_timeout_ms = 30 * 1000;
     conf->lingering_timeout_ms = 5 * 1000;
     conf->discard_body_limit = 1024 * 1024;
     conf->max_keepalive_requests = 1000;
@@ -333,6 +340,8 @@ static const char *
 conf_core_set_error_log(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 {
     cairn__core_conf_t  *c = conf;
+    const char          *slash, *dir;
+    struct stat          st;
 
     if (argv[0][0] == '\0') {
         return "ErrorLog needs a file name or 'stderr'";
@@ -340,8 +349,26 @@ conf_core_set_error_log(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 
     if (strcmp(argv[0], "stderr") == 0) {
         c->error_log = "stderr";
-    } else {
-        c->error_log = cairn_cmd_path(cmd, argv[0]);
+        return NULL;
+    }
+
+    c->error_log = cairn_cmd_path(cmd, argv[0]);
+
+    /* What can be foreseen is said here, with the line: a log in a
+     * directory that does not exist would fail only at start or reload. */
+    slash = strrchr(c->error_log, '/');
+    dir = slash == NULL ? "." : slash == c->error_log ? "/"
+          : cairn_arena_strndup(cairn_cmd_arena(cmd), c->error_log,
+                                (size_t) (slash - c->error_log));
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "ErrorLog %s: the "
+                                  "directory %s does not exist", c->error_log,
+                                  dir);
+    }
+    if (access(dir, W_OK) != 0 && access(c->error_log, W_OK) != 0) {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "ErrorLog %s: "
+                                  "cannot write in %s: %s", c->error_log,
+                                  dir, strerror(errno));
     }
 
     return NULL;

@@ -52,6 +52,7 @@ typedef struct {
     int64_t          request_body_min_rate;    /* bytes per second, 0: off */
     int64_t          send_timeout_ms;
     int64_t          graceful_timeout_ms;
+    int64_t          config_test_timeout_ms;
     int64_t          lingering_timeout_ms;
     int64_t          discard_body_limit;    /* DiscardBodyLimit, 0: never */
     int              max_keepalive_requests;

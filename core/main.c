@@ -126,7 +126,7 @@ main(int argc, char **argv)
     cairn_strv_t               defines;
     cairn_server_t            *s;
     const cairn__core_conf_t  *core;
-    char                      *pid_file = NULL;
+    const char                *pid_file;
     int                        quiet = 0, i, rc;
 
     defines.n = 0;
@@ -264,19 +264,15 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (core->pid_file != NULL) {
-        pid_file = strdup(core->pid_file);
-    }
-
     cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "cairnd %s starting (pid %ld)",
               PACKAGE_VERSION, (long) getpid());
 
     /* The master owns the generation from here: a reload replaces it. */
     rc = cairn__master_run(s, &defines);
 
+    pid_file = cairn__master_pid_file();
     if (pid_file != NULL) {
         unlink(pid_file);
-        free(pid_file);
     }
 
     cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "cairnd stopped");

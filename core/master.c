@@ -14,17 +14,26 @@
  * accepted on, so nothing waiting in its queue is lost while the old
  * worker stops accepting.
  *
- * Reload (SIGHUP).  A forked child first checks the new configuration
- * with fresh copies of the modules; only if that succeeds does the master
- * unload every module and load the new generation (an upgraded .so thus
- * takes effect), start new workers and tell the old ones to finish their
- * requests and exit.  A configuration that fails leaves everything as it
- * was and logs why.
+ * Reload (SIGHUP).  A forked child checks the new configuration with
+ * fresh copies of the modules, and sends back what it read (conf_source.c)
+ * with what the master must open for it.  The master never waits for it:
+ * the child's pipe and its exit are events of the master's poll loop, with
+ * a deadline (ConfigTestTimeout), and signals, deaths and respawns go on
+ * meanwhile.  Only when the check succeeded, and every new listening
+ * address and the new ErrorLog and PidFile could be opened, does the
+ * master unload every module and load the generation from exactly the
+ * bytes the check read (an upgraded .so thus takes effect, and a file
+ * changed meanwhile does not), start new workers and tell the old ones to
+ * finish their requests and exit.  Anything that fails refuses the reload
+ * and leaves everything as it was; should the new generation not load
+ * after all, the running one is loaded again from its own recorded
+ * source, so the master is never without a generation.
  */
 
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -53,6 +62,10 @@
 #define MASTER_BACKOFF_MAX_MS   10000
 #define MASTER_KILL_GRACE_US    (5 * 1000 * 1000)
 
+/* What a configuration check may write back: its messages and the
+ * recorded source (at most 64 MiB of files, see conf.c). */
+#define MASTER_CHECK_MAX        (80 * 1024 * 1024)
+
 typedef struct {
     pid_t                    pid;
     int                      slot;
@@ -60,7 +73,23 @@ typedef struct {
     int                      record;        /* index in the crash records */
     uint64_t                 started_us;
     uint64_t                 kill_at_us;    /* 0: not stopping */
+    int                      termed;        /* told to stop (SIGTERM) */
 } master_worker_t;
+
+/* A configuration check running in a child (at most one). */
+typedef struct {
+    pid_t                    pid;           /* 0: none */
+    int                      fd;            /* its pipe; -1 at its end */
+    char                    *buf;           /* what it wrote */
+    size_t                   len;
+    size_t                   cap;
+    int                      exited;
+    int                      status;        /* its wait status */
+    int                      killed;        /* past ConfigTestTimeout */
+    int                      too_much;
+    uint64_t                 deadline_us;
+    int                      again;         /* a HUP came meanwhile */
+} master_check_t;
 
 typedef struct {
     char                    *spec;          /* "127.0.0.1:8080" */
@@ -100,6 +129,13 @@ typedef struct {
 
     int                      fast_deaths[MASTER_MAX_SLOTS];
     uint64_t                 respawn_at[MASTER_MAX_SLOTS];  /* 0: none */
+    uint64_t                 died_at[MASTER_MAX_SLOTS];     /* 0: none */
+
+    master_check_t           check;
+    cairn__conf_source_t    *src;           /* the running generation's */
+    char                    *pid_file;      /* written, or NULL */
+    uint64_t                 regen_at;      /* load the running source
+                                               again (0: no need) */
 
     int                      sfd;
     sigset_t                 oldmask;
@@ -115,6 +151,13 @@ static int master_listeners(cairn_server_t *s);
 static void master_spawn(int slot);
 static void master_reap(void);
 static void master_reload(void);
+static void master_check_read(void);
+static void master_check_end(void);
+static void master_commit(const char *text, size_t tlen, const char *blob,
+                          size_t blen);
+static const char *master_wait_text(int status, char *buf, size_t len);
+static int master_write_pid(const char *path);
+static void master_fill_slots(void);
 static void master_stop(int now);
 static void master_reopen(void);
 static void master_timers(void);
@@ -134,7 +177,7 @@ int
 cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines)
 {
     struct signalfd_siginfo  si;
-    struct pollfd            pfd;
+    struct pollfd            pfd[2];
     sigset_t                 mask;
     char                     err[512];
     size_t                   i;
@@ -144,6 +187,11 @@ cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines)
     M.gen = s;
     M.generation = 1;
     M.conf_file = strdup(s->conf_file);
+    M.src = cairn__conf_take_source(s);
+    M.check.fd = -1;
+    if (s->main_vhost->base.core->pid_file != NULL) {
+        M.pid_file = strdup(s->main_vhost->base.core->pid_file);
+    }
     M.defines.n = defines->n;
     M.defines.v = calloc(defines->n + 1, sizeof(char *));
     for (i = 0; i < defines->n; i++) {
@@ -201,15 +249,23 @@ cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines)
                   (long) getpid(), M.nslots);
 
     for ( ;; ) {
-        if (M.stopping && M.nworkers == 0) {
+        if (M.stopping && M.nworkers == 0 && M.check.pid == 0) {
             break;
         }
 
-        pfd.fd = M.sfd;
-        pfd.events = POLLIN;
-        n = poll(&pfd, 1, master_poll_timeout());
+        pfd[0].fd = M.sfd;
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        pfd[1].fd = M.check.fd;
+        pfd[1].events = POLLIN;
+        pfd[1].revents = 0;
+        n = poll(pfd, M.check.fd >= 0 ? 2 : 1, master_poll_timeout());
 
-        if (n > 0) {
+        if (n > 0 && pfd[1].revents != 0) {
+            master_check_read();
+        }
+
+        if (n > 0 && pfd[0].revents != 0) {
             while (read(M.sfd, &si, sizeof(si)) == (ssize_t) sizeof(si)) {
                 switch (si.ssi_signo) {
                 case SIGCHLD:
@@ -502,7 +558,39 @@ master_spawn(int slot)
     w->record = rec;
     w->started_us = master_now();
     w->kill_at_us = 0;
+    w->termed = 0;
     M.respawn_at[slot] = 0;
+
+    if (M.died_at[slot] != 0) {
+        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "worker %ld took slot %d, "
+                  "%llu ms after its previous worker died", (long) pid, slot,
+                  (unsigned long long) ((w->started_us - M.died_at[slot])
+                                        / 1000));
+        M.died_at[slot] = 0;
+    }
+}
+
+
+/* Starts a worker in every slot of the serving generation that has none
+ * (and none coming). */
+static void
+master_fill_slots(void)
+{
+    size_t  i;
+    int     slot;
+
+    for (slot = 0; slot < M.nslots && M.gen != NULL; slot++) {
+        for (i = 0; i < M.nworkers; i++) {
+            if (M.workers[i].slot == slot
+                && M.workers[i].generation == M.generation)
+            {
+                break;
+            }
+        }
+        if (i == M.nworkers && M.respawn_at[slot] == 0) {
+            master_spawn(slot);
+        }
+    }
 }
 
 
@@ -615,11 +703,17 @@ master_worker_died(master_worker_t *w, int status)
                   "%d", (long) w->pid, WEXITSTATUS(status));
     }
 
-    if (w->generation != M.generation || M.gen == NULL) {
+    if (w->generation != M.generation) {
+        return;
+    }
+    if (M.gen == NULL) {
+        /* Replaced once the generation is loaded again. */
+        M.died_at[w->slot] = now;
         return;
     }
 
     cairn__metrics_worker_restart();
+    M.died_at[w->slot] = now;
 
     /* A worker that keeps dying young, before it served anything (a
      * module that crashes at start-up, a bad environment), waits longer
@@ -658,6 +752,13 @@ master_reap(void)
     int              status;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == M.check.pid) {
+            M.check.exited = 1;
+            M.check.status = status;
+            master_check_end();
+            continue;
+        }
+
         for (i = 0; i < M.nworkers; i++) {
             if (M.workers[i].pid == pid) {
                 break;
@@ -683,111 +784,104 @@ master_reap(void)
 }
 
 
-/*
- * Checks the configuration in a child with its own copy of everything:
- * the child unloads the current modules and loads the new ones, which
- * the master must not do before it knows the new configuration is good.
- * Returns 0, or -1 with the child's messages logged.
- */
-static int
-master_test_config(void)
+/* "exit status 1", "killed by signal SIGKILL". */
+static const char *
+master_wait_text(int status, char *buf, size_t len)
 {
-    cairn_server_t  *s;
-    char             err[512], buf[4096];
-    const cairn__conf_error_t  *e;
-    FILE            *out;
-    pid_t            pid;
-    ssize_t          n;
-    size_t           have = 0;
-    int              fds[2], status, rc;
+    const char  *name;
 
-    if (pipe(fds) != 0) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "pipe() failed");
-        return -1;
-    }
-
-    pid = fork();
-    if (pid == -1) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "fork() failed");
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-
-    if (pid == 0) {
-        close(fds[0]);
-        /* Families the check registers stay out of the shared registry. */
-        cairn__metrics_detach();
-        out = fdopen(fds[1], "w");
-        cairn__server_destroy(M.gen);
-        s = cairn__server_create(M.conf_file, &M.defines, 1);
-        rc = cairn__conf_load(s);
-        if (rc == 0 && master_prepare(s, err, sizeof(err)) != 0) {
-            fprintf(out, "%s\n", err);
-            rc = -1;
+    if (WIFSIGNALED(status)) {
+        name = sigabbrev_np(WTERMSIG(status));
+        if (name != NULL) {
+            snprintf(buf, len, "killed by signal SIG%s", name);
+        } else {
+            snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
         }
-        for (e = s->errors; out != NULL && e != NULL; e = e->next) {
-            fprintf(out, "%s\n", e->text);
-        }
-        if (out != NULL) {
-            fflush(out);
-        }
-        _exit(rc == 0 ? 0 : 1);
+    } else if (WIFEXITED(status)) {
+        snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+    } else {
+        snprintf(buf, len, "wait status %d", status);
     }
 
-    close(fds[1]);
-    for ( ;; ) {
-        n = read(fds[0], buf + have, sizeof(buf) - 1 - have);
-        if (n > 0) {
-            have += (size_t) n;
-            if (have < sizeof(buf) - 1) {
-                continue;
-            }
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        break;
-    }
-    close(fds[0]);
-    buf[have] = '\0';
-
-    while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
-        continue;
-    }
-
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        return 0;
-    }
-
-    {
-        char  *line, *save = NULL;
-
-        for (line = strtok_r(buf, "\n", &save); line != NULL;
-             line = strtok_r(NULL, "\n", &save))
-        {
-            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload: %s", line);
-        }
-    }
-    if (have == 0) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload: the configuration check "
-                  "failed (status %d)", status);
-    }
-
-    return -1;
+    return buf;
 }
 
 
+/*
+ * The check child: loads the configuration with fresh copies of the
+ * modules, and writes "ok" or "failed" with one message per line; after
+ * "ok", what the master must open for the new generation ("slots N",
+ * "listen ADDR", "errorlog PATH", "pidfile PATH"), then "source" and the
+ * recorded source.
+ */
+static void
+master_check_child(int fd)
+{
+    const cairn__core_conf_t    *core;
+    const cairn__conf_error_t  *e;
+    cairn_server_t             *s;
+    char                        err[512];
+    size_t                      i;
+    FILE                       *out;
+    int                         rc;
+
+    /* Families the check registers stay out of the shared registry. */
+    cairn__metrics_detach();
+    out = fdopen(fd, "w");
+    if (out == NULL) {
+        _exit(2);
+    }
+
+    cairn__server_destroy(M.gen);
+    s = cairn__server_create(M.conf_file, &M.defines, 1);
+    rc = cairn__conf_load(s);
+    if (rc == 0 && master_prepare(s, err, sizeof(err)) != 0) {
+        cairn__conf_error(s, NULL, 0, "%s", err);
+        rc = -1;
+    }
+
+    if (rc != 0) {
+        fprintf(out, "failed\n");
+        for (e = s->errors; e != NULL; e = e->next) {
+            fprintf(out, "%s\n", e->text);
+        }
+        fflush(out);
+        _exit(1);
+    }
+
+    core = s->main_vhost->base.core;
+    fprintf(out, "ok\nslots %d\n", M.nslots);
+    for (i = 0; i < core->listen.n; i++) {
+        fprintf(out, "listen %s\n", core->listen.v[i]);
+    }
+    fprintf(out, "errorlog %s\n", core->error_log);
+    if (core->pid_file != NULL) {
+        fprintf(out, "pidfile %s\n", core->pid_file);
+    }
+    fprintf(out, "source\n");
+    if (cairn__conf_source_write(s->src, out) != 0 || fflush(out) != 0) {
+        _exit(2);
+    }
+
+    _exit(0);
+}
+
+
+/* SIGHUP: starts a check of the configuration, unless one runs. */
 static void
 master_reload(void)
 {
     const cairn__core_conf_t  *core;
-    cairn__quarantine_t       *q;
-    cairn_server_t            *s;
     struct timespec            ts;
-    char                       err[512];
-    uint64_t                   now, kill_at;
-    size_t                     i;
-    int                        slot;
+    pid_t                      pid;
+    int                        fds[2];
+
+    if (M.check.pid != 0) {
+        M.check.again = 1;
+        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "SIGHUP: a configuration check "
+                  "is running; another follows it");
+        return;
+    }
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     cairn__notify("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
@@ -795,36 +889,355 @@ master_reload(void)
                   + (unsigned long long) ts.tv_nsec / 1000);
     cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "SIGHUP: reloading %s", M.conf_file);
 
-    if (master_test_config() != 0) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload failed: still serving "
-                  "the previous configuration");
-        cairn__notify("READY=1\nSTATUS=reload failed: still serving the "
-                      "previous configuration");
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "reload refused: pipe() "
+                  "failed");
         return;
     }
 
-    /* Unload every module, then load them again from their files. */
-    cairn__server_destroy(M.gen);
-    M.gen = NULL;
+    pid = fork();
+    if (pid == -1) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "reload refused: fork() "
+                  "failed");
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+
+    if (pid == 0) {
+        close(fds[0]);
+        close(M.sfd);
+        master_check_child(fds[1]);
+    }
+
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+
+    core = M.gen != NULL ? M.gen->main_vhost->base.core : NULL;
+    memset(&M.check, 0, sizeof(M.check));
+    M.check.pid = pid;
+    M.check.fd = fds[0];
+    M.check.deadline_us = master_now()
+        + (uint64_t) (core != NULL ? core->config_test_timeout_ms
+                                   : 30 * 1000) * 1000;
+}
+
+
+/* Reads what the check child wrote so far. */
+static void
+master_check_read(void)
+{
+    char     *grown;
+    ssize_t   n;
+
+    for ( ;; ) {
+        if (M.check.len == M.check.cap) {
+            if (M.check.cap >= MASTER_CHECK_MAX) {
+                /* A check that writes without end is not a check. */
+                M.check.too_much = 1;
+                kill(M.check.pid, SIGKILL);
+                close(M.check.fd);
+                M.check.fd = -1;
+                break;
+            }
+            M.check.cap = M.check.cap ? M.check.cap * 2 : 65536;
+            grown = realloc(M.check.buf, M.check.cap + 1);
+            if (grown == NULL) {
+                cairn__oom(M.check.cap);
+            }
+            M.check.buf = grown;
+        }
+        n = read(M.check.fd, M.check.buf + M.check.len,
+                 M.check.cap - M.check.len);
+        if (n > 0) {
+            M.check.len += (size_t) n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        }
+        close(M.check.fd);
+        M.check.fd = -1;
+        break;
+    }
+
+    master_check_end();
+}
+
+
+/*
+ * When the check child has both exited and been read to its end: commit
+ * or refuse the reload, then start the next check if a HUP came
+ * meanwhile.
+ */
+static void
+master_check_end(void)
+{
+    char     what[64];
+    char    *text, *line, *save = NULL, *blob;
+    size_t   tlen = 0, blen = 0;
+    int      ok;
+
+    if (M.check.pid == 0 || M.check.fd >= 0 || !M.check.exited) {
+        return;
+    }
+
+    text = M.check.buf != NULL ? M.check.buf : (char *) "";
+    if (M.check.buf != NULL) {
+        M.check.buf[M.check.len] = '\0';
+    }
+    ok = WIFEXITED(M.check.status) && WEXITSTATUS(M.check.status) == 0
+         && strncmp(text, "ok\n", 3) == 0;
+
+    if (M.stopping) {
+        /* Stopping: the check no longer matters. */
+    } else if (M.check.killed) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload refused: the "
+                  "configuration check did not finish within %lld s "
+                  "(ConfigTestTimeout) and was killed; still serving "
+                  "generation %u", M.gen != NULL
+                  ? (long long) M.gen->main_vhost->base.core
+                        ->config_test_timeout_ms / 1000 : 30LL,
+                  M.generation);
+    } else if (M.check.too_much) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload refused: the "
+                  "configuration check wrote more than %d MiB; still "
+                  "serving generation %u", MASTER_CHECK_MAX / (1024 * 1024),
+                  M.generation);
+    } else if (ok) {
+        blob = strstr(text, "\nsource\n");
+        if (blob != NULL) {
+            tlen = (size_t) (blob - text) + 1;
+            blob += 8;
+            blen = M.check.len - (size_t) (blob - text);
+            master_commit(text, tlen, blob, blen);
+        } else {
+            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload refused: the "
+                      "configuration check's answer is incomplete");
+        }
+    } else {
+        if (strncmp(text, "failed\n", 7) == 0) {
+            text += 7;
+        }
+        for (line = strtok_r(text, "\n", &save); line != NULL;
+             line = strtok_r(NULL, "\n", &save))
+        {
+            cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload: %s", line);
+        }
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload refused: the "
+                  "configuration check failed (%s); still serving "
+                  "generation %u", master_wait_text(M.check.status, what,
+                                                    sizeof(what)),
+                  M.generation);
+    }
+
+    if (!ok || M.check.killed || M.check.too_much) {
+        cairn__notify("READY=1\nSTATUS=reload refused: still serving "
+                      "generation %u", M.generation);
+    }
+
+    free(M.check.buf);
+    ok = M.check.again;
+    memset(&M.check, 0, sizeof(M.check));
+    M.check.fd = -1;
+
+    if (ok && !M.stopping) {
+        master_reload();
+    }
+}
+
+
+/* Loads a generation from a recorded source; NULL after logging why. */
+static cairn_server_t *
+master_load(cairn__conf_source_t *src, int level, const char *what)
+{
+    const cairn__conf_error_t  *e;
+    cairn_server_t             *s;
+    char                        err[512];
 
     s = cairn__server_create(M.conf_file, &M.defines, 0);
-    if (cairn__conf_load(s) != 0 || master_prepare(s, err, sizeof(err)) != 0)
+    cairn__conf_use_source(s, src);
+    if (cairn__conf_load(s) == 0
+        && master_prepare(s, err, sizeof(err)) == 0)
     {
-        const cairn__conf_error_t  *e;
+        return s;
+    }
 
-        for (e = s->errors; e != NULL; e = e->next) {
-            cairn_log(NULL, CAIRN_LOG_CRIT, 0, "reload: %s", e->text);
-        }
-        cairn_log(NULL, CAIRN_LOG_CRIT, 0, "the configuration changed while "
-                  "it was being reloaded and is now broken: the running "
-                  "workers go on, but none can be started until a reload "
-                  "succeeds");
-        cairn__server_destroy(s);
-        cairn__notify("READY=1\nSTATUS=reload failed");
+    for (e = s->errors; e != NULL; e = e->next) {
+        cairn_log(NULL, level, 0, "%s: %s", what, e->text);
+    }
+    cairn__server_destroy(s);
+
+    return NULL;
+}
+
+
+/* A file a generation will write (ErrorLog, PidFile) can be opened. */
+static int
+master_can_write(const char *path)
+{
+    int  fd;
+
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd == -1) {
+        return -1;
+    }
+    close(fd);
+
+    return 0;
+}
+
+
+/*
+ * The check succeeded: text holds its "slots", "listen", "errorlog" and
+ * "pidfile" lines, blob the recorded source.  Opens what the new
+ * generation needs in the master first; then replaces the generation.
+ */
+static void
+master_commit(const char *text, size_t tlen, const char *blob, size_t blen)
+{
+    const cairn__core_conf_t  *core;
+    cairn__conf_source_t      *src;
+    cairn__quarantine_t       *q;
+    cairn_server_t            *s;
+    master_listener_t         *fresh = NULL;
+    const char                *p, *eol;
+    char                       line[1024], *errorlog = NULL, *pidfile = NULL;
+    char                     **specs = NULL;
+    size_t                     nspecs = 0, nfresh = 0, i, j, k, n;
+    uint64_t                   now, kill_at;
+    int                        slots = 0, slot, fd, failed = 0;
+
+    src = cairn__conf_source_read(blob, blen);
+    if (src == NULL) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload refused: the "
+                  "configuration check's source cannot be read");
         return;
     }
 
+    for (p = text; p < text + tlen; p = eol + 1) {
+        eol = memchr(p, '\n', (size_t) (text + tlen - p));
+        if (eol == NULL) {
+            break;
+        }
+        n = (size_t) (eol - p) < sizeof(line) ? (size_t) (eol - p)
+                                              : sizeof(line) - 1;
+        memcpy(line, p, n);
+        line[n] = '\0';
+        if (strncmp(line, "slots ", 6) == 0) {
+            slots = atoi(line + 6);
+        } else if (strncmp(line, "listen ", 7) == 0) {
+            specs = realloc(specs, (nspecs + 1) * sizeof(*specs));
+            if (specs == NULL) {
+                cairn__oom(sizeof(*specs));
+            }
+            specs[nspecs++] = strdup(line + 7);
+        } else if (strncmp(line, "errorlog ", 9) == 0) {
+            free(errorlog);
+            errorlog = strdup(line + 9);
+        } else if (strncmp(line, "pidfile ", 8) == 0) {
+            free(pidfile);
+            pidfile = strdup(line + 8);
+        }
+    }
+
+    /* Every (address, slot) the new generation listens on, bound before
+     * anything changes: a taken address refuses the reload. */
+    for (j = 0; j < nspecs && !failed; j++) {
+        for (slot = 0; slot < slots && !failed; slot++) {
+            for (i = 0; i < M.nls; i++) {
+                if (M.ls[i].slot == slot && strcmp(M.ls[i].spec, specs[j])
+                                            == 0)
+                {
+                    break;
+                }
+            }
+            if (i < M.nls) {
+                continue;
+            }
+            for (k = 0; k < M.nls; k++) {
+                if (strcmp(M.ls[k].spec, specs[j]) == 0) {
+                    break;
+                }
+            }
+            fd = cairn__listen_open(specs[j], k == M.nls && slot == 0);
+            if (fd < 0) {
+                cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload refused: cannot "
+                          "listen on %s (see above); still serving "
+                          "generation %u with its sockets", specs[j],
+                          M.generation);
+                failed = 1;
+                break;
+            }
+            fresh = realloc(fresh, (nfresh + 1) * sizeof(*fresh));
+            if (fresh == NULL) {
+                cairn__oom(sizeof(*fresh));
+            }
+            fresh[nfresh].spec = strdup(specs[j]);
+            fresh[nfresh].slot = slot;
+            fresh[nfresh].fd = fd;
+            fresh[nfresh].used = 1;
+            nfresh++;
+        }
+    }
+
+    if (!failed && errorlog != NULL && strcmp(errorlog, "stderr") != 0
+        && master_can_write(errorlog) != 0)
+    {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "reload refused: cannot "
+                  "open ErrorLog %s; still serving generation %u", errorlog,
+                  M.generation);
+        failed = 1;
+    }
+    if (!failed && pidfile != NULL
+        && (M.pid_file == NULL || strcmp(pidfile, M.pid_file) != 0)
+        && master_can_write(pidfile) != 0)
+    {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "reload refused: cannot "
+                  "write PidFile %s; still serving generation %u", pidfile,
+                  M.generation);
+        failed = 1;
+    }
+
+    if (!failed) {
+        /* Unload every module, then load them again from their files,
+         * with the configuration exactly as the check read it. */
+        cairn__server_destroy(M.gen);
+        M.gen = NULL;
+        s = master_load(src, CAIRN_LOG_CRIT, "reload");
+        if (s == NULL) {
+            cairn_log(NULL, CAIRN_LOG_CRIT, 0, "reload refused: the checked "
+                      "configuration did not load again in the master; "
+                      "loading generation %u again", M.generation);
+            M.gen = master_load(M.src, CAIRN_LOG_ALERT, "generation again");
+            if (M.gen != NULL) {
+                master_fill_slots();
+            } else {
+                M.regen_at = master_now() + 1000 * 1000;
+                cairn_log(NULL, CAIRN_LOG_ALERT, 0, "the running generation "
+                          "cannot be loaded again either: its workers go on, "
+                          "none can be replaced; retrying every second");
+            }
+            failed = 1;
+        }
+    }
+
+    if (failed) {
+        for (i = 0; i < nfresh; i++) {
+            close(fresh[i].fd);
+            free(fresh[i].spec);
+        }
+        cairn__conf_source_free(src);
+        goto done;
+    }
+
+    /* Committed. */
     M.gen = s;
+    cairn__conf_source_free(M.src);
+    M.src = src;
     M.generation++;
     M.reloads++;
     core = s->main_vhost->base.core;
@@ -836,7 +1249,47 @@ master_reload(void)
                   core->error_log);
     }
 
-    master_listeners(s);
+    if (core->pid_file != NULL
+        && (M.pid_file == NULL || strcmp(core->pid_file, M.pid_file) != 0))
+    {
+        if (M.pid_file != NULL) {
+            unlink(M.pid_file);
+        }
+        free(M.pid_file);
+        M.pid_file = strdup(core->pid_file);
+        master_write_pid(M.pid_file);
+    } else if (core->pid_file == NULL && M.pid_file != NULL) {
+        unlink(M.pid_file);
+        free(M.pid_file);
+        M.pid_file = NULL;
+    }
+
+    /* The sockets: the ones kept, the new ones; the rest closed. */
+    for (i = 0; i < M.nls; i++) {
+        M.ls[i].used = 0;
+        for (j = 0; j < nspecs; j++) {
+            if (strcmp(M.ls[i].spec, specs[j]) == 0 && M.ls[i].slot < slots) {
+                M.ls[i].used = 1;
+            }
+        }
+    }
+    for (i = 0, k = 0; i < M.nls; i++) {
+        if (!M.ls[i].used) {
+            close(M.ls[i].fd);
+            free(M.ls[i].spec);
+            continue;
+        }
+        M.ls[k++] = M.ls[i];
+    }
+    M.nls = k;
+    if (nfresh > 0) {
+        M.ls = realloc(M.ls, (M.nls + nfresh) * sizeof(*M.ls));
+        if (M.ls == NULL) {
+            cairn__oom(sizeof(*M.ls));
+        }
+        memcpy(M.ls + M.nls, fresh, nfresh * sizeof(*fresh));
+        M.nls += nfresh;
+    }
 
     q = master_quarantine_new();
     if (q != NULL) {
@@ -847,8 +1300,8 @@ master_reload(void)
     }
     M.nhistory = 0;
 
-    /* Old workers stop accepting and finish; new ones take over the same
-     * sockets. */
+    /* Old workers stop accepting and finish, each told once; new ones
+     * take over the same sockets. */
     now = master_now();
     kill_at = now + (uint64_t) core->graceful_timeout_ms * 1000
               + MASTER_KILL_GRACE_US;
@@ -858,14 +1311,21 @@ master_reload(void)
         }
     }
 
-    for (slot = 0; slot < M.nslots; slot++) {
+    for (slot = 0; slot < MASTER_MAX_SLOTS; slot++) {
         M.fast_deaths[slot] = 0;
+        M.respawn_at[slot] = 0;
+        M.died_at[slot] = 0;
+    }
+    for (slot = 0; slot < M.nslots; slot++) {
         master_spawn(slot);
     }
 
     for (i = 0; i < M.nworkers; i++) {
-        if (M.workers[i].generation != M.generation) {
+        if (M.workers[i].generation != M.generation
+            && !M.workers[i].termed)
+        {
             kill(M.workers[i].pid, SIGTERM);
+            M.workers[i].termed = 1;
         }
     }
 
@@ -873,6 +1333,16 @@ master_reload(void)
               "workers", M.generation, M.nslots);
     cairn__notify("READY=1\nSTATUS=serving generation %u with %d workers",
                   M.generation, M.nslots);
+
+done:
+
+    free(fresh);
+    for (j = 0; j < nspecs; j++) {
+        free(specs[j]);
+    }
+    free(specs);
+    free(errorlog);
+    free(pidfile);
 }
 
 
@@ -903,8 +1373,21 @@ master_stop(int now)
     M.stop_deadline_us = master_now()
                          + (now ? 2000 * 1000 : graceful_ms * 1000 + 2000000);
 
+    if (M.check.pid != 0) {
+        /* A reload being checked no longer matters. */
+        kill(M.check.pid, SIGKILL);
+    }
+
     for (i = 0; i < M.nworkers; i++) {
-        kill(M.workers[i].pid, now ? SIGINT : SIGTERM);
+        if (now) {
+            kill(M.workers[i].pid, SIGINT);
+        } else if (!M.workers[i].termed) {
+            /* Once: a second TERM tells a worker to stop at once, which
+             * would cut the requests of an old generation still
+             * finishing after a reload. */
+            kill(M.workers[i].pid, SIGTERM);
+            M.workers[i].termed = 1;
+        }
     }
 }
 
@@ -915,8 +1398,13 @@ master_reopen(void)
     size_t  i;
 
     if (cairn__log_reopen() != 0) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot reopen the error "
-                  "log");
+        /* The log still open may be a deleted file nobody reads: say it
+         * on stderr too (the journal, under systemd). */
+        int  e = errno;
+
+        cairn_log(NULL, CAIRN_LOG_ERROR, e, "cannot reopen the error log");
+        fprintf(stderr, "cairnd: SIGUSR1: cannot reopen the error log: %s; "
+                "logging goes on to the file that was open\n", strerror(e));
     }
     if (M.gen != NULL) {
         cairn__server_hooks_run(M.gen, CAIRN_SERVER_REOPEN_LOGS);
@@ -945,6 +1433,21 @@ master_timers(void)
         return;
     }
 
+    if (M.check.pid != 0 && !M.check.killed && now >= M.check.deadline_us) {
+        kill(M.check.pid, SIGKILL);
+        M.check.killed = 1;
+    }
+
+    if (M.regen_at != 0 && now >= M.regen_at) {
+        M.gen = master_load(M.src, CAIRN_LOG_ALERT, "generation again");
+        M.regen_at = M.gen == NULL ? now + 1000 * 1000 : 0;
+        if (M.gen != NULL) {
+            cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "generation %u is loaded "
+                      "again: dead workers are replaced", M.generation);
+            master_fill_slots();
+        }
+    }
+
     for (i = 0; i < M.nworkers; i++) {
         if (M.workers[i].kill_at_us != 0 && now >= M.workers[i].kill_at_us) {
             cairn_log(NULL, CAIRN_LOG_WARN, 0, "worker %ld of generation %u "
@@ -955,11 +1458,40 @@ master_timers(void)
         }
     }
 
-    for (slot = 0; slot < M.nslots; slot++) {
+    for (slot = 0; slot < M.nslots && M.gen != NULL; slot++) {
         if (M.respawn_at[slot] != 0 && now >= M.respawn_at[slot]) {
             master_spawn(slot);
         }
     }
+}
+
+
+static int
+master_write_pid(const char *path)
+{
+    char  buf[32];
+    int   fd, n;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot write PidFile %s",
+                  path);
+        return -1;
+    }
+    n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
+    if (write(fd, buf, (size_t) n) != n) {
+        close(fd);
+        return -1;
+    }
+
+    return close(fd);
+}
+
+
+const char *
+cairn__master_pid_file(void)
+{
+    return M.pid_file;
 }
 
 
@@ -970,8 +1502,17 @@ master_poll_timeout(void)
     size_t    i;
     int       slot;
 
+    if (M.check.pid != 0 && !M.check.killed) {
+        next = M.check.deadline_us;
+    }
+    if (M.regen_at != 0 && (next == 0 || M.regen_at < next)) {
+        next = M.regen_at;
+    }
+
     if (M.stopping) {
-        next = M.stop_deadline_us;
+        if (next == 0 || M.stop_deadline_us < next) {
+            next = M.stop_deadline_us;
+        }
     } else {
         for (i = 0; i < M.nworkers; i++) {
             if (M.workers[i].kill_at_us != 0
@@ -1015,6 +1556,9 @@ cairn__master_cleanup(void)
     }
     free(M.defines.v);
     free(M.conf_file);
+    free(M.pid_file);
+    cairn__conf_source_free(M.src);
+    free(M.check.buf);
     if (M.records != NULL && M.records != MAP_FAILED) {
         munmap(M.records, MASTER_CRASH_RECORDS * sizeof(cairn__crash_t));
     }

@@ -103,6 +103,10 @@ int cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines);
 /* Frees what the master holds, its current generation included. */
 void cairn__master_cleanup(void);
 
+/* The PidFile the master wrote last (a reload may change it), or NULL;
+ * valid until cairn__master_cleanup(). */
+const char *cairn__master_pid_file(void);
+
 /* sd_notify(3)'s datagram protocol, spoken directly: sends msg to
  * $NOTIFY_SOCKET when it is set. */
 void cairn__notify(const char *fmt, ...) CAIRN_PRINTF(1, 2);

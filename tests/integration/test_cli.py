@@ -300,6 +300,7 @@ CORE_DIRECTIVES = [
     ("LingeringTimeout 3s", "LingeringTimeout 5s"),
     ("DiscardBodyLimit 2M", "DiscardBodyLimit 1M"),
     ("GracefulTimeout 9s", "GracefulTimeout 30s"),
+    ("ConfigTestTimeout 12s", "ConfigTestTimeout 30s"),
     ("MaxKeepAliveRequests 50", "MaxKeepAliveRequests 1000"),
     ("MaxConnections 100", "MaxConnections 4096"),
     ("LimitRequestLine 4000", "LimitRequestLine 8190"),

@@ -381,7 +381,8 @@ def test_bad_reload_keeps_serving():
           "the old generation" % n)
     m = s.wait_log(r"^.*%s.*$" % re.escape(where), 1)
     print("# " + m.group(0))
-    s.wait_log(r"reload failed", 1)
+    s.wait_log(r"reload refused: the configuration check failed \(exit "
+               r"status 1\); still serving generation 1", 1)
     check(s.alive(), "the master exited after a broken reload")
     eq(s.pid, master, "the master's pid")
     eq(s.children(), old, "the workers after a broken reload")

@@ -1376,7 +1376,8 @@ START_TEST(directive_good_values)
              "LimitRequestLine 100\n"
              "MaxConnections 0\n"
              "Workers 4\n"
-             "ErrorLog logs/error.log\n"
+             "ErrorLog /tmp/error.log\n"
+             "PidFile logs/cairnd.pid\n"
              "LogLevel debug\n");
 
     c = core_of(s->main);
@@ -1386,7 +1387,8 @@ START_TEST(directive_good_values)
     ck_assert_int_eq(c->limit_request_line, 100);
     ck_assert_int_eq(c->max_connections, 0);
     ck_assert_int_eq(c->workers, 4);
-    ck_assert_str_eq(c->error_log, "/nonexistent/dir/logs/error.log");
+    ck_assert_str_eq(c->error_log, "/tmp/error.log");
+    ck_assert_str_eq(c->pid_file, "/nonexistent/dir/logs/cairnd.pid");
     ck_assert_int_eq(c->log_level, CAIRN_LOG_DEBUG);
 
     ck_assert_int_eq(parse("Workers auto\n"), 0);

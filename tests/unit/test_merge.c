@@ -427,7 +427,7 @@ START_TEST(core_directives)
             "User www-data\n"
             "Group www-data\n"
             "ServerName main.example\n"
-            "ErrorLog logs/error.log\n"
+            "ErrorLog /tmp/error.log\n"
             "LogLevel Debug\n"
             "PidFile /run/cairn.pid\n"
             "KeepAliveTimeout 250ms\n"
@@ -451,7 +451,7 @@ START_TEST(core_directives)
     ck_assert_str_eq(c->user, "www-data");
     ck_assert_str_eq(c->group, "www-data");
     ck_assert_str_eq(c->server_name, "main.example");
-    ck_assert_str_eq(c->error_log, "/nonexistent/cairn-test/logs/error.log");
+    ck_assert_str_eq(c->error_log, "/tmp/error.log");
     ck_assert_int_eq(c->log_level, CAIRN_LOG_DEBUG);
     ck_assert_str_eq(c->pid_file, "/run/cairn.pid");
     ck_assert_int_eq(c->keepalive_timeout_ms, 250);
