@@ -17,7 +17,8 @@ import sys
 import threading
 import time
 
-from cairntest import (SRCDIR, BUILDDIR, CAIRND, ProtocolError, Server,
+from cairntest import (SRCDIR, BUILDDIR, CAIRND, Clients, ProtocolError,
+                       Server,
                        build_request, check, contains, eq, fail, main,
                        need_modules, sanitizers, skip, slow_factor,
                        socket_owner, test)
@@ -103,121 +104,6 @@ def nofile_limit(pid):
     return int(m.group(1)) if m else None
 
 
-class Clients:
-    """Client threads fetching /f.txt until stopped.  Keep-alive clients
-    reuse one HTTPConnection and open a new one only after a response
-    with "Connection: close"; the others open a connection per request.
-    Every exception and every answer but 200 with the file's body is a
-    failure."""
-
-    def __init__(self, port, keepalive, fresh, path="/f.txt",
-                 body=FILE_BODY):
-        self.port = port
-        self.path = path
-        self.body = body
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.ok = 0
-        self.closes = 0             # "Connection: close" answers
-        self.failures = []
-        self.done_at = []           # completion times, for stalls
-        self.threads = []
-        for i in range(keepalive):
-            self.threads.append(threading.Thread(
-                target=self._keepalive, args=("keepalive-%d" % i,),
-                daemon=True))
-        for i in range(fresh):
-            self.threads.append(threading.Thread(
-                target=self._fresh, args=("fresh-%d" % i,), daemon=True))
-
-    def start(self):
-        for t in self.threads:
-            t.start()
-        return self
-
-    def stop(self):
-        self.stopping.set()
-        for t in self.threads:
-            t.join(30)
-        stuck = [t.name for t in self.threads if t.is_alive()]
-        check(not stuck, "client threads still running 30 s after being "
-              "stopped: %s" % stuck)
-
-    def total(self):
-        return self.ok + len(self.failures)
-
-    def describe_failures(self, limit=20):
-        lines = ["%s request %d at +%.3f s: %s" % f
-                 for f in self.failures[:limit]]
-        if len(self.failures) > limit:
-            lines.append("... and %d more" % (len(self.failures) - limit))
-        return "\n".join(lines)
-
-    def max_stall(self):
-        """The longest time without any request completing."""
-        times = sorted(self.done_at)
-        gaps = [b - a for a, b in zip(times, times[1:])]
-        return max(gaps) if gaps else 0.0
-
-    def _record(self, who, n, t0, error):
-        with self.lock:
-            if error is None:
-                self.ok += 1
-                self.done_at.append(time.monotonic())
-            else:
-                self.failures.append((who, n, time.monotonic() - t0, error))
-
-    def _check(self, r, body):
-        if r.status != 200:
-            return "status %d %s" % (r.status, r.reason)
-        if body != self.body:
-            return "wrong body (%d bytes): %r" % (len(body), body[:80])
-        return None
-
-    def _keepalive(self, who):
-        t0 = time.monotonic()
-        hc = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        n = 0
-        while not self.stopping.is_set():
-            n += 1
-            try:
-                hc.request("GET", self.path)
-                r = hc.getresponse()
-                body = r.read()
-            except Exception as e:
-                self._record(who, n, t0, "%s: %s" % (type(e).__name__, e))
-                hc.close()
-                hc = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                timeout=10)
-                continue
-            self._record(who, n, t0, self._check(r, body))
-            if r.will_close:
-                with self.lock:
-                    self.closes += 1
-                hc.close()
-                hc = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                timeout=10)
-        hc.close()
-
-    def _fresh(self, who):
-        t0 = time.monotonic()
-        n = 0
-        while not self.stopping.is_set():
-            n += 1
-            hc = http.client.HTTPConnection("127.0.0.1", self.port,
-                                            timeout=10)
-            try:
-                hc.request("GET", self.path)
-                r = hc.getresponse()
-                body = r.read()
-            except Exception as e:
-                self._record(who, n, t0, "%s: %s" % (type(e).__name__, e))
-                continue
-            finally:
-                hc.close()
-            self._record(who, n, t0, self._check(r, body))
-
-
 # ----------------------------------------------------------------------
 # Reloads
 # ----------------------------------------------------------------------
@@ -230,7 +116,7 @@ def test_reload_under_load():
     original = s.wait_workers(2)
     master = s.pid
     seen = set(original)
-    clients = Clients(s.port, keepalive=8, fresh=4).start()
+    clients = Clients(s.port, keepalive=8, fresh=4, body=FILE_BODY).start()
     try:
         time.sleep(0.3)
         # Sampled before each signal only: the workers of the last

@@ -7,8 +7,11 @@
  *
  * Everything else is declined.  N is 0 to 10000; a bad N is a 400.
  *
- * Directives: none
- * Hooks:      handler (MIDDLE)
+ * Directives: TestSlowConfig TIME   server   default 0
+ *             post_config sleeps this long: a configuration check that
+ *             takes its time (ConfigTestTimeout, a master that must not
+ *             wait for it).
+ * Hooks:      handler (MIDDLE), post_config
  */
 
 #include <stdlib.h>
@@ -21,9 +24,23 @@
 #define MOD_TEST_BUSY_MAX_MS    10000
 
 
+typedef struct {
+    int64_t      slow_ms;
+} mod_test_busy_conf_t;
+
+
+static void *mod_test_busy_create_conf(cairn_arena_t *a);
 static int mod_test_busy_register(cairn_module_t *m);
+static int mod_test_busy_post_config(cairn_server_t *s);
 static int mod_test_busy_handler(cairn_request_t *r);
 static void mod_test_busy_spin(long ms);
+
+
+static const cairn_directive_t  mod_test_busy_directives[] = {
+    CAIRN_DIRECTIVE_MSEC("TestSlowConfig", mod_test_busy_conf_t, slow_ms,
+                         CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_END
+};
 
 
 CAIRN_MODULE(test_busy) = {
@@ -31,15 +48,50 @@ CAIRN_MODULE(test_busy) = {
     .name           = "test_busy",
     .version        = "1.0.0",
     .description    = "busy-waits on the loop under /busy (tests only)",
+    .directives     = mod_test_busy_directives,
+    .create_conf    = mod_test_busy_create_conf,
     .register_hooks = mod_test_busy_register,
 };
+
+
+static void *
+mod_test_busy_create_conf(cairn_arena_t *a)
+{
+    return cairn_arena_calloc(a, sizeof(mod_test_busy_conf_t));
+}
 
 
 static int
 mod_test_busy_register(cairn_module_t *m)
 {
+    if (cairn_hook_post_config(m, mod_test_busy_post_config,
+                               CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
+        != CAIRN_OK)
+    {
+        return CAIRN_ERROR;
+    }
+
     return cairn_hook_handler(m, mod_test_busy_handler, CAIRN_ORDER_MIDDLE,
                               0, NULL, NULL);
+}
+
+
+static int
+mod_test_busy_post_config(cairn_server_t *s)
+{
+    const mod_test_busy_conf_t  *conf;
+    struct timespec              ts;
+
+    conf = cairn_server_conf(s, &mod_test_busy_module);
+    if (conf != NULL && conf->slow_ms > 0) {
+        ts.tv_sec = (time_t) (conf->slow_ms / 1000);
+        ts.tv_nsec = (long) (conf->slow_ms % 1000) * 1000000L;
+        while (nanosleep(&ts, &ts) != 0) {
+            /* interrupted: the rest */
+        }
+    }
+
+    return CAIRN_OK;
 }
 
 
