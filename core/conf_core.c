@@ -195,6 +195,26 @@ conf_core_create_conf(cairn_arena_t *a)
 
 
 /*
+ * What a configuration that is to serve needs beyond what each directive
+ * checks (cairnd -t, start, a reload's check): at least one Listen.
+ * Returns 0, or -1 with the error recorded.
+ */
+int
+cairn__conf_check_serving(cairn_server_t *s)
+{
+    const cairn__core_conf_t  *core = s->main_vhost->base.core;
+
+    if (core->listen.n == 0) {
+        cairn__conf_error(s, NULL, 0, "%s: no Listen directive: add one, "
+                          "e.g. 'Listen 127.0.0.1:8080'", s->conf_file);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
  * Listen keeps its addresses in a cairn_strv_t like a list directive, but
  * checks each one first: PORT, ADDR:PORT or [IPV6]:PORT with a port from
  * 1 to 65535.  Every Listen line adds to the list; the same address twice

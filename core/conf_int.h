@@ -242,6 +242,10 @@ int cairn__conf_finalize(cairn_server_t *s);
 void cairn__conf_error(cairn_server_t *s, const char *file, int line,
                        const char *fmt, ...) CAIRN_PRINTF(4, 5);
 
+/* What a configuration that is to serve needs beyond each directive's
+ * own checks (a Listen); 0, or -1 with the error recorded. */
+int cairn__conf_check_serving(cairn_server_t *s);
+
 /* Writes every recorded error to out, one per line. */
 void cairn__conf_print_errors(const cairn_server_t *s, FILE *out);
 

@@ -202,7 +202,10 @@ main(int argc, char **argv)
 
     s = cairn__server_create(conf_file, &defines, action != MAIN_RUN);
 
-    if (cairn__conf_load(s) != 0) {
+    if (cairn__conf_load(s) != 0
+        || ((action == MAIN_TEST || action == MAIN_RUN)
+            && cairn__conf_check_serving(s) != 0))
+    {
         cairn__conf_print_errors(s, stderr);
         if (action == MAIN_TEST) {
             fprintf(stderr, "%s: configuration test failed\n", s->conf_file);

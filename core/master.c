@@ -835,6 +835,9 @@ master_check_child(int fd)
     cairn__server_destroy(M.gen);
     s = cairn__server_create(M.conf_file, &M.defines, 1);
     rc = cairn__conf_load(s);
+    if (rc == 0) {
+        rc = cairn__conf_check_serving(s);
+    }
     if (rc == 0 && master_prepare(s, err, sizeof(err)) != 0) {
         cairn__conf_error(s, NULL, 0, "%s", err);
         rc = -1;
@@ -1142,6 +1145,13 @@ master_commit(const char *text, size_t tlen, const char *blob, size_t blen)
             free(pidfile);
             pidfile = strdup(line + 8);
         }
+    }
+
+    if (nspecs == 0 || slots <= 0) {
+        cairn_log(NULL, CAIRN_LOG_ERROR, 0, "reload refused: the checked "
+                  "configuration listens nowhere; still serving generation "
+                  "%u", M.generation);
+        failed = 1;
     }
 
     /* Every (address, slot) the new generation listens on, bound before

@@ -322,6 +322,13 @@ def test_config_test_foresees():
                   for l in p.stderr.splitlines()),
               "no '%s...%s' in:\n%s" % (where, needle, p.stderr))
 
+    # A configuration that listens nowhere cannot serve: -t says so (and
+    # a reload's check refuses it, as an empty file read mid-write).
+    bare = Server(base=False, modules=(), conf="Workers 1\n")
+    p = bare.run(["-t"])
+    eq(p.returncode, 1, "exit status of -t without Listen")
+    contains(p.stderr, "no Listen directive", "stderr of -t")
+
 
 if __name__ == "__main__":
     main()
