@@ -477,6 +477,7 @@ cairn__conf_source_read(const char *buf, size_t len)
             if (g->v[k].path == NULL
                 || conf_source_get(&in, h, 2 * sizeof(h[0])) != 0)
             {
+                free((char *) g->v[k].path);
                 goto bad;
             }
             g->v[k].kind = (int) h[0];
