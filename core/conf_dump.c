@@ -63,8 +63,8 @@ static const cairn__rec_t *conf_dump_last(const cairn__scope_t *sc,
                                           size_t modidx,
                                           const cairn_directive_t *d,
                                           const char *key);
-static void conf_dump_default(const cairn_directive_t *d, const void *conf,
-                              FILE *out);
+static void conf_dump_default(const cairn_module_t *m, size_t di,
+                              const void *conf, FILE *out);
 static const char *conf_dump_where(const cairn__scope_t *sc, char *buf,
                                    size_t len);
 static int conf_dump_words(FILE *out, int indent, const char *open,
@@ -194,18 +194,20 @@ cairn__conf_explain(const cairn_server_t *s, const char *host,
         for (di = 0; m->directives[di].name != NULL; di++) {
             if (m->directives[di].merge == CAIRN_MERGE_SCOPE) {
                 /* A group of directives is shown once, at its first. */
-                if (cairn__conf_group_first(m, di) == di
-                    && cairn__conf_group_set(m, &loc->mconf[i], di))
-                {
-                    conf_dump_directive(s, loc, i, di, out);
-                    locs++;
+                if (cairn__conf_group_first(m, di) != di) {
+                    continue;
                 }
+                if (cairn__conf_group_set(m, &loc->mconf[i], di)) {
+                    conf_dump_directive(s, loc, i, di, out);
+                } else {
+                    conf_dump_default(m, di, loc->mconf[i].conf, out);
+                }
+                locs++;
             } else if (conf_dump_isset(&loc->mconf[i], di)) {
                 conf_dump_directive(s, loc, i, di, out);
                 locs++;
-            } else if (i == 0) {
-                conf_dump_default(&m->directives[di], loc->mconf[i].conf,
-                                  out);
+            } else {
+                conf_dump_default(m, di, loc->mconf[i].conf, out);
                 locs++;
             }
         }
@@ -529,14 +531,35 @@ conf_dump_last(const cairn__scope_t *sc, size_t modidx,
 
 /* A core directive never set: its default, formatted like a value. */
 static void
-conf_dump_default(const cairn_directive_t *d, const void *conf, FILE *out)
+conf_dump_default(const cairn_module_t *m, size_t di, const void *conf,
+                  FILE *out)
 {
-    const char    *field = (const char *) conf + d->offset;
-    const char    *value = NULL;
-    char           buf[64];
-    int            n, i;
-    int64_t        v;
-    size_t         k;
+    const cairn_directive_t  *d = &m->directives[di];
+    const char               *field = (const char *) conf + d->offset;
+    const char               *value = NULL, *given;
+    char                      buf[64];
+    int                       n, i;
+    int64_t                   v;
+    size_t                    k;
+
+    given = cairn__module_default(m, di);
+    if (given != NULL) {
+        /* The module says how its own default is written. */
+        n = fprintf(out, "%s%s%s%s", d->args == CAIRN_ARGS_SECTION ? "<" : "",
+                    d->name, d->args == CAIRN_ARGS_SECTION ? ">" : "",
+                    given[0] != '\0' ? " " : "");
+        n += fprintf(out, "%s", given);
+        conf_dump_comment(out, n, "(default)");
+        return;
+    }
+
+    if (m->index != 0 && (d->type == CAIRN_TYPE_CUSTOM
+                          || d->args == CAIRN_ARGS_SECTION))
+    {
+        n = fprintf(out, "%s (its module's default)", d->name);
+        conf_dump_comment(out, n, "(default)");
+        return;
+    }
 
     n = fprintf(out, "%s", d->name);
 

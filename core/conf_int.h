@@ -242,6 +242,10 @@ int cairn__conf_finalize(cairn_server_t *s);
 void cairn__conf_error(cairn_server_t *s, const char *file, int line,
                        const char *fmt, ...) CAIRN_PRINTF(4, 5);
 
+/* A module's own text for the default of its directive di (ABI 1.1), or
+ * NULL. */
+const char *cairn__module_default(const cairn_module_t *m, size_t di);
+
 /* What a configuration that is to serve needs beyond each directive's
  * own checks (a Listen); 0, or -1 with the error recorded. */
 int cairn__conf_check_serving(cairn_server_t *s);

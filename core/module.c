@@ -29,6 +29,24 @@
 #include "worker_int.h"
 
 
+/*
+ * A module's own text for the default of its directive di (ABI 1.1), or
+ * NULL: a 1.0 descriptor has no such field, or the module gives none.
+ */
+const char *
+cairn__module_default(const cairn_module_t *m, size_t di)
+{
+    if (m->size < offsetof(cairn_module_t, directive_defaults)
+                  + sizeof(m->directive_defaults)
+        || m->directive_defaults == NULL)
+    {
+        return NULL;
+    }
+
+    return m->directive_defaults[di];
+}
+
+
 /* The descriptor size of ABI 1.0, the smallest a module may have. */
 #define MODULE_SIZE_1_0                                                      \
     (offsetof(cairn_module_t, register_hooks)                                \

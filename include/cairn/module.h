@@ -71,6 +71,16 @@ struct cairn_module_s {
     /* Registers the module's hooks (hooks.h).  Returns CAIRN_OK or
      * CAIRN_ERROR. */
     int                     (*register_hooks)(cairn_module_t *m);
+
+    /*
+     * ABI 1.1, optional: each directive's default as it would be written
+     * ("index.html", "inside", "none"), at the same index as in
+     * `directives`.  Needed only for CAIRN_TYPE_CUSTOM directives (and
+     * sections), whose fields only the module can read; the core shows
+     * the built-in types itself.  NULL entries: not described.  `cairnd
+     * -T --explain` shows them for directives that are not set.
+     */
+    const char *const        *directive_defaults;
 };
 
 #define CAIRN_MODULE_HEADER                                                  \

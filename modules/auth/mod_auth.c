@@ -230,6 +230,25 @@ static const cairn_directive_t  mod_auth_directives[] = {
 };
 
 
+/* The defaults -T --explain shows for directives it cannot read, in
+ * the order of the table above (ABI 1.1). */
+static const char *const  mod_auth_defaults[] = {
+    "None",
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    "all granted",
+    NULL,
+    NULL,
+};
+
+
 CAIRN_MODULE(auth) = {
     CAIRN_MODULE_HEADER,
     .version        = CAIRN_VERSION,
@@ -238,6 +257,7 @@ CAIRN_MODULE(auth) = {
     .create_conf    = mod_auth_create_conf,
     .merge_conf     = mod_auth_merge_conf,
     .register_hooks = mod_auth_register,
+    .directive_defaults = mod_auth_defaults,
 };
 
 

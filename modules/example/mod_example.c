@@ -54,6 +54,15 @@ static const cairn_directive_t  mod_example_directives[] = {
 };
 
 
+/* The defaults -T --explain shows for directives it cannot read, in
+ * the order of the table above (ABI 1.1). */
+static const char *const  mod_example_defaults[] = {
+    NULL,
+    NULL,
+    "(none)",
+};
+
+
 CAIRN_MODULE(example) = {
     CAIRN_MODULE_HEADER,            /* magic, ABI major/minor, size */
     .name           = "example",
@@ -62,6 +71,7 @@ CAIRN_MODULE(example) = {
     .directives     = mod_example_directives,
     .create_conf    = mod_example_create_conf,  /* no merge: declared above */
     .register_hooks = mod_example_register,
+    .directive_defaults = mod_example_defaults,
 };
 
 

@@ -192,6 +192,14 @@ static const cairn_directive_t  mod_log_directives[] = {
 };
 
 
+/* The defaults -T --explain shows for directives it cannot read, in
+ * the order of the table above (ABI 1.1). */
+static const char *const  mod_log_defaults[] = {
+    "off",
+    "(only the built-in combined, common and json)",
+};
+
+
 CAIRN_MODULE(log) = {
     CAIRN_MODULE_HEADER,            /* magic, ABI major/minor, size */
     .name           = "log",
@@ -201,6 +209,7 @@ CAIRN_MODULE(log) = {
     .create_conf    = mod_log_create_conf,
     .merge_conf     = mod_log_merge_conf,
     .register_hooks = mod_log_register,
+    .directive_defaults = mod_log_defaults,
 };
 
 

@@ -455,6 +455,14 @@ static const cairn_directive_t  mod_mysql_directives[] = {
 };
 
 
+/* The defaults -T --explain shows for directives it cannot read, in
+ * the order of the table above (ABI 1.1). */
+static const char *const  mod_mysql_defaults[] = {
+    "(none)",
+    "(none)",
+};
+
+
 CAIRN_MODULE(mysql) = {
     CAIRN_MODULE_HEADER,
     .name           = "mysql",
@@ -463,6 +471,7 @@ CAIRN_MODULE(mysql) = {
     .directives     = mod_mysql_directives,
     .create_conf    = mod_mysql_create_conf,
     .register_hooks = mod_mysql_register,
+    .directive_defaults = mod_mysql_defaults,
 };
 
 

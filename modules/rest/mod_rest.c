@@ -309,6 +309,14 @@ static const cairn_directive_t  mod_rest_directives[] = {
 };
 
 
+/* The defaults -T --explain shows for directives it cannot read, in
+ * the order of the table above (ABI 1.1). */
+static const char *const  mod_rest_defaults[] = {
+    "(none)",
+    "(none)",
+};
+
+
 CAIRN_MODULE(rest) = {
     CAIRN_MODULE_HEADER,
     .name           = "rest",
@@ -317,6 +325,7 @@ CAIRN_MODULE(rest) = {
     .directives     = mod_rest_directives,
     .create_conf    = mod_rest_create_conf,
     .register_hooks = mod_rest_register,
+    .directive_defaults = mod_rest_defaults,
 };
 
 /* Every resource of the configuration, for the check at worker start. */

@@ -276,6 +276,20 @@ static const cairn_directive_t  mod_static_directives[] = {
 };
 
 
+/* The defaults -T --explain shows for directives it cannot read, in
+ * the order of the table above (ABI 1.1). */
+static const char *const  mod_static_defaults[] = {
+    NULL,
+    "index.html",
+    NULL,
+    "inside",
+    "none",
+    NULL,
+    NULL,
+    NULL,
+};
+
+
 CAIRN_MODULE(static) = {
     CAIRN_MODULE_HEADER,
     .version        = CAIRN_VERSION,
@@ -283,6 +297,7 @@ CAIRN_MODULE(static) = {
     .directives     = mod_static_directives,
     .create_conf    = mod_static_create_conf,
     .register_hooks = mod_static_register,
+    .directive_defaults = mod_static_defaults,
 };
 
 

@@ -6,7 +6,7 @@ import re
 
 from cairntest import (Server, check, contains, eq, fail, main, matches,
                        module_path, need_modules, not_contains, output,
-                       run_cairnd, test, version_h)
+                       run_cairnd, skip, test, version_h)
 
 need_modules("static")
 
@@ -336,6 +336,91 @@ def test_dump_and_explain_cover_every_core_directive():
               "--explain shows no '%s ... (default)':\n%s"
               % (default, p.stdout))
     not_contains(p.stdout, "(its module's default)", "--explain of the core")
+
+
+SHIPPED = ("static", "log", "metrics", "auth", "mysql", "rest", "example")
+
+# A directive of each shipped module that only the module can read, set
+# (the others are plain types the core reads itself).
+EVERY_MODULE = """
+DirectoryIndex start.html index.html
+StaticSymlinks off
+StaticCharset utf-8
+LogFormat short "%h %r %>s"
+AccessLog @TMP@/access.log short
+<Location /metrics>
+    Metrics on
+</Location>
+<Location /status>
+    Status on
+</Location>
+<Location /private>
+    AuthType Basic
+    AuthName private
+    AuthUserFile @TMP@/htpasswd
+    <RequireAny>
+        Require user ann
+        Require ip 10.0.0.0/8
+    </RequireAny>
+</Location>
+<Database main>
+    Host 127.0.0.1
+    Port 9
+    User app
+    PasswordFile @TMP@/db.pass
+    Name app
+</Database>
+<Location /health/db>
+    DatabaseHealth main
+</Location>
+<Resource /things>
+    Database main
+    Table things
+    Key id
+    Field id int
+    Field price decimal(10,2) min=0
+</Resource>
+RestOpenAPI /openapi.json
+ExampleRoute /hello/:name
+"""
+
+
+@test
+def test_dump_and_explain_cover_every_shipped_module():
+    """Every shipped module loaded: --explain shows a default for every
+    directive that is not set (none is left as the module's secret), and
+    -T and --explain work on a configuration that sets each module's own
+    kind of directives."""
+    mods = [m for m in SHIPPED if module_path(m) is not None]
+    bare = Server(modules=mods)
+    p = bare.run(["-T", "--explain", "localhost", "/"])
+    eq(p.returncode, 0, "exit status of --explain\n" + output(p))
+    not_contains(p.stdout, "(its module's default)", "--explain")
+    for needle in ("DirectoryIndex index.html", "StaticSymlinks inside",
+                   "AccessLog off", "AuthType None", "Require all granted",
+                   "<Database> (none)", "<Resource> (none)",
+                   "ExampleRoute (none)"):
+        if any(needle.split()[0].strip("<>").lower() in l.lower()
+               for l in p.stdout.splitlines()):
+            contains(p.stdout, needle, "--explain defaults")
+
+    if set(mods) != set(SHIPPED):
+        skip("not every shipped module was built: %s" % mods)
+    s = Server(modules=mods, conf=EVERY_MODULE)
+    s.write_tmp("htpasswd", "ann:$6$saltsalt$3Yq1lM6kDq8c8jP3Cq9Yh0D4e0Ygk1K"
+                "p0c8m6a9Q8wB2f7kU6pBv2Fz6QHq3mWc9qK5yXo2W1sA0bE7rT1d0u.\n")
+    s.write("db.pass", "secret\n", root=s.tmp, mode=0o600)
+    for args, path in ((["-T"], None), (["-T", "--explain", "localhost",
+                                          "/private/x"], "/private/x"),
+                       (["-T", "--explain", "localhost", "/health/db"],
+                        "/health/db")):
+        p = s.run(args)
+        eq(p.returncode, 0, "exit status of %s\n%s" % (args, output(p)))
+    p = s.run(["-T", "--explain", "localhost", "/private/x"])
+    for needle in ("DirectoryIndex start.html index.html",
+                   "StaticSymlinks off", "AuthType Basic",
+                   "Require user ann"):
+        contains(p.stdout, needle, "--explain of /private/x")
 
 
 @test

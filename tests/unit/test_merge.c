@@ -1340,8 +1340,9 @@ START_TEST(explain)
     ck_assert_line(text, "Header Cache-Control max-age=60", "# t.conf:10");
     ck_assert_line(text, "TestKey X-A \"a # b\"", "# t.conf:3");
 
-    /* Not inherited into a virtual host. */
-    ck_assert_msg(strstr(text, "TestOnly") == NULL, "%s", text);
+    /* Not inherited into a virtual host: its default shows. */
+    ck_assert_msg(strstr(text, "TestOnly top") == NULL, "%s", text);
+    ck_assert_line(text, "TestOnly", "(default)");
 
     /* Core defaults, formatted. */
     ck_assert_line(text, "KeepAliveTimeout 5s", "(default)");
