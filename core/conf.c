@@ -117,8 +117,6 @@ static int conf_include_loop(conf_ctx_t *ctx, const char *path,
 static void conf_section_close(conf_ctx_t *ctx, const char *name);
 static void conf_include(conf_ctx_t *ctx, const char *pattern,
                          int optional);
-static const cairn__dirent_t *conf_find(const cairn_server_t *s,
-                                        const char *name);
 static const char *conf_apply(conf_ctx_t *ctx, const cairn_directive_t *d,
                               int modidx, void *conf, uint8_t *set,
                               int index, int argc, char **argv,
@@ -132,7 +130,6 @@ static cairn__rec_t *conf_record(conf_ctx_t *ctx,
                                  int argc, char **argv);
 static conf_frame_t *conf_push(conf_ctx_t *ctx, conf_frame_kind_t kind,
                                const char *name);
-static const char *conf_module_name(cairn_arena_t *a, const char *name);
 static cairn__scope_t *conf_scope_new(conf_ctx_t *ctx,
                                       cairn__scope_kind_t kind,
                                       const char *name);
@@ -377,205 +374,10 @@ cairn__conf_print_errors(const cairn_server_t *s, FILE *out)
 }
 
 
-/* ------------------------------------------------------------------ */
-/* Modules                                                            */
-/* ------------------------------------------------------------------ */
-
-static size_t
-conf_field_size(cairn_type_t type)
-{
-    switch (type) {
-    case CAIRN_TYPE_STRING:
-    case CAIRN_TYPE_PATH:
-        return sizeof(const char *);
-    case CAIRN_TYPE_FLAG:
-    case CAIRN_TYPE_INT:
-        return sizeof(int);
-    case CAIRN_TYPE_SIZE:
-    case CAIRN_TYPE_MSEC:
-        return sizeof(int64_t);
-    case CAIRN_TYPE_LIST:
-        return sizeof(cairn_strv_t);
-    case CAIRN_TYPE_KV:
-        return sizeof(cairn_kvv_t);
-    default:
-        return 0;
-    }
-}
 
 
-const char *
-cairn__module_add_static(cairn_server_t *s, cairn_module_t *m)
-{
-    cairn_arena_t             *a = s->arena;
-    const cairn_directive_t   *d;
-    const cairn__dirent_t     *e;
-    cairn__modrec_t           *rec;
-    cairn__hooks_t            *saved;
-    const cairn__hook_list_t  *pre;
-    const char                *err;
-    size_t                     i, n, want, k, nmods0, ndirs0;
-    size_t                     nhooks0[CAIRN__HOOK_KINDS];
-    int                        rc, idx;
-
-    if (m->name == NULL || m->name[0] == '\0') {
-        return "a module descriptor has no name";
-    }
-
-    idx = cairn__module_index(s, m->name);
-    if (idx >= 0) {
-        if (s->mods[idx].file != NULL) {
-            return cairn_arena_printf(a, "module '%s' is already loaded "
-                                      "(by %s:%d)", m->name,
-                                      s->mods[idx].file, s->mods[idx].line);
-        }
-        return cairn_arena_printf(a, "module '%s' is already loaded",
-                                  m->name);
-    }
-
-    for (i = 0; m->requires != NULL && m->requires[i] != NULL; i++) {
-        const char  *req = conf_module_name(a, m->requires[i]);
-
-        if (cairn__module_index(s, req) < 0) {
-            return cairn_arena_printf(a, "mod_%s requires mod_%s: load it "
-                                      "first with 'LoadModule %s'", m->name,
-                                      req, req);
-        }
-    }
-
-    if (s->nmods == s->capmods) {
-        return cairn_arena_printf(a, "too many modules (at most %zu)",
-                                  s->capmods);
-    }
-
-    n = 0;
-    for (d = m->directives; d != NULL && d->name != NULL; d++, n++) {
-        e = conf_find(s, d->name);
-        if (e != NULL) {
-            return cairn_arena_printf(a, "mod_%s declares the directive '%s', "
-                                      "which mod_%s already provides",
-                                      m->name, d->name,
-                                      s->mods[e->modidx].m->name);
-        }
-        want = conf_field_size((cairn_type_t) d->type);
-        if (want != 0 && d->size != want) {
-            return cairn_arena_printf(a, "mod_%s: the field of directive '%s' "
-                                      "has %zu bytes, its type needs %zu: "
-                                      "fix the directive table", m->name,
-                                      d->name, d->size, want);
-        }
-        if (d->type == CAIRN_TYPE_CUSTOM && d->set == NULL) {
-            return cairn_arena_printf(a, "mod_%s: directive '%s' has a custom "
-                                      "type but no setter", m->name,
-                                      d->name);
-        }
-    }
-
-    nmods0 = s->nmods;
-    ndirs0 = s->ndirs;
-    for (k = 0; k < CAIRN__HOOK_KINDS; k++) {
-        nhooks0[k] = s->hooks->kind[k].n;
-    }
-
-    m->index = (int32_t) s->nmods;
-    rec = &s->mods[s->nmods++];
-    rec->m = m;
-    rec->handle = NULL;
-    rec->path = NULL;
-    rec->file = conf_current ? conf_current->file : NULL;
-    rec->line = conf_current ? conf_current->line : 0;
-
-    for (i = 0; i < n; i++) {
-        cairn__dirent_t  *ne;
-
-        if (s->ndirs == s->capdirs) {
-            cairn__dirent_t  *v;
-
-            s->capdirs = s->capdirs ? s->capdirs * 2 : 64;
-            v = cairn_arena_alloc(a, s->capdirs * sizeof(*v));
-            if (s->ndirs > 0) {
-                memcpy(v, s->dirs, s->ndirs * sizeof(*v));
-            }
-            s->dirs = v;
-        }
-        ne = &s->dirs[s->ndirs++];
-        ne->name = m->directives[i].name;
-        ne->modidx = m->index;
-        ne->d = &m->directives[i];
-        ne->index = (int) i;
-    }
-
-    if (m->register_hooks != NULL) {
-        saved = cairn__hooks_building;
-        cairn__hooks_building = s->hooks;
-        rc = m->register_hooks(m);
-        cairn__hooks_building = saved;
-        if (rc != CAIRN_OK) {
-            goto failed_hooks;
-        }
-    }
-
-    pre = &s->hooks->kind[CAIRN__HOOK_SERVER_BASE + CAIRN_SERVER_PRE_CONFIG];
-    for (i = 0; i < pre->n; i++) {
-        if (pre->v[i].module != m) {
-            continue;
-        }
-        cairn__log_module = m;
-        rc = pre->v[i].fn.srv(s);
-        cairn__log_module = NULL;
-        if (rc != CAIRN_OK && rc != CAIRN_DECLINED) {
-            goto failed_pre_config;
-        }
-    }
-
-    return NULL;
-
-failed_hooks:
-
-    err = cairn_arena_printf(a, "mod_%s: registering its hooks failed",
-                             m->name);
-    goto failed;
-
-failed_pre_config:
-
-    err = cairn_arena_printf(a, "mod_%s: its pre_config hook failed",
-                             m->name);
-
-failed:
-
-    /* Leave nothing of the module behind: its file is about to be
-     * closed. */
-    s->nmods = nmods0;
-    s->ndirs = ndirs0;
-    for (k = 0; k < CAIRN__HOOK_KINDS; k++) {
-        s->hooks->kind[k].n = nhooks0[k];
-    }
-    memset(&s->mods[nmods0], 0, sizeof(s->mods[nmods0]));
-    m->index = -1;
-
-    return err;
-}
 
 
-/* "mod_static.so" -> "static" */
-static const char *
-conf_module_name(cairn_arena_t *a, const char *name)
-{
-    size_t  len;
-
-    if (strncmp(name, "mod_", 4) == 0) {
-        name += 4;
-    }
-
-    len = strlen(name);
-    if (len > 3 && strcmp(name + len - 3, ".so") == 0) {
-        len -= 3;
-    } else if (len > 2 && strcmp(name + len - 2, ".c") == 0) {
-        len -= 2;
-    }
-
-    return cairn_arena_strndup(a, name, len);
-}
 
 
 /* ------------------------------------------------------------------ */
@@ -901,7 +703,7 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
             arg++;
         }
         if (strcasecmp(name, "IfModule") == 0) {
-            active = cairn__module_index(s, conf_module_name(a, arg)) >= 0;
+            active = cairn__module_index(s, cairn__module_name(a, arg)) >= 0;
         } else {
             active = cairn_server_defined(s, arg);
         }
@@ -1111,7 +913,7 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
         return;
     }
 
-    e = conf_find(s, name);
+    e = cairn__directive_find(s, name);
     if (e == NULL || e->d->args != CAIRN_ARGS_SECTION) {
         const char  *hint = e ? NULL : cairn__module_hint(s, name);
 
@@ -1396,7 +1198,7 @@ conf_directive(conf_ctx_t *ctx, int argc, char **argv)
                               "'LoadModule static'");
             return;
         }
-        err = cairn__module_load(s, conf_module_name(s->arena, argv[1]),
+        err = cairn__module_load(s, cairn__module_name(s->arena, argv[1]),
                                  argc == 3 ? argv[2] : NULL, ctx->file,
                                  ctx->line);
         if (err != NULL) {
@@ -1457,7 +1259,7 @@ conf_directive(conf_ctx_t *ctx, int argc, char **argv)
         return;
     }
 
-    e = conf_find(s, name);
+    e = cairn__directive_find(s, name);
     if (e == NULL) {
         hint = cairn__module_hint(s, name);
         if (hint != NULL) {
@@ -1765,19 +1567,6 @@ conf_include_loop(conf_ctx_t *ctx, const char *path, const struct stat *st)
 }
 
 
-static const cairn__dirent_t *
-conf_find(const cairn_server_t *s, const char *name)
-{
-    size_t  i;
-
-    for (i = 0; i < s->ndirs; i++) {
-        if (strcasecmp(s->dirs[i].name, name) == 0) {
-            return &s->dirs[i];
-        }
-    }
-
-    return NULL;
-}
 
 
 static cairn__mconf_t *

@@ -334,17 +334,25 @@ const char *cairn__module_load(cairn_server_t *s, const char *name,
 const char *cairn__module_hint(cairn_server_t *s, const char *directive);
 
 /*
- * (core/conf.c) Registers a module descriptor already in memory (the core, a
+ * (core/module.c) Registers a module descriptor already in memory (the core, a
  * module just opened by cairn__module_load, a test's module): refuses a
  * second module of the same name and one whose requirements are not
  * loaded, checks the directive table, assigns m->index, indexes the
  * directives, calls register_hooks with cairn__hooks_building set to
  * s->hooks and runs the module's own pre_config hooks.  Does no dlopen
- * and no ABI check.  The new s->mods entry gets the file and line of the
- * LoadModule being applied (if any) and no handle or path; the caller
- * fills those in.  Returns NULL or a sentence for the config error.
+ * and no ABI check.  The new s->mods entry has no file, line, handle or
+ * path: cairn__module_load() fills those in.  Returns NULL or a sentence
+ * for the config error.
  */
 const char *cairn__module_add_static(cairn_server_t *s, cairn_module_t *m);
+
+/* "mod_static.so", "mod_static", "static.c" -> "static" (in a). */
+const char *cairn__module_name(cairn_arena_t *a, const char *name);
+
+/* The directive called name (case-insensitive) of any loaded module,
+ * the core included; NULL when none has it. */
+const cairn__dirent_t *cairn__directive_find(const cairn_server_t *s,
+                                            const char *name);
 
 /* Closes every module handle of a generation. */
 void cairn__modules_unload(cairn_server_t *s);
