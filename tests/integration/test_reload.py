@@ -228,7 +228,8 @@ def test_file_changed_during_reload():
     def action():
         rewrite(s, "Header X-Gen 2\nTestSlowConfig 1s\n")
         s.signal(signal.SIGHUP)
-        time.sleep(0.3)
+        s.wait_log(r"test_busy: post_config sleeps 1000 ms",
+                   timeout=10 * slow_factor())
         # Broken now, while the check (which read the good one) runs.
         rewrite(s, "Header X-Gen 3\nNoSuchDirective 1\n")
         s.wait_log(r"reloaded: generation 2", timeout=10 * slow_factor())

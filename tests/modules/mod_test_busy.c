@@ -84,6 +84,10 @@ mod_test_busy_post_config(cairn_server_t *s)
 
     conf = cairn_server_conf(s, &mod_test_busy_module);
     if (conf != NULL && conf->slow_ms > 0) {
+        /* The configuration has been read by now: tests wait for this
+         * line before they change the files again. */
+        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "test_busy: post_config "
+                  "sleeps %lld ms", (long long) conf->slow_ms);
         ts.tv_sec = (time_t) (conf->slow_ms / 1000);
         ts.tv_nsec = (long) (conf->slow_ms % 1000) * 1000000L;
         while (nanosleep(&ts, &ts) != 0) {
