@@ -35,6 +35,9 @@
 #include "hooks_int.h"
 #include "router_int.h"
 
+/* The most modules one generation may load (the core included). */
+#define CAIRN__MAX_MODULES      128
+
 /* The core's own directives, kept like a module's (module index 0). */
 typedef struct {
     cairn_strv_t     listen;            /* Listen [addr:]port ... */

@@ -29,6 +29,12 @@
 #include "worker_int.h"
 
 
+/* The generation whose modules are being registered and whose
+ * configuration is being read (cairn_hook_*, providers, module lookups
+ * during parsing), NULL otherwise. */
+cairn_server_t  *cairn__server_building;
+
+
 /*
  * A module's own text for the default of its directive di (ABI 1.1), or
  * NULL: a 1.0 descriptor has no such field, or the module gives none.
@@ -310,8 +316,7 @@ cairn__module_info(const char *path, FILE *out)
     lt_dlhandle               h;
     const cairn_module_t     *m;
     const cairn_directive_t  *dp;
-    cairn_server_t           *s;
-    cairn_strv_t              nodefs = { 0, NULL };
+    cairn__hooks_t           *hooks;
     size_t                    len, k, j;
     int                       rc = 1;
 
@@ -382,10 +387,10 @@ cairn__module_info(const char *path, FILE *out)
     }
     fprintf(out, "\n");
 
-    /* Registering hooks into a throw-away generation shows them without
+    /* Registering hooks into a throw-away table shows them without
      * running anything else of the module. */
-    s = cairn__server_create("/dev/null", &nodefs, 1);
-    cairn__hooks_building = s->hooks;
+    hooks = cairn__hooks_create(a);
+    cairn__hooks_building = hooks;
     if (m->register_hooks != NULL) {
         ((cairn_module_t *) m)->register_hooks((cairn_module_t *) m);
     }
@@ -394,7 +399,7 @@ cairn__module_info(const char *path, FILE *out)
     fprintf(out, "hooks:");
     j = 0;
     for (k = 0; k < CAIRN__HOOK_KINDS; k++) {
-        const cairn__hook_list_t  *l = &s->hooks->kind[k];
+        const cairn__hook_list_t  *l = &hooks->kind[k];
         size_t                     x;
 
         for (x = 0; x < l->n; x++) {
@@ -411,8 +416,6 @@ cairn__module_info(const char *path, FILE *out)
     fprintf(out, "%s\n", j ? "" : " -");
     fprintf(out, "file: %s\n", path);
 
-    s->nmods = 1;
-    cairn__server_destroy(s);
     rc = 0;
 
 done:
