@@ -253,6 +253,10 @@ void cairn__request_finish(cairn_request_t *r);
 /* The cached Date header value for now (29 bytes + NUL). */
 const char *cairn__date_now(void);
 
+/* What the error log says of a request: its id, trace and span. */
+void cairn__request_log_ids(const cairn_request_t *r, const char **id,
+                            const char **trace, const char **span);
+
 /* Allocates and zeroes a request on c. */
 cairn_request_t *cairn__request_new(cairn_conn_t *c);
 

@@ -22,6 +22,19 @@
 #include "http_int.h"
 
 
+/* How a request is named in a line (its id, W3C trace and span): told by
+ * the request layer (cairn__log_set_request_ids), so that the log itself
+ * knows nothing of requests. */
+static cairn__log_ids_cb  log_ids;
+
+
+void
+cairn__log_set_request_ids(cairn__log_ids_cb cb)
+{
+    log_ids = cb;
+}
+
+
 const cairn_module_t  *cairn__log_module;
 
 static int          cairn_log_fd = 2;
@@ -137,7 +150,7 @@ log_format_json(char *line, size_t cap, const char *stamp,
                 cairn_request_t *r, cairn_log_level_t level,
                 const char *msg)
 {
-    const char  *trace, *span;
+    const char  *id, *trace, *span;
     size_t       n = 0;
     int          k;
 
@@ -154,11 +167,10 @@ log_format_json(char *line, size_t cap, const char *stamp,
         line[n++] = '"';
     }
 
-    if (r != NULL && n + 64 < cap) {
+    if (r != NULL && log_ids != NULL && n + 64 < cap) {
+        log_ids(r, &id, &trace, &span);
         n += (size_t) snprintf(line + n, cap - n, ",\"request_id\":\"%s\"",
-                               cairn_request_id(r));
-        trace = cairn_request_note(r, "trace_id");
-        span = cairn_request_note(r, "span_id");
+                               id);
         if (trace != NULL && n + 64 < cap) {
             n += (size_t) snprintf(line + n, cap - n, ",\"trace_id\":\"");
             n = log_json_escape(line, n, cap, trace);
@@ -249,6 +261,7 @@ cairn_logv(cairn_request_t *r, cairn_log_level_t level, int err,
            const char *fmt, va_list ap)
 {
     char             line[4096];
+    const char      *id, *trace, *span;
     size_t           n, cap, msg_at;
     int              k;
     struct timespec  ts;
@@ -277,8 +290,9 @@ cairn_logv(cairn_request_t *r, cairn_log_level_t level, int err,
         n += (k > 0 && (size_t) k < cap - n) ? (size_t) k : 0;
     }
 
-    if (r != NULL && n < cap) {
-        k = snprintf(line + n, cap - n, " [req %s]", cairn_request_id(r));
+    if (r != NULL && log_ids != NULL && n < cap) {
+        log_ids(r, &id, &trace, &span);
+        k = snprintf(line + n, cap - n, " [req %s]", id);
         n += (k > 0 && (size_t) k < cap - n) ? (size_t) k : 0;
     }
 

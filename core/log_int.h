@@ -23,6 +23,14 @@ void cairn__log_set_json(int json);
 /* Sets the minimum level written. */
 void cairn__log_set_level(int level);
 
+/* What a log line says of a request: its id, and its W3C trace and span
+ * ids (NULL when it has none). */
+typedef void (*cairn__log_ids_cb)(const cairn_request_t *r, const char **id,
+                                  const char **trace, const char **span);
+
+/* Tells the log how to name a request (the request layer, at start). */
+void cairn__log_set_request_ids(cairn__log_ids_cb cb);
+
 /* Parses a level name ("warn"); -1 when unknown. */
 int cairn__log_level_parse(const char *name);
 const char *cairn__log_level_name(int level);

@@ -193,6 +193,9 @@ main(int argc, char **argv)
         return cairn__module_info(modinfo, stdout);
     }
 
+    /* Log lines name requests by the request layer's ids. */
+    cairn__log_set_request_ids(cairn__request_log_ids);
+
     /* The metric registry outlives every generation: mapped once, before
      * the first configuration registers its families. */
     if (cairn__metrics_init() != 0 || cairn__metrics_core_register() != 0) {

@@ -889,6 +889,17 @@ cairn_request_remote_sockaddr(const cairn_request_t *r)
 }
 
 
+/* What the error log says of a request (cairn__log_set_request_ids). */
+void
+cairn__request_log_ids(const cairn_request_t *r, const char **id,
+                       const char **trace, const char **span)
+{
+    *id = cairn_request_id(r);
+    *trace = cairn_request_note(r, "trace_id");
+    *span = cairn_request_note(r, "span_id");
+}
+
+
 const char *
 cairn_request_id(const cairn_request_t *r)
 {
