@@ -94,27 +94,6 @@ main_print_hooks(const cairn_server_t *s)
 }
 
 
-static int
-main_write_pidfile(const char *path)
-{
-    char  buf[32];
-    int   fd, n;
-
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd == -1) {
-        return -1;
-    }
-
-    n = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
-    if (write(fd, buf, (size_t) n) != n) {
-        close(fd);
-        return -1;
-    }
-
-    return close(fd);
-}
-
-
 int
 main(int argc, char **argv)
 {
@@ -263,9 +242,9 @@ main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
 
-    if (core->pid_file != NULL && main_write_pidfile(core->pid_file) != 0) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot write PidFile %s",
-                  core->pid_file);
+    if (core->pid_file != NULL
+        && cairn__master_write_pid(core->pid_file) != 0)
+    {
         cairn__server_destroy(s);
         return 1;
     }

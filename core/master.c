@@ -148,6 +148,7 @@ static master_t  M;
 
 static int master_prepare(cairn_server_t *s, char *err, size_t errlen);
 static int master_listeners(cairn_server_t *s);
+static void master_listeners_prune(void);
 static void master_spawn(int slot);
 static void master_reap(void);
 static void master_reload(void);
@@ -156,7 +157,6 @@ static void master_check_end(void);
 static void master_commit(const char *text, size_t tlen, const char *blob,
                           size_t blen);
 static const char *master_wait_text(int status, char *buf, size_t len);
-static int master_write_pid(const char *path);
 static void master_fill_slots(void);
 static void master_stop(int now);
 static void master_reopen(void);
@@ -411,7 +411,7 @@ static int
 master_listeners(cairn_server_t *s)
 {
     const cairn__core_conf_t  *core = s->main_vhost->base.core;
-    size_t                     i, j, k;
+    size_t                     i, j;
     int                        slot, rc = 0;
 
     if (core->listen.n == 0) {
@@ -442,6 +442,18 @@ master_listeners(cairn_server_t *s)
         }
     }
 
+    master_listeners_prune();
+
+    return rc;
+}
+
+
+/* Closes the listening sockets no longer marked used. */
+static void
+master_listeners_prune(void)
+{
+    size_t  i, k;
+
     for (i = 0, k = 0; i < M.nls; i++) {
         if (!M.ls[i].used) {
             close(M.ls[i].fd);
@@ -451,8 +463,6 @@ master_listeners(cairn_server_t *s)
         M.ls[k++] = M.ls[i];
     }
     M.nls = k;
-
-    return rc;
 }
 
 
@@ -1267,7 +1277,7 @@ master_commit(const char *text, size_t tlen, const char *blob, size_t blen)
         }
         free(M.pid_file);
         M.pid_file = strdup(core->pid_file);
-        master_write_pid(M.pid_file);
+        cairn__master_write_pid(M.pid_file);
     } else if (core->pid_file == NULL && M.pid_file != NULL) {
         unlink(M.pid_file);
         free(M.pid_file);
@@ -1283,15 +1293,7 @@ master_commit(const char *text, size_t tlen, const char *blob, size_t blen)
             }
         }
     }
-    for (i = 0, k = 0; i < M.nls; i++) {
-        if (!M.ls[i].used) {
-            close(M.ls[i].fd);
-            free(M.ls[i].spec);
-            continue;
-        }
-        M.ls[k++] = M.ls[i];
-    }
-    M.nls = k;
+    master_listeners_prune();
     if (nfresh > 0) {
         M.ls = realloc(M.ls, (M.nls + nfresh) * sizeof(*M.ls));
         if (M.ls == NULL) {
@@ -1476,8 +1478,8 @@ master_timers(void)
 }
 
 
-static int
-master_write_pid(const char *path)
+int
+cairn__master_write_pid(const char *path)
 {
     char  buf[32];
     int   fd, n;

@@ -103,6 +103,9 @@ int cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines);
 /* Frees what the master holds, its current generation included. */
 void cairn__master_cleanup(void);
 
+/* Writes this process's pid into path; logs and returns -1 on failure. */
+int cairn__master_write_pid(const char *path);
+
 /* The PidFile the master wrote last (a reload may change it), or NULL;
  * valid until cairn__master_cleanup(). */
 const char *cairn__master_pid_file(void);
