@@ -2466,10 +2466,8 @@ mod_rest_idem_step(mod_rest_job_t *job, const cairn_db_result_t *res)
         return;
 
     case MOD_REST_S_IDEM_RECORD:
-        job->step = MOD_REST_S_COMMIT;
-        if (job->db->commit(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
-            mod_rest_finish(job, 503, "the database is not available", NULL);
-        }
+        /* Recorded (idem_text is set): now the COMMIT. */
+        mod_rest_commit(job);
         return;
 
     case MOD_REST_S_IDEM_LOOKUP:

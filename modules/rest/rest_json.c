@@ -1820,17 +1820,15 @@ rest_json_dump(cairn_arena_t *a, json_t *v, size_t *len)
 
     memset(&b, 0, sizeof(b));
     rest_buf_value(&b, v, 0);
+    rest_buf_add(&b, "", 1);
     if (b.failed) {
         free(b.p);
         return NULL;
     }
-    out = cairn_arena_alloc(a, b.len + 1);
-    if (b.len > 0) {
-        memcpy(out, b.p, b.len);
-    }
-    out[b.len] = '\0';
-    *len = b.len;
-    free(b.p);
+    /* The buffer itself, freed with the arena: no copy. */
+    out = b.p;
+    cairn_arena_cleanup_add(a, free, out);
+    *len = b.len - 1;
 
     return out;
 }
