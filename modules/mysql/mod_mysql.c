@@ -213,6 +213,8 @@ struct cairn_db_conn_s {
     unsigned               queued:1;
     unsigned               detached:1;      /* owns a, no request */
     unsigned               destroying:1;
+    mod_mysql_handle_t    *dprev;           /* detached handles of the */
+    mod_mysql_handle_t    *dnext;           /* worker (worker_exit) */
 
     cairn_db_acquire_cb    acb;
     cairn_db_query_cb      qcb;
@@ -366,7 +368,7 @@ static int mod_mysql_acquire(const cairn_db_t *api, cairn_request_t *r,
                              cairn_arena_t *a, cairn_db_acquire_cb cb,
                              void *data);
 static void mod_mysql_handle_destroy_later(mod_mysql_handle_t *h);
-static void mod_mysql_handle_destroy(evutil_socket_t fd, short what,
+static void mod_mysql_handle_reap(evutil_socket_t fd, short what,
                                      void *arg);
 static int mod_mysql_api_query(cairn_db_conn_t *h, const char *sql,
                                const cairn_db_param_t *params,
@@ -486,6 +488,12 @@ static cairn_metric_t  *mod_mysql_m_errors;
 
 /* The databases of the generation this worker runs. */
 static mod_mysql_db_t  *mod_mysql_worker_dbs;
+
+/* Detached handles alive in this worker, and the event that frees the
+ * released ones from the loop; worker_exit frees whatever is left. */
+static mod_mysql_handle_t  *mod_mysql_detached;
+static struct event        *mod_mysql_reaper;
+static int                  mod_mysql_exiting;
 
 
 /* ------------------------------------------------------------------ */
@@ -1034,6 +1042,14 @@ mod_mysql_worker_init(cairn_server_t *s)
         return CAIRN_OK;
     }
 
+    mod_mysql_exiting = 0;
+    mod_mysql_reaper = event_new(cairn_event_base(), -1, 0,
+                                 mod_mysql_handle_reap, NULL);
+    if (mod_mysql_reaper == NULL) {
+        cairn_log_error(NULL, 0, "mod_mysql: no memory for an event");
+        return CAIRN_ERROR;
+    }
+
     if (mysql_library_init(0, NULL, NULL) != 0) {
         cairn_log_error(NULL, 0, "the MySQL client library failed to "
                         "initialise");
@@ -1113,6 +1129,17 @@ mod_mysql_worker_exit(cairn_server_t *s)
         event_free(pool->ev_retry);
         free(pool);
         db->pool = NULL;
+    }
+
+    /* Worker-level users (a boot check still waiting, say) hear nothing
+     * more; their handles go with the pools. */
+    mod_mysql_exiting = 1;
+    while (mod_mysql_detached != NULL) {
+        cairn_arena_destroy(mod_mysql_detached->a);
+    }
+    if (mod_mysql_reaper != NULL) {
+        event_free(mod_mysql_reaper);
+        mod_mysql_reaper = NULL;
     }
 
     mod_mysql_worker_dbs = NULL;
@@ -2794,6 +2821,13 @@ mod_mysql_acquire(const cairn_db_t *api, cairn_request_t *r,
         return CAIRN_ERROR;
     }
     cairn_arena_cleanup_add(h->a, mod_mysql_handle_cleanup, h);
+    if (h->detached) {
+        h->dnext = mod_mysql_detached;
+        if (mod_mysql_detached != NULL) {
+            mod_mysql_detached->dprev = h;
+        }
+        mod_mysql_detached = h;
+    }
 
     lv[0] = db->name;
     lv[1] = NULL;
@@ -2967,26 +3001,25 @@ mod_mysql_api_release(cairn_db_conn_t *h)
 static void
 mod_mysql_handle_destroy_later(mod_mysql_handle_t *h)
 {
-    struct timeval  now = { 0, 0 };
-
-    if (h->destroying) {
+    if (h->destroying || mod_mysql_exiting) {
         return;
     }
     h->destroying = 1;
-
-    if (event_base_once(cairn_event_base(), -1, EV_TIMEOUT,
-                        mod_mysql_handle_destroy, h->a, &now) != 0)
-    {
-        cairn_log_error(NULL, 0, "mod_mysql: cannot schedule the release "
-                        "of a detached connection handle");
-    }
+    event_active(mod_mysql_reaper, EV_TIMEOUT, 0);
 }
 
 
 static void
-mod_mysql_handle_destroy(evutil_socket_t fd, short what, void *arg)
+mod_mysql_handle_reap(evutil_socket_t fd, short what, void *arg)
 {
-    cairn_arena_destroy(arg);
+    mod_mysql_handle_t  *h, *next;
+
+    for (h = mod_mysql_detached; h != NULL; h = next) {
+        next = h->dnext;
+        if (h->destroying) {
+            cairn_arena_destroy(h->a);
+        }
+    }
 }
 
 
@@ -3016,6 +3049,18 @@ mod_mysql_handle_cleanup(void *data)
     if (h->ev != NULL) {
         event_free(h->ev);
         h->ev = NULL;
+    }
+
+    if (h->detached) {
+        if (h->dprev != NULL) {
+            h->dprev->dnext = h->dnext;
+        } else {
+            mod_mysql_detached = h->dnext;
+        }
+        if (h->dnext != NULL) {
+            h->dnext->dprev = h->dprev;
+        }
+        h->dprev = h->dnext = NULL;
     }
 }
 

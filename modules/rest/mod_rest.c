@@ -222,6 +222,7 @@ static int mod_rest_schema_verdict(rest_resource_t *rs,
                                    cairn_request_t *r, cairn_arena_t *a);
 static int mod_rest_response(cairn_request_t *r);
 static int mod_rest_worker_init(cairn_server_t *s);
+static int mod_rest_worker_exit(cairn_server_t *s);
 static void mod_rest_boot_acquired(cairn_request_t *r, cairn_db_conn_t *c,
                                    const cairn_db_error_t *err, void *data);
 static void mod_rest_boot_next(cairn_request_t *r,
@@ -332,6 +333,11 @@ CAIRN_MODULE(rest) = {
 static rest_resource_t  **mod_rest_all;
 static size_t             mod_rest_nall;
 
+/* That check's state, one per resource, alive until worker_exit (a
+ * check still waiting for the database when the worker stops is simply
+ * dropped with it). */
+static struct mod_rest_boot_s  *mod_rest_boots;
+
 
 static int
 mod_rest_register(cairn_module_t *m)
@@ -343,7 +349,9 @@ mod_rest_register(cairn_module_t *m)
     }
 
     if (cairn_hook_worker_init(m, mod_rest_worker_init, CAIRN_ORDER_LAST, 0,
-                               NULL, NULL) != CAIRN_OK)
+                               NULL, NULL) != CAIRN_OK
+        || cairn_hook_worker_exit(m, mod_rest_worker_exit, CAIRN_ORDER_MIDDLE,
+                                  0, NULL, NULL) != CAIRN_OK)
     {
         return CAIRN_ERROR;
     }
@@ -1207,7 +1215,7 @@ typedef enum {
     MOD_REST_BOOT_IDEM_COLUMNS
 } mod_rest_boot_step_t;
 
-typedef struct {
+typedef struct mod_rest_boot_s {
     rest_resource_t         *rs;
     const cairn_db_t        *db;
     cairn_db_conn_t         *conn;
@@ -1224,20 +1232,32 @@ mod_rest_worker_init(cairn_server_t *s)
     mod_rest_boot_t   *b;
     size_t             i;
 
+    if (mod_rest_nall == 0) {
+        return CAIRN_OK;
+    }
+    mod_rest_boots = calloc(mod_rest_nall, sizeof(mod_rest_boot_t));
+    if (mod_rest_boots == NULL) {
+        return CAIRN_OK;
+    }
+
     for (i = 0; i < mod_rest_nall; i++) {
-        b = calloc(1, sizeof(*b));
-        if (b == NULL) {
-            return CAIRN_OK;
-        }
+        b = &mod_rest_boots[i];
         b->rs = mod_rest_all[i];
         b->db = mod_rest_all[i]->db;
-        if (!CAIRN_DB_HAS(b->db, acquire_detached)
-            || b->db->acquire_detached(b->db, mod_rest_boot_acquired, b)
-               != CAIRN_OK)
-        {
-            free(b);
+        if (CAIRN_DB_HAS(b->db, acquire_detached)) {
+            (void) b->db->acquire_detached(b->db, mod_rest_boot_acquired, b);
         }
     }
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_rest_worker_exit(cairn_server_t *s)
+{
+    free(mod_rest_boots);
+    mod_rest_boots = NULL;
 
     return CAIRN_OK;
 }
@@ -1253,7 +1273,6 @@ mod_rest_boot_acquired(cairn_request_t *r, cairn_db_conn_t *c,
         cairn_log_warn(NULL, 0, "<Resource %s>: database %s not available "
                        "at worker start (%s); the first request checks the "
                        "table", b->rs->path, b->rs->db_name, err->message);
-        free(b);
         return;
     }
     b->conn = c;
@@ -1346,7 +1365,7 @@ static void
 mod_rest_boot_done(mod_rest_boot_t *b)
 {
     b->db->release(b->conn);
-    free(b);
+    b->conn = NULL;
 }
 
 

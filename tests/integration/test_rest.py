@@ -73,8 +73,9 @@ def db_section(db):
 
 
 def rest_server(conf=USERS, modules=("mysql", "rest"), start=True,
-                workers=1):
-    return resttest.rest_server(mariadb(), conf, modules, start, workers)
+                workers=1, db_port=None):
+    return resttest.rest_server(mariadb(), conf, modules, start, workers,
+                                db_port=db_port)
 
 
 _shared = {}
@@ -658,6 +659,31 @@ def test_database_down_at_worker_start():
             break
         time.sleep(0.2)
     envelope(r, d, 200)
+
+
+@test
+def test_worker_stops_during_boot_check():
+    """A worker told to stop while its check at worker start still waits
+    for the database (a server that accepts and never speaks) stops
+    cleanly: nothing leaks, nothing crashes (the log is checked)."""
+    import socket
+    from cairntest import free_port
+    port = free_port()
+    silent = socket.socket()
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    silent.bind(("127.0.0.1", port))
+    silent.listen(16)
+    try:
+        s = rest_server(start=False, db_port=port)
+        s.start()
+        time.sleep(0.5)
+        rc = s.stop()
+        eq(rc, 0, "exit status of cairnd stopped during the check")
+        bad = s.bad_log_lines()
+        check(not bad, "crash or sanitizer reports in the log:\n%s"
+              % "\n".join(bad[:40]))
+    finally:
+        silent.close()
 
 
 # ----------------------------------------------------------------------
