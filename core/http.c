@@ -1397,3 +1397,28 @@ http_on_message_complete(llhttp_t *p)
 
     return HPE_PAUSED;
 }
+
+
+int
+cairn__conn_hooks_run(cairn_conn_t *c, cairn_conn_hook_t which)
+{
+    const cairn__hook_list_t  *list;
+    size_t                     i;
+    int                        rc;
+
+    list = &c->server->hooks->kind[CAIRN__HOOK_CONN_BASE + which];
+
+    for (i = 0; i < list->n; i++) {
+        cairn__log_module = list->v[i].module;
+        rc = list->v[i].fn.conn(c);
+        cairn__log_module = NULL;
+
+        if (which == CAIRN_CONN_OPEN && rc != CAIRN_OK
+            && rc != CAIRN_DECLINED)
+        {
+            return rc;
+        }
+    }
+
+    return CAIRN_OK;
+}

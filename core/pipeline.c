@@ -1,0 +1,380 @@
+/*
+ * core/pipeline.c: the request's life: the phases of hooks.h, suspension
+ * and resumption, answers outside the hooks, and finishing (LOG).
+ *
+ * cairn__pipeline_run() walks the phases from where the request stands
+ * (r->phase, r->hook), so a request that was suspended continues with the
+ * hook after the one that suspended it, with the value that hook passed
+ * to cairn_request_resume().
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena_int.h"
+#include "http_int.h"
+#include "log_int.h"
+#include "metrics_int.h"
+#include "worker_int.h"
+
+
+static int request_call(cairn_request_t *r, const cairn__hook_t *h,
+                        uint64_t *clock_ns);
+static void request_slow_hook(cairn_request_t *r, int kind,
+                              const cairn__hook_t *h, uint64_t ns);
+static void request_route(cairn_request_t *r);
+static void request_response_phase(cairn_request_t *r);
+
+
+cairn_request_t *
+cairn__request_new(cairn_conn_t *c)
+{
+    cairn_request_t  *r;
+
+    r = cairn_arena_calloc(c->req_arena, sizeof(*r));
+    r->conn = c;
+    r->arena = c->req_arena;
+    r->server = c->server;
+    r->state = CAIRN__REQ_HEADERS;
+    r->version = 11;
+    r->content_length = -1;
+    r->out_fd = -1;
+    r->start_us = cairn_now_us();
+    r->seq = ++c->worker->next_req_id;
+
+    c->req = r;
+
+    if (cairn__crash != NULL && !cairn__crash->served) {
+        cairn__crash->served = 1;
+    }
+
+    cairn__metrics_request_start();
+
+    return r;
+}
+
+
+void
+cairn__pipeline_run(cairn_request_t *r, int rc)
+{
+    const cairn__hook_list_t  *list;
+    const cairn__hook_t       *h;
+    int                        resumed;
+    uint64_t                   clock_ns;
+
+    resumed = r->state == CAIRN__REQ_SUSPENDED;
+    if (resumed) {
+        r->state = CAIRN__REQ_PHASES;
+    }
+
+    while (r->phase < CAIRN_PHASE_RESPONSE) {
+        list = &r->server->hooks->kind[r->phase];
+        clock_ns = 0;
+
+        if (!resumed && r->hook == 0) {
+            if (r->phase == CAIRN_PHASE_ROUTE) {
+                request_route(r);
+            } else if (r->phase == CAIRN_PHASE_HANDLER && r->has_body
+                       && !r->body_done)
+            {
+                cairn__conn_read_body(r);
+                return;
+            }
+        }
+
+        while (r->hook < list->n) {
+            h = &list->v[r->hook];
+
+            if (!resumed) {
+                rc = request_call(r, h, &clock_ns);
+            }
+            resumed = 0;
+
+            if (rc == CAIRN_SUSPENDED) {
+                if (r->state != CAIRN__REQ_STREAMING) {
+                    r->state = CAIRN__REQ_SUSPENDED;
+                }
+                r->suspended_by = h->module;
+                return;
+            }
+
+            if (rc == CAIRN_ERROR || rc >= 400) {
+                if (rc == CAIRN_ERROR || rc > 599) {
+                    rc = 500;
+                }
+                cairn__response_error(r, rc);
+                goto response;
+            }
+
+            if (rc == CAIRN_DONE) {
+                goto send;
+            }
+
+            if (r->phase == CAIRN_PHASE_HANDLER && rc == CAIRN_OK) {
+                goto response;
+            }
+
+            r->hook++;
+        }
+
+        resumed = 0;
+
+        if (r->phase == CAIRN_PHASE_HANDLER) {
+            /* Nobody answered. */
+            if (r->route_405) {
+                cairn__response_allow(r, r->allow);
+                cairn__response_error(r, 405);
+            } else {
+                cairn__response_error(r, 404);
+            }
+            goto response;
+        }
+
+        r->phase++;
+        r->hook = 0;
+    }
+
+    if (r->phase == CAIRN_PHASE_RESPONSE) {
+        if (resumed) {
+            /* A RESPONSE hook suspended and came back. */
+            if (rc >= 400) {
+                cairn__response_error(r, rc);
+            }
+            r->hook++;
+        }
+        goto run_response;
+    }
+
+    return;
+
+response:
+
+    r->phase = CAIRN_PHASE_RESPONSE;
+    r->hook = 0;
+
+run_response:
+
+    if (r->state == CAIRN__REQ_STREAMING) {
+        /* The head is gone already; RESPONSE hooks cannot change it. */
+        return;
+    }
+
+    request_response_phase(r);
+    if (r->state == CAIRN__REQ_SUSPENDED) {
+        return;
+    }
+
+send:
+
+    if (r->state == CAIRN__REQ_STREAMING) {
+        return;
+    }
+
+    r->phase = CAIRN_PHASE_LOG;
+    cairn__response_queue(r);
+}
+
+
+static void
+request_response_phase(cairn_request_t *r)
+{
+    const cairn__hook_list_t  *list;
+    int                        rc;
+    uint64_t                   clock_ns = 0;
+
+    list = &r->server->hooks->kind[CAIRN_PHASE_RESPONSE];
+
+    while (r->hook < list->n) {
+        rc = request_call(r, &list->v[r->hook], &clock_ns);
+
+        if (rc == CAIRN_SUSPENDED) {
+            r->state = CAIRN__REQ_SUSPENDED;
+            r->suspended_by = list->v[r->hook].module;
+            return;
+        }
+        if (rc == CAIRN_ERROR || rc >= 400) {
+            cairn__response_error(r, rc >= 400 && rc <= 599 ? rc : 500);
+        }
+
+        r->hook++;
+    }
+}
+
+
+/*
+ * Calls one request hook, timed with the monotonic clock: the time goes
+ * into cairn_hook_duration_seconds{module,hook}, and a call longer than
+ * HookWarnTime is logged with the module, the hook and the request.
+ * Hooks of one phase called one after the other share a clock reading:
+ * *clock_ns is the end of the previous call (0: none just before), and
+ * is set to the end of this one.
+ */
+static int
+request_call(cairn_request_t *r, const cairn__hook_t *h, uint64_t *clock_ns)
+{
+    struct timespec  ts;
+    uint64_t         t0, t1, ns;
+    int              rc, kind;
+
+    if (cairn__quarantine != NULL && cairn__quarantine->n > 0
+        && cairn__quarantined(r, h->module))
+    {
+        *clock_ns = 0;
+        return 503;
+    }
+
+    kind = (int) r->phase;
+
+    cairn__log_module = h->module;
+    cairn__current_request = r;
+    cairn__current_phase = kind;
+    if (*clock_ns != 0) {
+        t0 = *clock_ns;
+    } else {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+    }
+    rc = h->fn.req(r);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t1 = (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+    *clock_ns = t1;
+    cairn__current_phase = -1;
+    cairn__current_request = NULL;
+    cairn__log_module = NULL;
+
+    ns = t1 - t0;
+    cairn__metrics_hook(r, kind, h, ns);
+
+    if (r->server->main_vhost->base.core->hook_warn_ms > 0
+        && ns >= (uint64_t) r->server->main_vhost->base.core->hook_warn_ms
+                 * 1000000u)
+    {
+        request_slow_hook(r, kind, h, ns);
+    }
+
+    return rc;
+}
+
+
+static void
+request_slow_hook(cairn_request_t *r, int kind, const cairn__hook_t *h,
+                  uint64_t ns)
+{
+    cairn_log(r, CAIRN_LOG_WARN, 0, "mod_%s hook %s held the event loop "
+              "for %llu ms (request %s %s, id %s)", h->module->name,
+              cairn__hook_kind_name(kind),
+              (unsigned long long) (ns / 1000000u),
+              r->method_name ? r->method_name : "-",
+              r->path ? r->path : "-", cairn_request_id(r));
+}
+
+
+/* The core router runs first in the ROUTE phase. */
+static void
+request_route(cairn_request_t *r)
+{
+    const cairn__router_t  *rt = r->vhost->router;
+    cairn__route_match_t    m;
+    size_t                  i;
+
+    if (rt == NULL && r->vhost != r->server->main_vhost) {
+        rt = r->server->main_vhost->router;
+    }
+    if (rt == NULL) {
+        return;
+    }
+
+    if (cairn__router_match(rt, r->arena, r->path, r->method, &m)) {
+        r->route = m.route;
+        r->nparams = m.nparams;
+        if (m.nparams > 0) {
+            r->param_names = cairn_arena_alloc(r->arena,
+                                               m.nparams * sizeof(char *));
+            r->param_values = cairn_arena_alloc(r->arena,
+                                                m.nparams * sizeof(char *));
+            for (i = 0; i < m.nparams; i++) {
+                r->param_names[i] = m.names[i];
+                r->param_values[i] = m.values[i];
+            }
+        }
+    } else if (m.allowed != 0) {
+        r->route_405 = 1;
+        r->allow = m.allowed;
+    }
+}
+
+
+/*
+ * Answers r with status outside the hooks: the request could not be
+ * parsed, or timed out.  LOG still runs.
+ */
+void
+cairn__request_fail(cairn_request_t *r, int status)
+{
+    if (r->loc == NULL) {
+        r->vhost = r->server->main_vhost;
+        r->loc = &r->server->main_vhost->base;
+    }
+    if (r->method_name == NULL) {
+        r->method_name = "-";
+    }
+    if (r->path == NULL) {
+        r->path = "-";
+    }
+    if (r->target == NULL) {
+        r->target = "-";
+    }
+
+    r->keepalive = 0;
+    cairn__response_error(r, status);
+    r->phase = CAIRN_PHASE_LOG;
+    cairn__response_queue(r);
+}
+
+
+void
+cairn__request_finish(cairn_request_t *r)
+{
+    const cairn__hook_list_t  *list;
+    cairn_conn_t              *c = r->conn;
+    size_t                     i;
+    int                        keepalive;
+    uint64_t                   clock_ns = 0;
+
+    if (r->state == CAIRN__REQ_DONE) {
+        return;
+    }
+    if (r->pending_tasks > 0) {
+        /* A task still holds r (a module answered without waiting for
+         * it): r is recycled only after the task's done callback. */
+        r->finish_deferred = 1;
+        return;
+    }
+    r->state = CAIRN__REQ_DONE;
+
+    r->phase = CAIRN_PHASE_LOG;
+
+    if (r->loc != NULL) {
+        list = &r->server->hooks->kind[CAIRN_PHASE_LOG];
+        for (i = 0; i < list->n; i++) {
+            request_call(r, &list->v[i], &clock_ns);
+        }
+    }
+
+    if (r->out_fd >= 0) {
+        close(r->out_fd);
+        r->out_fd = -1;
+    }
+
+    /* A body still being discarded keeps the connection busy until it
+     * ends (cairn__conn_next). */
+    keepalive = r->keepalive && !r->cancelled
+                && (r->body_done || c->discarding);
+
+    cairn__metrics_request_done(r);
+
+    cairn__conn_next(c, keepalive);
+}
