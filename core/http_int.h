@@ -260,7 +260,9 @@ void cairn__request_log_ids(const cairn_request_t *r, const char **id,
 /* Allocates and zeroes a request on c. */
 cairn_request_t *cairn__request_new(cairn_conn_t *c);
 
-/* Header list helpers. */
+/* Header list helpers (headers.c). */
+const char *cairn__headers_find(const cairn__headers_t *h, const char *name,
+                                size_t len);
 void cairn__headers_add(cairn_arena_t *a, cairn__headers_t *h,
                         const char *name, size_t name_len,
                         const char *value);

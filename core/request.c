@@ -1,6 +1,6 @@
 /*
  * core/request.c: the request API (what include/cairn/request.h reads
- * and sets on a request and its connection) and the header lists.
+ * and sets on a request and its connection).
  */
 
 #include "config.h"
@@ -12,10 +12,6 @@
 #include "http_int.h"
 #include "path_int.h"
 #include "worker_int.h"
-
-
-static const char *request_header_find(const cairn__headers_t *h,
-                                       const char *name, size_t len);
 
 
 /* ------------------------------------------------------------------ */
@@ -104,51 +100,10 @@ cairn_request_host(const cairn_request_t *r)
     return r->host ? r->host : "";
 }
 
-static const char *
-request_header_find(const cairn__headers_t *h, const char *name, size_t len)
-{
-    size_t  i;
-
-    for (i = 0; i < h->n; i++) {
-        if (h->v[i].name_len == len && strcasecmp(h->v[i].name, name) == 0) {
-            return h->v[i].value;
-        }
-    }
-
-    return NULL;
-}
-
-const char *
-cairn__headers_get(const cairn__headers_t *h, const char *name)
-{
-    return request_header_find(h, name, strlen(name));
-}
-
-void
-cairn__headers_add(cairn_arena_t *a, cairn__headers_t *h, const char *name,
-                   size_t name_len, const char *value)
-{
-    cairn__header_t  *v;
-
-    if (h->n == h->cap) {
-        h->cap = h->cap ? h->cap * 2 : 16;
-        v = cairn_arena_alloc(a, h->cap * sizeof(*v));
-        if (h->n > 0) {
-            memcpy(v, h->v, h->n * sizeof(*v));
-        }
-        h->v = v;
-    }
-
-    h->v[h->n].name = name;
-    h->v[h->n].name_len = name_len;
-    h->v[h->n].value = value;
-    h->n++;
-}
-
 const char *
 cairn_request_header(const cairn_request_t *r, const char *name)
 {
-    return request_header_find(&r->headers, name, strlen(name));
+    return cairn__headers_find(&r->headers, name, strlen(name));
 }
 
 size_t
