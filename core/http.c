@@ -33,6 +33,10 @@
 
 #define HTTP_INBUF_SIZE     8192
 
+/* A stopping worker gives an idle connection this long (from its last
+ * input) to deliver a request it may be sending right now. */
+#define HTTP_STOP_IDLE_US   (1000 * 1000)
+
 cairn_conn_t  *cairn__current_conn;
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
@@ -49,6 +53,10 @@ static void conn_eof(cairn_conn_t *c);
 static void conn_idle(cairn_conn_t *c);
 static int conn_discard_ended(cairn_conn_t *c);
 static int conn_headers_done(cairn_request_t *r);
+static void conn_accept(cairn__worker_t *w, int fd,
+                        const struct sockaddr *sa, socklen_t salen);
+static void conn_stop(cairn__wconn_t *wc);
+static void conn_close_wc(cairn__wconn_t *wc);
 
 static int http_on_url(llhttp_t *p, const char *at, size_t len);
 static int http_on_header_field(llhttp_t *p, const char *at, size_t len);
@@ -60,6 +68,10 @@ static int http_on_message_complete(llhttp_t *p);
 
 static llhttp_settings_t  http_settings;
 static int                http_settings_ready;
+
+const cairn__conn_handler_t  cairn__http_handler = {
+    "http/1.1", conn_accept, conn_stop, conn_close_wc
+};
 
 
 static void
@@ -77,9 +89,9 @@ http_settings_init(void)
 }
 
 
-void
-cairn__conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
-                   socklen_t salen)
+static void
+conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
+            socklen_t salen)
 {
     cairn_conn_t              *c;
     const cairn__core_conf_t  *core;
@@ -144,12 +156,8 @@ cairn__conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
         cairn__oom(sizeof(struct event *));
     }
 
-    c->next = w->conns;
-    if (w->conns != NULL) {
-        w->conns->prev = c;
-    }
-    w->conns = c;
-    w->nconns++;
+    c->link.handler = &cairn__http_handler;
+    cairn__worker_conn_add(w, &c->link);
     cairn__metrics_conn_open();
 
     core = w->server->main_vhost->base.core;
@@ -238,20 +246,41 @@ conn_free(cairn_conn_t *c)
     cairn_arena_destroy(c->req_arena);
     cairn_arena_destroy(c->arena);
 
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else {
-        w->conns = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
-    w->nconns--;
     cairn__metrics_conn_close();
+    cairn__worker_conn_remove(w, &c->link);
 
     free(c);
+}
 
-    cairn__worker_conn_closed(w);
+
+/*
+ * The worker stops.  A busy connection finishes its request and closes
+ * (keep-alive is off while stopping); an idle one gets a second from its
+ * last input to deliver a request it may be sending right now, then
+ * closes: closing at once would reset a request already on its way.
+ */
+static void
+conn_stop(cairn__wconn_t *wc)
+{
+    cairn_conn_t  *c = (cairn_conn_t *) wc;
+
+    if (c->req != NULL || c->busy != 0) {
+        return;
+    }
+
+    if (cairn_now_us() - c->last_io_us >= HTTP_STOP_IDLE_US) {
+        cairn__conn_close(c);
+    } else {
+        conn_set_deadline(c, c->last_io_us + HTTP_STOP_IDLE_US);
+    }
+}
+
+
+/* The worker's loop has ended. */
+static void
+conn_close_wc(cairn__wconn_t *wc)
+{
+    cairn__conn_close((cairn_conn_t *) wc);
 }
 
 
@@ -919,13 +948,6 @@ conn_linger(cairn_conn_t *c)
 
     conn_set_deadline(c, cairn_now_us()
                          + (uint64_t) core->lingering_timeout_ms * 1000);
-}
-
-
-void
-cairn__conn_deadline(cairn_conn_t *c, uint64_t at_us)
-{
-    conn_set_deadline(c, at_us);
 }
 
 

@@ -28,8 +28,7 @@
 #include <cairn/cairn.h>
 
 #include "conf_int.h"
-
-typedef struct cairn__worker_s  cairn__worker_t;
+#include "worker_int.h"
 
 typedef struct {
     const char              *name;
@@ -145,6 +144,7 @@ typedef enum {
 } cairn__conn_state_t;
 
 struct cairn_conn_s {
+    cairn__wconn_t           link;          /* first: the worker's list */
     cairn__worker_t         *worker;
     cairn_server_t          *server;
     int                      fd;
@@ -185,21 +185,14 @@ struct cairn_conn_s {
     socklen_t                peer_len;
     char                     peer_text[48];
     int                      peer_port;
-
-    cairn_conn_t            *prev;          /* worker's connection list */
-    cairn_conn_t            *next;
 };
 
-/* Accepts a new connection on fd (already non-blocking). */
-void cairn__conn_accept(cairn__worker_t *w, int fd,
-                        const struct sockaddr *sa, socklen_t salen);
+/* What serves HTTP/1.1 listeners (worker_int.h): accept, stop, close. */
+extern const cairn__conn_handler_t  cairn__http_handler;
 
 /* Closes the connection (cancelling a request in progress); freed at
  * once, or by the outermost cairn__conn_leave(). */
 void cairn__conn_close(cairn_conn_t *c);
-
-/* Moves the connection's deadline (0: none). */
-void cairn__conn_deadline(cairn_conn_t *c, uint64_t at_us);
 
 /* Bracket every entry from the loop into a connection. */
 void cairn__conn_enter(cairn_conn_t *c);

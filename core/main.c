@@ -21,6 +21,7 @@
 #include "arena_int.h"
 #include "conf_int.h"
 #include "hooks_int.h"
+#include "http_int.h"
 #include "log_int.h"
 #include "metrics_int.h"
 #include "worker_int.h"

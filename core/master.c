@@ -50,6 +50,7 @@
 
 #include "arena_int.h"
 #include "conf_int.h"
+#include "http_int.h"
 #include "log_int.h"
 #include "metrics_int.h"
 #include "worker_int.h"
@@ -529,6 +530,7 @@ master_spawn(int slot)
             if (M.ls[i].slot == slot && n < 64) {
                 ls[n].fd = M.ls[i].fd;
                 ls[n].name = M.ls[i].spec;
+                ls[n].handler = &cairn__http_handler;
                 n++;
             } else {
                 close(M.ls[i].fd);

@@ -21,13 +21,13 @@
 #include <sys/socket.h>
 
 #include "arena_int.h"
+#include "conf_int.h"
 #include "log_int.h"
 #include "worker_int.h"
 
 
 #define WORKER_ACCEPT_BATCH     64
 #define WORKER_EMFILE_PAUSE_MS  100
-#define WORKER_STOP_IDLE_US     (1000 * 1000)
 
 cairn__worker_t  *cairn__worker_current;
 cairn_server_t   *cairn__server_current;
@@ -172,7 +172,7 @@ cairn__worker_run(cairn_server_t *s, cairn__listener_t *ls, size_t n)
     const cairn__core_conf_t  *core = s->main_vhost->base.core;
     struct event_config       *cfg;
     cairn__worker_t           *w;
-    cairn_conn_t              *c, *next;
+    cairn__wconn_t            *c, *next;
     struct timespec            ts;
     size_t                     i;
     int                        rc = 0;
@@ -211,7 +211,7 @@ cairn__worker_run(cairn_server_t *s, cairn__listener_t *ls, size_t n)
     w->ev_accept = calloc(n ? n : 1, sizeof(struct event *));
     for (i = 0; i < n; i++) {
         w->ev_accept[i] = event_new(w->base, ls[i].fd, EV_READ | EV_PERSIST,
-                                    worker_accept_cb, w);
+                                    worker_accept_cb, &ls[i]);
     }
     w->ev_accept_resume = event_new(w->base, -1, 0, worker_accept_resume_cb,
                                     w);
@@ -253,7 +253,7 @@ done:
 
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
-        cairn__conn_close(c);
+        c->handler->close(c);
     }
 
     cairn__taskpool_destroy(w->tasks);
@@ -300,7 +300,8 @@ worker_accept_enable(cairn__worker_t *w, int on)
 static void
 worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
-    cairn__worker_t          *w = arg;
+    const cairn__listener_t  *l = arg;
+    cairn__worker_t          *w = cairn__worker_current;
     struct sockaddr_storage   ss;
     socklen_t                 len;
     struct timeval            tv;
@@ -353,7 +354,7 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
             }
         }
 
-        cairn__conn_accept(w, cfd, (struct sockaddr *) &ss, len);
+        l->handler->accept(w, cfd, (struct sockaddr *) &ss, len);
     }
 }
 
@@ -370,8 +371,32 @@ worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 
 
 void
-cairn__worker_conn_closed(cairn__worker_t *w)
+cairn__worker_conn_add(cairn__worker_t *w, cairn__wconn_t *wc)
 {
+    wc->prev = NULL;
+    wc->next = w->conns;
+    if (w->conns != NULL) {
+        w->conns->prev = wc;
+    }
+    w->conns = wc;
+    w->nconns++;
+}
+
+
+void
+cairn__worker_conn_remove(cairn__worker_t *w, cairn__wconn_t *wc)
+{
+    if (wc->prev != NULL) {
+        wc->prev->next = wc->next;
+    } else {
+        w->conns = wc->next;
+    }
+    if (wc->next != NULL) {
+        wc->next->prev = wc->prev;
+    }
+    wc->prev = wc->next = NULL;
+    w->nconns--;
+
     if (w->stopping) {
         if (w->nconns == 0) {
             event_base_loopexit(w->base, NULL);
@@ -391,9 +416,8 @@ void
 cairn__worker_stop(cairn__worker_t *w)
 {
     const cairn__core_conf_t  *core = w->server->main_vhost->base.core;
-    cairn_conn_t              *c, *next;
+    cairn__wconn_t            *c, *next;
     struct timeval             tv;
-    uint64_t                   now;
     size_t                     i;
 
     if (w->stopping) {
@@ -414,20 +438,11 @@ cairn__worker_stop(cairn__worker_t *w)
         }
     }
 
-    /* Busy connections finish their request and close (keep-alive is
-     * off while stopping).  Idle ones get a second to deliver a request
-     * they may be sending right now, then close: closing at once would
-     * reset a request already on its way. */
-    now = cairn_now_us();
+    /* Busy connections finish their request and close; idle ones
+     * close (the handler decides which is which). */
     for (c = w->conns; c != NULL; c = next) {
         next = c->next;
-        if (c->req == NULL && c->busy == 0) {
-            if (now - c->last_io_us >= WORKER_STOP_IDLE_US) {
-                cairn__conn_close(c);
-            } else {
-                cairn__conn_deadline(c, c->last_io_us + WORKER_STOP_IDLE_US);
-            }
-        }
+        c->handler->stop(c);
     }
 
     if (w->nconns == 0) {

@@ -11,14 +11,44 @@
 #define CAIRN_WORKER_INT_H
 
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 
-#include "http_int.h"
+#include <cairn/cairn.h>
+
+typedef struct cairn__worker_s  cairn__worker_t;
+typedef struct cairn__wconn_s   cairn__wconn_t;
+
+/*
+ * What serves the connections of a listener (today the HTTP/1.1 layer,
+ * http.c): the worker calls it and knows nothing above it.  accept()
+ * takes a new connection (fd non-blocking); stop() is called for every
+ * connection when the worker starts to stop (idle ones close, busy ones
+ * finish their request); close() for those still open when the loop has
+ * ended.
+ */
+typedef struct {
+    const char              *name;
+    void                   (*accept)(cairn__worker_t *w, int fd,
+                                     const struct sockaddr *sa,
+                                     socklen_t salen);
+    void                   (*stop)(cairn__wconn_t *wc);
+    void                   (*close)(cairn__wconn_t *wc);
+} cairn__conn_handler_t;
+
+/* A connection as the worker sees it: a link in its list (the first
+ * member of the layer's own connection structure). */
+struct cairn__wconn_s {
+    cairn__wconn_t              *prev;
+    cairn__wconn_t              *next;
+    const cairn__conn_handler_t *handler;
+};
 
 typedef struct {
-    int                      fd;
-    const char              *name;          /* "127.0.0.1:8080" */
+    int                          fd;
+    const char                  *name;      /* "127.0.0.1:8080" */
+    const cairn__conn_handler_t *handler;
 } cairn__listener_t;
 
 typedef struct cairn__taskpool_s  cairn__taskpool_t;
@@ -34,7 +64,7 @@ struct cairn__worker_s {
     struct event            *ev_sigint;
     struct event            *ev_sigusr1;
     struct event            *ev_stop_check;
-    cairn_conn_t            *conns;
+    cairn__wconn_t          *conns;
     unsigned                 nconns;
     unsigned                 max_conns;
     uint64_t                 next_conn_id;
@@ -136,8 +166,11 @@ int cairn__worker_run(cairn_server_t *s, cairn__listener_t *ls, size_t n);
  * last connection is gone or the deadline passes. */
 void cairn__worker_stop(cairn__worker_t *w);
 
-/* Re-arms accepting after a connection closed below MaxConnections. */
-void cairn__worker_conn_closed(cairn__worker_t *w);
+/* A connection joins or leaves the worker's list; leaving re-arms
+ * accepting below MaxConnections, or ends a stopping worker's loop after
+ * the last one. */
+void cairn__worker_conn_add(cairn__worker_t *w, cairn__wconn_t *wc);
+void cairn__worker_conn_remove(cairn__worker_t *w, cairn__wconn_t *wc);
 
 /* The task pool: nthreads threads; done callbacks run on base. */
 cairn__taskpool_t *cairn__taskpool_create(struct event_base *base,
