@@ -33,6 +33,10 @@
 
 #define HTTP_INBUF_SIZE     8192
 
+/* Response bodies up to this size are copied behind the head, so a
+ * typical response leaves in one write. */
+#define HTTP_INLINE_BODY    16384
+
 /* A stopping worker gives an idle connection this long (from its last
  * input) to deliver a request it may be sending right now. */
 #define HTTP_STOP_IDLE_US   (1000 * 1000)
@@ -48,6 +52,16 @@ static void conn_free(cairn_conn_t *c);
 static void conn_set_deadline(cairn_conn_t *c, uint64_t at_us);
 static void conn_parse_error(cairn_conn_t *c, llhttp_errno_t err);
 static void conn_cancel(cairn_conn_t *c);
+static void conn_flush(cairn_conn_t *c);
+static void conn_next(cairn_conn_t *c, int keepalive);
+static int conn_discard_body(cairn_request_t *r);
+static void http_read_body(cairn_request_t *r);
+static void http_send(cairn_request_t *r);
+static int http_stream_head(cairn_request_t *r);
+static int http_stream_data(cairn_request_t *r, const void *data, size_t len);
+static int http_stream_end(cairn_request_t *r);
+static size_t http_pending(const cairn_request_t *r);
+static void http_done(cairn_request_t *r, int keepalive);
 static void conn_linger(cairn_conn_t *c);
 static void conn_eof(cairn_conn_t *c);
 static void conn_idle(cairn_conn_t *c);
@@ -71,6 +85,11 @@ static int                http_settings_ready;
 
 const cairn__conn_handler_t  cairn__http_handler = {
     "http/1.1", conn_accept, conn_stop, conn_close_wc
+};
+
+static const cairn__proto_t  http_proto = {
+    "http/1.1", http_read_body, http_send, http_stream_head,
+    http_stream_data, http_stream_end, http_pending, http_done
 };
 
 
@@ -107,6 +126,7 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
     }
 
     c->worker = w;
+    c->proto = &http_proto;
     c->server = w->server;
     c->fd = fd;
     c->id = ++w->next_conn_id;
@@ -284,37 +304,13 @@ conn_close_wc(cairn__wconn_t *wc)
 }
 
 
-/*
- * The client went away (or the server stops) while a request is in
- * progress: tell the module that is waiting, then log the request.
- */
+/* The client went away (or the server stops) while a request is in
+ * progress: the pipeline cancels it. */
 static void
 conn_cancel(cairn_conn_t *c)
 {
-    cairn_request_t  *r = c->req;
-    cairn_cancel_cb   cb;
-
-    if (r == NULL || r->cancelled) {
-        return;
-    }
-
-    r->cancelled = 1;
-
-    cb = r->cancel_cb;
-    r->cancel_cb = NULL;
-    if (cb != NULL) {
-        cairn__log_module = r->suspended_by;
-        cb(r, r->cancel_data);
-        cairn__log_module = NULL;
-    }
-
-    if (!r->headers_sent && r->status == 0) {
-        /* nginx's 499: the client closed the request. */
-        r->status = 499;
-    }
-
-    if (r->pending_tasks == 0) {
-        cairn__request_finish(r);
+    if (c->req != NULL) {
+        cairn__pipeline_event(c->req, CAIRN__EV_GONE, 0);
     }
 }
 
@@ -473,6 +469,7 @@ conn_process(cairn_conn_t *c)
                 break;
             }
             r = cairn__request_new(c);
+            c->req = r;
             core = c->server->main_vhost->base.core;
             if (c->nrequests > 0 || c->state == CAIRN__CONN_IDLE) {
                 conn_set_deadline(c, cairn_now_us()
@@ -573,16 +570,12 @@ conn_parse(cairn_conn_t *c)
         if (conn_headers_done(r) != 0) {
             return 1;
         }
-        r->state = CAIRN__REQ_PHASES;
-        r->phase = CAIRN_PHASE_POST_READ_REQUEST;
-        r->hook = 0;
-        cairn__pipeline_run(r, CAIRN_DECLINED);
+        cairn__pipeline_event(r, CAIRN__EV_HEADERS, 0);
         return conn_parse_more(c, r);
     }
 
     if (r->state == CAIRN__REQ_BODY && r->body_done) {
-        r->state = CAIRN__REQ_PHASES;
-        cairn__pipeline_run(r, CAIRN_DECLINED);
+        cairn__pipeline_event(r, CAIRN__EV_BODY, 0);
         return conn_parse_more(c, r);
     }
 
@@ -627,30 +620,29 @@ conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
     }
     c->in_start = c->in_end;
 
-    cairn__request_fail(r, status);
+    cairn__pipeline_event(r, CAIRN__EV_FAIL, status);
 }
 
 
 /*
- * The header block is complete: fill in what the pipeline needs and reject
- * what no hook should ever see.  Returns 0, or 1 after answering an error.
+ * The header block is complete: record what the wire says (version,
+ * method, keep-alive, how the body is framed) and refuse what this
+ * protocol cannot carry.  Returns 0 (the pipeline prepares the rest), or
+ * 1 after answering an error.
  */
 static int
 conn_headers_done(cairn_request_t *r)
 {
     cairn_conn_t  *c = r->conn;
     llhttp_t      *p = &c->parser;
-    const char    *host, *q, *path_start;
-    char          *path;
-    size_t         plen, n, i;
-    ssize_t        len;
 
     r->version = p->http_major * 10 + (p->http_minor > 1 ? 1 : p->http_minor);
     if (p->http_major != 1) {
         /* HTTP/0.9 requests are not served; HTTP/2 and later are not
          * spoken over this kind of connection. */
         r->keepalive = 0;
-        cairn__request_fail(r, p->http_major == 0 ? 400 : 505);
+        cairn__pipeline_event(r, CAIRN__EV_FAIL,
+                              p->http_major == 0 ? 400 : 505);
         return 1;
     }
 
@@ -669,94 +661,6 @@ conn_headers_done(cairn_request_t *r)
         r->content_length = (p->flags & F_CONTENT_LENGTH) ? 0 : -1;
     }
 
-    if (r->target == NULL) {
-        cairn__request_fail(r, 400);
-        return 1;
-    }
-
-    /* The Host header: exactly one for HTTP/1.1 (RFC 9112 section 3.2). */
-    host = NULL;
-    n = 0;
-    for (i = 0; i < r->headers.n; i++) {
-        if (r->headers.v[i].name_len == 4
-            && strcasecmp(r->headers.v[i].name, "host") == 0)
-        {
-            host = r->headers.v[i].value;
-            n++;
-        }
-    }
-
-    path_start = r->target;
-    if (r->target[0] != '/') {
-        /* absolute-form: http://host[:port]/path */
-        if (strncasecmp(r->target, "http://", 7) == 0
-            || strncasecmp(r->target, "https://", 8) == 0)
-        {
-            const char  *auth = strchr(r->target, ':') + 3;
-
-            path_start = strchr(auth, '/');
-            host = cairn_arena_strndup(r->arena, auth,
-                                       path_start ? (size_t) (path_start - auth)
-                                                  : strlen(auth));
-            if (path_start == NULL) {
-                path_start = "/";
-            }
-        } else {
-            cairn__request_fail(r, 400);
-            return 1;
-        }
-    } else if (r->version == 11 && n != 1) {
-        cairn__request_fail(r, 400);
-        return 1;
-    } else if (n > 1) {
-        cairn__request_fail(r, 400);
-        return 1;
-    }
-
-    r->host = cairn__host_normalise(r->arena, host);
-    if (r->host == NULL) {
-        cairn__request_fail(r, 400);
-        return 1;
-    }
-
-    q = strchr(path_start, '?');
-    plen = q ? (size_t) (q - path_start) : strlen(path_start);
-    r->query = q ? q + 1 : NULL;
-
-    path = cairn_arena_alloc(r->arena, plen + 1);
-    len = cairn__path_normalise(path_start, plen, path);
-    if (len < 0) {
-        cairn__request_fail(r, 400);
-        return 1;
-    }
-    r->path = path;
-
-    r->vhost = cairn__conf_vhost(c->server, r->host);
-    r->loc = cairn__conf_locate(r->vhost, r->path);
-
-    if (r->has_body && r->content_length > r->loc->core->limit_request_body
-        && r->loc->core->limit_request_body > 0)
-    {
-        r->keepalive = 0;
-        cairn__request_fail(r, 413);
-        return 1;
-    }
-
-    if (r->has_body) {
-        const char  *expect = cairn__headers_get(&r->headers, "Expect");
-
-        if (expect != NULL) {
-            if (strcasecmp(expect, "100-continue") != 0) {
-                r->keepalive = 0;
-                cairn__request_fail(r, 417);
-                return 1;
-            }
-            r->expect_continue = 1;
-        }
-    } else {
-        r->body_done = 1;
-    }
-
     /* Until the handler wants the body, no deadline of ours runs: hooks
      * that wait set their own. */
     conn_set_deadline(c, 0);
@@ -769,13 +673,12 @@ conn_headers_done(cairn_request_t *r)
  * Called by the pipeline before the HANDLER phase of a request with a
  * body: answers Expect: 100-continue and reads the body.
  */
-void
-cairn__conn_read_body(cairn_request_t *r)
+static void
+http_read_body(cairn_request_t *r)
 {
     cairn_conn_t              *c = r->conn;
     const cairn__core_conf_t  *core = r->loc->core;
 
-    r->state = CAIRN__REQ_BODY;
     r->body_start_us = cairn_now_us();
 
     if (r->expect_continue && c->in_start == c->in_end) {
@@ -783,7 +686,7 @@ cairn__conn_read_body(cairn_request_t *r)
 
         evbuffer_add(c->out, cont, sizeof(cont) - 1);
         r->expect_continue = 0;
-        cairn__conn_flush(c);
+        conn_flush(c);
     }
 
     conn_set_deadline(c, r->body_start_us
@@ -810,8 +713,8 @@ cairn__conn_read_body(cairn_request_t *r)
  * turns out larger ends it); otherwise it closes with a lingering close
  * after the response.
  */
-int
-cairn__conn_discard_body(cairn_request_t *r)
+static int
+conn_discard_body(cairn_request_t *r)
 {
     cairn_conn_t              *c = r->conn;
     const cairn__core_conf_t  *core = r->loc->core;
@@ -825,8 +728,7 @@ cairn__conn_discard_body(cairn_request_t *r)
     /* Only a parser that stopped cleanly after the header block knows
      * where the body ends; one that failed, or a body that was being
      * read when it timed out, leaves only the close. */
-    if (llhttp_get_errno(&c->parser) != HPE_OK
-        || r->state == CAIRN__REQ_HEADERS || r->state == CAIRN__REQ_BODY
+    if (llhttp_get_errno(&c->parser) != HPE_OK || r->broken
         || r->upgrade || r->body_done || c->lingering)
     {
         return 0;
@@ -1023,7 +925,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         c->in_start = c->in_end;
         event_del(c->ev_read);
         c->reading = 0;
-        cairn__request_fail(r, 408);
+        cairn__pipeline_event(r, CAIRN__EV_FAIL, 408);
     } else {
         /* Sending stalled past SendTimeout. */
         cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: send timed out",
@@ -1036,8 +938,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 
-void
-cairn__conn_flush(cairn_conn_t *c)
+static void
+conn_flush(cairn_conn_t *c)
 {
     cairn_request_t  *r = c->req;
     int               n;
@@ -1082,9 +984,7 @@ cairn__conn_flush(cairn_conn_t *c)
     }
 
     if (r != NULL && r->state == CAIRN__REQ_SENDING) {
-        cairn__request_finish(r);
-    } else if (r != NULL && r->state == CAIRN__REQ_STREAMING) {
-        cairn__stream_drained(r);
+        cairn__pipeline_event(r, CAIRN__EV_DRAINED, 0);
     }
 }
 
@@ -1099,7 +999,7 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
     cairn__conn_enter(c);
     cairn__current_conn = c;
     c->last_io_us = cairn_now_us();
-    cairn__conn_flush(c);
+    conn_flush(c);
     cairn__current_conn = outer;
     cairn__conn_leave(c);
 }
@@ -1109,8 +1009,8 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
  * The request on c is finished and logged: decide whether the connection
  * lives on, then go on with any pipelined input.
  */
-void
-cairn__conn_next(cairn_conn_t *c, int keepalive)
+static void
+conn_next(cairn_conn_t *c, int keepalive)
 {
     const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
 
@@ -1443,4 +1343,323 @@ cairn__conn_hooks_run(cairn_conn_t *c, cairn_conn_hook_t which)
     }
 
     return CAIRN_OK;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Responses: HTTP/1.1 framing                                        */
+/* ------------------------------------------------------------------ */
+
+
+/* Headers the core writes itself; a module's copy is not sent. */
+static int
+http_is_core_header(const char *name, size_t len)
+{
+    switch (len) {
+    case 4:
+        return strcasecmp(name, "Date") == 0;
+    case 10:
+        return strcasecmp(name, "Connection") == 0
+               || strcasecmp(name, "Keep-Alive") == 0;
+    case 14:
+        return strcasecmp(name, "Content-Length") == 0;
+    case 17:
+        return strcasecmp(name, "Transfer-Encoding") == 0;
+    default:
+        return 0;
+    }
+}
+
+
+static char *
+http_put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+
+/*
+ * Formats the status line and headers of r into out; body_len is the
+ * Content-Length to announce, or -1 for none (chunked or no body).
+ */
+static void
+http_head(cairn_request_t *r, struct evbuffer *out, int64_t body_len,
+              const void *inline_body, size_t inline_len)
+{
+    const cairn_kvv_t  *extra = &r->loc->core->headers;
+    const char         *reason = cairn_status_reason(r->status);
+    struct evbuffer_iovec  vec;
+    size_t              need, i, k, rlen, tlen = 0;
+    char                num[32];
+    int                 numlen = 0;
+    char               *p;
+
+    rlen = strlen(reason);
+    need = 9 + 4 + rlen + 2               /* status line */
+           + 15                           /* Server: cairn */
+           + 6 + 29 + 2                   /* Date */
+           + 24                           /* Connection: keep-alive */
+           + 28                           /* Transfer-Encoding */
+           + 2 + inline_len;
+
+    if (r->content_type != NULL) {
+        tlen = strlen(r->content_type);
+        need += 14 + tlen + 2;
+    }
+    if (body_len >= 0) {
+        numlen = snprintf(num, sizeof(num), "%lld", (long long) body_len);
+        need += 16 + (size_t) numlen + 2;
+    }
+    for (i = 0; i < r->out_headers.n; i++) {
+        need += r->out_headers.v[i].name_len
+                + strlen(r->out_headers.v[i].value) + 4;
+    }
+    for (i = 0; i < extra->n; i++) {
+        need += strlen(extra->v[i].key) + strlen(extra->v[i].value) + 4;
+    }
+
+    if (evbuffer_reserve_space(out, (ev_ssize_t) need, &vec, 1) < 1) {
+        cairn__oom(need);
+    }
+    p = vec.iov_base;
+
+    p = http_put(p, "HTTP/1.1 ", 9);
+    *p++ = (char) ('0' + r->status / 100 % 10);
+    *p++ = (char) ('0' + r->status / 10 % 10);
+    *p++ = (char) ('0' + r->status % 10);
+    *p++ = ' ';
+    p = http_put(p, reason, rlen);
+    p = http_put(p, "\r\nServer: cairn\r\nDate: ", 23);
+    p = http_put(p, cairn__date_now(), 29);
+    p = http_put(p, "\r\n", 2);
+
+    if (r->content_type != NULL) {
+        p = http_put(p, "Content-Type: ", 14);
+        p = http_put(p, r->content_type, tlen);
+        p = http_put(p, "\r\n", 2);
+    }
+    if (body_len >= 0) {
+        p = http_put(p, "Content-Length: ", 16);
+        p = http_put(p, num, (size_t) numlen);
+        p = http_put(p, "\r\n", 2);
+    } else if (r->chunked_out) {
+        p = http_put(p, "Transfer-Encoding: chunked\r\n", 28);
+    }
+
+    for (i = 0; i < r->out_headers.n; i++) {
+        const cairn__header_t  *h = &r->out_headers.v[i];
+
+        if (http_is_core_header(h->name, h->name_len)) {
+            continue;
+        }
+        for (k = 0; k < extra->n; k++) {
+            if (strcasecmp(extra->v[k].key, h->name) == 0) {
+                break;
+            }
+        }
+        if (k < extra->n) {
+            /* The configured Header replaces the module's. */
+            continue;
+        }
+        p = http_put(p, h->name, h->name_len);
+        p = http_put(p, ": ", 2);
+        p = http_put(p, h->value, strlen(h->value));
+        p = http_put(p, "\r\n", 2);
+    }
+
+    for (i = 0; i < extra->n; i++) {
+        p = http_put(p, extra->v[i].key, strlen(extra->v[i].key));
+        p = http_put(p, ": ", 2);
+        p = http_put(p, extra->v[i].value, strlen(extra->v[i].value));
+        p = http_put(p, "\r\n", 2);
+    }
+
+    if (!r->keepalive) {
+        p = http_put(p, "Connection: close\r\n", 19);
+    } else if (r->version == 10) {
+        p = http_put(p, "Connection: keep-alive\r\n", 24);
+    }
+
+    p = http_put(p, "\r\n", 2);
+
+    if (inline_len > 0) {
+        p = http_put(p, inline_body, inline_len);
+    }
+
+    vec.iov_len = (size_t) (p - (char *) vec.iov_base);
+    evbuffer_commit_space(out, &vec, 1);
+    r->bytes_queued += vec.iov_len;
+    r->head_bytes = vec.iov_len - inline_len;
+    r->headers_sent = 1;
+}
+
+
+/* Whether the connection may stay open after r. */
+static void
+http_decide_keepalive(cairn_request_t *r)
+{
+    cairn_conn_t              *c = r->conn;
+    const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
+
+    if (r->cancelled || c->worker->stopping
+        || (core->max_keepalive_requests > 0
+            && c->nrequests + 1 >= (unsigned) core->max_keepalive_requests))
+    {
+        r->keepalive = 0;
+    }
+
+    /* Answered before its body was read: the connection drops the rest
+     * of the body, and stays only if that is cheap and safe. */
+    if (!r->body_done && !conn_discard_body(r)) {
+        r->keepalive = 0;
+    }
+}
+
+
+/* The pipeline's send(): the head, then the memory or file body. */
+static void
+http_send(cairn_request_t *r)
+{
+    cairn_conn_t  *c = r->conn;
+    int            nobody;
+    int64_t        len;
+
+    http_decide_keepalive(r);
+
+    nobody = r->status < 200 || r->status == 204 || r->status == 304;
+
+    if (nobody) {
+        len = -1;
+    } else if (r->body_kind == CAIRN__BODY_FILE) {
+        len = (int64_t) r->out_length;
+    } else {
+        len = (int64_t) r->out_len;
+    }
+
+    if (nobody || r->head) {
+        http_head(r, c->out, len, NULL, 0);
+    } else if (r->body_kind == CAIRN__BODY_FILE) {
+        http_head(r, c->out, len, NULL, 0);
+        if (r->out_length > 0) {
+            /* libevent owns the descriptor from here on. */
+            if (evbuffer_add_file(c->out, r->out_fd, r->out_offset,
+                                  r->out_length) != 0)
+            {
+                cairn_log(r, CAIRN_LOG_ERROR, 0, "cannot queue the file "
+                          "body: closing the connection");
+                r->keepalive = 0;
+                c->closing = 1;
+            } else {
+                r->out_fd = -1;
+            }
+            r->bytes_queued += (uint64_t) r->out_length;
+        }
+    } else if (r->out_len <= HTTP_INLINE_BODY) {
+        http_head(r, c->out, len, r->out_body, r->out_len);
+    } else {
+        http_head(r, c->out, len, NULL, 0);
+        evbuffer_add(c->out, r->out_body, r->out_len);
+        r->bytes_queued += r->out_len;
+    }
+
+    conn_flush(c);
+}
+
+
+/* A streamed response: the head says Content-Length when the handler
+ * set one, else it is chunked (HTTP/1.1) or ends with the connection
+ * (HTTP/1.0). */
+static int
+http_stream_head(cairn_request_t *r)
+{
+    const char  *cl;
+
+    http_decide_keepalive(r);
+
+    cl = cairn__headers_get(&r->out_headers, "Content-Length");
+    if (cl != NULL) {
+        http_head(r, r->conn->out, strtoll(cl, NULL, 10), NULL, 0);
+    } else {
+        if (r->version >= 11) {
+            r->chunked_out = 1;
+        } else {
+            r->keepalive = 0;
+        }
+        http_head(r, r->conn->out, -1, NULL, 0);
+    }
+
+    conn_flush(r->conn);
+
+    return r->conn->closing ? CAIRN_ERROR : CAIRN_OK;
+}
+
+
+static int
+http_stream_data(cairn_request_t *r, const void *data, size_t len)
+{
+    struct evbuffer  *out = r->conn->out;
+    char              size[24];
+    int               n;
+
+    if (r->conn->closing) {
+        return CAIRN_ERROR;
+    }
+    if (r->head || len == 0) {
+        return CAIRN_OK;
+    }
+
+    if (r->chunked_out) {
+        n = snprintf(size, sizeof(size), "%zx\r\n", len);
+        evbuffer_add(out, size, (size_t) n);
+        evbuffer_add(out, data, len);
+        evbuffer_add(out, "\r\n", 2);
+        r->bytes_queued += (uint64_t) n + len + 2;
+        r->framing_bytes += (uint64_t) n + 2;
+    } else {
+        evbuffer_add(out, data, len);
+        r->bytes_queued += len;
+    }
+
+    conn_flush(r->conn);
+
+    return r->conn->closing ? CAIRN_ERROR : CAIRN_OK;
+}
+
+
+static int
+http_stream_end(cairn_request_t *r)
+{
+    if (r->chunked_out && !r->head) {
+        evbuffer_add(r->conn->out, "0\r\n\r\n", 5);
+        r->bytes_queued += 5;
+        r->framing_bytes += 5;
+    }
+
+    conn_flush(r->conn);
+
+    return CAIRN_OK;
+}
+
+
+static size_t
+http_pending(const cairn_request_t *r)
+{
+    return evbuffer_get_length(r->conn->out);
+}
+
+
+/*
+ * The pipeline's done(): r is logged.  A body still being discarded
+ * keeps the connection until it ends (conn_next); a body left unread
+ * otherwise ends it.
+ */
+static void
+http_done(cairn_request_t *r, int keepalive)
+{
+    cairn_conn_t  *c = r->conn;
+
+    keepalive = keepalive && (r->body_done || c->discarding);
+
+    conn_next(c, keepalive);
 }

@@ -98,6 +98,9 @@ struct cairn_request_s {
     unsigned                 upgrade:1;     /* asked for an upgrade */
     unsigned                 route_405:1;   /* route matched, not method */
     unsigned                 finish_deferred:1; /* done, but a task runs */
+    unsigned                 broken:1;      /* answered while its input
+                                               was half read: never
+                                               discard the rest */
     unsigned                 error_status;  /* parse error to answer */
     uint64_t                 seq;           /* request number in worker */
     int64_t                  content_length;    /* -1: unknown */
@@ -145,6 +148,7 @@ typedef enum {
 
 struct cairn_conn_s {
     cairn__wconn_t           link;          /* first: the worker's list */
+    const struct cairn__proto_s *proto;     /* what carries its requests */
     cairn__worker_t         *worker;
     cairn_server_t          *server;
     int                      fd;
@@ -187,6 +191,49 @@ struct cairn_conn_s {
     int                      peer_port;
 };
 
+/* ------------------------------------------------------------------ */
+/* The connection's protocol, as the pipeline sees it                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What the pipeline asks of the protocol that carries a request (today
+ * HTTP/1.1 in http.c; an HTTP/2 stream later).  The pipeline calls only
+ * these, through r->conn->proto, and the protocol answers only through
+ * cairn__pipeline_event(): neither calls into the other's internals.
+ */
+typedef struct cairn__proto_s {
+    const char  *name;
+
+    /* Read the request body (answering Expect: 100-continue first);
+     * CAIRN__EV_BODY when it is complete. */
+    void       (*read_body)(cairn_request_t *r);
+
+    /* Send r's response: head, then its memory or file body (none for
+     * HEAD, 1xx, 204, 304); CAIRN__EV_DRAINED once all of it is
+     * written. */
+    void       (*send)(cairn_request_t *r);
+
+    /* A streamed response: the head; a piece of body; the end (after
+     * which CAIRN__EV_DRAINED follows once all is written).  Each
+     * returns CAIRN_ERROR when the client is gone. */
+    int        (*stream_head)(cairn_request_t *r);
+    int        (*stream_data)(cairn_request_t *r, const void *data,
+                              size_t len);
+    int        (*stream_end)(cairn_request_t *r);
+
+    /* Bytes of r's response queued and not yet written. */
+    size_t     (*pending)(const cairn_request_t *r);
+
+    /* r is finished and logged (its arena is recycled next): serve the
+     * next request, or close (keepalive 0). */
+    void       (*done)(cairn_request_t *r, int keepalive);
+} cairn__proto_t;
+
+
+/* ------------------------------------------------------------------ */
+/* The connection layer (http.c)                                      */
+/* ------------------------------------------------------------------ */
+
 /* What serves HTTP/1.1 listeners (worker_int.h): accept, stop, close. */
 extern const cairn__conn_handler_t  cairn__http_handler;
 
@@ -201,57 +248,67 @@ void cairn__conn_leave(cairn_conn_t *c);
 /* Runs the connection hooks of one kind; CAIRN_OK or the first refusal. */
 int cairn__conn_hooks_run(cairn_conn_t *c, cairn_conn_hook_t which);
 
-/* Reads the request body before the HANDLER phase. */
-void cairn__conn_read_body(cairn_request_t *r);
-
-/* The response of r is about to leave while its body is still unread:
- * from now on the connection reads and drops the rest of that body (so a
- * client that sends it before reading the answer is never stuck), as
- * long as the parser can still find its end.  Returns 1 when the
- * connection can outlive r (the rest is small enough to drop), 0 when it
- * must close after the response. */
-int cairn__conn_discard_body(cairn_request_t *r);
-
 /* The connection whose callback is running (crash records). */
 extern cairn_conn_t *cairn__current_conn;
 
-/* Answers r with an error status outside the pipeline's hooks (parse
- * errors, timeouts): RESPONSE and LOG still run. */
-void cairn__request_fail(cairn_request_t *r, int status);
 
-/* The streamed response's queued data has been written. */
-void cairn__stream_drained(cairn_request_t *r);
+/* ------------------------------------------------------------------ */
+/* The pipeline (pipeline.c): the one owner of a request's state       */
+/* ------------------------------------------------------------------ */
+
+/* What a connection reports about its request. */
+typedef enum {
+    CAIRN__EV_HEADERS = 0,      /* the header block is parsed */
+    CAIRN__EV_BODY,             /* the body the handler waits for is in */
+    CAIRN__EV_DRAINED,          /* all of the response is written */
+    CAIRN__EV_GONE,             /* the client is gone, or the server
+                                   closes the connection */
+    CAIRN__EV_FAIL              /* the request cannot be read on (a
+                                   parse error, a timeout): arg is the
+                                   status to answer */
+} cairn__pev_t;
+
+/* Starts a request on c (state HEADERS). */
+cairn_request_t *cairn__request_new(cairn_conn_t *c);
+
+/* The single entry from the connection into the pipeline. */
+void cairn__pipeline_event(cairn_request_t *r, cairn__pev_t ev, int arg);
+
+/* Runs the pipeline of r from its current phase until it suspends or
+ * the response is sent (async.c: a resumed request). */
+void cairn__pipeline_run(cairn_request_t *r, int rc);
+
+/* Runs LOG and hands r back to its connection (async.c: a finish that
+ * waited for a task). */
+void cairn__request_finish(cairn_request_t *r);
+
+
+/* ------------------------------------------------------------------ */
+/* Requests and responses (request.c, response.c, headers.c)          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The header block is parsed and the wire facts are set (version,
+ * method, keep-alive, body framing): checks the target and Host,
+ * normalises the path, finds the virtual host and location, applies
+ * LimitRequestBody to a declared length and Expect.  Returns 0, or the
+ * status to answer (400, 413, 417).
+ */
+int cairn__request_prepare(cairn_request_t *r);
 
 /* Lower-cases a Host value and strips its port; "" for NULL; NULL when
  * it is not a valid host. */
 const char *cairn__host_normalise(cairn_arena_t *a, const char *host);
 
-/* Runs the pipeline of r from its current phase until it suspends or
- * the response is queued. */
-void cairn__pipeline_run(cairn_request_t *r, int rc);
-
-/* Queues the status line, headers and (memory/file) body of r. */
-void cairn__response_queue(cairn_request_t *r);
+/* What the error log says of a request: its id, trace and span. */
+void cairn__request_log_ids(const cairn_request_t *r, const char **id,
+                            const char **trace, const char **span);
 
 /* Sets the Allow header from a method mask (GET implies HEAD). */
 void cairn__response_allow(cairn_request_t *r, unsigned mask);
 
 /* Sets up r's error response for status (body, content type). */
 void cairn__response_error(cairn_request_t *r, int status);
-
-/* Called when the whole response of r has been written (or the client
- * is gone): runs LOG and recycles the request. */
-void cairn__request_finish(cairn_request_t *r);
-
-/* The cached Date header value for now (29 bytes + NUL). */
-const char *cairn__date_now(void);
-
-/* What the error log says of a request: its id, trace and span. */
-void cairn__request_log_ids(const cairn_request_t *r, const char **id,
-                            const char **trace, const char **span);
-
-/* Allocates and zeroes a request on c. */
-cairn_request_t *cairn__request_new(cairn_conn_t *c);
 
 /* Header list helpers (headers.c). */
 const char *cairn__headers_find(const cairn__headers_t *h, const char *name,
@@ -261,11 +318,7 @@ void cairn__headers_add(cairn_arena_t *a, cairn__headers_t *h,
                         const char *value);
 const char *cairn__headers_get(const cairn__headers_t *h, const char *name);
 
-/* Tries to write c->out now; arms the write event if it could not. */
-void cairn__conn_flush(cairn_conn_t *c);
-
-/* The request on c is done: keep the connection (and parse pipelined
- * input) or close it. */
-void cairn__conn_next(cairn_conn_t *c, int keepalive);
+/* The cached Date header value for now (29 bytes + NUL). */
+const char *cairn__date_now(void);
 
 #endif /* CAIRN_HTTP_INT_H */

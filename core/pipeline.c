@@ -27,6 +27,9 @@ static void request_slow_hook(cairn_request_t *r, int kind,
                               const cairn__hook_t *h, uint64_t ns);
 static void request_route(cairn_request_t *r);
 static void request_response_phase(cairn_request_t *r);
+static void pipeline_send(cairn_request_t *r);
+static void pipeline_fail(cairn_request_t *r, int status);
+static void pipeline_cancel(cairn_request_t *r);
 
 
 cairn_request_t *
@@ -45,8 +48,6 @@ cairn__request_new(cairn_conn_t *c)
     r->start_us = cairn_now_us();
     r->seq = ++c->worker->next_req_id;
 
-    c->req = r;
-
     if (cairn__crash != NULL && !cairn__crash->served) {
         cairn__crash->served = 1;
     }
@@ -54,6 +55,63 @@ cairn__request_new(cairn_conn_t *c)
     cairn__metrics_request_start();
 
     return r;
+}
+
+
+/*
+ * What the connection reports.  States change only here and in the
+ * functions below: HEADERS -> PHASES (the header block is prepared),
+ * BODY -> PHASES (the body is in), SENDING -> DONE (written and
+ * logged); GONE cancels whatever state r is in, FAIL answers a request
+ * whose input cannot be read on.
+ */
+void
+cairn__pipeline_event(cairn_request_t *r, cairn__pev_t ev, int arg)
+{
+    int  status;
+
+    switch (ev) {
+    case CAIRN__EV_HEADERS:
+        if (r->state != CAIRN__REQ_HEADERS) {
+            return;
+        }
+        status = cairn__request_prepare(r);
+        if (status != 0) {
+            pipeline_fail(r, status);
+            return;
+        }
+        r->state = CAIRN__REQ_PHASES;
+        r->phase = CAIRN_PHASE_POST_READ_REQUEST;
+        r->hook = 0;
+        cairn__pipeline_run(r, CAIRN_DECLINED);
+        return;
+
+    case CAIRN__EV_BODY:
+        if (r->state != CAIRN__REQ_BODY) {
+            return;
+        }
+        r->state = CAIRN__REQ_PHASES;
+        cairn__pipeline_run(r, CAIRN_DECLINED);
+        return;
+
+    case CAIRN__EV_DRAINED:
+        if (r->state == CAIRN__REQ_SENDING) {
+            cairn__request_finish(r);
+        }
+        return;
+
+    case CAIRN__EV_GONE:
+        if (r->state != CAIRN__REQ_DONE) {
+            pipeline_cancel(r);
+        }
+        return;
+
+    case CAIRN__EV_FAIL:
+        if (r->state == CAIRN__REQ_HEADERS || r->state == CAIRN__REQ_BODY) {
+            pipeline_fail(r, arg);
+        }
+        return;
+    }
 }
 
 
@@ -80,7 +138,10 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             } else if (r->phase == CAIRN_PHASE_HANDLER && r->has_body
                        && !r->body_done)
             {
-                cairn__conn_read_body(r);
+                /* The handler gets the whole body: CAIRN__EV_BODY goes
+                 * on from here. */
+                r->state = CAIRN__REQ_BODY;
+                r->conn->proto->read_body(r);
                 return;
             }
         }
@@ -174,7 +235,22 @@ send:
     }
 
     r->phase = CAIRN_PHASE_LOG;
-    cairn__response_queue(r);
+    pipeline_send(r);
+}
+
+
+/* Hands the response of r to its protocol (state SENDING). */
+static void
+pipeline_send(cairn_request_t *r)
+{
+    if (r->status == 0) {
+        cairn_log(r, CAIRN_LOG_ERROR, 0, "the handler answered without a "
+                  "status: sending 500");
+        cairn__response_error(r, 500);
+    }
+
+    r->state = CAIRN__REQ_SENDING;
+    r->conn->proto->send(r);
 }
 
 
@@ -309,10 +385,12 @@ request_route(cairn_request_t *r)
 
 /*
  * Answers r with status outside the hooks: the request could not be
- * parsed, or timed out.  LOG still runs.
+ * read (a parse error, a timeout) or prepared.  RESPONSE hooks do not
+ * run; LOG does.  Its input stopped half-way, so the connection closes
+ * after the answer.
  */
-void
-cairn__request_fail(cairn_request_t *r, int status)
+static void
+pipeline_fail(cairn_request_t *r, int status)
 {
     if (r->loc == NULL) {
         r->vhost = r->server->main_vhost;
@@ -329,9 +407,44 @@ cairn__request_fail(cairn_request_t *r, int status)
     }
 
     r->keepalive = 0;
+    r->broken = 1;
     cairn__response_error(r, status);
     r->phase = CAIRN_PHASE_LOG;
-    cairn__response_queue(r);
+    pipeline_send(r);
+}
+
+
+/*
+ * The client went away (or the server stops) while r is in progress:
+ * tell the module that is waiting, then log the request.
+ */
+static void
+pipeline_cancel(cairn_request_t *r)
+{
+    cairn_cancel_cb   cb;
+
+    if (r->cancelled) {
+        return;
+    }
+
+    r->cancelled = 1;
+
+    cb = r->cancel_cb;
+    r->cancel_cb = NULL;
+    if (cb != NULL) {
+        cairn__log_module = r->suspended_by;
+        cb(r, r->cancel_data);
+        cairn__log_module = NULL;
+    }
+
+    if (!r->headers_sent && r->status == 0) {
+        /* nginx's 499: the client closed the request. */
+        r->status = 499;
+    }
+
+    if (r->pending_tasks == 0) {
+        cairn__request_finish(r);
+    }
 }
 
 
@@ -369,12 +482,59 @@ cairn__request_finish(cairn_request_t *r)
         r->out_fd = -1;
     }
 
-    /* A body still being discarded keeps the connection busy until it
-     * ends (cairn__conn_next). */
-    keepalive = r->keepalive && !r->cancelled
-                && (r->body_done || c->discarding);
+    keepalive = r->keepalive && !r->cancelled;
 
     cairn__metrics_request_done(r);
 
-    cairn__conn_next(c, keepalive);
+    c->proto->done(r, keepalive);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Streamed responses (response.h)                                    */
+/* ------------------------------------------------------------------ */
+
+int
+cairn_response_stream_start(cairn_request_t *r, int status)
+{
+    if (r->headers_sent || r->cancelled) {
+        return CAIRN_ERROR;
+    }
+
+    r->status = status;
+    r->body_kind = CAIRN__BODY_STREAM;
+    r->state = CAIRN__REQ_STREAMING;
+
+    return r->conn->proto->stream_head(r);
+}
+
+
+int
+cairn_response_stream_write(cairn_request_t *r, const void *data, size_t len)
+{
+    if (r->state != CAIRN__REQ_STREAMING || r->cancelled) {
+        return CAIRN_ERROR;
+    }
+
+    return r->conn->proto->stream_data(r, data, len);
+}
+
+
+int
+cairn_response_stream_end(cairn_request_t *r)
+{
+    if (r->state != CAIRN__REQ_STREAMING) {
+        return CAIRN_ERROR;
+    }
+
+    r->state = CAIRN__REQ_SENDING;
+
+    return r->conn->proto->stream_end(r);
+}
+
+
+size_t
+cairn_response_stream_pending(const cairn_request_t *r)
+{
+    return r->conn->proto->pending(r);
 }

@@ -367,6 +367,100 @@ cairn_conn_requests(const cairn_conn_t *c)
     return c->nrequests;
 }
 
+/* ------------------------------------------------------------------ */
+/* Preparing a request for the phases                                 */
+/* ------------------------------------------------------------------ */
+
+int
+cairn__request_prepare(cairn_request_t *r)
+{
+    const char  *host, *q, *path_start;
+    char        *path;
+    size_t       plen, n, i;
+    ssize_t      len;
+
+    if (r->target == NULL) {
+        return 400;
+    }
+
+    /* The Host header: exactly one for HTTP/1.1 (RFC 9112 section 3.2). */
+    host = NULL;
+    n = 0;
+    for (i = 0; i < r->headers.n; i++) {
+        if (r->headers.v[i].name_len == 4
+            && strcasecmp(r->headers.v[i].name, "host") == 0)
+        {
+            host = r->headers.v[i].value;
+            n++;
+        }
+    }
+
+    path_start = r->target;
+    if (r->target[0] != '/') {
+        /* absolute-form: http://host[:port]/path */
+        if (strncasecmp(r->target, "http://", 7) == 0
+            || strncasecmp(r->target, "https://", 8) == 0)
+        {
+            const char  *auth = strchr(r->target, ':') + 3;
+
+            path_start = strchr(auth, '/');
+            host = cairn_arena_strndup(r->arena, auth,
+                                       path_start ? (size_t) (path_start - auth)
+                                                  : strlen(auth));
+            if (path_start == NULL) {
+                path_start = "/";
+            }
+        } else {
+            return 400;
+        }
+    } else if (r->version == 11 && n != 1) {
+        return 400;
+    } else if (n > 1) {
+        return 400;
+    }
+
+    r->host = cairn__host_normalise(r->arena, host);
+    if (r->host == NULL) {
+        return 400;
+    }
+
+    q = strchr(path_start, '?');
+    plen = q ? (size_t) (q - path_start) : strlen(path_start);
+    r->query = q ? q + 1 : NULL;
+
+    path = cairn_arena_alloc(r->arena, plen + 1);
+    len = cairn__path_normalise(path_start, plen, path);
+    if (len < 0) {
+        return 400;
+    }
+    r->path = path;
+
+    r->vhost = cairn__conf_vhost(r->server, r->host);
+    r->loc = cairn__conf_locate(r->vhost, r->path);
+
+    if (r->has_body && r->content_length > r->loc->core->limit_request_body
+        && r->loc->core->limit_request_body > 0)
+    {
+        return 413;
+    }
+
+    if (r->has_body) {
+        const char  *expect = cairn__headers_get(&r->headers, "Expect");
+
+        if (expect != NULL) {
+            if (strcasecmp(expect, "100-continue") != 0) {
+                return 417;
+            }
+            r->expect_continue = 1;
+        }
+    } else {
+        r->body_done = 1;
+    }
+
+    return 0;
+}
+
+
 /*
  * A Host value: lower-cased, without its port.  Letters, digits, '-',
  * '.', '_' and an IPv6 literal in brackets are accepted; anything else
