@@ -38,7 +38,9 @@ static const char  *hooks_kind_names[CAIRN__HOOK_KINDS] = {
     "worker_exit",
     "reopen_logs",
     "connection_open",
-    "connection_close"
+    "connection_close",
+    "header_filter",
+    "body_filter"
 };
 
 
@@ -146,6 +148,26 @@ cairn_hook_conn(cairn_module_t *m, cairn_conn_hook_t which,
 
     return hooks_register(CAIRN__HOOK_CONN_BASE + (int) which, m,
                           (void (*)(void)) fn, order, n, before, after);
+}
+
+
+int
+cairn_hook_header_filter(cairn_module_t *m, cairn_header_filter_cb fn,
+                         int order, int n, const char *const *before,
+                         const char *const *after)
+{
+    return hooks_register(CAIRN__HOOK_HEADER_FILTER, m, (void (*)(void)) fn,
+                          order, n, before, after);
+}
+
+
+int
+cairn_hook_body_filter(cairn_module_t *m, cairn_body_filter_cb fn,
+                       int order, int n, const char *const *before,
+                       const char *const *after)
+{
+    return hooks_register(CAIRN__HOOK_BODY_FILTER, m, (void (*)(void)) fn,
+                          order, n, before, after);
 }
 
 

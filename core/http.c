@@ -56,10 +56,7 @@ static void conn_flush(cairn_conn_t *c);
 static void conn_next(cairn_conn_t *c, int keepalive);
 static int conn_discard_body(cairn_request_t *r);
 static void http_read_body(cairn_request_t *r);
-static void http_send(cairn_request_t *r);
-static int http_stream_head(cairn_request_t *r);
-static int http_stream_data(cairn_request_t *r, const void *data, size_t len);
-static int http_stream_end(cairn_request_t *r);
+static int http_write(cairn_request_t *r, cairn_buf_t *in);
 static size_t http_pending(const cairn_request_t *r);
 static void http_done(cairn_request_t *r, int keepalive);
 static void conn_linger(cairn_conn_t *c);
@@ -88,8 +85,7 @@ const cairn__conn_handler_t  cairn__http_handler = {
 };
 
 static const cairn__proto_t  http_proto = {
-    "http/1.1", http_read_body, http_send, http_stream_head,
-    http_stream_data, http_stream_end, http_pending, http_done
+    "http/1.1", http_read_body, http_write, http_pending, http_done
 };
 
 
@@ -983,7 +979,7 @@ conn_flush(cairn_conn_t *c)
         c->writing = 0;
     }
 
-    if (r != NULL && r->state == CAIRN__REQ_SENDING) {
+    if (r != NULL && r->out_eos) {
         cairn__pipeline_event(r, CAIRN__EV_DRAINED, 0);
     }
 }
@@ -1517,128 +1513,106 @@ http_decide_keepalive(cairn_request_t *r)
 }
 
 
-/* The pipeline's send(): the head, then the memory or file body. */
-static void
-http_send(cairn_request_t *r)
+/*
+ * The end of the filter chain: the head on the first call, then the
+ * body's buffers, framed for HTTP/1.1 (as they are under a
+ * Content-Length, chunked without one).  A small body that arrives
+ * whole with the head is copied behind it, so a typical response leaves
+ * in one write; file ranges leave with sendfile(2).
+ */
+static int
+http_write(cairn_request_t *r, cairn_buf_t *in)
 {
-    cairn_conn_t  *c = r->conn;
-    int            nobody;
-    int64_t        len;
+    cairn_conn_t                  *c = r->conn;
+    struct evbuffer_file_segment  *seg;
+    cairn_buf_t                   *b;
+    char                           size[24];
+    int                            n, nobody;
 
-    http_decide_keepalive(r);
-
-    nobody = r->status < 200 || r->status == 204 || r->status == 304;
-
-    if (nobody) {
-        len = -1;
-    } else if (r->body_kind == CAIRN__BODY_FILE) {
-        len = (int64_t) r->out_length;
-    } else {
-        len = (int64_t) r->out_len;
+    if (c->closing) {
+        return CAIRN_ERROR;
     }
 
-    if (nobody || r->head) {
-        http_head(r, c->out, len, NULL, 0);
-    } else if (r->body_kind == CAIRN__BODY_FILE) {
-        http_head(r, c->out, len, NULL, 0);
-        if (r->out_length > 0) {
-            /* libevent owns the descriptor from here on. */
-            if (evbuffer_add_file(c->out, r->out_fd, r->out_offset,
-                                  r->out_length) != 0)
-            {
-                cairn_log(r, CAIRN_LOG_ERROR, 0, "cannot queue the file "
-                          "body: closing the connection");
-                r->keepalive = 0;
-                c->closing = 1;
+    if (!r->headers_sent) {
+        http_decide_keepalive(r);
+
+        nobody = r->status < 200 || r->status == 204 || r->status == 304;
+        if (r->out_clen < 0 && !nobody) {
+            /* No length: chunked, or (HTTP/1.0) the close ends it. */
+            if (r->version >= 11) {
+                r->chunked_out = 1;
             } else {
-                r->out_fd = -1;
+                r->keepalive = 0;
             }
-            r->bytes_queued += (uint64_t) r->out_length;
         }
-    } else if (r->out_len <= HTTP_INLINE_BODY) {
-        http_head(r, c->out, len, r->out_body, r->out_len);
-    } else {
-        http_head(r, c->out, len, NULL, 0);
-        evbuffer_add(c->out, r->out_body, r->out_len);
-        r->bytes_queued += r->out_len;
+
+        if (in != NULL && in->next == NULL && (in->flags & CAIRN_BUF_LAST)
+            && !r->out_header_only && !r->chunked_out && in->data != NULL
+            && in->len <= HTTP_INLINE_BODY)
+        {
+            http_head(r, c->out, r->out_clen, in->data, in->len);
+            r->out_eos = 1;
+            conn_flush(c);
+            return CAIRN_OK;
+        }
+
+        /* 1xx, 204 and 304 say nothing of a length; HEAD says what
+         * GET would send. */
+        http_head(r, c->out, nobody ? -1 : r->out_clen, NULL, 0);
+    }
+
+    for (b = in; b != NULL; b = b->next) {
+        if (b->len > 0 && !r->out_header_only) {
+            if (r->chunked_out) {
+                n = snprintf(size, sizeof(size), "%zx\r\n", b->len);
+                evbuffer_add(c->out, size, (size_t) n);
+                r->bytes_queued += (uint64_t) n;
+                r->framing_bytes += (uint64_t) n;
+            }
+            if (b->data != NULL) {
+                evbuffer_add(c->out, b->data, b->len);
+            } else {
+                /* The descriptor stays the response's (closed when it is
+                 * finished); the segment only reads it. */
+                seg = evbuffer_file_segment_new(b->fd, b->offset,
+                                                (ev_off_t) b->len, 0);
+                if (seg == NULL
+                    || evbuffer_add_file_segment(c->out, seg, 0,
+                                                 (ev_off_t) b->len) != 0)
+                {
+                    if (seg != NULL) {
+                        evbuffer_file_segment_free(seg);
+                    }
+                    cairn_log(r, CAIRN_LOG_ERROR, 0, "cannot queue the "
+                              "file body: closing the connection");
+                    r->keepalive = 0;
+                    c->closing = 1;
+                    return CAIRN_ERROR;
+                }
+                evbuffer_file_segment_free(seg);
+            }
+            r->bytes_queued += b->len;
+            if (r->chunked_out) {
+                evbuffer_add(c->out, "\r\n", 2);
+                r->bytes_queued += 2;
+                r->framing_bytes += 2;
+            }
+        }
+
+        if (b->flags & CAIRN_BUF_LAST) {
+            if (r->chunked_out && !r->head) {
+                evbuffer_add(c->out, "0\r\n\r\n", 5);
+                r->bytes_queued += 5;
+                r->framing_bytes += 5;
+            }
+            r->out_eos = 1;
+            break;
+        }
     }
 
     conn_flush(c);
-}
 
-
-/* A streamed response: the head says Content-Length when the handler
- * set one, else it is chunked (HTTP/1.1) or ends with the connection
- * (HTTP/1.0). */
-static int
-http_stream_head(cairn_request_t *r)
-{
-    const char  *cl;
-
-    http_decide_keepalive(r);
-
-    cl = cairn__headers_get(&r->out_headers, "Content-Length");
-    if (cl != NULL) {
-        http_head(r, r->conn->out, strtoll(cl, NULL, 10), NULL, 0);
-    } else {
-        if (r->version >= 11) {
-            r->chunked_out = 1;
-        } else {
-            r->keepalive = 0;
-        }
-        http_head(r, r->conn->out, -1, NULL, 0);
-    }
-
-    conn_flush(r->conn);
-
-    return r->conn->closing ? CAIRN_ERROR : CAIRN_OK;
-}
-
-
-static int
-http_stream_data(cairn_request_t *r, const void *data, size_t len)
-{
-    struct evbuffer  *out = r->conn->out;
-    char              size[24];
-    int               n;
-
-    if (r->conn->closing) {
-        return CAIRN_ERROR;
-    }
-    if (r->head || len == 0) {
-        return CAIRN_OK;
-    }
-
-    if (r->chunked_out) {
-        n = snprintf(size, sizeof(size), "%zx\r\n", len);
-        evbuffer_add(out, size, (size_t) n);
-        evbuffer_add(out, data, len);
-        evbuffer_add(out, "\r\n", 2);
-        r->bytes_queued += (uint64_t) n + len + 2;
-        r->framing_bytes += (uint64_t) n + 2;
-    } else {
-        evbuffer_add(out, data, len);
-        r->bytes_queued += len;
-    }
-
-    conn_flush(r->conn);
-
-    return r->conn->closing ? CAIRN_ERROR : CAIRN_OK;
-}
-
-
-static int
-http_stream_end(cairn_request_t *r)
-{
-    if (r->chunked_out && !r->head) {
-        evbuffer_add(r->conn->out, "0\r\n\r\n", 5);
-        r->bytes_queued += 5;
-        r->framing_bytes += 5;
-    }
-
-    conn_flush(r->conn);
-
-    return CAIRN_OK;
+    return c->closing ? CAIRN_ERROR : CAIRN_OK;
 }
 
 

@@ -134,6 +134,16 @@ struct cairn_request_s {
     uint64_t                 head_bytes;     /* status line and headers */
     uint64_t                 framing_bytes;  /* chunk sizes and ends */
 
+    /* Output (filter.c). */
+    int64_t                  out_clen;      /* Content-Length, -1: none */
+    struct cairn_filter_s   *out_filters;   /* [n body filters] */
+    unsigned                 out_busy;      /* output calls on the stack */
+    unsigned                 out_started:1; /* header filters ran */
+    unsigned                 out_header_only:1; /* HEAD, 1xx, 204, 304 */
+    unsigned                 out_eos:1;     /* the last buffer is queued */
+    unsigned                 finish_pending:1; /* written or gone while
+                                                  out_busy */
+
     /* Async. */
     cairn_cancel_cb          cancel_cb;
     void                    *cancel_data;
@@ -208,18 +218,13 @@ typedef struct cairn__proto_s {
      * CAIRN__EV_BODY when it is complete. */
     void       (*read_body)(cairn_request_t *r);
 
-    /* Send r's response: head, then its memory or file body (none for
-     * HEAD, 1xx, 204, 304); CAIRN__EV_DRAINED once all of it is
-     * written. */
-    void       (*send)(cairn_request_t *r);
-
-    /* A streamed response: the head; a piece of body; the end (after
-     * which CAIRN__EV_DRAINED follows once all is written).  Each
-     * returns CAIRN_ERROR when the client is gone. */
-    int        (*stream_head)(cairn_request_t *r);
-    int        (*stream_data)(cairn_request_t *r, const void *data,
-                              size_t len);
-    int        (*stream_end)(cairn_request_t *r);
+    /* Write buffers of r's body (the filter chain's end): the head
+     * first, on the first call (Content-Length r->out_clen, or chunked
+     * when it is -1; no body when r->out_header_only); the buffer
+     * flagged CAIRN_BUF_LAST ends the body, and CAIRN__EV_DRAINED
+     * follows once all of it is written.  CAIRN_ERROR: the client is
+     * gone. */
+    int        (*write)(cairn_request_t *r, cairn_buf_t *in);
 
     /* Bytes of r's response queued and not yet written. */
     size_t     (*pending)(const cairn_request_t *r);
@@ -309,6 +314,21 @@ void cairn__response_allow(cairn_request_t *r, unsigned mask);
 
 /* Sets up r's error response for status (body, content type). */
 void cairn__response_error(cairn_request_t *r, int status);
+
+
+/* ------------------------------------------------------------------ */
+/* Output (filter.c): the filter chains and the protocol's writer      */
+/* ------------------------------------------------------------------ */
+
+/* Sends r's memory or file body (or none) through the header and body
+ * filters to the protocol. */
+int cairn__output_send(cairn_request_t *r);
+
+/* A streamed body: the head (header filters), a piece, the end. */
+int cairn__output_stream_head(cairn_request_t *r);
+int cairn__output_stream_data(cairn_request_t *r, const void *data,
+                              size_t len);
+int cairn__output_stream_end(cairn_request_t *r);
 
 /* Header list helpers (headers.c). */
 const char *cairn__headers_find(const cairn__headers_t *h, const char *name,

@@ -28,6 +28,7 @@ static void request_slow_hook(cairn_request_t *r, int kind,
 static void request_route(cairn_request_t *r);
 static void request_response_phase(cairn_request_t *r);
 static void pipeline_send(cairn_request_t *r);
+static void pipeline_output_done(cairn_request_t *r);
 static void pipeline_fail(cairn_request_t *r, int status);
 static void pipeline_cancel(cairn_request_t *r);
 
@@ -95,9 +96,16 @@ cairn__pipeline_event(cairn_request_t *r, cairn__pev_t ev, int arg)
         return;
 
     case CAIRN__EV_DRAINED:
-        if (r->state == CAIRN__REQ_SENDING) {
-            cairn__request_finish(r);
+        if (r->state != CAIRN__REQ_SENDING) {
+            return;
         }
+        if (r->out_busy > 0) {
+            /* Written while the output chain is still on the stack:
+             * finished when it returns (pipeline_output_done). */
+            r->finish_pending = 1;
+            return;
+        }
+        cairn__request_finish(r);
         return;
 
     case CAIRN__EV_GONE:
@@ -250,7 +258,25 @@ pipeline_send(cairn_request_t *r)
     }
 
     r->state = CAIRN__REQ_SENDING;
-    r->conn->proto->send(r);
+    r->out_busy++;
+    cairn__output_send(r);
+    pipeline_output_done(r);
+}
+
+
+/*
+ * An output call (send, a stream's head, data or end) returned.  The
+ * request is finished here, not inside the chain, when its response was
+ * written (or its client left) meanwhile: the filters that passed the
+ * last buffer still run until the outermost call returns.
+ */
+static void
+pipeline_output_done(cairn_request_t *r)
+{
+    if (--r->out_busy == 0 && r->finish_pending) {
+        r->finish_pending = 0;
+        cairn__request_finish(r);
+    }
 }
 
 
@@ -442,7 +468,11 @@ pipeline_cancel(cairn_request_t *r)
         r->status = 499;
     }
 
-    if (r->pending_tasks == 0) {
+    if (r->out_busy > 0) {
+        /* The client left while the output chain runs: finished when the
+         * chain returns. */
+        r->finish_pending = 1;
+    } else if (r->pending_tasks == 0) {
         cairn__request_finish(r);
     }
 }
@@ -497,6 +527,8 @@ cairn__request_finish(cairn_request_t *r)
 int
 cairn_response_stream_start(cairn_request_t *r, int status)
 {
+    int  rc;
+
     if (r->headers_sent || r->cancelled) {
         return CAIRN_ERROR;
     }
@@ -505,21 +537,33 @@ cairn_response_stream_start(cairn_request_t *r, int status)
     r->body_kind = CAIRN__BODY_STREAM;
     r->state = CAIRN__REQ_STREAMING;
 
-    return r->conn->proto->stream_head(r);
+    r->out_busy++;
+    rc = cairn__output_stream_head(r);
+    pipeline_output_done(r);
+
+    return rc;
 }
 
 
 int
 cairn_response_stream_write(cairn_request_t *r, const void *data, size_t len)
 {
+    int  rc;
+
     if (r->state != CAIRN__REQ_STREAMING || r->cancelled) {
         return CAIRN_ERROR;
     }
 
-    return r->conn->proto->stream_data(r, data, len);
+    r->out_busy++;
+    rc = cairn__output_stream_data(r, data, len);
+    pipeline_output_done(r);
+
+    return rc;
 }
 
 
+/* After the end, r may be finished and recycled: the caller touches
+ * nothing of it. */
 int
 cairn_response_stream_end(cairn_request_t *r)
 {
@@ -529,7 +573,11 @@ cairn_response_stream_end(cairn_request_t *r)
 
     r->state = CAIRN__REQ_SENDING;
 
-    return r->conn->proto->stream_end(r);
+    r->out_busy++;
+    (void) cairn__output_stream_end(r);
+    pipeline_output_done(r);
+
+    return CAIRN_OK;
 }
 
 

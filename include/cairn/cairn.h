@@ -15,6 +15,7 @@
 #include <cairn/module.h>
 #include <cairn/config.h>
 #include <cairn/hooks.h>
+#include <cairn/filter.h>
 #include <cairn/request.h>
 #include <cairn/async.h>
 #include <cairn/router.h>
