@@ -15,6 +15,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,7 +37,9 @@ struct cairn_filter_s {
 };
 
 static void output_start(cairn_request_t *r);
+static void output_range(cairn_request_t *r);
 static int output_body(cairn_request_t *r, cairn_buf_t *in);
+static int output_write(cairn_request_t *r, cairn_buf_t *in);
 static int output_call(cairn_request_t *r, struct cairn_filter_s *f,
                        cairn_buf_t *in);
 
@@ -116,8 +121,72 @@ output_start(cairn_request_t *r)
         }
     }
 
+    output_range(r);
+
     r->out_header_only = r->head || r->status < 200 || r->status == 204
                          || r->status == 304;
+}
+
+
+/*
+ * A Range on a 200 whose handler said "Accept-Ranges: bytes" (and no
+ * filter took it back), with a known length: 206 with the one range
+ * (the body is cut at the end of the chain, output_write), or 416 with
+ * the error page and a Content-Range of the form "bytes *" "/length".
+ * An If-Range that no longer holds, several ranges or a malformed
+ * header: the whole body.
+ */
+static void
+output_range(cairn_request_t *r)
+{
+    const char  *range, *accept, *if_range;
+    off_t        start, len;
+    int          rc;
+    char         buf[80];
+
+    if (r->status != 200 || r->out_clen < 0
+        || (r->method != CAIRN_METHOD_GET && r->method != CAIRN_METHOD_HEAD))
+    {
+        return;
+    }
+
+    range = cairn__headers_get(&r->headers, "Range");
+    accept = cairn__headers_get(&r->out_headers, "Accept-Ranges");
+    if (range == NULL || accept == NULL || strcasecmp(accept, "bytes") != 0) {
+        return;
+    }
+
+    if_range = cairn__headers_get(&r->headers, "If-Range");
+    if (if_range != NULL
+        && !cairn__range_if(if_range,
+                            cairn__headers_get(&r->out_headers, "ETag"),
+                            cairn__headers_get(&r->out_headers,
+                                               "Last-Modified")))
+    {
+        return;
+    }
+
+    rc = cairn__range_parse(range, (off_t) r->out_clen, &start, &len);
+    if (rc == 0) {
+        return;
+    }
+
+    if (rc < 0) {
+        snprintf(buf, sizeof(buf), "bytes */%lld", (long long) r->out_clen);
+        cairn__response_error_page(r, 416);
+        cairn_response_header_set(r, "Content-Range", buf);
+        r->out_clen = (int64_t) r->out_len;
+        return;
+    }
+
+    snprintf(buf, sizeof(buf), "bytes %lld-%lld/%lld", (long long) start,
+             (long long) (start + len - 1), (long long) r->out_clen);
+    cairn_response_header_set(r, "Content-Range", buf);
+    r->status = 206;
+    r->out_range = 1;
+    r->out_range_start = start;
+    r->out_range_len = len;
+    r->out_clen = (int64_t) len;
 }
 
 
@@ -195,6 +264,45 @@ output_body(cairn_request_t *r, cairn_buf_t *in)
         }
     }
 
+    return output_write(r, in);
+}
+
+
+/*
+ * Past the last filter: a 206 keeps only its range of the body (file
+ * ranges stay file ranges), then the protocol writes.
+ */
+static int
+output_write(cairn_request_t *r, cairn_buf_t *in)
+{
+    cairn_buf_t  *b;
+    off_t         from, to, pos, end, cut;
+
+    if (!r->out_range || r->out_header_only) {
+        return r->conn->proto->write(r, in);
+    }
+
+    from = r->out_range_start;
+    to = from + r->out_range_len;
+
+    for (b = in; b != NULL; b = b->next) {
+        pos = r->out_range_pos;
+        end = pos + (off_t) b->len;
+        r->out_range_pos = end;
+
+        if (end <= from || pos >= to) {
+            b->len = 0;
+            continue;
+        }
+        cut = from > pos ? from - pos : 0;
+        if (b->data != NULL) {
+            b->data = (const char *) b->data + cut;
+        } else {
+            b->offset += cut;
+        }
+        b->len = (size_t) ((end < to ? end : to) - (pos + cut));
+    }
+
     return r->conn->proto->write(r, in);
 }
 
@@ -235,7 +343,7 @@ cairn_filter_next(cairn_request_t *r, cairn_filter_t *f, cairn_buf_t *in)
         }
     }
 
-    return r->conn->proto->write(r, in);
+    return output_write(r, in);
 }
 
 

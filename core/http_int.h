@@ -143,6 +143,10 @@ struct cairn_request_s {
     unsigned                 out_eos:1;     /* the last buffer is queued */
     unsigned                 finish_pending:1; /* written or gone while
                                                   out_busy */
+    unsigned                 out_range:1;   /* a 206: cut the body */
+    off_t                    out_range_start;
+    off_t                    out_range_len;
+    off_t                    out_range_pos; /* bytes of the body seen */
 
     /* Async. */
     cairn_cancel_cb          cancel_cb;
@@ -312,8 +316,22 @@ void cairn__request_log_ids(const cairn_request_t *r, const char **id,
 /* Sets the Allow header from a method mask (GET implies HEAD). */
 void cairn__response_allow(cairn_request_t *r, unsigned mask);
 
-/* Sets up r's error response for status (body, content type). */
+/* Sets up r's error response for status (body, content type), dropping
+ * the headers that described the body it replaces (Content-Range, ETag,
+ * Last-Modified). */
 void cairn__response_error(cairn_request_t *r, int status);
+
+/* The same, keeping every header the caller set. */
+void cairn__response_error_page(cairn_request_t *r, int status);
+
+/* Byte ranges (range.c).  cairn__range_parse: 1 with the one range of
+ * a body of size bytes, 0 to send it all (not bytes, malformed, several
+ * ranges), -1 when it cannot be satisfied.  cairn__range_if: whether an
+ * If-Range value holds for a response with this ETag and
+ * Last-Modified. */
+int cairn__range_parse(const char *v, off_t size, off_t *start, off_t *len);
+int cairn__range_if(const char *if_range, const char *etag,
+                    const char *last_modified);
 
 
 /* ------------------------------------------------------------------ */

@@ -83,7 +83,7 @@ response_set_body(cairn_request_t *r, const void *body, size_t len)
 
 
 void
-cairn__response_error(cairn_request_t *r, int status)
+cairn__response_error_page(cairn_request_t *r, int status)
 {
     const char  *reason = cairn_status_reason(status);
     char        *body;
@@ -96,6 +96,13 @@ cairn__response_error(cairn_request_t *r, int status)
         "<body><h1>%d %s</h1></body></html>\n",
         status, reason, status, reason);
     response_set_body(r, body, strlen(body));
+}
+
+
+void
+cairn__response_error(cairn_request_t *r, int status)
+{
+    cairn__response_error_page(r, status);
 
     cairn_response_header_unset(r, "Content-Range");
     cairn_response_header_unset(r, "ETag");

@@ -169,14 +169,13 @@ typedef struct {
     int                  fd;
 } mod_static_file_t;
 
-/* The request headers that make a request conditional or partial. */
+/* The request headers that make a request conditional (Range and
+ * If-Range are the core's: it answers ranges of any body). */
 typedef struct {
     const char          *if_match;
     const char          *if_none_match;
     const char          *if_modified_since;
     const char          *if_unmodified_since;
-    const char          *if_range;
-    const char          *range;
 } mod_static_cond_t;
 
 
@@ -245,9 +244,6 @@ static void mod_static_etag(char *buf, const struct stat *st);
 static void mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c);
 static int mod_static_etag_match(const char *list, const char *etag,
                                  int weak);
-static int mod_static_range(const char *v, off_t size, off_t *start,
-                            off_t *len);
-static const char *mod_static_num(const char *p, off_t *out);
 
 
 static const cairn_directive_t  mod_static_directives[] = {
@@ -316,9 +312,6 @@ static const char           mod_static_301[] =
     "<!DOCTYPE html>\n<html><head><title>301 Moved Permanently</title>"
     "</head><body><h1>301 Moved Permanently</h1></body></html>\n";
 
-static const char           mod_static_416[] =
-    "<!DOCTYPE html>\n<html><head><title>416 Range Not Satisfiable</title>"
-    "</head><body><h1>416 Range Not Satisfiable</h1></body></html>\n";
 
 
 static int
@@ -850,23 +843,19 @@ mod_static_send_entry(cairn_request_t *r, const mod_static_conf_t *conf,
 
 
 /*
- * Answers from f after the preconditions of RFC 9110 section 13.2.2 and
- * the Range header: 412, 304, 416, 206 or 200.  Owns f->fd.
+ * Answers from f after the preconditions of RFC 9110 section 13.2.2:
+ * 412, 304 or 200 (the core turns a 200 into 206 or 416 for a Range).
+ * Owns f->fd.
  */
 static int
 mod_static_send(cairn_request_t *r, const mod_static_conf_t *conf,
                 mod_static_file_t *f)
 {
     mod_static_cond_t   c;
-    int                 status, rc;
+    int                 status;
     int64_t             t;
-    off_t               start, len;
-    char                buf[64];
 
     mod_static_cond_read(r, &c);
-    start = 0;
-    len = f->size;
-    status = 200;
 
     if (c.if_match != NULL) {
         if (!mod_static_etag_match(c.if_match, f->etag, 0)) {
@@ -894,39 +883,11 @@ mod_static_send(cairn_request_t *r, const mod_static_conf_t *conf,
         }
     }
 
-    if (c.range != NULL) {
-        if (c.if_range != NULL) {
-            if (c.if_range[0] == '"') {
-                /* An entity tag: strong comparison only. */
-                if (f->etag == NULL || strcmp(c.if_range, f->etag) != 0) {
-                    c.range = NULL;
-                }
-            } else if (cairn_http_date_parse(c.if_range) != f->mtime
-                       || f->mtime < 0)
-            {
-                c.range = NULL;
-            }
-        }
-
-        if (c.range != NULL) {
-            rc = mod_static_range(c.range, f->size, &start, &len);
-            if (rc < 0) {
-                goto unsatisfiable;
-            }
-            if (rc > 0) {
-                snprintf(buf, sizeof(buf), "bytes %lld-%lld/%lld",
-                         (long long) start, (long long) (start + len - 1),
-                         (long long) f->size);
-                cairn_response_header_set(r, "Content-Range", buf);
-                status = 206;
-            }
-        }
-    }
-
     if (f->etag != NULL) {
         cairn_response_header_set(r, "ETag", f->etag);
     }
     cairn_response_header_set(r, "Last-Modified", f->lastmod);
+    /* The core answers a Range against what this says. */
     cairn_response_header_set(r, "Accept-Ranges", "bytes");
 
     if (f->entry != NULL) {
@@ -934,11 +895,11 @@ mod_static_send(cairn_request_t *r, const mod_static_conf_t *conf,
         f->entry->refs++;
         cairn_arena_cleanup_add(cairn_request_arena(r), mod_static_unpin,
                                 f->entry);
-        return cairn_respond(r, status, f->ctype, f->entry->data + start,
-                             (size_t) len);
+        return cairn_respond(r, 200, f->ctype, f->entry->data,
+                             (size_t) f->size);
     }
 
-    return cairn_respond_file(r, status, f->ctype, f->fd, start, len);
+    return cairn_respond_file(r, 200, f->ctype, f->fd, 0, f->size);
 
 not_modified:
 
@@ -951,21 +912,6 @@ not_modified:
     cairn_response_header_set(r, "Last-Modified", f->lastmod);
 
     return cairn_respond(r, 304, NULL, NULL, 0);
-
-unsatisfiable:
-
-    /*
-     * Answered here rather than by returning 416: the core's error page
-     * drops Content-Range, which is the point of this answer.
-     */
-    if (f->fd >= 0) {
-        close(f->fd);
-    }
-    snprintf(buf, sizeof(buf), "bytes */%lld", (long long) f->size);
-    cairn_response_header_set(r, "Content-Range", buf);
-
-    return cairn_respond(r, 416, "text/html", mod_static_416,
-                         sizeof(mod_static_416) - 1);
 
 refuse:
 
@@ -1673,7 +1619,7 @@ mod_static_etag(char *buf, const struct stat *st)
 }
 
 
-/* One pass over the request headers for the six that matter here. */
+/* One pass over the request headers for the four that matter here. */
 static void
 mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c)
 {
@@ -1691,10 +1637,7 @@ mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c)
             continue;
         }
 
-        if ((name[0] | 0x20) == 'r') {
-            slot = strcasecmp(name, "Range") == 0 ? &c->range : NULL;
-
-        } else if ((name[0] | 0x20) == 'i' && (name[1] | 0x20) == 'f'
+        if ((name[0] | 0x20) == 'i' && (name[1] | 0x20) == 'f'
                    && name[2] == '-')
         {
             name += 3;
@@ -1706,8 +1649,6 @@ mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c)
                 slot = &c->if_match;
             } else if (strcasecmp(name, "Unmodified-Since") == 0) {
                 slot = &c->if_unmodified_since;
-            } else if (strcasecmp(name, "Range") == 0) {
-                slot = &c->if_range;
             } else {
                 slot = NULL;
             }
@@ -1777,121 +1718,3 @@ mod_static_etag_match(const char *list, const char *etag, int weak)
     }
 }
 
-
-/*
- * Parses a Range header against a representation of size bytes.
- * Returns 1 with the one range in *start and *len, 0 to ignore the
- * header and send everything (not bytes, malformed, several ranges, or a
- * suffix range of an empty file), or -1 when it cannot be satisfied.
- */
-static int
-mod_static_range(const char *v, off_t size, off_t *start, off_t *len)
-{
-    const char  *p;
-    off_t        a, b;
-    int          has_b;
-
-    if (strncasecmp(v, "bytes", 5) != 0) {
-        return 0;
-    }
-    p = v + 5;
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-    if (*p++ != '=') {
-        return 0;
-    }
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-
-    /* Several ranges are allowed to be answered with the whole file. */
-    if (strchr(p, ',') != NULL) {
-        return 0;
-    }
-
-    if (*p == '-') {
-        p = mod_static_num(p + 1, &b);
-        if (p == NULL) {
-            return 0;
-        }
-        while (*p == ' ' || *p == '\t') {
-            p++;
-        }
-        if (*p != '\0') {
-            return 0;
-        }
-        if (b == 0) {
-            return -1;
-        }
-        if (size == 0) {
-            return 0;
-        }
-        if (b > size) {
-            b = size;
-        }
-        *start = size - b;
-        *len = b;
-        return 1;
-    }
-
-    p = mod_static_num(p, &a);
-    if (p == NULL || *p++ != '-') {
-        return 0;
-    }
-
-    has_b = *p >= '0' && *p <= '9';
-    b = 0;
-    if (has_b) {
-        p = mod_static_num(p, &b);
-        if (p == NULL) {
-            return 0;
-        }
-    }
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-    if (*p != '\0' || (has_b && b < a)) {
-        return 0;
-    }
-
-    if (a >= size) {
-        return -1;
-    }
-    if (!has_b || b >= size) {
-        b = size - 1;
-    }
-
-    *start = a;
-    *len = b - a + 1;
-
-    return 1;
-}
-
-
-/* Reads decimal digits (at least one), saturating at the largest off_t.
- * Returns the end, or NULL when there is no digit. */
-static const char *
-mod_static_num(const char *p, off_t *out)
-{
-    off_t  v, max;
-
-    if (*p < '0' || *p > '9') {
-        return NULL;
-    }
-
-    max = (off_t) INT64_MAX;
-    v = 0;
-
-    for ( ; *p >= '0' && *p <= '9'; p++) {
-        if (v > (max - (*p - '0')) / 10) {
-            v = max;
-        } else {
-            v = v * 10 + (*p - '0');
-        }
-    }
-
-    *out = v;
-
-    return p;
-}

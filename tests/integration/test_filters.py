@@ -145,12 +145,48 @@ def test_head_304_and_keepalive():
 
 @test
 def test_range_through_filter():
+    """The core answers Range against the final body: after the filters,
+    across the pieces a filter read a file in, for memory bodies whose
+    handler allows ranges, never when a filter changed the length."""
     s = srv()
     r = s.get("/on/a.txt", headers={"Range": "bytes=0-4"})
     eq(r.status, 206, "status")
     eq(r.body, b"HELLO", "the range, upper-cased")
     eq(r.header("Content-Range"), "bytes 0-4/%d" % len(TEXT),
        "Content-Range")
+    eq(r.header("Content-Length"), "5", "Content-Length of the range")
+    for d in ("on", "hold", "off"):
+        r = s.get("/%s/big.txt" % d, headers={"Range": "bytes=65530-70009"})
+        eq(r.status, 206, "%s: status" % d)
+        want = BIG[65530:70010]
+        if d != "off":
+            want = want.upper()
+        check(r.body == want.encode(), "%s: a range across pieces differs"
+              % d)
+        r = s.get("/%s/big.txt" % d, headers={"Range": "bytes=-7"})
+        eq(r.body, (BIG[-7:].upper() if d != "off" else BIG[-7:]).encode(),
+           "%s: suffix range" % d)
+    r = s.get("/test-upper.json", headers={"Range": "bytes=1-6"})
+    eq(r.status, 206, "memory body: status")
+    eq(r.body, b'"NAME"', "memory body: the range")
+    r = s.get("/double/a.txt", headers={"Range": "bytes=0-4"})
+    eq(r.status, 200, "a length-changing filter: the whole body")
+    eq(len(r.body), 2 * len(TEXT), "doubled whole body")
+    check(r.header("Content-Range") is None, "no Content-Range on a 200")
+
+
+@test
+def test_range_not_satisfiable():
+    s = srv()
+    r = s.get("/on/a.txt", headers={"Range": "bytes=%d-" % len(TEXT)})
+    eq(r.status, 416, "status")
+    eq(r.header("Content-Range"), "bytes */%d" % len(TEXT),
+       "Content-Range of a 416")
+    contains(r.body.decode(), "416 RANGE NOT SATISFIABLE", "error page")
+    eq(r.header("Content-Length"), str(len(r.body)), "its length")
+    r = s.get("/test-upper.json", headers={"Range": "bytes=1000-"})
+    eq(r.status, 416, "memory body: status")
+    eq(r.header("Content-Range"), "bytes */26", "memory body: Content-Range")
 
 
 @test

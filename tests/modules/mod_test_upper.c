@@ -15,7 +15,8 @@
  *             "X-Upper: <mode>"; others say "X-Upper: skipped" when the
  *             directive is on but the type is not text.
  * Handler:    GET /test-upper.json answers {"name": "value", "n": 1}
- *             (application/json, from memory) where TestUpper is not off.
+ *             (application/json, from memory, Accept-Ranges: bytes) where
+ *             TestUpper is not off.
  * Hooks:      handler (MIDDLE), header_filter, body_filter
  */
 
@@ -127,6 +128,9 @@ mod_test_upper_handler(cairn_request_t *r)
     {
         return CAIRN_DECLINED;
     }
+
+    /* The core answers Range requests against the final body. */
+    cairn_response_header_set(r, "Accept-Ranges", "bytes");
 
     return cairn_respond(r, 200, "application/json", doc, sizeof(doc) - 1);
 }
