@@ -20,6 +20,8 @@
 
 static void response_set_body(cairn_request_t *r, const void *body,
                               size_t len);
+static void response_error_body(cairn_request_t *r, int status,
+                                const char *message);
 
 
 int
@@ -60,9 +62,29 @@ cairn_respond_file(cairn_request_t *r, int status, const char *content_type,
 
 
 int
-cairn_respond_error(cairn_request_t *r, int status)
+(cairn_respond_error)(cairn_request_t *r, int status)
 {
     cairn__response_error(r, status);
+
+    return CAIRN_OK;
+}
+
+
+int
+cairn_respond_error_message(cairn_request_t *r, int status,
+                            const char *message)
+{
+    response_error_body(r, status, message);
+
+    return CAIRN_OK;
+}
+
+
+int
+cairn_respond_not_allowed(cairn_request_t *r, unsigned methods)
+{
+    cairn__response_allow(r, methods);
+    response_error_body(r, 405, NULL);
 
     return CAIRN_OK;
 }
@@ -85,16 +107,32 @@ response_set_body(cairn_request_t *r, const void *body, size_t len)
 void
 cairn__response_error_page(cairn_request_t *r, int status)
 {
-    const char  *reason = cairn_status_reason(status);
+    response_error_body(r, status, NULL);
+}
+
+
+/* The error page: the status as title and heading, then the message. */
+static void
+response_error_body(cairn_request_t *r, int status, const char *message)
+{
+    const char  *reason;
     char        *body;
+
+    if (status < 100 || status > 999) {
+        status = 500;
+    }
+    reason = cairn_status_reason(status);
 
     r->status = status;
     r->content_type = "text/html; charset=utf-8";
 
     body = cairn_arena_printf(r->arena,
         "<!DOCTYPE html>\n<html><head><title>%d %s</title></head>"
-        "<body><h1>%d %s</h1></body></html>\n",
-        status, reason, status, reason);
+        "<body><h1>%d %s</h1>%s%s%s</body></html>\n",
+        status, reason, status, reason,
+        message != NULL ? "<p>" : "",
+        message != NULL ? cairn_arena_html_escape(r->arena, message) : "",
+        message != NULL ? "</p>" : "");
     response_set_body(r, body, strlen(body));
 }
 

@@ -174,8 +174,37 @@ CAIRN_API int cairn_respond_file(cairn_request_t *r, int status,
                                  const char *content_type, int fd,
                                  off_t offset, off_t length);
 
-/* Answers with the core's error page for status (a short HTML body). */
-CAIRN_API int cairn_respond_error(cairn_request_t *r, int status);
+/*
+ * Answers with the core's error page for status (a short HTML body).
+ *
+ *   cairn_respond_error(r, status)
+ *       drops the headers that described a body it replaces
+ *       (Content-Range, ETag, Last-Modified);
+ *   cairn_respond_error(r, status, message)       (ABI 1.2)
+ *       keeps every header set so far (Allow, Content-Range,
+ *       WWW-Authenticate, ...) and shows message, HTML-escaped, under
+ *       the title; message may be NULL.
+ *
+ * Both return CAIRN_OK, so a handler can `return cairn_respond_error(...)`.
+ * The two-argument form is the ABI 1.0 function; the three-argument one
+ * is cairn_respond_error_message(), chosen by the macro below.
+ */
+CAIRN_API int (cairn_respond_error)(cairn_request_t *r, int status);
+CAIRN_API int cairn_respond_error_message(cairn_request_t *r, int status,
+                                          const char *message);
+
+#define CAIRN__PICK3(_1, _2, _3, name, ...)     name
+#define cairn_respond_error(...)                                             \
+    CAIRN__PICK3(__VA_ARGS__, cairn_respond_error_message,                   \
+                 cairn_respond_error, )(__VA_ARGS__)
+
+/*
+ * Answers 405 Method Not Allowed with the core's error page and an Allow
+ * header listing methods, a mask of CAIRN_M() bits (GET brings HEAD
+ * along).  Returns CAIRN_OK.  (ABI 1.2)
+ */
+CAIRN_API int cairn_respond_not_allowed(cairn_request_t *r,
+                                        unsigned methods);
 
 /* Status and headers, for handlers and RESPONSE hooks. */
 CAIRN_API int cairn_response_status(const cairn_request_t *r);

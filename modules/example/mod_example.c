@@ -157,9 +157,5 @@ mod_example_set_route(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 static int
 mod_example_not_allowed(cairn_request_t *r)
 {
-    static const char  body[] = "method not allowed\n";
-
-    cairn_response_header_set(r, "Allow", "GET, HEAD");
-
-    return cairn_respond(r, 405, "text/plain", body, sizeof(body) - 1);
+    return cairn_respond_not_allowed(r, CAIRN_M(CAIRN_METHOD_GET));
 }

@@ -406,9 +406,5 @@ mod_metrics_status_json(cairn_request_t *r, const mod_metrics_status_t *st)
 static int
 mod_metrics_not_allowed(cairn_request_t *r)
 {
-    static const char  body[] = "method not allowed\n";
-
-    cairn_response_header_set(r, "Allow", "GET, HEAD");
-
-    return cairn_respond(r, 405, "text/plain", body, sizeof(body) - 1);
+    return cairn_respond_not_allowed(r, CAIRN_M(CAIRN_METHOD_GET));
 }

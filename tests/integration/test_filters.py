@@ -190,6 +190,25 @@ def test_range_not_satisfiable():
 
 
 @test
+def test_error_page_api():
+    """cairn_respond_error(r, status, message) keeps the caller's headers
+    and escapes the message; cairn_respond_not_allowed lists the methods
+    (GET brings HEAD)."""
+    s = srv()
+    r = s.get("/test-upper-error")
+    eq(r.status, 416, "status")
+    eq(r.header("Content-Range"), "bytes */7", "the caller's header kept")
+    contains(r.body.decode(), "<p>no &lt;such&gt; range</p>",
+             "the message, escaped")
+    contains(r.body.decode(), "<h1>416 Range Not Satisfiable</h1>",
+             "the title")
+    r = s.request("DELETE", "/test-upper-405")
+    eq(r.status, 405, "405 status")
+    eq(r.header("Allow"), "GET, HEAD, POST", "Allow")
+    contains(r.body.decode(), "405 Method Not Allowed", "405 page")
+
+
+@test
 def test_client_leaves_mid_body():
     """Clients that read part of a big filtered body and leave, many times:
     the worker goes on serving."""

@@ -17,6 +17,9 @@
  * Handler:    GET /test-upper.json answers {"name": "value", "n": 1}
  *             (application/json, from memory, Accept-Ranges: bytes) where
  *             TestUpper is not off.
+ *             /test-upper-error answers 416 with "Content-Range: bytes *"
+ *             "/7" and the message "no <such> range" (the error page API),
+ *             /test-upper-405 answers 405 allowing GET and POST.
  * Hooks:      handler (MIDDLE), header_filter, body_filter
  */
 
@@ -122,9 +125,20 @@ static int
 mod_test_upper_handler(cairn_request_t *r)
 {
     static const char  doc[] = "{\"name\": \"value\", \"n\": 1}\n";
+    const char        *path = cairn_request_path(r);
+
+    if (strcmp(path, "/test-upper-error") == 0) {
+        /* The three-argument form keeps the caller's headers. */
+        cairn_response_header_set(r, "Content-Range", "bytes */7");
+        return cairn_respond_error(r, 416, "no <such> range");
+    }
+    if (strcmp(path, "/test-upper-405") == 0) {
+        return cairn_respond_not_allowed(r, CAIRN_M(CAIRN_METHOD_GET)
+                                            | CAIRN_M(CAIRN_METHOD_POST));
+    }
 
     if (mod_test_upper_mode(r) == MOD_TEST_UPPER_OFF
-        || strcmp(cairn_request_path(r), "/test-upper.json") != 0)
+        || strcmp(path, "/test-upper.json") != 0)
     {
         return CAIRN_DECLINED;
     }
