@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cairn/encode.h>
+
 #include "log_int.h"
 #include "http_int.h"
 
@@ -113,28 +115,26 @@ cairn__log_set_json(int json)
 }
 
 
-/* Appends s to buf as the inside of a JSON string; returns the new end. */
+/* Appends s to buf as the inside of a JSON string, as much of it as
+ * fits (never cutting a character); returns the new end.  A piece that
+ * surely fits is escaped at a time, so plain text fills the line. */
 static size_t
 log_json_escape(char *buf, size_t n, size_t cap, const char *s)
 {
-    static const char  hex[] = "0123456789abcdef";
-    unsigned char      ch;
+    size_t  len = strlen(s), fit, k;
 
-    for ( ; *s != '\0' && n + 7 < cap; s++) {
-        ch = (unsigned char) *s;
-        if (ch == '"' || ch == '\\') {
-            buf[n++] = '\\';
-            buf[n++] = (char) ch;
-        } else if (ch < 0x20) {
-            buf[n++] = '\\';
-            buf[n++] = 'u';
-            buf[n++] = '0';
-            buf[n++] = '0';
-            buf[n++] = hex[ch >> 4];
-            buf[n++] = hex[ch & 0xf];
-        } else {
-            buf[n++] = (char) ch;
+    while (len > 0 && n + 8 < cap) {
+        fit = (cap - n - 8) / 6;
+        k = len < fit ? len : fit;
+        while (k > 0 && k < len && ((unsigned char) s[k] & 0xc0) == 0x80) {
+            k--;
         }
+        if (k == 0) {
+            break;
+        }
+        n += cairn_json_escape(buf + n, s, k);
+        s += k;
+        len -= k;
     }
 
     return n;

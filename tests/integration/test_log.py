@@ -250,6 +250,35 @@ def test_error_log_json_has_trace_ids():
 
 
 @test
+def test_error_log_json_is_utf8():
+    """A message carrying bytes that are not UTF-8 (a path with %FF) is
+    still one valid JSON object per line, the bad byte as U+FFFD."""
+    s = Server(conf="ErrorLogFormat json\nLogLevel debug\n",
+               modules=("static",))
+    os.mkdir(os.path.join(s.docroot.encode(), b"d\xff"))
+    s.start()
+    r = s.get("/d%ff/")
+    eq(r.status, 403, "a directory without an index")
+    deadline = time.monotonic() + 5
+    while True:
+        with open(s.log_path, "rb") as f:
+            raw = f.read()
+        if b"no DirectoryIndex" in raw or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    hits = []
+    for line in raw.splitlines():
+        if not line.startswith(b"{"):
+            continue
+        text = line.decode("utf-8")     # strict: fails on a raw 0xff
+        o = json.loads(text)
+        if "no DirectoryIndex" in o.get("message", ""):
+            hits.append(o)
+    check(hits, "no JSON line about the directory:\n" + s.log_tail())
+    contains(hits[0]["message"], "d\ufffd", "the bad byte as U+FFFD")
+
+
+@test
 def test_traceparent_invalid():
     s = log_server("AccessLog @TMP@/access.json json\n").start()
     bad = [
