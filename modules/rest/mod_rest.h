@@ -1,0 +1,112 @@
+/*
+ * mod_rest.h: what the files of mod_rest share: the routes, the job of
+ * a request that reaches the database, and the functions one file calls
+ * in another.  Unlike rest.h, this is the request and database side;
+ * only the module's own files include it, never its unit tests.
+ */
+
+#ifndef MOD_REST_MOD_REST_H
+#define MOD_REST_MOD_REST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <cairn/cairn.h>
+#include <cairn/mysql.h>
+
+#include "rest.h"
+
+
+typedef struct mod_rest_oa_s  mod_rest_oa_t;
+
+/* A RestOpenAPI location: the document is made at post_config. */
+struct mod_rest_oa_s {
+    const char          *path;
+    char                *doc;
+    size_t               len;
+    mod_rest_oa_t       *next;
+};
+
+
+/* What a route leads to. */
+typedef struct {
+    rest_resource_t     *res;
+    mod_rest_oa_t       *oa;
+    int                  item;
+} mod_rest_route_t;
+
+
+typedef enum {
+    MOD_REST_S_SCHEMA_CREATE = 0,
+    MOD_REST_S_SCHEMA_IDEM_CREATE,
+    MOD_REST_S_SCHEMA_COLUMNS,
+    MOD_REST_S_SCHEMA_IDEM_COLUMNS,
+    MOD_REST_S_IDEM_BEGIN,
+    MOD_REST_S_IDEM_GC,
+    MOD_REST_S_IDEM_CLEAN,
+    MOD_REST_S_IDEM_CLAIM,
+    MOD_REST_S_IDEM_RECORD,
+    MOD_REST_S_IDEM_LOOKUP,
+    MOD_REST_S_WRITE,
+    MOD_REST_S_COUNT,
+    MOD_REST_S_PAGE,
+    MOD_REST_S_ONE,
+    MOD_REST_S_INSERT,
+    MOD_REST_S_UPDATE,
+    MOD_REST_S_LOCK,
+    MOD_REST_S_DELETE,
+    MOD_REST_S_EXISTS,
+    MOD_REST_S_REREAD,
+    MOD_REST_S_COMMIT,
+    MOD_REST_S_ROLLBACK
+} mod_rest_step_t;
+
+
+typedef struct {
+    cairn_request_t     *r;
+    rest_resource_t     *res;
+    const cairn_db_t    *db;
+    cairn_db_conn_t     *conn;
+    cairn_arena_t       *arena;
+    cairn_method_t       method;
+    mod_rest_step_t      step;
+    int                  item;
+    int                  in_tx;
+
+    const char          *id;            /* from the path */
+    cairn_db_param_t     key[2];        /* the id as parameters (bound
+                                           res->nkey times) */
+    json_t              *body;          /* the parsed body (owned) */
+    int                  has_if_match;
+    int64_t              if_match;      /* the version it names, or -1 */
+    rest_query_t         query;
+    const char          *where;         /* list: " WHERE ..." */
+    cairn_db_param_t    *wparams;
+    size_t               nwparams;
+    json_int_t           total;
+    cairn_db_param_t    *insert_params; /* kept to insert again */
+    size_t               ninsert_params;
+
+    /* Idempotency-Key (RestIdempotency on): the key, what identifies the
+     * request (method, target, body), the recorded answer. */
+    const char          *idem_key;
+    cairn_db_param_t     idem_who[3];   /* resource, owner, key */
+    cairn_db_param_t     idem_print;    /* text the fingerprint hashes */
+    int                  idem_conflict; /* 1: look the key up, 2: busy */
+    char                *idem_text;     /* the envelope, as recorded */
+    size_t               idem_len;
+
+    /* The answer kept while a transaction ends. */
+    int                  status;
+    const char          *message;
+    json_t              *data;
+    const char          *etag;
+    const char          *location;
+} mod_rest_job_t;
+
+
+extern cairn_module_t  mod_rest_module;
+
+#endif /* MOD_REST_MOD_REST_H */
