@@ -109,4 +109,40 @@ typedef struct {
 
 extern cairn_module_t  mod_rest_module;
 
+
+/* mod_rest.c */
+
+/* Every resource of the configuration (post_config), for the check at
+ * worker start. */
+extern rest_resource_t  **mod_rest_all;
+extern size_t             mod_rest_nall;
+
+
+/* rest_boot.c */
+
+/* worker_init: starts the check of every resource's tables. */
+int mod_rest_worker_init(cairn_server_t *s);
+
+/* worker_exit: drops the state of that check. */
+int mod_rest_worker_exit(cairn_server_t *s);
+
+/* The columns of a table (its name is the one parameter) from
+ * information_schema, with what the type check needs. */
+extern const char  mod_rest_sql_columns[];
+
+/* table as the parameter of mod_rest_sql_columns. */
+void mod_rest_table_param(cairn_db_param_t *p, const char *table);
+
+/*
+ * The verdicts on the columns found (rows of mod_rest_sql_columns):
+ * REST_SCHEMA_OK or REST_SCHEMA_BAD, recorded in rs and logged, for the
+ * resource's table and for its Idempotency-Key table.  r may be NULL
+ * (the check at worker start).
+ */
+int mod_rest_schema_verdict(rest_resource_t *rs,
+                            const cairn_db_result_t *res,
+                            cairn_request_t *r, cairn_arena_t *a);
+int mod_rest_idem_verdict(rest_resource_t *rs, const cairn_db_result_t *res,
+                          cairn_request_t *r);
+
 #endif /* MOD_REST_MOD_REST_H */
