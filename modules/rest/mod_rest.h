@@ -117,6 +117,28 @@ extern cairn_module_t  mod_rest_module;
 extern rest_resource_t  **mod_rest_all;
 extern size_t             mod_rest_nall;
 
+/* Answers with the envelope (data is stolen); returns what a handler
+ * returns. */
+int mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
+                   const char *message, json_t *data);
+
+/* json_decref() as an arena cleanup. */
+void mod_rest_decref(void *data);
+
+/* s as a string parameter of a statement. */
+void mod_rest_text_param(cairn_db_param_t *p, const char *s);
+
+
+/* rest_job.c */
+
+/* The database provider's acquire callback: the job's first
+ * statement. */
+void mod_rest_acquired(cairn_request_t *r, cairn_db_conn_t *c,
+                       const cairn_db_error_t *err, void *data);
+
+/* The request's cancel callback: releases the job's connection. */
+void mod_rest_cancel(cairn_request_t *r, void *data);
+
 
 /* rest_boot.c */
 
