@@ -117,6 +117,17 @@ extern cairn_module_t  mod_rest_module;
 extern rest_resource_t  **mod_rest_all;
 extern size_t             mod_rest_nall;
 
+
+/* rest_handler.c */
+
+/* The handler: answers at once, or hands the request to its job and
+ * returns CAIRN_SUSPENDED. */
+int mod_rest_handler(cairn_request_t *r);
+
+/* The RESPONSE hook: the envelope for an error answered on a resource's
+ * path before the resource ran. */
+int mod_rest_response(cairn_request_t *r);
+
 /* Answers with the envelope (data is stolen); returns what a handler
  * returns. */
 int mod_rest_reply(cairn_request_t *r, rest_resource_t *res, int status,
