@@ -29,6 +29,8 @@
  *             Name, Charset, ConnectTimeout, QueryTimeout, PoolSize,
  *             MaxOverflow, PoolRecycle, PoolTimeout; see README.md)
  * Hooks:      handler (MIDDLE), post_config, worker_init, worker_exit
+ *
+ * mod_mysql.h lists the files of the module and what each holds.
  */
 
 #include "config.h"
@@ -44,224 +46,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <event2/event.h>
 #include <jansson.h>
-#include <mysql.h>
 #include <errmsg.h>
 #include <mysqld_error.h>
 
-#include <cairn/cairn.h>
-#include <cairn/metrics.h>
-#include <cairn/mysql.h>
+#include "mod_mysql.h"
 
 
-#define MOD_MYSQL_STMT_CACHE        32
 #define MOD_MYSQL_PASSWORD_MAX      4096
 #define MOD_MYSQL_BACKOFF_MIN_MS    100
 #define MOD_MYSQL_BACKOFF_MAX_MS    2000
 #define MOD_MYSQL_MIN_COLUMN_BUF    64
 #define MOD_MYSQL_OVERFLOW_IDLE_MS  1000
 
-
-typedef struct mod_mysql_db_s      mod_mysql_db_t;
-typedef struct mod_mysql_pool_s    mod_mysql_pool_t;
-typedef struct mod_mysql_conn_s    mod_mysql_conn_t;
-typedef cairn_db_conn_t            mod_mysql_handle_t;
-
-typedef void (*mod_mysql_step_cb)(mod_mysql_conn_t *c);
-
-
-/* One <Database> section; api comes first so that the provider pointer
- * is the section itself. */
-struct mod_mysql_db_s {
-    cairn_db_t           api;
-    const char          *name;
-    const char          *file;
-    int                  line;
-
-    const char          *host;
-    const char          *address;           /* host resolved at load */
-    int                  port;
-    const char          *socket;
-    const char          *user;
-    const char          *password_file;
-    const char          *dbname;
-    const char          *charset;
-    int64_t              connect_timeout;   /* ms */
-    int64_t              query_timeout;     /* ms */
-    int64_t              pool_timeout;      /* ms */
-    int64_t              pool_recycle;      /* ms, 0: never */
-    int                  pool_size;
-    int                  max_overflow;
-    int                  strict;            /* StrictMode (default on) */
-
-    const char          *password;          /* read at post_config */
-    mod_mysql_pool_t    *pool;              /* this worker's pool */
-    mod_mysql_db_t      *next;
-};
-
-
-/* A DatabaseHealth line, with where it was written. */
-typedef struct {
-    const char          *name;
-    const char          *file;
-    int                  line;
-} mod_mysql_health_ref_t;
-
-
-typedef struct {
-    mod_mysql_db_t          *dbs;
-    mod_mysql_health_ref_t  *health;
-} mod_mysql_conf_t;
-
-
-typedef struct {
-    char                *sql;               /* malloc()ed */
-    MYSQL_STMT          *stmt;
-} mod_mysql_stmt_t;
-
-
-#define MOD_MYSQL_KILL_MAX  32
-
 /* ER_NO_SUCH_THREAD: KILL of a thread that has ended. */
 #define MOD_MYSQL_ER_NO_SUCH_THREAD  1094
-
-typedef enum {
-    MOD_MYSQL_OP_NONE = 0,
-    MOD_MYSQL_OP_CONNECT,
-    MOD_MYSQL_OP_PREPARE,
-    MOD_MYSQL_OP_EXECUTE,
-    MOD_MYSQL_OP_STORE,
-    MOD_MYSQL_OP_FETCH,
-    MOD_MYSQL_OP_STMT_CLOSE,
-    MOD_MYSQL_OP_BEGIN,
-    MOD_MYSQL_OP_COMMIT,
-    MOD_MYSQL_OP_ROLLBACK,
-    MOD_MYSQL_OP_KILL,          /* KILL QUERY of an abandoned statement */
-    MOD_MYSQL_OP_CLOSE
-} mod_mysql_op_t;
-
-
-typedef enum {
-    MOD_MYSQL_CONNECTING = 0,
-    MOD_MYSQL_IDLE,
-    MOD_MYSQL_BOUND,        /* belongs to a request */
-    MOD_MYSQL_RESETTING,    /* rolling back after its request left */
-    MOD_MYSQL_CLOSING
-} mod_mysql_state_t;
-
-
-/* One connection to the server; owned by the worker's pool. */
-struct mod_mysql_conn_s {
-    mod_mysql_pool_t    *pool;
-    mod_mysql_conn_t    *prev;
-    mod_mysql_conn_t    *next;
-    MYSQL               *mysql;
-    struct event        *ev_io;             /* persistent, on the socket */
-    short                ev_what;           /* what ev_io waits for */
-    struct event        *ev_deadline;
-    mod_mysql_state_t    state;
-    mod_mysql_op_t       op;
-    mod_mysql_step_cb    then;
-    int                  ret_int;
-    char                 kill_sql[48];      /* MOD_MYSQL_OP_KILL */
-    my_bool              ret_bool;
-    MYSQL               *ret_mysql;
-    mod_mysql_handle_t  *h;
-    unsigned             in_tx:1;
-    unsigned             overflow:1;
-    unsigned             broken:1;
-    unsigned             timed_out:1;
-    unsigned             counted:1;         /* in pool->nopen */
-    unsigned             ev_timed:1;        /* ev_io has a timeout */
-    uint64_t             created_us;
-    uint64_t             op_start_us;
-
-    MYSQL_STMT          *stmt;              /* the statement being run */
-    MYSQL_STMT          *loose_stmt;        /* prepared, not cached yet */
-    MYSQL_RES           *meta;
-    mod_mysql_stmt_t     cache[MOD_MYSQL_STMT_CACHE];
-    unsigned             ncache;
-    unsigned             evict;
-};
-
-
-/* A waiting request, in the pool's queue. */
-typedef enum {
-    MOD_MYSQL_H_IDLE = 0,
-    MOD_MYSQL_H_WAITING,        /* in the queue; ev is the PoolTimeout */
-    MOD_MYSQL_H_ACQUIRED,       /* deliver the connection */
-    MOD_MYSQL_H_ACQUIRE_FAILED, /* deliver err to the acquire callback */
-    MOD_MYSQL_H_START,          /* start the operation on the loop */
-    MOD_MYSQL_H_RUNNING,        /* the connection is working on it */
-    MOD_MYSQL_H_FAILED          /* deliver err to the operation callback */
-} mod_mysql_hstate_t;
-
-
-/* The request's side of a connection (cairn_db_conn_t). */
-struct cairn_db_conn_s {
-    mod_mysql_db_t        *db;
-    cairn_request_t       *r;
-    cairn_arena_t         *a;
-    mod_mysql_conn_t      *conn;
-    struct event          *ev;
-    mod_mysql_hstate_t     hstate;
-    mod_mysql_handle_t    *qprev;
-    mod_mysql_handle_t    *qnext;
-    uint64_t               wait_start_us;
-    unsigned               released:1;
-    unsigned               queued:1;
-    unsigned               detached:1;      /* owns a, no request */
-    unsigned               destroying:1;
-    mod_mysql_handle_t    *dprev;           /* detached handles of the */
-    mod_mysql_handle_t    *dnext;           /* worker (worker_exit) */
-
-    cairn_db_acquire_cb    acb;
-    cairn_db_query_cb      qcb;
-    cairn_db_done_cb       dcb;
-    void                  *data;
-
-    mod_mysql_op_t         op;              /* what the user asked */
-    const char            *sql;
-    cairn_db_param_t      *params;
-    size_t                 nparams;
-    MYSQL_BIND            *rbind;
-    unsigned long         *rlen;
-    my_bool               *rnull;
-    my_bool               *rerr;
-    const char           **rnames;
-    unsigned               ncols;
-    cairn_db_result_t      res;
-    cairn_db_error_t       err;
-    cairn_db_error_t       dead;            /* why conn is gone */
-    int                    has_dead;
-};
-
-
-/* The pool of one database in one worker. */
-struct mod_mysql_pool_s {
-    mod_mysql_db_t      *db;
-    mod_mysql_conn_t    *conns;
-    mod_mysql_handle_t  *qhead;
-    mod_mysql_handle_t  *qtail;
-    struct event        *ev_retry;
-    unsigned             nopen;
-    unsigned             nconnecting;
-    unsigned             nbound;
-    unsigned             noverflow;
-    unsigned             nwaiting;
-    unsigned             failures;
-    uint64_t             retry_at_us;
-    char                 last_error[256];
-    unsigned             last_errno;
-
-    /* Server threads still running a statement this pool abandoned (its
-     * request went away, or QueryTimeout passed): the next free
-     * connection sends KILL QUERY for each, so that the server does not
-     * keep working for nobody while the pool opens replacements. */
-    unsigned long        kill[MOD_MYSQL_KILL_MAX];
-    unsigned             nkill;
-};
 
 
 static int mod_mysql_register(cairn_module_t *m);
