@@ -7,6 +7,7 @@
  *
  *   mod_mysql.c       the directives and their checks, worker_init,
  *                     worker_exit
+ *   mysql_health.c    the DatabaseHealth handler and the metrics
  *
  * Include "config.h" first: CAIRN_MYSQL_NONBLOCKING chooses the code
  * that drives the client library.
@@ -226,5 +227,26 @@ struct mod_mysql_pool_s {
     unsigned long        kill[MOD_MYSQL_KILL_MAX];
     unsigned             nkill;
 };
+
+
+/* mod_mysql.c */
+extern CAIRN_EXPORT cairn_module_t  mod_mysql_module;
+
+const char *mod_mysql_api_kind_name(cairn_db_errkind_t kind);
+
+
+/* mysql_health.c */
+extern cairn_metric_t  *mod_mysql_m_open;
+extern cairn_metric_t  *mod_mysql_m_in_use;
+extern cairn_metric_t  *mod_mysql_m_overflow;
+extern cairn_metric_t  *mod_mysql_m_waiters;
+extern cairn_metric_t  *mod_mysql_m_wait;
+extern cairn_metric_t  *mod_mysql_m_query;
+
+int mod_mysql_handler(cairn_request_t *r);
+
+void mod_mysql_metrics_register(cairn_server_t *s);
+void mod_mysql_gauge(cairn_metric_t *m, mod_mysql_pool_t *pool, double delta);
+void mod_mysql_count_error(mod_mysql_pool_t *pool, cairn_db_errkind_t kind);
 
 #endif /* MOD_MYSQL_MOD_MYSQL_H */
