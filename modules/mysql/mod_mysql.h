@@ -7,6 +7,7 @@
  *
  *   mod_mysql.c       the directives and their checks, worker_init,
  *                     worker_exit
+ *   mysql_provider.c  the cairn_db_t functions and the life of a handle
  *   mysql_health.c    the DatabaseHealth handler and the metrics
  *
  * Include "config.h" first: CAIRN_MYSQL_NONBLOCKING chooses the code
@@ -232,7 +233,40 @@ struct mod_mysql_pool_s {
 /* mod_mysql.c */
 extern CAIRN_EXPORT cairn_module_t  mod_mysql_module;
 
+void mod_mysql_conn_unbind(mod_mysql_conn_t *c);
+
+void mod_mysql_run(mod_mysql_handle_t *h);
+void mod_mysql_error_set(cairn_arena_t *a, cairn_db_error_t *e,
+                         cairn_db_errkind_t kind, unsigned code,
+                         const char *sqlstate, const char *msg);
+
+int mod_mysql_acquire(const cairn_db_t *api, cairn_request_t *r,
+                      cairn_arena_t *a, cairn_db_acquire_cb cb, void *data);
+void mod_mysql_queue_remove(mod_mysql_handle_t *h);
+
+
+/* mysql_provider.c */
+extern mod_mysql_handle_t  *mod_mysql_detached;
+extern struct event        *mod_mysql_reaper;
+extern int                  mod_mysql_exiting;
+
+int mod_mysql_api_acquire(const cairn_db_t *db, cairn_request_t *r,
+                          cairn_db_acquire_cb cb, void *data);
+int mod_mysql_api_acquire_detached(const cairn_db_t *db,
+                                   cairn_db_acquire_cb cb, void *data);
+void mod_mysql_handle_reap(evutil_socket_t fd, short what, void *arg);
+int mod_mysql_api_query(cairn_db_conn_t *h, const char *sql,
+                        const cairn_db_param_t *params, size_t nparams,
+                        cairn_db_query_cb cb, void *data);
+int mod_mysql_api_begin(cairn_db_conn_t *h, cairn_db_done_cb cb, void *data);
+int mod_mysql_api_commit(cairn_db_conn_t *h, cairn_db_done_cb cb, void *data);
+int mod_mysql_api_rollback(cairn_db_conn_t *h, cairn_db_done_cb cb,
+                           void *data);
+void mod_mysql_api_release(cairn_db_conn_t *h);
 const char *mod_mysql_api_kind_name(cairn_db_errkind_t kind);
+void mod_mysql_handle_cleanup(void *data);
+void mod_mysql_handle_cb(evutil_socket_t fd, short what, void *arg);
+void mod_mysql_handle_later(mod_mysql_handle_t *h, mod_mysql_hstate_t st);
 
 
 /* mysql_health.c */
