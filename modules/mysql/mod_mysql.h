@@ -7,6 +7,7 @@
  *
  *   mod_mysql.c       the directives and their checks, worker_init,
  *                     worker_exit
+ *   mysql_query.c     statements, parameters, rows, transactions, errors
  *   mysql_provider.c  the cairn_db_t functions and the life of a handle
  *   mysql_health.c    the DatabaseHealth handler and the metrics
  *
@@ -234,15 +235,30 @@ struct mod_mysql_pool_s {
 extern CAIRN_EXPORT cairn_module_t  mod_mysql_module;
 
 void mod_mysql_conn_unbind(mod_mysql_conn_t *c);
+void mod_mysql_conn_close(mod_mysql_conn_t *c);
+void mod_mysql_deadline(mod_mysql_conn_t *c, int64_t ms);
 
-void mod_mysql_run(mod_mysql_handle_t *h);
-void mod_mysql_error_set(cairn_arena_t *a, cairn_db_error_t *e,
-                         cairn_db_errkind_t kind, unsigned code,
-                         const char *sqlstate, const char *msg);
+void mod_mysql_op_go(mod_mysql_conn_t *c, mod_mysql_op_t op,
+                     mod_mysql_step_cb then);
+#ifdef CAIRN_MYSQL_NONBLOCKING
+void mod_mysql_wait(mod_mysql_conn_t *c, int status);
+#endif
+int mod_mysql_fetch_step(mod_mysql_conn_t *c);
 
 int mod_mysql_acquire(const cairn_db_t *api, cairn_request_t *r,
                       cairn_arena_t *a, cairn_db_acquire_cb cb, void *data);
 void mod_mysql_queue_remove(mod_mysql_handle_t *h);
+
+
+/* mysql_query.c */
+void mod_mysql_run(mod_mysql_handle_t *h);
+#ifdef CAIRN_MYSQL_NONBLOCKING
+void mod_mysql_q_fetched(mod_mysql_conn_t *c);
+#endif
+void mod_mysql_error_set(cairn_arena_t *a, cairn_db_error_t *e,
+                         cairn_db_errkind_t kind, unsigned code,
+                         const char *sqlstate, const char *msg);
+int mod_mysql_code_broken(unsigned code);
 
 
 /* mysql_provider.c */
