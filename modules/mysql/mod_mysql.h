@@ -7,6 +7,7 @@
  *
  *   mod_mysql.c       the directives and their checks, worker_init,
  *                     worker_exit
+ *   mysql_drive.c     the client library, non-blocking or on the task pool
  *   mysql_query.c     statements, parameters, rows, transactions, errors
  *   mysql_provider.c  the cairn_db_t functions and the life of a handle
  *   mysql_health.c    the DatabaseHealth handler and the metrics
@@ -234,20 +235,28 @@ struct mod_mysql_pool_s {
 /* mod_mysql.c */
 extern CAIRN_EXPORT cairn_module_t  mod_mysql_module;
 
+void mod_mysql_pool_fill(mod_mysql_pool_t *pool);
 void mod_mysql_conn_unbind(mod_mysql_conn_t *c);
 void mod_mysql_conn_close(mod_mysql_conn_t *c);
+void mod_mysql_conn_abort(mod_mysql_conn_t *c);
 void mod_mysql_deadline(mod_mysql_conn_t *c, int64_t ms);
+
+int mod_mysql_acquire(const cairn_db_t *api, cairn_request_t *r,
+                      cairn_arena_t *a, cairn_db_acquire_cb cb, void *data);
+void mod_mysql_queue_remove(mod_mysql_handle_t *h);
+
+
+/* mysql_drive.c */
+MYSQL *mod_mysql_new_mysql(mod_mysql_db_t *db, int nonblocking);
+void mod_mysql_conn_drain(mod_mysql_conn_t *c);
 
 void mod_mysql_op_go(mod_mysql_conn_t *c, mod_mysql_op_t op,
                      mod_mysql_step_cb then);
 #ifdef CAIRN_MYSQL_NONBLOCKING
 void mod_mysql_wait(mod_mysql_conn_t *c, int status);
+void mod_mysql_arm(mod_mysql_conn_t *c, short what, const struct timeval *tv);
 #endif
 int mod_mysql_fetch_step(mod_mysql_conn_t *c);
-
-int mod_mysql_acquire(const cairn_db_t *api, cairn_request_t *r,
-                      cairn_arena_t *a, cairn_db_acquire_cb cb, void *data);
-void mod_mysql_queue_remove(mod_mysql_handle_t *h);
 
 
 /* mysql_query.c */
