@@ -7,6 +7,8 @@
  *
  *   mod_mysql.c       the directives and their checks, worker_init,
  *                     worker_exit
+ *   mysql_pool.c      the pool: acquire, waiters, fill and back-off, bind,
+ *                     unbind, expiry, KILL QUERY, timers
  *   mysql_drive.c     the client library, non-blocking or on the task pool
  *   mysql_query.c     statements, parameters, rows, transactions, errors
  *   mysql_provider.c  the cairn_db_t functions and the life of a handle
@@ -235,9 +237,14 @@ struct mod_mysql_pool_s {
 /* mod_mysql.c */
 extern CAIRN_EXPORT cairn_module_t  mod_mysql_module;
 
+
+/* mysql_pool.c */
 void mod_mysql_pool_fill(mod_mysql_pool_t *pool);
+void mod_mysql_pool_count(mod_mysql_pool_t *pool, int delta);
+void mod_mysql_retry_cb(evutil_socket_t fd, short what, void *arg);
 void mod_mysql_conn_unbind(mod_mysql_conn_t *c);
 void mod_mysql_conn_close(mod_mysql_conn_t *c);
+void mod_mysql_conn_free(mod_mysql_conn_t *c);
 void mod_mysql_conn_abort(mod_mysql_conn_t *c);
 void mod_mysql_deadline(mod_mysql_conn_t *c, int64_t ms);
 
