@@ -1,6 +1,7 @@
 /*
- * tests/unit/test_metrics.c: core/metrics.c (registration, series, values,
- * the Prometheus rendering, sharing between processes).
+ * tests/unit/test_metrics.c: core/metrics*.c (registration, series,
+ * values, the Prometheus rendering, sharing between processes, the
+ * core's own metrics).
  *
  * Each test runs in its own forked process (Check's default), so each
  * maps a fresh registry in its fixture.
