@@ -22,7 +22,6 @@ static void mod_log_puts(mod_log_str_t *s, const char *p);
 #define MOD_LOG_PUT_LIT(s, lit)  mod_log_put((s), (lit), sizeof(lit) - 1)
 static void mod_log_putu(mod_log_str_t *s, uint64_t v);
 static void mod_log_put_escaped(mod_log_str_t *s, const char *v);
-static size_t mod_log_utf8_len(const unsigned char *p);
 static void mod_log_put_json(mod_log_str_t *s, const char *v);
 static void mod_log_put_json_field(mod_log_str_t *s, const char *key,
                                    size_t klen, const char *v);
@@ -452,86 +451,17 @@ mod_log_put_escaped(mod_log_str_t *s, const char *v)
 }
 
 
-/* The length of a valid UTF-8 sequence at p (at least 2 bytes), or 0. */
-static size_t
-mod_log_utf8_len(const unsigned char *p)
-{
-    size_t    n, i;
-    uint32_t  cp;
-
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        n = 2;
-        cp = p[0] & 0x1f;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        n = 3;
-        cp = p[0] & 0x0f;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        n = 4;
-        cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        || (cp >= 0xd800 && cp <= 0xdfff))
-    {
-        return 0;
-    }
-
-    return n;
-}
-
-
-/*
- * A JSON string: valid UTF-8 goes through, invalid bytes become U+FFFD.
- * Room for the worst case (every byte escaped to six) is made first, so
- * the loop writes without checking.
- */
+/* A JSON string (cairn_json_escape: valid UTF-8 goes through, invalid
+ * bytes become U+FFFD).  Room for the worst case is made first. */
 static void
 mod_log_put_json(mod_log_str_t *s, const char *v)
 {
-    static const char    hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *) v;
-    char                *o;
-    size_t               n;
+    size_t  n = strlen(v);
 
-    n = strlen(v);
-    mod_log_reserve(s, n * 6 + 2);
-    o = s->p + s->len;
-
-    *o++ = '"';
-    while (*p != '\0') {
-        if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-            *o++ = (char) *p++;
-        } else if (*p == '"' || *p == '\\') {
-            *o++ = '\\';
-            *o++ = (char) *p++;
-        } else if (*p < 0x20) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[*p >> 4];
-            o[5] = hex[*p & 0xf];
-            o += 6;
-            p++;
-        } else if ((n = mod_log_utf8_len(p)) == 0) {
-            memcpy(o, "\\ufffd", 6);
-            o += 6;
-            p++;
-        } else {
-            memcpy(o, p, n);
-            o += n;
-            p += n;
-        }
-    }
-    *o++ = '"';
-
-    s->len = (size_t) (o - s->p);
+    mod_log_reserve(s, CAIRN_JSON_ESCAPED_SIZE(n) + 2);
+    s->p[s->len++] = '"';
+    s->len += cairn_json_escape(s->p + s->len, v, n);
+    s->p[s->len++] = '"';
 }
 
 

@@ -64,8 +64,7 @@ mod_mysql_handler(cairn_request_t *r)
 
     method = cairn_request_method(r);
     if (method != CAIRN_METHOD_GET && method != CAIRN_METHOD_HEAD) {
-        cairn_response_header_set(r, "Allow", "GET, HEAD");
-        return 405;
+        return cairn_respond_not_allowed(r, CAIRN_M(CAIRN_METHOD_GET));
     }
 
     mc = cairn_server_conf(cairn_request_server(r), &mod_mysql_module);

@@ -45,7 +45,8 @@
  *             ResourceAutoCreate, VersionColumn, FieldFromUser,
  *             RestTemplate, MaxBodySize, RestIdempotency,
  *             RestIdempotencyTable, RestIdempotencyTTL; see README.md)
- * Hooks:      handler (MIDDLE), post_config
+ * Hooks:      post_config (LAST), worker_init (LAST), worker_exit,
+ *             handler (MIDDLE), response (FIRST)
  *
  * This file holds the configuration and registers the hooks.  The
  * handler and the answers are in rest_handler.c, the job that talks to

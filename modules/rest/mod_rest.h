@@ -163,9 +163,6 @@ int mod_rest_worker_exit(cairn_server_t *s);
  * information_schema, with what the type check needs. */
 extern const char  mod_rest_sql_columns[];
 
-/* table as the parameter of mod_rest_sql_columns. */
-void mod_rest_table_param(cairn_db_param_t *p, const char *table);
-
 /*
  * The verdicts on the columns found (rows of mod_rest_sql_columns):
  * REST_SCHEMA_OK or REST_SCHEMA_BAD, recorded in rs and logged, for the

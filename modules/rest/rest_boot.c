@@ -64,16 +64,6 @@ const char  mod_rest_sql_columns[] =
     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?";
 
 
-void
-mod_rest_table_param(cairn_db_param_t *p, const char *table)
-{
-    memset(p, 0, sizeof(*p));
-    p->type = CAIRN_DB_STRING;
-    p->v.s.p = table;
-    p->v.s.len = strlen(table);
-}
-
-
 int
 mod_rest_worker_init(cairn_server_t *s)
 {
@@ -148,10 +138,10 @@ mod_rest_boot_run(mod_rest_boot_t *b, mod_rest_boot_step_t step)
         n = 0;
         break;
     case MOD_REST_BOOT_COLUMNS:
-        mod_rest_table_param(&p, b->rs->table);
+        mod_rest_text_param(&p, b->rs->table);
         break;
     case MOD_REST_BOOT_IDEM_COLUMNS:
-        mod_rest_table_param(&p, b->rs->idem_table);
+        mod_rest_text_param(&p, b->rs->idem_table);
         break;
     }
 

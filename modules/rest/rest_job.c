@@ -117,7 +117,7 @@ mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
     cairn_db_param_t   p;
 
     if (res == NULL) {
-        mod_rest_table_param(&p, rs->table);
+        mod_rest_text_param(&p, rs->table);
         mod_rest_run(job, MOD_REST_S_SCHEMA_COLUMNS, mod_rest_sql_columns,
                      &p, 1);
         return;
@@ -132,7 +132,7 @@ mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
     }
 
     if (job->step == MOD_REST_S_SCHEMA_COLUMNS && rs->idem) {
-        mod_rest_table_param(&p, rs->idem_table);
+        mod_rest_text_param(&p, rs->idem_table);
         mod_rest_run(job, MOD_REST_S_SCHEMA_IDEM_COLUMNS,
                      mod_rest_sql_columns, &p, 1);
         return;

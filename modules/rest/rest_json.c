@@ -55,49 +55,6 @@ rest_json_error(json_t *errors, const char *field, const char *fmt, ...)
 }
 
 
-/* The length of the UTF-8 sequence at s (of at most n bytes), 0 when it
- * is not a valid one (overlong forms, surrogates and values above
- * U+10FFFF included). */
-static size_t
-rest_utf8_seq(const unsigned char *s, size_t n)
-{
-    uint32_t  cp;
-    size_t    len, i;
-
-    if (s[0] < 0x80) {
-        return 1;
-    }
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
-        || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-    {
-        return 0;
-    }
-
-    return len;
-}
-
-
 /*
  * Copies s[0..len) into out (outlen bytes) as valid UTF-8 of at most
  * max_chars characters: an invalid byte becomes the four characters
@@ -117,7 +74,7 @@ rest_text_quote(const char *s, size_t len, size_t max_chars, char *out,
     }
 
     while (i < len) {
-        n = p[i] == 0 ? 0 : rest_utf8_seq(p + i, len - i);
+        n = p[i] == 0 ? 0 : cairn_utf8_seq(p + i, len - i);
         if (chars == max_chars || o + (n ? n : 4) + 4 > outlen) {
             if (o + 4 <= outlen) {
                 memcpy(out + o, "...", 3);
@@ -1299,7 +1256,7 @@ rest_utf8_valid(const char *s, size_t len)
     size_t                i = 0, n;
 
     while (i < len) {
-        n = p[i] == 0 ? 0 : rest_utf8_seq(p + i, len - i);
+        n = p[i] == 0 ? 0 : cairn_utf8_seq(p + i, len - i);
         if (n == 0) {
             return 0;
         }
@@ -1615,14 +1572,15 @@ typedef struct {
 } rest_buf_t;
 
 
-static void
-rest_buf_add(rest_buf_t *b, const char *s, size_t n)
+/* Makes room for n more bytes: 0, or -1 (and failed) without memory. */
+static int
+rest_buf_room(rest_buf_t *b, size_t n)
 {
     char    *grown;
     size_t   cap;
 
     if (b->failed) {
-        return;
+        return -1;
     }
     if (b->len + n > b->cap) {
         cap = b->cap ? b->cap * 2 : 1024;
@@ -1632,10 +1590,21 @@ rest_buf_add(rest_buf_t *b, const char *s, size_t n)
         grown = realloc(b->p, cap);
         if (grown == NULL) {
             b->failed = 1;
-            return;
+            return -1;
         }
         b->p = grown;
         b->cap = cap;
+    }
+
+    return 0;
+}
+
+
+static void
+rest_buf_add(rest_buf_t *b, const char *s, size_t n)
+{
+    if (rest_buf_room(b, n) != 0) {
+        return;
     }
     memcpy(b->p + b->len, s, n);
     b->len += n;
@@ -1643,54 +1612,13 @@ rest_buf_add(rest_buf_t *b, const char *s, size_t n)
 
 
 /* A string, escaped as jansson's compact output does (no ASCII
- * escaping); bytes that are not UTF-8 become U+FFFD. */
+ * escaping); bytes that are not UTF-8 become U+FFFD (cairn_json_escape). */
 static void
 rest_buf_string(rest_buf_t *b, const char *s, size_t len)
 {
-    static const char  hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *) s;
-    char                 esc[8];
-    size_t               i = 0, run, n;
-
     rest_buf_add(b, "\"", 1);
-    while (i < len) {
-        run = i;
-        while (i < len && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\'
-               && p[i] < 0x80)
-        {
-            i++;
-        }
-        rest_buf_add(b, s + run, i - run);
-        if (i == len) {
-            break;
-        }
-        if (p[i] >= 0x80) {
-            n = rest_utf8_seq(p + i, len - i);
-            if (n == 0) {
-                rest_buf_add(b, "\xef\xbf\xbd", 3);
-                i++;
-            } else {
-                rest_buf_add(b, s + i, n);
-                i += n;
-            }
-            continue;
-        }
-        switch (p[i]) {
-        case '"':  rest_buf_add(b, "\\\"", 2); break;
-        case '\\': rest_buf_add(b, "\\\\", 2); break;
-        case '\b': rest_buf_add(b, "\\b", 2); break;
-        case '\f': rest_buf_add(b, "\\f", 2); break;
-        case '\n': rest_buf_add(b, "\\n", 2); break;
-        case '\r': rest_buf_add(b, "\\r", 2); break;
-        case '\t': rest_buf_add(b, "\\t", 2); break;
-        default:
-            memcpy(esc, "\\u00", 4);
-            esc[4] = hex[p[i] >> 4];
-            esc[5] = hex[p[i] & 15];
-            rest_buf_add(b, esc, 6);
-            break;
-        }
-        i++;
+    if (rest_buf_room(b, CAIRN_JSON_ESCAPED_SIZE(len)) == 0) {
+        b->len += cairn_json_escape(b->p + b->len, s, len);
     }
     rest_buf_add(b, "\"", 1);
 }
