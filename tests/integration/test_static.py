@@ -92,7 +92,7 @@ def test_index():
     r = s.get("/dir/")
     eq((r.status, r.body), (200, b"<p>dir index</p>\n"), "GET /dir/")
     r = s.get("/empty/")
-    check(r.status in (403, 404), "GET /empty/ (no index): %d" % r.status)
+    eq(r.status, 403, "GET /empty/ (a directory without an index)")
 
 
 @test
