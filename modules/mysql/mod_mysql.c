@@ -692,7 +692,11 @@ mod_mysql_worker_exit(cairn_server_t *s)
             }
 #ifndef CAIRN_MYSQL_NONBLOCKING
             if (c->op != MOD_MYSQL_OP_NONE) {
-                /* A task thread still uses it; the process ends soon. */
+                /* A task thread still uses it: it leaves the pool, which
+                 * goes now, and is freed when the task is done (the task
+                 * pool runs that after the worker_exit hooks). */
+                c->pool = NULL;
+                c->prev = c->next = NULL;
                 continue;
             }
 #endif

@@ -391,7 +391,16 @@ mod_mysql_task_work(void *data)
 static void
 mod_mysql_task_done(cairn_request_t *r, void *data)
 {
-    mod_mysql_op_finish(data);
+    mod_mysql_conn_t  *c = data;
+
+    if (c->pool == NULL) {
+        /* The worker stopped while the task ran (worker_exit). */
+        c->op = MOD_MYSQL_OP_NONE;
+        mod_mysql_conn_free(c);
+        return;
+    }
+
+    mod_mysql_op_finish(c);
 }
 
 

@@ -469,7 +469,7 @@ mod_mysql_conn_free(mod_mysql_conn_t *c)
 
     if (c->prev != NULL) {
         c->prev->next = c->next;
-    } else if (pool->conns == c) {
+    } else if (pool != NULL && pool->conns == c) {
         pool->conns = c->next;
     }
     if (c->next != NULL) {
