@@ -16,7 +16,8 @@
  * policy in the kernel; where openat2 is missing, the real path of what
  * was opened is checked instead.  Each worker keeps its small files in
  * memory, revalidated with one stat(2) per request, so that a hit costs
- * no open, read or close.  README.md is the user documentation.
+ * no open, read or close.  README.md is the user documentation;
+ * mod_static.h lists the files of the module and what each holds.
  */
 
 #include <errno.h>
@@ -43,6 +44,7 @@
 #include <cairn/cairn.h>
 
 #include "mime.h"
+#include "mod_static.h"
 
 #ifndef MOD_STATIC_HAVE_OPENAT2_H
 struct open_how {
@@ -54,20 +56,6 @@ struct open_how {
 #define RESOLVE_NO_SYMLINKS         0x04
 #define RESOLVE_BENEATH             0x08
 #endif
-
-/* StaticSymlinks */
-#define MOD_STATIC_LINKS_OFF        0
-#define MOD_STATIC_LINKS_INSIDE     1
-#define MOD_STATIC_LINKS_ON         2
-
-#define MOD_STATIC_CHARSET_MAX      40
-#define MOD_STATIC_ETAG_MAX         48
-#define MOD_STATIC_DATE_MAX         32
-#define MOD_STATIC_CTYPE_MAX        (MOD_STATIC_MIME_TYPE_MAX + 12           \
-                                     + MOD_STATIC_CHARSET_MAX)
-
-/* Paths longer than this are served but never cached. */
-#define MOD_STATIC_KEY_MAX          1024
 
 /* StaticCacheEntries may not exceed this. */
 #define MOD_STATIC_ENTRIES_MAX      1048576
@@ -81,82 +69,7 @@ struct open_how {
 #define MOD_STATIC_SETTLE_S         2
 
 #define MOD_STATIC_MIME_FILE        "/etc/mime.types"
-#define MOD_STATIC_OPEN_FLAGS       (O_RDONLY | O_NONBLOCK | O_CLOEXEC       \
-                                     | O_NOCTTY)
 
-
-/*
- * A document root as seen by one worker: a directory descriptor opened
- * on first use and re-opened when the path comes to name another
- * directory.  Roots are per process (malloc), shared by every scope with
- * the same DocumentRoot, and freed in worker_exit.
- */
-typedef struct mod_static_root_s  mod_static_root_t;
-struct mod_static_root_s {
-    mod_static_root_t   *next;
-    int                  fd;            /* O_PATH directory, -1: none */
-    dev_t                dev;
-    ino_t                ino;
-    uint64_t             checked_us;    /* monotonic; 0: never */
-    char                *real;          /* realpath of the directory */
-    size_t               real_len;
-    size_t               len;
-    char                 path[];        /* as configured, no trailing '/' */
-};
-
-typedef struct {
-    const char          *docroot;
-    cairn_strv_t         index;
-    int                  dotfiles;
-    int                  symlinks;      /* MOD_STATIC_LINKS_* */
-    const char          *charset;       /* NULL: none */
-    int                  etag;
-    int64_t              cache_max_bytes;
-    int                  cache_entries;
-    mod_static_root_t   *root;          /* per worker, found on first use */
-} mod_static_conf_t;
-
-/*
- * One cached file.  key and data share one malloc'ed buffer, reused in
- * place when the entry is recycled.  While refs is not 0 some response
- * still points into the entry, so it is neither evicted nor rewritten;
- * a stale pinned entry leaves its chain (live = 0) and is recycled when
- * the last response lets go.
- */
-typedef struct {
-    mod_static_root_t   *root;
-    char                *buf;
-    size_t               cap;
-    char                *key;           /* path relative to the root */
-    size_t               keylen;
-    char                *data;
-    uint32_t             hash;
-    int32_t              next;          /* bucket chain, -1: end */
-    uint32_t             refs;
-    uint8_t              live;
-    uint8_t              recent;        /* CLOCK reference bit */
-    uint8_t              symlinks;      /* policy it was opened under */
-    uint8_t              is_text;
-    uint64_t             valid_us;      /* loop time of the last check */
-    dev_t                dev;
-    ino_t                ino;
-    off_t                size;
-    struct timespec      mtim;
-    struct timespec      ctim;
-    const char          *type;          /* from the MIME table */
-    const char          *ctype_charset; /* which StaticCharset made ctype */
-    char                 ctype[MOD_STATIC_CTYPE_MAX];
-    char                 etag[MOD_STATIC_ETAG_MAX];
-    char                 lastmod[MOD_STATIC_DATE_MAX];
-} mod_static_entry_t;
-
-typedef struct {
-    mod_static_entry_t  *entries;
-    int32_t             *buckets;
-    uint32_t             n;
-    uint32_t             mask;          /* buckets - 1 */
-    uint32_t             hand;          /* CLOCK position */
-} mod_static_cache_t;
 
 /* What a response is made from: a cache entry or an open file. */
 typedef struct {
