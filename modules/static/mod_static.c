@@ -153,10 +153,7 @@ static uint32_t mod_static_hash(const char *s, size_t len, int links);
 static const char *mod_static_ctype(cairn_request_t *r,
                                     const mod_static_conf_t *conf,
                                     const char *type, int is_text);
-static void mod_static_etag(char *buf, const struct stat *st);
 static void mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c);
-static int mod_static_etag_match(const char *list, const char *etag,
-                                 int weak);
 
 
 static const cairn_directive_t  mod_static_directives[] = {
@@ -1520,17 +1517,6 @@ mod_static_ctype(cairn_request_t *r, const mod_static_conf_t *conf,
 }
 
 
-/* "<size>-<mtime seconds><mtime nanoseconds, 8 digits>", in hex. */
-static void
-mod_static_etag(char *buf, const struct stat *st)
-{
-    snprintf(buf, MOD_STATIC_ETAG_MAX, "\"%llx-%llx%08lx\"",
-             (unsigned long long) st->st_size,
-             (unsigned long long) st->st_mtim.tv_sec,
-             (unsigned long) st->st_mtim.tv_nsec);
-}
-
-
 /* One pass over the request headers for the four that matter here. */
 static void
 mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c)
@@ -1574,59 +1560,3 @@ mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c)
         }
     }
 }
-
-
-/*
- * Whether the entity-tag list (If-Match, If-None-Match) holds "*" or a
- * tag equal to etag: weak comparison (a W/ prefix is ignored) when weak,
- * else strong (W/ tags never match).  etag NULL matches only "*".  A
- * malformed list matches nothing from the malformed part on.
- */
-static int
-mod_static_etag_match(const char *list, const char *etag, int weak)
-{
-    const char  *p, *q;
-    size_t       elen;
-    int          is_weak;
-
-    elen = etag != NULL ? strlen(etag) : 0;
-    p = list;
-
-    for ( ;; ) {
-        while (*p == ' ' || *p == '\t' || *p == ',') {
-            p++;
-        }
-
-        if (*p == '\0') {
-            return 0;
-        }
-
-        if (*p == '*') {
-            return 1;
-        }
-
-        is_weak = 0;
-        if (p[0] == 'W' && p[1] == '/') {
-            is_weak = 1;
-            p += 2;
-        }
-
-        if (*p != '"') {
-            return 0;
-        }
-
-        q = strchr(p + 1, '"');
-        if (q == NULL) {
-            return 0;
-        }
-
-        if (etag != NULL && (weak || !is_weak) && (size_t) (q + 1 - p) == elen
-            && memcmp(p, etag, elen) == 0)
-        {
-            return 1;
-        }
-
-        p = q + 1;
-    }
-}
-

@@ -7,6 +7,8 @@
  *
  *   mod_static.c      the directives and their checks, post_config,
  *                     worker_init, worker_exit and the handler
+ *   static_cond.c     the ETag of a file and entity-tag list matching:
+ *                     pure functions, which the unit tests compile alone
  *   mime.c            media types by extension (mime.h)
  */
 
@@ -16,6 +18,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -114,5 +117,16 @@ typedef struct {
     uint32_t             mask;          /* buckets - 1 */
     uint32_t             hand;          /* CLOCK position */
 } mod_static_cache_t;
+
+
+/* static_cond.c */
+
+/* Writes the ETag of the file st describes, quoted, into buf
+ * (MOD_STATIC_ETAG_MAX bytes). */
+void mod_static_etag(char *buf, const struct stat *st);
+
+/* Whether the entity-tag list of an If-Match or If-None-Match header
+ * holds "*" or etag (weak: the weak comparison, else the strong one). */
+int mod_static_etag_match(const char *list, const char *etag, int weak);
 
 #endif /* MOD_STATIC_MOD_STATIC_H */
