@@ -7,6 +7,7 @@
  *
  *   mod_static.c      the directives and their checks, post_config,
  *                     worker_init, worker_exit and the handler
+ *   static_cache.c    the worker's cache of small files
  *   static_cond.c     the ETag of a file and entity-tag list matching:
  *                     pure functions, which the unit tests compile alone
  *   mime.c            media types by extension (mime.h)
@@ -117,6 +118,27 @@ typedef struct {
     uint32_t             mask;          /* buckets - 1 */
     uint32_t             hand;          /* CLOCK position */
 } mod_static_cache_t;
+
+
+/* mod_static.c */
+extern mod_static_mime_t   *mod_static_mime;
+
+
+/* static_cache.c */
+extern mod_static_cache_t  *mod_static_cache;
+
+int mod_static_cache_create(uint32_t n);
+void mod_static_cache_destroy(void);
+mod_static_entry_t *mod_static_cache_find(mod_static_root_t *root, int links,
+                                          const char *rel, size_t rellen,
+                                          uint32_t hash);
+mod_static_entry_t *mod_static_cache_fill(const mod_static_conf_t *conf,
+                                          mod_static_root_t *root,
+                                          const char *rel, size_t rellen,
+                                          uint32_t hash, int fd,
+                                          const struct stat *st);
+void mod_static_unpin(void *data);
+uint32_t mod_static_hash(const char *s, size_t len, int links);
 
 
 /* static_cond.c */
