@@ -7,6 +7,9 @@
  *
  *   mod_static.c      the directives and their checks, post_config,
  *                     worker_init, worker_exit and the handler
+ *   static_roots.c    the document roots, and opening files beneath
+ *                     them with the StaticSymlinks policy (openat2,
+ *                     RESOLVE_BENEATH, or a check of the real path)
  *   static_cache.c    the worker's cache of small files
  *   static_cond.c     the ETag of a file and entity-tag list matching:
  *                     pure functions, which the unit tests compile alone
@@ -122,6 +125,15 @@ typedef struct {
 
 /* mod_static.c */
 extern mod_static_mime_t   *mod_static_mime;
+
+
+/* static_roots.c */
+extern mod_static_root_t   *mod_static_roots;
+
+mod_static_root_t *mod_static_root(cairn_request_t *r,
+                                   mod_static_conf_t *conf);
+int mod_static_open(cairn_request_t *r, mod_static_root_t *root,
+                    const char *rel, int flags, int links);
 
 
 /* static_cache.c */
