@@ -7,6 +7,10 @@
  *
  *   mod_static.c      the directives and their checks, post_config,
  *                     worker_init, worker_exit and the handler
+ *   static_handler.c  answering: DirectoryIndex, regular files, the
+ *                     preconditions (If-Match, If-None-Match,
+ *                     If-Modified-Since, If-Unmodified-Since), the 301
+ *                     to a directory's '/', the status of a failed open
  *   static_roots.c    the document roots, and opening files beneath
  *                     them with the StaticSymlinks policy (openat2,
  *                     RESOLVE_BENEATH, or a check of the real path)
@@ -125,6 +129,20 @@ typedef struct {
 
 /* mod_static.c */
 extern mod_static_mime_t   *mod_static_mime;
+
+
+/* static_handler.c */
+int mod_static_directory(cairn_request_t *r, mod_static_conf_t *conf,
+                         mod_static_root_t *root, const char *path,
+                         size_t len);
+int mod_static_regular(cairn_request_t *r, mod_static_conf_t *conf,
+                       mod_static_root_t *root, const char *rel,
+                       size_t rellen, int fd, const struct stat *st);
+int mod_static_send_entry(cairn_request_t *r, const mod_static_conf_t *conf,
+                          mod_static_entry_t *e);
+int mod_static_redirect(cairn_request_t *r, const char *path);
+int mod_static_status(cairn_request_t *r, mod_static_root_t *root,
+                      const char *rel, int err);
 
 
 /* static_roots.c */

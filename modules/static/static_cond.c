@@ -3,7 +3,7 @@
  * entity-tag lists (If-Match, If-None-Match).
  *
  * Pure functions: no request, no I/O, nothing logged, so that the unit
- * tests compile this file alone.  mod_static_send() reads the request
+ * tests compile this file alone.  static_handler.c reads the request
  * headers and evaluates the preconditions with them.
  */
 
