@@ -28,7 +28,7 @@
 
 #include <cairn/cairn.h>
 #include <cairn/metrics.h>
-#include <cairn/mysql.h>
+#include <cairn/db.h>
 
 
 /* Prepared statements each connection keeps. */

@@ -62,7 +62,7 @@
 #include <jansson.h>
 
 #include <cairn/cairn.h>
-#include <cairn/mysql.h>
+#include <cairn/db.h>
 
 #include "mod_rest.h"
 

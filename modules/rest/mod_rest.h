@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include <cairn/cairn.h>
-#include <cairn/mysql.h>
+#include <cairn/db.h>
 
 #include "rest.h"
 

@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include <cairn/cairn.h>
-#include <cairn/mysql.h>
+#include <cairn/db.h>
 #include <cairn/render.h>
 
 #include "mod_rest.h"

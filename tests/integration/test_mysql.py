@@ -3,7 +3,7 @@ transactions, rollback when a request ends or its client leaves, pool
 limits, PoolTimeout, PoolRecycle, a server killed and restarted under
 load, a slow query next to a static file, DatabaseHealth, metrics, and
 `cairnd -t` on bad <Database> sections.  Statements run through
-mod_test_db, which uses only the provider API of cairn/mysql.h."""
+mod_test_db, which uses only the provider API of cairn/db.h."""
 
 import json
 import os
