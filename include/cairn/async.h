@@ -72,7 +72,9 @@ CAIRN_API int cairn_task_run(cairn_request_t *r, cairn_task_work_cb work,
 CAIRN_API int cairn_task_run_detached(cairn_task_work_cb work,
                                       cairn_task_done_cb done, void *data);
 
-/* The event loop of the calling worker (NULL outside a worker). */
+/* The event loop of the calling worker (NULL outside a worker), for
+ * modules that arm their own events: the one getter of it, with or
+ * without a request. */
 CAIRN_API struct event_base *cairn_event_base(void);
 
 /* Monotonic clock in microseconds, cached once per loop iteration. */

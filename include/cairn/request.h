@@ -142,7 +142,8 @@ CAIRN_API const char *cairn_request_location(const cairn_request_t *r);
 /* The connection the request came on. */
 CAIRN_API cairn_conn_t *cairn_request_conn(cairn_request_t *r);
 
-/* The worker's event loop, for modules that arm their own events. */
+/* The same loop as cairn_event_base() (async.h), which new code uses:
+ * kept for modules written for ABI 1.0. */
 CAIRN_API struct event_base *cairn_request_event_base(cairn_request_t *r);
 
 /* The configuration generation serving the request. */
