@@ -34,6 +34,8 @@ CAIRN_API void cairn_request_resume(cairn_request_t *r, int rc);
  * finished without a resume; do not call cairn_request_resume().
  */
 typedef void (*cairn_cancel_cb)(cairn_request_t *r, void *data);
+
+/* Sets that callback (a later call replaces it). */
 CAIRN_API void cairn_request_on_cancel(cairn_request_t *r, cairn_cancel_cb cb,
                                        void *data);
 
@@ -48,6 +50,7 @@ CAIRN_API int cairn_request_cancelled(const cairn_request_t *r);
 typedef struct cairn_timer_s  cairn_timer_t;
 typedef void (*cairn_timer_cb)(cairn_request_t *r, void *data);
 
+/* Arms a timer; stops one before it fires (NULL is ignored). */
 CAIRN_API cairn_timer_t *cairn_timer_add(cairn_request_t *r,
                                          uint64_t delay_ms,
                                          cairn_timer_cb cb, void *data);
@@ -62,6 +65,7 @@ CAIRN_API void cairn_timer_cancel(cairn_timer_t *t);
 typedef void (*cairn_task_work_cb)(void *data);
 typedef void (*cairn_task_done_cb)(cairn_request_t *r, void *data);
 
+/* Submits the job (CAIRN_ERROR when the pool cannot take it). */
 CAIRN_API int cairn_task_run(cairn_request_t *r, cairn_task_work_cb work,
                              cairn_task_done_cb done, void *data);
 

@@ -175,6 +175,8 @@ CAIRN_API const char *cairn_cmd_section(cairn_cmd_t *cmd,
 #define CAIRN_TIME_MAX_MS       (INT64_C(365) * 24 * 3600 * 1000)
 #define CAIRN_SIZE_MAX          (INT64_C(1024) * 1024 * 1024 * 1024)
 
+/* on|off; a decimal INT; a SIZE (512, 64k, 10M, 1G); a TIME (250ms, 30s,
+ * 5m, 1h; a bare number is seconds), in milliseconds. */
 CAIRN_API const char *cairn_parse_flag(const char *s, int *out);
 CAIRN_API const char *cairn_parse_int(const char *s, int *out);
 CAIRN_API const char *cairn_parse_size(const char *s, int64_t *out);
@@ -197,6 +199,8 @@ CAIRN_API void *cairn_server_conf(cairn_server_t *s, const cairn_module_t *m);
  */
 typedef const char *(*cairn_conf_visit_cb)(void *conf, const char *where,
                                            void *data);
+
+/* Visits the scopes (see above). */
 CAIRN_API const char *cairn_server_each_conf(cairn_server_t *s,
                                              const cairn_module_t *m,
                                              cairn_conf_visit_cb cb,

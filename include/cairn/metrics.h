@@ -103,6 +103,8 @@ typedef void (*cairn_metric_visit_cb)(const char *name,
                                       const char *const *label_names,
                                       const char *const *label_values,
                                       double value, void *data);
+
+/* Visits every series of every family (see above). */
 CAIRN_API void cairn_metrics_each(cairn_metric_visit_cb cb, void *data);
 
 #endif /* CAIRN_METRICS_H */

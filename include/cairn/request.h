@@ -43,6 +43,7 @@ typedef enum {
 /* The request line and headers                                       */
 /* ------------------------------------------------------------------ */
 
+/* The method, and its name as the client sent it ("GET", "PROPFIND"). */
 CAIRN_API cairn_method_t cairn_request_method(const cairn_request_t *r);
 CAIRN_API const char *cairn_request_method_name(const cairn_request_t *r);
 
@@ -260,9 +261,14 @@ CAIRN_API size_t cairn_response_stream_pending(const cairn_request_t *r);
 /* Connections                                                        */
 /* ------------------------------------------------------------------ */
 
+/* The client's address ("192.0.2.7", "2001:db8::1", "unix") and port. */
 CAIRN_API const char *cairn_conn_remote_addr(const cairn_conn_t *c);
 CAIRN_API int cairn_conn_remote_port(const cairn_conn_t *c);
+
+/* Memory that lives as long as the connection (connection hooks). */
 CAIRN_API cairn_arena_t *cairn_conn_arena(cairn_conn_t *c);
+
+/* The connection's number, unique in its worker (logs). */
 CAIRN_API uint64_t cairn_conn_id(const cairn_conn_t *c);
 
 /* Requests served on the connection so far. */
