@@ -110,6 +110,53 @@ cairn__hooks_add(cairn__hooks_t *h, int kind, cairn_module_t *m,
 
 
 int
+cairn__hooks_add_decls(cairn__hooks_t *h, cairn_module_t *m,
+                       const cairn_hook_decl_t *d, char *err, size_t errlen)
+{
+    int  kind;
+
+    for ( ; d->kind != -1; d++) {
+        if (d->kind >= 0 && d->kind < CAIRN_PHASE_COUNT) {
+            kind = d->kind;
+        } else if (d->kind >= CAIRN_HOOK_KIND_SERVER(0)
+                   && d->kind < CAIRN_HOOK_KIND_SERVER(CAIRN_SERVER_HOOK_COUNT))
+        {
+            kind = CAIRN__HOOK_SERVER_BASE + d->kind
+                   - CAIRN_HOOK_KIND_SERVER(0);
+        } else if (d->kind >= CAIRN_HOOK_KIND_CONN(0)
+                   && d->kind < CAIRN_HOOK_KIND_CONN(CAIRN_CONN_HOOK_COUNT))
+        {
+            kind = CAIRN__HOOK_CONN_BASE + d->kind - CAIRN_HOOK_KIND_CONN(0);
+        } else if (d->kind == CAIRN_HOOK_KIND_HEADER_FILTER) {
+            kind = CAIRN__HOOK_HEADER_FILTER;
+        } else if (d->kind == CAIRN_HOOK_KIND_BODY_FILTER) {
+            kind = CAIRN__HOOK_BODY_FILTER;
+        } else {
+            snprintf(err, errlen, "its hooks table has an unknown kind %d "
+                     "(built for a newer cairn?)", d->kind);
+            return CAIRN_ERROR;
+        }
+
+        if (d->fn == NULL) {
+            snprintf(err, errlen, "its hooks table has a %s hook without "
+                     "a function", cairn__hook_kind_name(kind));
+            return CAIRN_ERROR;
+        }
+
+        if (cairn__hooks_add(h, kind, m, d->fn, d->order, d->n, d->before,
+                             d->after) != CAIRN_OK)
+        {
+            snprintf(err, errlen, "cannot register its %s hook",
+                     cairn__hook_kind_name(kind));
+            return CAIRN_ERROR;
+        }
+    }
+
+    return CAIRN_OK;
+}
+
+
+int
 cairn_hook_request(cairn_module_t *m, cairn_phase_t phase,
                    cairn_request_hook_cb fn, int order, int n,
                    const char *const *before, const char *const *after)

@@ -67,6 +67,15 @@ int cairn__hooks_add(cairn__hooks_t *h, int kind, cairn_module_t *m,
                      const char *const *before, const char *const *after);
 
 /*
+ * Adds the hooks a module declares in its descriptor (ABI 1.2), up to
+ * CAIRN_HOOK_END.  Returns CAIRN_OK, or CAIRN_ERROR with a message in
+ * err for an unknown kind or a missing function.
+ */
+int cairn__hooks_add_decls(cairn__hooks_t *h, cairn_module_t *m,
+                           const cairn_hook_decl_t *d, char *err,
+                           size_t errlen);
+
+/*
  * Sorts every kind in place.  Returns 0, or -1 with a message such as
  * "hook order cycle in phase 'handler': mod_a runs before mod_b, which
  * runs before mod_a" written into err (errlen bytes).

@@ -53,6 +53,18 @@ cairn__module_default(const cairn_module_t *m, size_t di)
 }
 
 
+/* The hooks table of an ABI 1.2 descriptor, or NULL. */
+static const cairn_hook_decl_t *
+module_hooks(const cairn_module_t *m)
+{
+    if (m->size < offsetof(cairn_module_t, hooks) + sizeof(m->hooks)) {
+        return NULL;
+    }
+
+    return m->hooks;
+}
+
+
 /* The descriptor size of ABI 1.0, the smallest a module may have. */
 #define MODULE_SIZE_1_0                                                      \
     (offsetof(cairn_module_t, register_hooks)                                \
@@ -319,6 +331,7 @@ cairn__module_info(const char *path, FILE *out)
     cairn__hooks_t           *hooks;
     size_t                    len, k, j;
     int                       rc = 1;
+    char                      why[256];
 
     if (module_ltdl_init() != 0) {
         fprintf(stderr, "cairnd: cannot initialise libltdl\n");
@@ -390,6 +403,10 @@ cairn__module_info(const char *path, FILE *out)
     /* Registering hooks into a throw-away table shows them without
      * running anything else of the module. */
     hooks = cairn__hooks_create(a);
+    if (module_hooks(m) != NULL) {
+        (void) cairn__hooks_add_decls(hooks, (cairn_module_t *) m,
+                                      module_hooks(m), why, sizeof(why));
+    }
     cairn__hooks_building = hooks;
     if (m->register_hooks != NULL) {
         ((cairn_module_t *) m)->register_hooks((cairn_module_t *) m);
@@ -614,7 +631,9 @@ cairn__module_add_static(cairn_server_t *s, cairn_module_t *m)
     cairn__modrec_t           *rec;
     cairn__hooks_t            *saved;
     const cairn__hook_list_t  *pre;
+    const cairn_hook_decl_t   *decls;
     const char                *err;
+    char                       why[256];
     size_t                     i, n, want, k, nmods0, ndirs0;
     size_t                     nhooks0[CAIRN__HOOK_KINDS];
     int                        rc, idx;
@@ -705,6 +724,15 @@ cairn__module_add_static(cairn_server_t *s, cairn_module_t *m)
         ne->modidx = m->index;
         ne->d = &m->directives[i];
         ne->index = (int) i;
+    }
+
+    decls = module_hooks(m);
+    if (decls != NULL
+        && cairn__hooks_add_decls(s->hooks, m, decls, why, sizeof(why))
+           != CAIRN_OK)
+    {
+        err = cairn_arena_printf(a, "mod_%s: %s", m->name, why);
+        goto failed;
     }
 
     if (m->register_hooks != NULL) {

@@ -44,6 +44,7 @@
 #include <sys/types.h>
 
 #include <cairn/defs.h>
+#include <cairn/hooks.h>
 
 /* A buffer of body. */
 typedef struct cairn_buf_s  cairn_buf_t;
@@ -78,6 +79,14 @@ CAIRN_API int cairn_hook_body_filter(cairn_module_t *m,
                                      int order, int n,
                                      const char *const *before,
                                      const char *const *after);
+
+/* Declared in the descriptor's hooks table (hooks.h). */
+#define CAIRN_HOOK_HEADER_FILTER(fn, order)                                  \
+    CAIRN_HOOK_DECL(CAIRN_HOOK_KIND_HEADER_FILTER, cairn_header_filter_cb,   \
+                    fn, order, 0, NULL, NULL)
+#define CAIRN_HOOK_BODY_FILTER(fn, order)                                    \
+    CAIRN_HOOK_DECL(CAIRN_HOOK_KIND_BODY_FILTER, cairn_body_filter_cb,       \
+                    fn, order, 0, NULL, NULL)
 
 /* Passes buffers (a list, or NULL for nothing) to the filter after f.
  * Returns CAIRN_OK, or CAIRN_ERROR when the connection is gone. */

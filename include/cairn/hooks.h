@@ -135,6 +135,87 @@ CAIRN__HOOK_SRV(cairn_hook_worker_init, CAIRN_SERVER_WORKER_INIT)
 CAIRN__HOOK_SRV(cairn_hook_worker_exit, CAIRN_SERVER_WORKER_EXIT)
 CAIRN__HOOK_SRV(cairn_hook_reopen_logs, CAIRN_SERVER_REOPEN_LOGS)
 
+/*
+ * ABI 1.2: hooks declared in the descriptor (cairn_module_t.hooks), a
+ * table the loader registers before calling register_hooks (which is then
+ * needed only for hooks that depend on the configuration):
+ *
+ *     static const cairn_hook_decl_t  mod_hello_hooks[] = {
+ *         CAIRN_HOOK_HANDLER(mod_hello_handler, CAIRN_ORDER_MIDDLE),
+ *         CAIRN_HOOK_POST_CONFIG(mod_hello_check, CAIRN_ORDER_LAST),
+ *         CAIRN_HOOK_END
+ *     };
+ *
+ * Each macro checks the function's type at compile time.  For a
+ * tie-breaker or before/after lists, CAIRN_HOOK_DECL(kind, type, fn,
+ * order, n, before, after).
+ */
+typedef struct cairn_hook_decl_s {
+    int                      kind;      /* CAIRN_HOOK_KIND_*; -1 ends */
+    void                   (*fn)(void);
+    int                      order;
+    int                      n;
+    const char *const       *before;
+    const char *const       *after;
+} cairn_hook_decl_t;
+
+/* Kinds: stable numbers, whatever phases later ABIs add. */
+#define CAIRN_HOOK_KIND_PHASE(p)        ((int) (p))
+#define CAIRN_HOOK_KIND_SERVER(w)       (100 + (int) (w))
+#define CAIRN_HOOK_KIND_CONN(w)         (200 + (int) (w))
+#define CAIRN_HOOK_KIND_HEADER_FILTER   300
+#define CAIRN_HOOK_KIND_BODY_FILTER     301
+
+#define CAIRN_HOOK_DECL(kind, type, fn, order, n, before, after)            \
+    { (kind), (void (*)(void)) (1 ? (fn) : (type) 0), (order), (n),          \
+      (before), (after) }
+
+#define CAIRN__HOOK_P(phase, fn, order)                                      \
+    CAIRN_HOOK_DECL(CAIRN_HOOK_KIND_PHASE(phase), cairn_request_hook_cb,     \
+                    fn, order, 0, NULL, NULL)
+#define CAIRN__HOOK_S(which, fn, order)                                      \
+    CAIRN_HOOK_DECL(CAIRN_HOOK_KIND_SERVER(which), cairn_server_hook_cb,     \
+                    fn, order, 0, NULL, NULL)
+
+#define CAIRN_HOOK_POST_READ_REQUEST(fn, order)                              \
+    CAIRN__HOOK_P(CAIRN_PHASE_POST_READ_REQUEST, fn, order)
+#define CAIRN_HOOK_ROUTE(fn, order)                                          \
+    CAIRN__HOOK_P(CAIRN_PHASE_ROUTE, fn, order)
+#define CAIRN_HOOK_ACCESS(fn, order)                                         \
+    CAIRN__HOOK_P(CAIRN_PHASE_ACCESS, fn, order)
+#define CAIRN_HOOK_AUTHENTICATE(fn, order)                                   \
+    CAIRN__HOOK_P(CAIRN_PHASE_AUTHENTICATE, fn, order)
+#define CAIRN_HOOK_AUTHORIZE(fn, order)                                      \
+    CAIRN__HOOK_P(CAIRN_PHASE_AUTHORIZE, fn, order)
+#define CAIRN_HOOK_FIXUPS(fn, order)                                         \
+    CAIRN__HOOK_P(CAIRN_PHASE_FIXUPS, fn, order)
+#define CAIRN_HOOK_HANDLER(fn, order)                                        \
+    CAIRN__HOOK_P(CAIRN_PHASE_HANDLER, fn, order)
+#define CAIRN_HOOK_RESPONSE(fn, order)                                       \
+    CAIRN__HOOK_P(CAIRN_PHASE_RESPONSE, fn, order)
+#define CAIRN_HOOK_LOG(fn, order)                                            \
+    CAIRN__HOOK_P(CAIRN_PHASE_LOG, fn, order)
+#define CAIRN_HOOK_PRE_CONFIG(fn, order)                                     \
+    CAIRN__HOOK_S(CAIRN_SERVER_PRE_CONFIG, fn, order)
+#define CAIRN_HOOK_POST_CONFIG(fn, order)                                    \
+    CAIRN__HOOK_S(CAIRN_SERVER_POST_CONFIG, fn, order)
+#define CAIRN_HOOK_WORKER_INIT(fn, order)                                    \
+    CAIRN__HOOK_S(CAIRN_SERVER_WORKER_INIT, fn, order)
+#define CAIRN_HOOK_WORKER_EXIT(fn, order)                                    \
+    CAIRN__HOOK_S(CAIRN_SERVER_WORKER_EXIT, fn, order)
+#define CAIRN_HOOK_REOPEN_LOGS(fn, order)                                    \
+    CAIRN__HOOK_S(CAIRN_SERVER_REOPEN_LOGS, fn, order)
+#define CAIRN_HOOK_CONN_OPEN(fn, order)                                      \
+    CAIRN_HOOK_DECL(CAIRN_HOOK_KIND_CONN(CAIRN_CONN_OPEN),                   \
+                    cairn_conn_hook_cb, fn, order, 0, NULL, NULL)
+#define CAIRN_HOOK_CONN_CLOSE(fn, order)                                     \
+    CAIRN_HOOK_DECL(CAIRN_HOOK_KIND_CONN(CAIRN_CONN_CLOSE),                  \
+                    cairn_conn_hook_cb, fn, order, 0, NULL, NULL)
+/* The filter kinds' types are in filter.h: CAIRN_HOOK_HEADER_FILTER and
+ * CAIRN_HOOK_BODY_FILTER are defined there. */
+
+#define CAIRN_HOOK_END          { -1, NULL, 0, 0, NULL, NULL }
+
 /* The name of a phase ("handler"), for messages. */
 CAIRN_API const char *cairn_phase_name(cairn_phase_t phase);
 

@@ -81,6 +81,13 @@ struct cairn_module_s {
      * -T --explain` shows them for directives that are not set.
      */
     const char *const        *directive_defaults;
+
+    /*
+     * ABI 1.2, optional: the module's hooks as a table ending with
+     * CAIRN_HOOK_END (hooks.h), registered by the loader before
+     * register_hooks is called.  A module may use either or both.
+     */
+    const struct cairn_hook_decl_s  *hooks;
 };
 
 #define CAIRN_MODULE_HEADER                                                  \

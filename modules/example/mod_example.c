@@ -32,7 +32,6 @@ typedef struct {
 } mod_example_conf_t;
 
 
-static int mod_example_register(cairn_module_t *m);
 static int mod_example_handler(cairn_request_t *r);
 static void *mod_example_create_conf(cairn_arena_t *a);
 static const char *mod_example_set_route(cairn_cmd_t *cmd, void *conf,
@@ -63,6 +62,14 @@ static const char *const  mod_example_defaults[] = {
 };
 
 
+/* The hooks, declared (ABI 1.2); a module whose hooks depend on its
+ * configuration registers them from register_hooks instead. */
+static const cairn_hook_decl_t  mod_example_hooks[] = {
+    CAIRN_HOOK_HANDLER(mod_example_handler, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_END
+};
+
+
 CAIRN_MODULE(example) = {
     CAIRN_MODULE_HEADER,            /* magic, ABI major/minor, size */
     .name           = "example",
@@ -70,17 +77,9 @@ CAIRN_MODULE(example) = {
     .description    = "answers with a configured greeting",
     .directives     = mod_example_directives,
     .create_conf    = mod_example_create_conf,  /* no merge: declared above */
-    .register_hooks = mod_example_register,
     .directive_defaults = mod_example_defaults,
+    .hooks          = mod_example_hooks,
 };
-
-
-static int
-mod_example_register(cairn_module_t *m)
-{
-    return cairn_hook_handler(m, mod_example_handler, CAIRN_ORDER_MIDDLE, 0,
-                              NULL, NULL);
-}
 
 
 /*

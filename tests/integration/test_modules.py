@@ -7,7 +7,7 @@ from cairntest import (Server, check, config_error, contains, eq, main,
                        need_modules, output, test)
 
 need_modules("static", "test_hooks", "test_echo", "test_badabi",
-             "test_badmagic", "test_requires")
+             "test_badhooks", "test_badmagic", "test_requires")
 
 
 @test
@@ -22,6 +22,14 @@ def test_wrong_abi():
     config_error("LoadModule test_badabi\n",
                  ["mod_test_badabi.so", "ABI", "rebuild"],
                  line_of="LoadModule test_badabi")
+
+
+@test
+def test_unknown_hook_kind_refused():
+    config_error("LoadModule test_badhooks\n",
+                 ["mod_test_badhooks", "unknown kind 999"],
+                 line_of="LoadModule test_badhooks")
+
 
 
 @test

@@ -48,7 +48,6 @@ typedef struct {
 
 
 static void *mod_test_upper_create_conf(cairn_arena_t *a);
-static int mod_test_upper_register(cairn_module_t *m);
 static int mod_test_upper_handler(cairn_request_t *r);
 static int mod_test_upper_header(cairn_request_t *r);
 static int mod_test_upper_body(cairn_request_t *r, cairn_filter_t *f,
@@ -63,6 +62,15 @@ static const cairn_directive_t  mod_test_upper_directives[] = {
 };
 
 
+/* Declared in the descriptor (ABI 1.2): no register_hooks needed. */
+static const cairn_hook_decl_t  mod_test_upper_hooks[] = {
+    CAIRN_HOOK_HANDLER(mod_test_upper_handler, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_HEADER_FILTER(mod_test_upper_header, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_BODY_FILTER(mod_test_upper_body, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_END
+};
+
+
 CAIRN_MODULE(test_upper) = {
     CAIRN_MODULE_HEADER,
     .name           = "test_upper",
@@ -70,7 +78,7 @@ CAIRN_MODULE(test_upper) = {
     .description    = "upper-cases text bodies in an output filter (tests)",
     .directives     = mod_test_upper_directives,
     .create_conf    = mod_test_upper_create_conf,
-    .register_hooks = mod_test_upper_register,
+    .hooks          = mod_test_upper_hooks,
 };
 
 
@@ -78,23 +86,6 @@ static void *
 mod_test_upper_create_conf(cairn_arena_t *a)
 {
     return cairn_arena_calloc(a, sizeof(mod_test_upper_conf_t));
-}
-
-
-static int
-mod_test_upper_register(cairn_module_t *m)
-{
-    if (cairn_hook_handler(m, mod_test_upper_handler, CAIRN_ORDER_MIDDLE, 0,
-                           NULL, NULL) != CAIRN_OK
-        || cairn_hook_header_filter(m, mod_test_upper_header,
-                                    CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
-           != CAIRN_OK)
-    {
-        return CAIRN_ERROR;
-    }
-
-    return cairn_hook_body_filter(m, mod_test_upper_body, CAIRN_ORDER_MIDDLE,
-                                  0, NULL, NULL);
 }
 
 
