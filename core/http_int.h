@@ -117,6 +117,8 @@ struct cairn_request_s {
     void                   **ctx;           /* [nmods] */
     const char              *user;
     cairn_kvv_t              notes;
+    const char              *trace_id;      /* cairn_request_set_trace */
+    const char              *span_id;
 
     /* Response. */
     int                      status;

@@ -197,8 +197,33 @@ cairn__request_log_ids(const cairn_request_t *r, const char **id,
                        const char **trace, const char **span)
 {
     *id = cairn_request_id(r);
-    *trace = cairn_request_note(r, "trace_id");
-    *span = cairn_request_note(r, "span_id");
+    *trace = r->trace_id;
+    *span = r->span_id;
+}
+
+
+void
+cairn_request_set_trace(cairn_request_t *r, const char *trace_id,
+                        const char *span_id)
+{
+    r->trace_id = trace_id != NULL ? cairn_arena_strdup(r->arena, trace_id)
+                                   : NULL;
+    r->span_id = span_id != NULL ? cairn_arena_strdup(r->arena, span_id)
+                                 : NULL;
+}
+
+
+const char *
+cairn_request_trace_id(const cairn_request_t *r)
+{
+    return r->trace_id;
+}
+
+
+const char *
+cairn_request_span_id(const cairn_request_t *r)
+{
+    return r->span_id;
 }
 
 const char *

@@ -129,6 +129,19 @@ CAIRN_API const char *cairn_request_note(const cairn_request_t *r,
 CAIRN_API void cairn_request_set_note(cairn_request_t *r, const char *key,
                                       const char *value);
 
+/*
+ * The request's trace context (W3C Trace Context: a 32- and a 16-digit
+ * lower-case hex id), owned by the core: set by the module that reads or
+ * starts it (mod_log), read by the core for its error log and by modules
+ * that pass it on (a proxy).  NULL when none was set.  The strings are
+ * copied.  (ABI 1.2)
+ */
+CAIRN_API void cairn_request_set_trace(cairn_request_t *r,
+                                       const char *trace_id,
+                                       const char *span_id);
+CAIRN_API const char *cairn_request_trace_id(const cairn_request_t *r);
+CAIRN_API const char *cairn_request_span_id(const cairn_request_t *r);
+
 /* The data given to cairn_route_add() when the matched route belongs to
  * m; NULL when no route matched or it is another module's. */
 CAIRN_API void *cairn_request_route(const cairn_request_t *r,

@@ -314,8 +314,8 @@ mod_log_format_json(cairn_request_t *r, mod_log_str_t *s)
     mod_log_puts(s, mod_log_iso);
     mod_log_put(s, ms, 4);
     MOD_LOG_PUT_LIT(s, "\",\"level\":\"info\"");
-    MOD_LOG_JSON_FIELD(s, "trace_id", cairn_request_note(r, "trace_id"));
-    MOD_LOG_JSON_FIELD(s, "span_id", cairn_request_note(r, "span_id"));
+    MOD_LOG_JSON_FIELD(s, "trace_id", cairn_request_trace_id(r));
+    MOD_LOG_JSON_FIELD(s, "span_id", cairn_request_span_id(r));
     MOD_LOG_JSON_FIELD(s, "method", cairn_request_method_name(r));
     MOD_LOG_JSON_FIELD(s, "path", cairn_request_path(r));
     MOD_LOG_JSON_FIELD(s, "query", cairn_request_query(r));

@@ -1,8 +1,9 @@
 /*
  * log_trace.c: the request's W3C trace context: a valid incoming
  * traceparent is continued with a new span id, anything else starts a
- * new trace; the ids become the notes "trace_id" and "span_id" and the
- * response headers X-Request-Id (and traceparent).
+ * new trace; the ids become the request's trace context
+ * (cairn_request_set_trace, and the notes "trace_id" and "span_id") and
+ * the response headers X-Request-Id (and traceparent).
  */
 
 #include <stdio.h>
@@ -47,6 +48,8 @@ mod_log_trace(cairn_request_t *r)
     }
     mod_log_hex(span_id, 16);
 
+    cairn_request_set_trace(r, trace_id, span_id);
+    /* The notes stay for modules written before the core kept it. */
     cairn_request_set_note(r, "trace_id", trace_id);
     cairn_request_set_note(r, "span_id", span_id);
     cairn_response_header_set(r, "X-Request-Id", trace_id);

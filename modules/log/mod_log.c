@@ -3,8 +3,9 @@
  *
  * Every request gets a W3C trace context before anything else runs: a
  * valid incoming `traceparent` is continued (same trace id, a new span
- * id), anything else starts a new trace.  Both ids are left as the
- * request notes "trace_id" and "span_id" for other modules, and the
+ * id), anything else starts a new trace.  Both ids become the request's
+ * trace context (cairn_request_trace_id, and the notes "trace_id" and
+ * "span_id") for the core and other modules, and the
  * response carries `X-Request-Id: <trace id>` (plus `traceparent` when
  * one came in).
  *
@@ -438,7 +439,7 @@ mod_log_log(cairn_request_t *r)
         return CAIRN_OK;
     }
 
-    if (cairn_request_note(r, "trace_id") == NULL) {
+    if (cairn_request_trace_id(r) == NULL) {
         /* The request ended before post_read_request (a bad request). */
         mod_log_trace(r);
     }
