@@ -123,6 +123,7 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
 
     c->worker = w;
     c->proto = &http_proto;
+    c->transport = &cairn__transport_plain;
     c->server = w->server;
     c->fd = fd;
     c->id = ++w->next_conn_id;
@@ -253,9 +254,7 @@ conn_free(cairn_conn_t *c)
     event_free(c->ev_write);
     event_free(c->ev_timer);
 
-    if (c->fd >= 0) {
-        close(c->fd);
-    }
+    c->transport->close(c);
 
     evbuffer_free(c->out);
     free(c->in);
@@ -325,7 +324,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 
     if (c->lingering) {
         for ( ;; ) {
-            n = read(fd, c->in, c->in_cap);
+            n = c->transport->recv(c, c->in, c->in_cap);
             if (n > 0) {
                 continue;
             }
@@ -368,7 +367,7 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
         }
 
         room = c->in_cap - c->in_end;
-        n = read(fd, c->in + c->in_end, room);
+        n = c->transport->recv(c, c->in + c->in_end, room);
 
         if (n > 0) {
             c->in_end += (size_t) n;
@@ -825,7 +824,7 @@ conn_linger(cairn_conn_t *c)
     c->discarding = 0;
 
     if (c->eof || c->fd < 0 || core->lingering_timeout_ms <= 0
-        || shutdown(c->fd, SHUT_WR) != 0)
+        || c->transport->shutdown(c) != 0)
     {
         cairn__conn_close(c);
         return;
@@ -943,7 +942,7 @@ conn_flush(cairn_conn_t *c)
 
     while (evbuffer_get_length(c->out) > 0) {
         before = evbuffer_get_length(c->out);
-        n = evbuffer_write(c->out, c->fd);
+        n = c->transport->send(c, c->out);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;

@@ -165,6 +165,7 @@ typedef enum {
 struct cairn_conn_s {
     cairn__wconn_t           link;          /* first: the worker's list */
     const struct cairn__proto_s *proto;     /* what carries its requests */
+    const struct cairn__transport_s *transport; /* how its bytes move */
     cairn__worker_t         *worker;
     cairn_server_t          *server;
     int                      fd;
@@ -206,6 +207,30 @@ struct cairn_conn_s {
     char                     peer_text[48];
     int                      peer_port;
 };
+
+/* ------------------------------------------------------------------ */
+/* The connection's transport (transport.c)                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * How a connection's bytes move, under its protocol: recv reads into buf
+ * (bytes, 0 at the end of the stream, -1 with errno; EAGAIN when nothing
+ * is there), send writes from out and drains what it wrote (bytes, -1
+ * with errno), shutdown ends the writing side, close releases it.
+ * Today only the plain transport exists; a TLS one plugs in here without
+ * touching the protocol above it.
+ */
+typedef struct cairn__transport_s {
+    const char  *name;
+    ssize_t    (*recv)(cairn_conn_t *c, void *buf, size_t len);
+    int        (*send)(cairn_conn_t *c, struct evbuffer *out);
+    int        (*shutdown)(cairn_conn_t *c);
+    void       (*close)(cairn_conn_t *c);
+} cairn__transport_t;
+
+/* Sockets as they are (sendfile for file segments). */
+extern const cairn__transport_t  cairn__transport_plain;
+
 
 /* ------------------------------------------------------------------ */
 /* The connection's protocol, as the pipeline sees it                 */
