@@ -274,6 +274,9 @@ void mod_mysql_q_fetched(mod_mysql_conn_t *c);
 void mod_mysql_error_set(cairn_arena_t *a, cairn_db_error_t *e,
                          cairn_db_errkind_t kind, unsigned code,
                          const char *sqlstate, const char *msg);
+void mod_mysql_handle_answer(mod_mysql_handle_t *h,
+                             const cairn_db_result_t *res,
+                             const cairn_db_error_t *err);
 int mod_mysql_code_broken(unsigned code);
 
 

@@ -262,8 +262,6 @@ mod_mysql_handle_cb(evutil_socket_t fd, short what, void *arg)
 {
     mod_mysql_handle_t   *h = arg;
     cairn_db_acquire_cb   acb;
-    cairn_db_query_cb     qcb;
-    cairn_db_done_cb      dcb;
     mod_mysql_pool_t     *pool = h->db->pool;
     const char           *lv[2];
     void                 *data;
@@ -332,18 +330,7 @@ mod_mysql_handle_cb(evutil_socket_t fd, short what, void *arg)
         /* fall through */
 
     case MOD_MYSQL_H_FAILED:
-        h->hstate = MOD_MYSQL_H_IDLE;
-        qcb = h->qcb;
-        dcb = h->dcb;
-        data = h->data;
-        h->qcb = NULL;
-        h->dcb = NULL;
-        h->data = NULL;
-        if (qcb != NULL) {
-            qcb(h->r, NULL, &h->err, data);
-        } else if (dcb != NULL) {
-            dcb(h->r, &h->err, data);
-        }
+        mod_mysql_handle_answer(h, NULL, &h->err);
         return;
 
     default:

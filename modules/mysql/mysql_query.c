@@ -39,6 +39,7 @@ static void mod_mysql_tx_done(mod_mysql_conn_t *c);
 static void mod_mysql_deliver(mod_mysql_conn_t *c, int failed);
 static void mod_mysql_error_from(mod_mysql_handle_t *h, unsigned code,
                                  const char *sqlstate, const char *msg);
+static void mod_mysql_stmt_error(mod_mysql_handle_t *h, MYSQL_STMT *stmt);
 static cairn_db_errkind_t mod_mysql_kind(unsigned code);
 static json_t *mod_mysql_json_text(const char *p, size_t len);
 static void mod_mysql_json_free(void *data);
@@ -166,9 +167,7 @@ mod_mysql_q_prepared(mod_mysql_conn_t *c)
     }
 
     if (c->ret_int != 0) {
-        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
-                             mysql_stmt_sqlstate(c->stmt),
-                             mysql_stmt_error(c->stmt));
+        mod_mysql_stmt_error(h, c->stmt);
         if (!mod_mysql_code_broken(mysql_stmt_errno(c->stmt))) {
             /* Never prepared on the server: nothing to send. */
             mysql_stmt_close(c->stmt);
@@ -248,9 +247,7 @@ mod_mysql_q_execute(mod_mysql_conn_t *c)
     }
 
     if (h->nparams > 0 && mysql_stmt_bind_param(c->stmt, b) != 0) {
-        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
-                             mysql_stmt_sqlstate(c->stmt),
-                             mysql_stmt_error(c->stmt));
+        mod_mysql_stmt_error(h, c->stmt);
         mod_mysql_deliver(c, 1);
         return;
     }
@@ -270,9 +267,7 @@ mod_mysql_q_executed(mod_mysql_conn_t *c)
     }
 
     if (c->ret_int != 0) {
-        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
-                             mysql_stmt_sqlstate(c->stmt),
-                             mysql_stmt_error(c->stmt));
+        mod_mysql_stmt_error(h, c->stmt);
         mod_mysql_deliver(c, 1);
         return;
     }
@@ -311,9 +306,7 @@ mod_mysql_q_stored(mod_mysql_conn_t *c)
     if (c->ret_int != 0) {
         /* An error in the result itself (a duplicate key found by an
          * INSERT ... RETURNING, a lost connection). */
-        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
-                             mysql_stmt_sqlstate(c->stmt),
-                             mysql_stmt_error(c->stmt));
+        mod_mysql_stmt_error(h, c->stmt);
         mysql_free_result(c->meta);
         c->meta = NULL;
         mod_mysql_deliver(c, 1);
@@ -369,9 +362,7 @@ mod_mysql_q_stored(mod_mysql_conn_t *c)
     }
 
     if (mysql_stmt_bind_result(c->stmt, h->rbind) != 0) {
-        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
-                             mysql_stmt_sqlstate(c->stmt),
-                             mysql_stmt_error(c->stmt));
+        mod_mysql_stmt_error(h, c->stmt);
         mod_mysql_deliver(c, 1);
         return;
     }
@@ -441,9 +432,7 @@ mod_mysql_q_row(mod_mysql_conn_t *c)
     }
 
     if (c->ret_int != 0 && c->ret_int != MYSQL_DATA_TRUNCATED) {
-        mod_mysql_error_from(h, mysql_stmt_errno(c->stmt),
-                             mysql_stmt_sqlstate(c->stmt),
-                             mysql_stmt_error(c->stmt));
+        mod_mysql_stmt_error(h, c->stmt);
         mysql_stmt_free_result(c->stmt);
         mysql_free_result(c->meta);
         c->meta = NULL;
@@ -556,11 +545,8 @@ mod_mysql_deliver(mod_mysql_conn_t *c, int failed)
 {
     mod_mysql_handle_t  *h = c->h;
     mod_mysql_pool_t    *pool = c->pool;
-    cairn_db_query_cb    qcb;
-    cairn_db_done_cb     dcb;
     cairn_db_error_t    *err = NULL;
     const char          *lv[2];
-    void                *data;
 
     evtimer_del(c->ev_deadline);
 
@@ -592,16 +578,27 @@ mod_mysql_deliver(mod_mysql_conn_t *c, int failed)
         mod_mysql_count_error(pool, err->kind);
     }
 
-    qcb = h->qcb;
-    dcb = h->dcb;
-    data = h->data;
+    mod_mysql_handle_answer(h, failed ? NULL : &h->res, err);
+}
+
+
+/* The operation of h is over: its callback, taken off h first (it may
+ * start the next operation), gets the result or the error. */
+void
+mod_mysql_handle_answer(mod_mysql_handle_t *h, const cairn_db_result_t *res,
+                        const cairn_db_error_t *err)
+{
+    cairn_db_query_cb   qcb = h->qcb;
+    cairn_db_done_cb    dcb = h->dcb;
+    void               *data = h->data;
+
     h->qcb = NULL;
     h->dcb = NULL;
     h->data = NULL;
     h->hstate = MOD_MYSQL_H_IDLE;
 
     if (qcb != NULL) {
-        qcb(h->r, failed ? NULL : &h->res, err, data);
+        qcb(h->r, res, err, data);
     } else if (dcb != NULL) {
         dcb(h->r, err, data);
     }
@@ -614,6 +611,15 @@ mod_mysql_error_from(mod_mysql_handle_t *h, unsigned code,
 {
     mod_mysql_error_set(h->a, &h->err, mod_mysql_kind(code), code,
                         sqlstate, msg);
+}
+
+
+/* The statement's error becomes h's. */
+static void
+mod_mysql_stmt_error(mod_mysql_handle_t *h, MYSQL_STMT *stmt)
+{
+    mod_mysql_error_from(h, mysql_stmt_errno(stmt), mysql_stmt_sqlstate(stmt),
+                         mysql_stmt_error(stmt));
 }
 
 
