@@ -158,7 +158,21 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             h = &list->v[r->hook];
 
             if (!resumed) {
+                /* Bracketed like an output call: a hook that streams
+                 * its whole body (or whose client leaves) before it
+                 * returns has its request finished here, not under it. */
+                r->out_busy++;
                 rc = request_call(r, h, &clock_ns);
+                if (r->state == CAIRN__REQ_STREAMING
+                    || r->state == CAIRN__REQ_SENDING || r->cancelled)
+                {
+                    /* The stream is the answer, whatever rc says; a
+                     * cancelled request is finished. */
+                    r->suspended_by = h->module;
+                    pipeline_output_done(r);
+                    return;
+                }
+                r->out_busy--;
             }
             resumed = 0;
 
@@ -209,8 +223,8 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
     if (r->phase == CAIRN_PHASE_RESPONSE) {
         if (resumed) {
             /* A RESPONSE hook suspended and came back. */
-            if (rc >= 400) {
-                cairn__response_error(r, rc);
+            if (rc == CAIRN_ERROR || rc >= 400) {
+                cairn__response_error(r, rc >= 400 && rc <= 599 ? rc : 500);
             }
             r->hook++;
         }

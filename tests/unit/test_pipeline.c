@@ -33,9 +33,9 @@
  * pipeline is bracketed with cairn__conn_enter()/cairn__conn_leave(), as
  * the loop's callbacks do.
  *
- * The cases at the end, under "Known bugs", fail with the core as it
- * is; they are built into separate programs that Makefile.am expects to
- * fail (XFAIL_TESTS).
+ * The cases at the end pin two bugs this suite found: a handler that
+ * streams its whole body before it returns, and a RESPONSE hook resumed
+ * with CAIRN_ERROR.
  */
 
 #include <ctype.h>
@@ -1599,17 +1599,16 @@ END_TEST
 
 
 /* ------------------------------------------------------------------ */
-/* Known bugs: these cases fail today (XFAIL_TESTS, Makefile.am)      */
+/* Bugs found here, now fixed                                         */
 /* ------------------------------------------------------------------ */
 
 /*
  * A handler streams its whole body before it returns (start, write,
  * write, end) and returns CAIRN_SUSPENDED, as response.h tells a
  * streaming handler to.  The writer gets the pieces in order and one
- * LAST, but cairn_response_stream_end() set the state to SENDING and
- * the pipeline, seeing CAIRN_SUSPENDED in a state other than STREAMING,
- * sets it to SUSPENDED: the DRAINED that follows is ignored and the
- * request is never logged nor handed back to its connection.
+ * LAST; the request is logged and handed back once DRAINED comes.  (It
+ * used to be set back to SUSPENDED after cairn_response_stream_end()
+ * had made it SENDING, and was never finished.)
  */
 START_TEST(stream_sync)
 {
@@ -1644,9 +1643,9 @@ END_TEST
  * The same with the writer reporting DRAINED at once (HTTP/1.1 does when
  * the socket takes everything): the request is finished inside
  * cairn_response_stream_end(), and done() recycles the arena and starts
- * the next pipelined request in the same memory.  When the handler
- * returns, the pipeline still writes to the old request: the new one
- * finds itself SUSPENDED.
+ * the next pipelined request in the same memory.  The request must be
+ * finished only once the handler has returned, and the next one left
+ * alone.  (The pipeline used to write into the recycled request.)
  */
 START_TEST(stream_sync_next)
 {
@@ -1675,9 +1674,9 @@ END_TEST
 
 /*
  * The handler streams its whole body and returns CAIRN_OK (response.h
- * says CAIRN_SUSPENDED; nothing stops it): the pipeline goes on to the
- * RESPONSE hooks after the head left and sends the body's end a second
- * time.
+ * says CAIRN_SUSPENDED; nothing stops it): the stream is the answer, so
+ * no RESPONSE hook runs and the end is sent once.  (The pipeline used to
+ * go on to the RESPONSE hooks and send the end a second time.)
  */
 START_TEST(stream_sync_ok)
 {
@@ -1705,9 +1704,8 @@ END_TEST
 
 /*
  * The same with DRAINED at once and the next request started by done():
- * the pipeline reads the recycled request's phase, steps it to ROUTE
- * and runs the core router on a request that has no virtual host yet
- * (today: SIGSEGV in request_route).
+ * nothing of the recycled request may be touched.  (The pipeline used to
+ * step it to ROUTE and run the router on it: a SIGSEGV.)
  */
 START_TEST(stream_sync_ok_next)
 {
@@ -1731,9 +1729,9 @@ END_TEST
 
 /*
  * A RESPONSE hook suspends and is resumed with CAIRN_ERROR, the value it
- * would have returned (async.h): a hook that returns CAIRN_ERROR makes
- * the response a 500 (response_error), but the resumed one only looks
- * at values >= 400, and the 200 leaves unchanged.
+ * would have returned (async.h): a 500, as for a hook that returns
+ * CAIRN_ERROR.  (The resumed path used to look only at values >= 400,
+ * and the 200 left unchanged.)
  */
 START_TEST(response_resume_error)
 {
@@ -1792,34 +1790,13 @@ main(void)
         { "range_416", range_416, 0 },
         { "range_not_offered", range_not_offered, 0 },
         { "range_after_filter", range_after_filter, 0 },
-    };
-    /* Known bugs, built into test_pipeline_xfail_stream and
-     * test_pipeline_xfail_resume, which Makefile.am expects to fail:
-     * when a fix makes one pass, move its cases up. */
-    const unit_case_t  xfail_stream[] = {
         { "stream_sync", stream_sync, 0 },
         { "stream_sync_next", stream_sync_next, 0 },
         { "stream_sync_ok", stream_sync_ok, 0 },
         { "stream_sync_ok_next", stream_sync_ok_next, 0 },
-    };
-    const unit_case_t  xfail_resume[] = {
         { "response_resume_error", response_resume_error, 0 },
     };
 
-#if defined(PIPELINE_XFAIL_STREAM)
-    (void) cases;
-    (void) xfail_resume;
-    return unit_run(unit_suite("pipeline_xfail_stream", xfail_stream,
-                               UNIT_NCASES(xfail_stream), setup, teardown));
-#elif defined(PIPELINE_XFAIL_RESUME)
-    (void) cases;
-    (void) xfail_stream;
-    return unit_run(unit_suite("pipeline_xfail_resume", xfail_resume,
-                               UNIT_NCASES(xfail_resume), setup, teardown));
-#else
-    (void) xfail_stream;
-    (void) xfail_resume;
     return unit_run(unit_suite("pipeline", cases, UNIT_NCASES(cases),
                                setup, teardown));
-#endif
 }
