@@ -129,7 +129,6 @@ typedef struct {
 static void *mod_auth_create_conf(cairn_arena_t *a);
 static const char *mod_auth_merge_conf(cairn_arena_t *a, const void *parent,
                                        const void *child, void *merged);
-static int mod_auth_register(cairn_module_t *m);
 static int mod_auth_post_config(cairn_server_t *s);
 static int mod_auth_worker_init(cairn_server_t *s);
 static int mod_auth_worker_exit(cairn_server_t *s);
@@ -154,6 +153,7 @@ static const char *mod_auth_set_inner_group(cairn_cmd_t *cmd, void *conf,
                                             int argc, char **argv);
 static const char *mod_auth_group_open(cairn_cmd_t *cmd, mod_auth_req_t *g,
                                        int argc);
+static mod_auth_req_t *mod_auth_root(cairn_cmd_t *cmd, mod_auth_conf_t *c);
 static const char *mod_auth_require_add(cairn_cmd_t *cmd,
                                         mod_auth_req_t *parent, int argc,
                                         char **argv);
@@ -249,6 +249,16 @@ static const char *const  mod_auth_defaults[] = {
 };
 
 
+static const cairn_hook_decl_t  mod_auth_hooks[] = {
+    CAIRN_HOOK_POST_CONFIG(mod_auth_post_config, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_INIT(mod_auth_worker_init, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_EXIT(mod_auth_worker_exit, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_AUTHENTICATE(mod_auth_authenticate, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_AUTHORIZE(mod_auth_authorize, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_END
+};
+
+
 CAIRN_MODULE(auth) = {
     CAIRN_MODULE_HEADER,
     .version        = CAIRN_VERSION,
@@ -256,8 +266,8 @@ CAIRN_MODULE(auth) = {
     .directives     = mod_auth_directives,
     .create_conf    = mod_auth_create_conf,
     .merge_conf     = mod_auth_merge_conf,
-    .register_hooks = mod_auth_register,
     .directive_defaults = mod_auth_defaults,
+    .hooks          = mod_auth_hooks,
 };
 
 
@@ -272,166 +282,8 @@ static mod_auth_slot_t   *mod_auth_cache;
 static unsigned char      mod_auth_cache_secret[32];
 
 
-static void *
-mod_auth_create_conf(cairn_arena_t *a)
-{
-    mod_auth_conf_t  *conf;
-
-    conf = cairn_arena_calloc(a, sizeof(*conf));
-    conf->type = MOD_AUTH_TYPE_NONE;
-    conf->cache_ttl_ms = 60000;
-
-    return conf;
-}
-
-
-static const char *
-mod_auth_merge_conf(cairn_arena_t *a, const void *parent, const void *child,
-                    void *merged)
-{
-    const mod_auth_conf_t  *p = parent, *c = child;
-    mod_auth_conf_t        *m = merged;
-
-    m->require = c->require != NULL ? c->require : p->require;
-
-    return NULL;
-}
-
-
-static int
-mod_auth_register(cairn_module_t *m)
-{
-    if (cairn_hook_post_config(m, mod_auth_post_config, CAIRN_ORDER_MIDDLE,
-                               0, NULL, NULL) != CAIRN_OK
-        || cairn_hook_worker_init(m, mod_auth_worker_init,
-                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
-           != CAIRN_OK
-        || cairn_hook_worker_exit(m, mod_auth_worker_exit,
-                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
-           != CAIRN_OK
-        || cairn_hook_authenticate(m, mod_auth_authenticate,
-                                   CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
-           != CAIRN_OK)
-    {
-        return CAIRN_ERROR;
-    }
-
-    return cairn_hook_authorize(m, mod_auth_authorize, CAIRN_ORDER_MIDDLE, 0,
-                                NULL, NULL);
-}
-
-
 /* ------------------------------------------------------------------ */
-/* Directives                                                         */
-/* ------------------------------------------------------------------ */
-
-static const char *
-mod_auth_set_type(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
-{
-    mod_auth_conf_t  *c = conf;
-
-    if (strcasecmp(argv[0], "Basic") == 0) {
-        c->type = MOD_AUTH_TYPE_BASIC;
-    } else if (strcasecmp(argv[0], "Bearer") == 0) {
-        c->type = MOD_AUTH_TYPE_BEARER;
-    } else if (strcasecmp(argv[0], "None") == 0) {
-        c->type = MOD_AUTH_TYPE_NONE;
-    } else {
-        return cairn_arena_printf(cairn_cmd_arena(cmd), "AuthType '%s' is "
-                                  "not one of Basic, Bearer, None", argv[0]);
-    }
-
-    return NULL;
-}
-
-
-/* The implicit <RequireAny> of a scope's Require lines. */
-static mod_auth_req_t *
-mod_auth_root(cairn_cmd_t *cmd, mod_auth_conf_t *c)
-{
-    if (c->require == NULL) {
-        c->require = mod_auth_req_group(cairn_cmd_arena(cmd),
-                                        MOD_AUTH_REQ_ANY,
-                                        cairn_cmd_file(cmd),
-                                        cairn_cmd_line(cmd));
-    }
-
-    return c->require;
-}
-
-
-/* A Require line parsed and added to parent (a location's root group or
- * a <RequireAny>/<RequireAll> section). */
-static const char *
-mod_auth_require_add(cairn_cmd_t *cmd, mod_auth_req_t *parent, int argc,
-                     char **argv)
-{
-    mod_auth_req_t  *n;
-    const char      *err;
-
-    n = mod_auth_req_parse(cairn_cmd_arena(cmd), argc, argv, &err);
-    if (n == NULL) {
-        return err;
-    }
-    n->file = cairn_cmd_file(cmd);
-    n->line = cairn_cmd_line(cmd);
-    mod_auth_req_add(cairn_cmd_arena(cmd), parent, n);
-
-    return NULL;
-}
-
-
-static const char *
-mod_auth_set_require(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
-{
-    return mod_auth_require_add(cmd, mod_auth_root(cmd, conf), argc, argv);
-}
-
-
-static const char *
-mod_auth_group_open(cairn_cmd_t *cmd, mod_auth_req_t *parent, int argc)
-{
-    mod_auth_req_t  *g;
-
-    if (argc != 0) {
-        return cairn_arena_printf(cairn_cmd_arena(cmd), "<%s> takes no "
-                                  "arguments", cairn_cmd_name(cmd));
-    }
-
-    g = mod_auth_req_group(cairn_cmd_arena(cmd),
-                           strcasecmp(cairn_cmd_name(cmd), "RequireAll") == 0
-                           ? MOD_AUTH_REQ_ALL : MOD_AUTH_REQ_ANY,
-                           cairn_cmd_file(cmd), cairn_cmd_line(cmd));
-    mod_auth_req_add(cairn_cmd_arena(cmd), parent, g);
-
-    return cairn_cmd_section(cmd, mod_auth_section_directives, g);
-}
-
-
-static const char *
-mod_auth_set_group(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
-{
-    return mod_auth_group_open(cmd, mod_auth_root(cmd, conf), argc);
-}
-
-
-static const char *
-mod_auth_set_inner_require(cairn_cmd_t *cmd, void *conf, int argc,
-                           char **argv)
-{
-    return mod_auth_require_add(cmd, conf, argc, argv);
-}
-
-
-static const char *
-mod_auth_set_inner_group(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
-{
-    return mod_auth_group_open(cmd, conf, argc);
-}
-
-
-/* ------------------------------------------------------------------ */
-/* Configuration checks and per-process state                         */
+/* Hooks                                                              */
 /* ------------------------------------------------------------------ */
 
 static int
@@ -453,8 +305,232 @@ mod_auth_post_config(cairn_server_t *s)
 
     return CAIRN_OK;
 }
+static int
+mod_auth_worker_init(cairn_server_t *s)
+{
+    if (RAND_bytes(mod_auth_cache_secret, sizeof(mod_auth_cache_secret))
+        != 1)
+    {
+        cairn_log_warn(NULL, 0, "no random bytes for the credential cache "
+                       "key; verified passwords are not cached");
+        return CAIRN_OK;
+    }
+
+    mod_auth_cache = calloc(MOD_AUTH_CACHE_SLOTS, sizeof(mod_auth_slot_t));
+    if (mod_auth_cache == NULL) {
+        cairn_log_warn(NULL, ENOMEM, "cannot allocate the credential cache; "
+                       "verified passwords are not cached");
+    }
+
+    return CAIRN_OK;
+}
+static int
+mod_auth_worker_exit(cairn_server_t *s)
+{
+    free(mod_auth_cache);
+    mod_auth_cache = NULL;
+    OPENSSL_cleanse(mod_auth_cache_secret, sizeof(mod_auth_cache_secret));
+
+    return CAIRN_OK;
+}
+static int
+mod_auth_authenticate(cairn_request_t *r)
+{
+    mod_auth_conf_t  *conf;
+    mod_auth_ctx_t   *ctx;
+    mod_auth_who_t    who;
+    const char       *header;
+    int               rc;
+
+    conf = cairn_request_conf(r, &mod_auth_module);
+    if (conf == NULL || conf->require == NULL) {
+        return CAIRN_DECLINED;
+    }
+
+    ctx = cairn_arena_calloc(cairn_request_arena(r), sizeof(*ctx));
+    ctx->decided = -1;
+    cairn_request_set_ctx(r, &mod_auth_module, ctx);
+
+    /* Rules that hold or fail whoever it is need no credentials. */
+    memset(&who, 0, sizeof(who));
+    who.addr = cairn_request_remote_sockaddr(r);
+    rc = mod_auth_req_eval(conf->require, &who);
+    if (rc != MOD_AUTH_NO_USER) {
+        ctx->decided = rc;
+        return CAIRN_OK;
+    }
+
+    header = cairn_request_header(r, "Authorization");
+    if (header == NULL) {
+        return CAIRN_OK;
+    }
+
+    switch (conf->type) {
+    case MOD_AUTH_TYPE_BASIC:
+        return mod_auth_basic(r, conf, ctx, header);
+    case MOD_AUTH_TYPE_BEARER:
+        return mod_auth_bearer(r, conf, ctx, header);
+    default:
+        return CAIRN_OK;
+    }
+}
+static int
+mod_auth_authorize(cairn_request_t *r)
+{
+    mod_auth_conf_t  *conf;
+    mod_auth_ctx_t   *ctx;
+    mod_auth_who_t    who;
+    int               rc;
+
+    conf = cairn_request_conf(r, &mod_auth_module);
+    ctx = cairn_request_ctx(r, &mod_auth_module);
+    if (conf == NULL || conf->require == NULL || ctx == NULL) {
+        return CAIRN_DECLINED;
+    }
+
+    rc = ctx->decided;
+    if (rc < 0) {
+        who.authenticated = ctx->authenticated;
+        who.user = ctx->user;
+        who.claims = ctx->claims;
+        who.addr = cairn_request_remote_sockaddr(r);
+        rc = mod_auth_req_eval(conf->require, &who);
+    }
+
+    switch (rc) {
+    case MOD_AUTH_GRANTED:
+        return CAIRN_OK;
+
+    case MOD_AUTH_NO_USER:
+        if (conf->challenge != NULL) {
+            cairn_response_header_set(r, "WWW-Authenticate",
+                                      ctx->bad ? conf->challenge_bad
+                                               : conf->challenge);
+            return 401;
+        }
+        return 403;
+
+    default:
+        return 403;
+    }
+}
 
 
+/* ------------------------------------------------------------------ */
+/* Configuration                                                      */
+/* ------------------------------------------------------------------ */
+
+static void *
+mod_auth_create_conf(cairn_arena_t *a)
+{
+    mod_auth_conf_t  *conf;
+
+    conf = cairn_arena_calloc(a, sizeof(*conf));
+    conf->type = MOD_AUTH_TYPE_NONE;
+    conf->cache_ttl_ms = 60000;
+
+    return conf;
+}
+static const char *
+mod_auth_merge_conf(cairn_arena_t *a, const void *parent, const void *child,
+                    void *merged)
+{
+    const mod_auth_conf_t  *p = parent, *c = child;
+    mod_auth_conf_t        *m = merged;
+
+    m->require = c->require != NULL ? c->require : p->require;
+
+    return NULL;
+}
+static const char *
+mod_auth_set_type(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_auth_conf_t  *c = conf;
+
+    if (strcasecmp(argv[0], "Basic") == 0) {
+        c->type = MOD_AUTH_TYPE_BASIC;
+    } else if (strcasecmp(argv[0], "Bearer") == 0) {
+        c->type = MOD_AUTH_TYPE_BEARER;
+    } else if (strcasecmp(argv[0], "None") == 0) {
+        c->type = MOD_AUTH_TYPE_NONE;
+    } else {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "AuthType '%s' is "
+                                  "not one of Basic, Bearer, None", argv[0]);
+    }
+
+    return NULL;
+}
+static const char *
+mod_auth_set_require(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    return mod_auth_require_add(cmd, mod_auth_root(cmd, conf), argc, argv);
+}
+static const char *
+mod_auth_set_group(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    return mod_auth_group_open(cmd, mod_auth_root(cmd, conf), argc);
+}
+static const char *
+mod_auth_set_inner_require(cairn_cmd_t *cmd, void *conf, int argc,
+                           char **argv)
+{
+    return mod_auth_require_add(cmd, conf, argc, argv);
+}
+static const char *
+mod_auth_set_inner_group(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    return mod_auth_group_open(cmd, conf, argc);
+}
+/* The implicit <RequireAny> of a scope's Require lines. */
+static mod_auth_req_t *
+mod_auth_root(cairn_cmd_t *cmd, mod_auth_conf_t *c)
+{
+    if (c->require == NULL) {
+        c->require = mod_auth_req_group(cairn_cmd_arena(cmd),
+                                        MOD_AUTH_REQ_ANY,
+                                        cairn_cmd_file(cmd),
+                                        cairn_cmd_line(cmd));
+    }
+
+    return c->require;
+}
+/* A Require line parsed and added to parent (a location's root group or
+ * a <RequireAny>/<RequireAll> section). */
+static const char *
+mod_auth_require_add(cairn_cmd_t *cmd, mod_auth_req_t *parent, int argc,
+                     char **argv)
+{
+    mod_auth_req_t  *n;
+    const char      *err;
+
+    n = mod_auth_req_parse(cairn_cmd_arena(cmd), argc, argv, &err);
+    if (n == NULL) {
+        return err;
+    }
+    n->file = cairn_cmd_file(cmd);
+    n->line = cairn_cmd_line(cmd);
+    mod_auth_req_add(cairn_cmd_arena(cmd), parent, n);
+
+    return NULL;
+}
+static const char *
+mod_auth_group_open(cairn_cmd_t *cmd, mod_auth_req_t *parent, int argc)
+{
+    mod_auth_req_t  *g;
+
+    if (argc != 0) {
+        return cairn_arena_printf(cairn_cmd_arena(cmd), "<%s> takes no "
+                                  "arguments", cairn_cmd_name(cmd));
+    }
+
+    g = mod_auth_req_group(cairn_cmd_arena(cmd),
+                           strcasecmp(cairn_cmd_name(cmd), "RequireAll") == 0
+                           ? MOD_AUTH_REQ_ALL : MOD_AUTH_REQ_ANY,
+                           cairn_cmd_file(cmd), cairn_cmd_line(cmd));
+    mod_auth_req_add(cairn_cmd_arena(cmd), parent, g);
+
+    return cairn_cmd_section(cmd, mod_auth_section_directives, g);
+}
 static const char *
 mod_auth_resolve(void *conf, const char *where, void *data)
 {
@@ -559,8 +635,6 @@ mod_auth_resolve(void *conf, const char *where, void *data)
 
     return NULL;
 }
-
-
 /* `scheme realm="..."extra`, with '"' and '\' in the realm escaped. */
 static const char *
 mod_auth_challenge(cairn_arena_t *a, const char *scheme, const char *realm,
@@ -582,6 +656,10 @@ mod_auth_challenge(cairn_arena_t *a, const char *scheme, const char *realm,
     return cairn_arena_printf(a, "%s realm=\"%s\"%s", scheme, q, extra);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Password and token files                                           */
+/* ------------------------------------------------------------------ */
 
 static mod_auth_file_t *
 mod_auth_file_get(cairn_server_t *s, const char *path, int kind,
@@ -624,8 +702,6 @@ mod_auth_file_get(cairn_server_t *s, const char *path, int kind,
 
     return f;
 }
-
-
 static void
 mod_auth_file_stamp(mod_auth_file_t *f, const struct stat *st)
 {
@@ -635,8 +711,6 @@ mod_auth_file_stamp(mod_auth_file_t *f, const struct stat *st)
     f->mtim = st->st_mtim;
     f->ctim = st->st_ctim;
 }
-
-
 /*
  * Re-reads the file when its identity, size or times changed since it
  * was loaded (looked at most once per MOD_AUTH_CHECK_US).  On the loop:
@@ -692,8 +766,6 @@ mod_auth_file_check(mod_auth_file_t *f)
 
     cairn_log_notice(NULL, "re-read %s: %zu entries", f->path, t->n);
 }
-
-
 static void
 mod_auth_file_free(void *data)
 {
@@ -702,8 +774,6 @@ mod_auth_file_free(void *data)
     mod_auth_table_free(f->table);
     f->table = NULL;
 }
-
-
 static void
 mod_auth_secret_free(void *data)
 {
@@ -711,44 +781,10 @@ mod_auth_secret_free(void *data)
     OPENSSL_cleanse(data, MOD_AUTH_SECRET_MAX + 1);
     free(data);
 }
-
-
 static void
 mod_auth_pkey_free(void *data)
 {
     EVP_PKEY_free(data);
-}
-
-
-static int
-mod_auth_worker_init(cairn_server_t *s)
-{
-    if (RAND_bytes(mod_auth_cache_secret, sizeof(mod_auth_cache_secret))
-        != 1)
-    {
-        cairn_log_warn(NULL, 0, "no random bytes for the credential cache "
-                       "key; verified passwords are not cached");
-        return CAIRN_OK;
-    }
-
-    mod_auth_cache = calloc(MOD_AUTH_CACHE_SLOTS, sizeof(mod_auth_slot_t));
-    if (mod_auth_cache == NULL) {
-        cairn_log_warn(NULL, ENOMEM, "cannot allocate the credential cache; "
-                       "verified passwords are not cached");
-    }
-
-    return CAIRN_OK;
-}
-
-
-static int
-mod_auth_worker_exit(cairn_server_t *s)
-{
-    free(mod_auth_cache);
-    mod_auth_cache = NULL;
-    OPENSSL_cleanse(mod_auth_cache_secret, sizeof(mod_auth_cache_secret));
-
-    return CAIRN_OK;
 }
 
 
@@ -789,8 +825,6 @@ mod_auth_cache_key(const mod_auth_file_t *f, const char *user,
 
     return rc;
 }
-
-
 static int
 mod_auth_cache_find(const unsigned char *mac)
 {
@@ -803,8 +837,6 @@ mod_auth_cache_find(const unsigned char *mac)
     return slot->expires_us > cairn_now_us()
            && CRYPTO_memcmp(slot->mac, mac, 32) == 0;
 }
-
-
 static void
 mod_auth_cache_put(const unsigned char *mac, int64_t ttl_ms)
 {
@@ -820,51 +852,8 @@ mod_auth_cache_put(const unsigned char *mac, int64_t ttl_ms)
 
 
 /* ------------------------------------------------------------------ */
-/* The request hooks                                                  */
+/* Basic and Bearer                                                   */
 /* ------------------------------------------------------------------ */
-
-static int
-mod_auth_authenticate(cairn_request_t *r)
-{
-    mod_auth_conf_t  *conf;
-    mod_auth_ctx_t   *ctx;
-    mod_auth_who_t    who;
-    const char       *header;
-    int               rc;
-
-    conf = cairn_request_conf(r, &mod_auth_module);
-    if (conf == NULL || conf->require == NULL) {
-        return CAIRN_DECLINED;
-    }
-
-    ctx = cairn_arena_calloc(cairn_request_arena(r), sizeof(*ctx));
-    ctx->decided = -1;
-    cairn_request_set_ctx(r, &mod_auth_module, ctx);
-
-    /* Rules that hold or fail whoever it is need no credentials. */
-    memset(&who, 0, sizeof(who));
-    who.addr = cairn_request_remote_sockaddr(r);
-    rc = mod_auth_req_eval(conf->require, &who);
-    if (rc != MOD_AUTH_NO_USER) {
-        ctx->decided = rc;
-        return CAIRN_OK;
-    }
-
-    header = cairn_request_header(r, "Authorization");
-    if (header == NULL) {
-        return CAIRN_OK;
-    }
-
-    switch (conf->type) {
-    case MOD_AUTH_TYPE_BASIC:
-        return mod_auth_basic(r, conf, ctx, header);
-    case MOD_AUTH_TYPE_BEARER:
-        return mod_auth_bearer(r, conf, ctx, header);
-    default:
-        return CAIRN_OK;
-    }
-}
-
 
 static int
 mod_auth_basic(cairn_request_t *r, mod_auth_conf_t *conf, mod_auth_ctx_t *ctx,
@@ -928,8 +917,6 @@ mod_auth_basic(cairn_request_t *r, mod_auth_conf_t *conf, mod_auth_ctx_t *ctx,
 
     return CAIRN_SUSPENDED;
 }
-
-
 /* On a task-pool thread: touches nothing but the job. */
 static void
 mod_auth_work(void *data)
@@ -938,8 +925,6 @@ mod_auth_work(void *data)
 
     job->ok = mod_auth_crypt_check(job->password, job->hash) && job->known;
 }
-
-
 static void
 mod_auth_done(cairn_request_t *r, void *data)
 {
@@ -963,8 +948,6 @@ mod_auth_done(cairn_request_t *r, void *data)
 
     cairn_request_resume(r, CAIRN_OK);
 }
-
-
 static int
 mod_auth_bearer(cairn_request_t *r, mod_auth_conf_t *conf, mod_auth_ctx_t *ctx,
                 const char *header)
@@ -1020,52 +1003,8 @@ mod_auth_bearer(cairn_request_t *r, mod_auth_conf_t *conf, mod_auth_ctx_t *ctx,
 
     return CAIRN_OK;
 }
-
-
 static void
 mod_auth_json_free(void *data)
 {
     json_decref(data);
-}
-
-
-static int
-mod_auth_authorize(cairn_request_t *r)
-{
-    mod_auth_conf_t  *conf;
-    mod_auth_ctx_t   *ctx;
-    mod_auth_who_t    who;
-    int               rc;
-
-    conf = cairn_request_conf(r, &mod_auth_module);
-    ctx = cairn_request_ctx(r, &mod_auth_module);
-    if (conf == NULL || conf->require == NULL || ctx == NULL) {
-        return CAIRN_DECLINED;
-    }
-
-    rc = ctx->decided;
-    if (rc < 0) {
-        who.authenticated = ctx->authenticated;
-        who.user = ctx->user;
-        who.claims = ctx->claims;
-        who.addr = cairn_request_remote_sockaddr(r);
-        rc = mod_auth_req_eval(conf->require, &who);
-    }
-
-    switch (rc) {
-    case MOD_AUTH_GRANTED:
-        return CAIRN_OK;
-
-    case MOD_AUTH_NO_USER:
-        if (conf->challenge != NULL) {
-            cairn_response_header_set(r, "WWW-Authenticate",
-                                      ctx->bad ? conf->challenge_bad
-                                               : conf->challenge);
-            return 401;
-        }
-        return 403;
-
-    default:
-        return 403;
-    }
 }
