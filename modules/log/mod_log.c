@@ -23,8 +23,9 @@
  *             AccessLog off            server, vhost, location  no
  *                                      access log in this scope
  *             LogFormat NAME "format"  server  names a format
- * Hooks:      post_read_request (FIRST), log (MIDDLE), post_config,
- *             worker_init, worker_exit, reopen_logs
+ * Hooks:      post_config (MIDDLE), worker_init (MIDDLE), worker_exit
+ *             (LAST), reopen_logs (MIDDLE), post_read_request (FIRST),
+ *             log (MIDDLE)
  *
  * log_format.c compiles the formats and renders the lines, log_file.c
  * owns the files and their buffers, log_trace.c the trace context.
@@ -45,7 +46,6 @@
 #define MOD_LOG_FLUSH_MS        1000
 
 
-static int mod_log_register(cairn_module_t *m);
 static int mod_log_post_read_request(cairn_request_t *r);
 static int mod_log_log(cairn_request_t *r);
 static int mod_log_post_config(cairn_server_t *s);
@@ -82,6 +82,17 @@ static const char *const  mod_log_defaults[] = {
 };
 
 
+static const cairn_hook_decl_t  mod_log_hooks[] = {
+    CAIRN_HOOK_POST_READ_REQUEST(mod_log_post_read_request, CAIRN_ORDER_FIRST),
+    CAIRN_HOOK_LOG(mod_log_log, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_POST_CONFIG(mod_log_post_config, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_INIT(mod_log_worker_init, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_EXIT(mod_log_worker_exit, CAIRN_ORDER_LAST),
+    CAIRN_HOOK_REOPEN_LOGS(mod_log_reopen_logs, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_END
+};
+
+
 CAIRN_MODULE(log) = {
     CAIRN_MODULE_HEADER,            /* magic, ABI major/minor, size */
     .name           = "log",
@@ -90,8 +101,8 @@ CAIRN_MODULE(log) = {
     .directives     = mod_log_directives,
     .create_conf    = mod_log_create_conf,
     .merge_conf     = mod_log_merge_conf,
-    .register_hooks = mod_log_register,
     .directive_defaults = mod_log_defaults,
+    .hooks          = mod_log_hooks,
 };
 
 
@@ -99,6 +110,183 @@ CAIRN_MODULE(log) = {
 static const char  mod_log_combined[] =
     "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\"";
 static const char  mod_log_common[] = "%h %l %u %t \"%r\" %>s %b";
+
+
+/*
+ * Resolves every log's format and opens its file.  This runs in the
+ * master before it gives up privileges; the workers inherit the
+ * descriptors.  A path named by several logs is opened once.
+ */
+static int
+mod_log_post_config(cairn_server_t *s)
+{
+    const char  *msg;
+
+    msg = cairn_server_each_conf(s, &mod_log_module, mod_log_resolve, s);
+    if (msg != NULL) {
+        cairn_log_error(NULL, 0, "%s", msg);
+        return CAIRN_ERROR;
+    }
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_log_worker_init(cairn_server_t *s)
+{
+    mod_log_conf_t  *srv;
+    mod_log_file_t  *f;
+    struct timeval   tv;
+    uint64_t         seed[2];
+
+    mod_log_pid = getpid();
+    mod_log_wall_known = 0;
+
+    if (getrandom(seed, sizeof(seed), 0) == (ssize_t) sizeof(seed)) {
+        mod_log_rng[0] = seed[0] | 1;
+        mod_log_rng[1] = seed[1];
+        mod_log_rng_seeded = 1;
+    }
+
+    srv = cairn_server_conf(s, &mod_log_module);
+    mod_log_files = srv != NULL ? srv->files : NULL;
+
+    if (mod_log_files == NULL) {
+        return CAIRN_OK;
+    }
+
+    for (f = mod_log_files; f != NULL; f = f->next) {
+        f->buf = malloc(MOD_LOG_BUFFER_SIZE);
+        if (f->buf == NULL) {
+            cairn_log_error(NULL, errno, "no memory for the buffer of the "
+                            "access log \"%s\"", f->path);
+            return CAIRN_ERROR;
+        }
+        f->len = 0;
+    }
+
+    mod_log_timer = event_new(cairn_event_base(), -1, EV_PERSIST,
+                              mod_log_timer_cb, NULL);
+    if (mod_log_timer == NULL) {
+        cairn_log_error(NULL, 0, "cannot create the access log timer");
+        return CAIRN_ERROR;
+    }
+
+    tv.tv_sec = MOD_LOG_FLUSH_MS / 1000;
+    tv.tv_usec = (MOD_LOG_FLUSH_MS % 1000) * 1000;
+    event_add(mod_log_timer, &tv);
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_log_worker_exit(cairn_server_t *s)
+{
+    mod_log_file_t  *f;
+
+    if (mod_log_timer != NULL) {
+        event_free(mod_log_timer);
+        mod_log_timer = NULL;
+    }
+
+    for (f = mod_log_files; f != NULL; f = f->next) {
+        mod_log_flush(f);
+        free(f->buf);
+        f->buf = NULL;
+    }
+
+    mod_log_files = NULL;
+
+    return CAIRN_OK;
+}
+
+
+/*
+ * SIGUSR1: writes what is buffered to the old file, then opens the path
+ * again.  The master does it too, so workers it starts later inherit the
+ * new file.
+ */
+static int
+mod_log_reopen_logs(cairn_server_t *s)
+{
+    mod_log_conf_t  *srv;
+    mod_log_file_t  *f;
+
+    srv = cairn_server_conf(s, &mod_log_module);
+    if (srv == NULL) {
+        return CAIRN_OK;
+    }
+
+    for (f = srv->files; f != NULL; f = f->next) {
+        mod_log_flush(f);
+        mod_log_reopen(f);
+    }
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_log_post_read_request(cairn_request_t *r)
+{
+    mod_log_trace(r);
+
+    return CAIRN_DECLINED;
+}
+
+
+/*
+ * Formats one line per log of the request's location into the buffers
+ * of their files.  Two logs with the same format share the line.
+ */
+static int
+mod_log_log(cairn_request_t *r)
+{
+    const mod_log_conf_t    *conf;
+    const mod_log_format_t  *last = NULL;
+    mod_log_entry_t         *e;
+    mod_log_str_t            s;
+    size_t                   i;
+
+    conf = cairn_request_conf(r, &mod_log_module);
+    if (conf == NULL || conf->logs.n == 0) {
+        return CAIRN_OK;
+    }
+
+    if (cairn_request_trace_id(r) == NULL) {
+        /* The request ended before post_read_request (a bad request). */
+        mod_log_trace(r);
+    }
+
+    s.a = cairn_request_arena(r);
+    s.p = NULL;
+    s.len = 0;
+    s.cap = 0;
+
+    for (i = 0; i < conf->logs.n; i++) {
+        e = conf->logs.v[i];
+        if (e->fmt == NULL || e->file == NULL) {
+            continue;
+        }
+
+        if (e->fmt != last) {
+            s.len = 0;
+            if (e->fmt->json) {
+                mod_log_format_json(r, &s);
+            } else {
+                mod_log_format_text(r, &s, e->fmt);
+            }
+            mod_log_put(&s, "\n", 1);
+            last = e->fmt;
+        }
+
+        mod_log_write(e->file, s.p, s.len);
+    }
+
+    return CAIRN_OK;
+}
 
 
 static void *
@@ -131,30 +319,6 @@ mod_log_merge_conf(cairn_arena_t *a, const void *parent, const void *child,
            c->logs.n * sizeof(mod_log_entry_t *));
 
     return NULL;
-}
-
-
-static int
-mod_log_register(cairn_module_t *m)
-{
-    if (cairn_hook_post_read_request(m, mod_log_post_read_request,
-                                     CAIRN_ORDER_FIRST, 0, NULL, NULL)
-        != CAIRN_OK
-        || cairn_hook_log(m, mod_log_log, CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
-           != CAIRN_OK
-        || cairn_hook_post_config(m, mod_log_post_config, CAIRN_ORDER_MIDDLE,
-                                  0, NULL, NULL) != CAIRN_OK
-        || cairn_hook_worker_init(m, mod_log_worker_init, CAIRN_ORDER_MIDDLE,
-                                  0, NULL, NULL) != CAIRN_OK
-        || cairn_hook_worker_exit(m, mod_log_worker_exit, CAIRN_ORDER_LAST,
-                                  0, NULL, NULL) != CAIRN_OK
-        || cairn_hook_reopen_logs(m, mod_log_reopen_logs, CAIRN_ORDER_MIDDLE,
-                                  0, NULL, NULL) != CAIRN_OK)
-    {
-        return CAIRN_ERROR;
-    }
-
-    return CAIRN_OK;
 }
 
 
@@ -251,26 +415,6 @@ mod_log_set_log_format(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 
 
 /*
- * Resolves every log's format and opens its file.  This runs in the
- * master before it gives up privileges; the workers inherit the
- * descriptors.  A path named by several logs is opened once.
- */
-static int
-mod_log_post_config(cairn_server_t *s)
-{
-    const char  *msg;
-
-    msg = cairn_server_each_conf(s, &mod_log_module, mod_log_resolve, s);
-    if (msg != NULL) {
-        cairn_log_error(NULL, 0, "%s", msg);
-        return CAIRN_ERROR;
-    }
-
-    return CAIRN_OK;
-}
-
-
-/*
  * For each scope at post_config: gives every log of the scope its format
  * and its open file.  Entries inherited by several scopes are done once.
  */
@@ -338,161 +482,4 @@ mod_log_resolve(void *conf, const char *where, void *data)
     }
 
     return NULL;
-}
-
-
-static int
-mod_log_worker_init(cairn_server_t *s)
-{
-    mod_log_conf_t  *srv;
-    mod_log_file_t  *f;
-    struct timeval   tv;
-    uint64_t         seed[2];
-
-    mod_log_pid = getpid();
-    mod_log_wall_known = 0;
-
-    if (getrandom(seed, sizeof(seed), 0) == (ssize_t) sizeof(seed)) {
-        mod_log_rng[0] = seed[0] | 1;
-        mod_log_rng[1] = seed[1];
-        mod_log_rng_seeded = 1;
-    }
-
-    srv = cairn_server_conf(s, &mod_log_module);
-    mod_log_files = srv != NULL ? srv->files : NULL;
-
-    if (mod_log_files == NULL) {
-        return CAIRN_OK;
-    }
-
-    for (f = mod_log_files; f != NULL; f = f->next) {
-        f->buf = malloc(MOD_LOG_BUFFER_SIZE);
-        if (f->buf == NULL) {
-            cairn_log_error(NULL, errno, "no memory for the buffer of the "
-                            "access log \"%s\"", f->path);
-            return CAIRN_ERROR;
-        }
-        f->len = 0;
-    }
-
-    mod_log_timer = event_new(cairn_event_base(), -1, EV_PERSIST,
-                              mod_log_timer_cb, NULL);
-    if (mod_log_timer == NULL) {
-        cairn_log_error(NULL, 0, "cannot create the access log timer");
-        return CAIRN_ERROR;
-    }
-
-    tv.tv_sec = MOD_LOG_FLUSH_MS / 1000;
-    tv.tv_usec = (MOD_LOG_FLUSH_MS % 1000) * 1000;
-    event_add(mod_log_timer, &tv);
-
-    return CAIRN_OK;
-}
-
-
-static int
-mod_log_worker_exit(cairn_server_t *s)
-{
-    mod_log_file_t  *f;
-
-    if (mod_log_timer != NULL) {
-        event_free(mod_log_timer);
-        mod_log_timer = NULL;
-    }
-
-    for (f = mod_log_files; f != NULL; f = f->next) {
-        mod_log_flush(f);
-        free(f->buf);
-        f->buf = NULL;
-    }
-
-    mod_log_files = NULL;
-
-    return CAIRN_OK;
-}
-
-
-static int
-mod_log_post_read_request(cairn_request_t *r)
-{
-    mod_log_trace(r);
-
-    return CAIRN_DECLINED;
-}
-
-
-/*
- * Formats one line per log of the request's location into the buffers
- * of their files.  Two logs with the same format share the line.
- */
-static int
-mod_log_log(cairn_request_t *r)
-{
-    const mod_log_conf_t    *conf;
-    const mod_log_format_t  *last = NULL;
-    mod_log_entry_t         *e;
-    mod_log_str_t            s;
-    size_t                   i;
-
-    conf = cairn_request_conf(r, &mod_log_module);
-    if (conf == NULL || conf->logs.n == 0) {
-        return CAIRN_OK;
-    }
-
-    if (cairn_request_trace_id(r) == NULL) {
-        /* The request ended before post_read_request (a bad request). */
-        mod_log_trace(r);
-    }
-
-    s.a = cairn_request_arena(r);
-    s.p = NULL;
-    s.len = 0;
-    s.cap = 0;
-
-    for (i = 0; i < conf->logs.n; i++) {
-        e = conf->logs.v[i];
-        if (e->fmt == NULL || e->file == NULL) {
-            continue;
-        }
-
-        if (e->fmt != last) {
-            s.len = 0;
-            if (e->fmt->json) {
-                mod_log_format_json(r, &s);
-            } else {
-                mod_log_format_text(r, &s, e->fmt);
-            }
-            mod_log_put(&s, "\n", 1);
-            last = e->fmt;
-        }
-
-        mod_log_write(e->file, s.p, s.len);
-    }
-
-    return CAIRN_OK;
-}
-
-
-/*
- * SIGUSR1: writes what is buffered to the old file, then opens the path
- * again.  The master does it too, so workers it starts later inherit the
- * new file.
- */
-static int
-mod_log_reopen_logs(cairn_server_t *s)
-{
-    mod_log_conf_t  *srv;
-    mod_log_file_t  *f;
-
-    srv = cairn_server_conf(s, &mod_log_module);
-    if (srv == NULL) {
-        return CAIRN_OK;
-    }
-
-    for (f = srv->files; f != NULL; f = f->next) {
-        mod_log_flush(f);
-        mod_log_reopen(f);
-    }
-
-    return CAIRN_OK;
 }
