@@ -70,7 +70,6 @@ typedef struct {
 } mod_metrics_status_t;
 
 
-static int mod_metrics_register(cairn_module_t *m);
 static int mod_metrics_handler(cairn_request_t *r);
 static void *mod_metrics_create_conf(cairn_arena_t *a);
 static int mod_metrics_exposition(cairn_request_t *r);
@@ -99,6 +98,12 @@ static const cairn_directive_t  mod_metrics_directives[] = {
 };
 
 
+static const cairn_hook_decl_t  mod_metrics_hooks[] = {
+    CAIRN_HOOK_HANDLER(mod_metrics_handler, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_END
+};
+
+
 CAIRN_MODULE(metrics) = {
     CAIRN_MODULE_HEADER,            /* magic, ABI major/minor, size */
     .name           = "metrics",
@@ -106,16 +111,8 @@ CAIRN_MODULE(metrics) = {
     .description    = "Prometheus metrics and a status page",
     .directives     = mod_metrics_directives,
     .create_conf    = mod_metrics_create_conf,  /* no merge: declared above */
-    .register_hooks = mod_metrics_register,
+    .hooks          = mod_metrics_hooks,
 };
-
-
-static int
-mod_metrics_register(cairn_module_t *m)
-{
-    return cairn_hook_handler(m, mod_metrics_handler, CAIRN_ORDER_MIDDLE, 0,
-                              NULL, NULL);
-}
 
 
 /*
