@@ -45,10 +45,10 @@
  *             ResourceAutoCreate, VersionColumn, FieldFromUser,
  *             RestTemplate, MaxBodySize, RestIdempotency,
  *             RestIdempotencyTable, RestIdempotencyTTL; see README.md)
- * Hooks:      post_config (LAST), worker_init (LAST), worker_exit,
- *             handler (MIDDLE), response (FIRST)
+ * Hooks:      post_config (LAST), worker_init (LAST), worker_exit
+ *             (MIDDLE), handler (MIDDLE), response (FIRST)
  *
- * This file holds the configuration and registers the hooks.  The
+ * This file holds the configuration and declares the hooks.  The
  * handler and the answers are in rest_handler.c, the job that talks to
  * the database in rest_job.c, the check of the tables at worker start in
  * rest_boot.c; mod_rest.h is what they share.  rest_decl.c, rest_json.c
@@ -72,8 +72,16 @@ typedef struct {
     mod_rest_oa_t       *openapi;
 } mod_rest_conf_t;
 
+/* What post_config gathers from every scope. */
+typedef struct {
+    cairn_server_t      *s;
+    rest_resource_t    **list;
+    size_t               n;
+    size_t               cap;
+    mod_rest_oa_t       *oas;
+} mod_rest_collect_t;
 
-static int mod_rest_register(cairn_module_t *m);
+
 static void *mod_rest_create_conf(cairn_arena_t *a);
 static const char *mod_rest_set_resource(cairn_cmd_t *cmd, void *conf,
                                          int argc, char **argv);
@@ -155,6 +163,18 @@ static const char *const  mod_rest_defaults[] = {
 };
 
 
+static const cairn_hook_decl_t  mod_rest_hooks[] = {
+    CAIRN_HOOK_HANDLER(mod_rest_handler, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_INIT(mod_rest_worker_init, CAIRN_ORDER_LAST),
+    CAIRN_HOOK_WORKER_EXIT(mod_rest_worker_exit, CAIRN_ORDER_MIDDLE),
+    /* First, so that later RESPONSE hooks (compression) see the
+     * envelope. */
+    CAIRN_HOOK_RESPONSE(mod_rest_response, CAIRN_ORDER_FIRST),
+    CAIRN_HOOK_POST_CONFIG(mod_rest_post_config, CAIRN_ORDER_LAST),
+    CAIRN_HOOK_END
+};
+
+
 CAIRN_MODULE(rest) = {
     CAIRN_MODULE_HEADER,
     .name           = "rest",
@@ -162,8 +182,8 @@ CAIRN_MODULE(rest) = {
     .description    = "REST resources over database tables",
     .directives     = mod_rest_directives,
     .create_conf    = mod_rest_create_conf,
-    .register_hooks = mod_rest_register,
     .directive_defaults = mod_rest_defaults,
+    .hooks          = mod_rest_hooks,
 };
 
 /* Every resource of the configuration, for the check at worker start. */
@@ -171,47 +191,61 @@ rest_resource_t  **mod_rest_all;
 size_t            mod_rest_nall;
 
 
+/* ------------------------------------------------------------------ */
+/* post_config: databases exist, OpenAPI documents                    */
+/* ------------------------------------------------------------------ */
+
 static int
-mod_rest_register(cairn_module_t *m)
+mod_rest_post_config(cairn_server_t *s)
 {
-    if (cairn_hook_handler(m, mod_rest_handler, CAIRN_ORDER_MIDDLE, 0,
-                           NULL, NULL) != CAIRN_OK)
-    {
+    mod_rest_collect_t   col;
+    mod_rest_oa_t       *oa;
+    const char          *err;
+    json_t              *doc;
+    char                *text;
+
+    memset(&col, 0, sizeof(col));
+    col.s = s;
+
+    err = cairn_server_each_conf(s, &mod_rest_module, mod_rest_collect,
+                                 &col);
+    if (err != NULL) {
+        cairn_log_error(NULL, 0, "%s", err);
         return CAIRN_ERROR;
     }
+    mod_rest_all = col.list;
+    mod_rest_nall = col.n;
 
-    if (cairn_hook_worker_init(m, mod_rest_worker_init, CAIRN_ORDER_LAST, 0,
-                               NULL, NULL) != CAIRN_OK
-        || cairn_hook_worker_exit(m, mod_rest_worker_exit, CAIRN_ORDER_MIDDLE,
-                                  0, NULL, NULL) != CAIRN_OK)
-    {
-        return CAIRN_ERROR;
+    for (oa = col.oas; oa != NULL; oa = oa->next) {
+        doc = rest_openapi((const rest_resource_t *const *) col.list, col.n,
+                           "cairn REST API");
+        text = doc != NULL ? json_dumps(doc, JSON_INDENT(2)
+                                        | JSON_SORT_KEYS) : NULL;
+        json_decref(doc);
+        if (text == NULL) {
+            cairn_log_error(NULL, 0, "RestOpenAPI %s: cannot build the "
+                            "document", oa->path);
+            return CAIRN_ERROR;
+        }
+        oa->len = strlen(text);
+        oa->doc = cairn_arena_memdup(cairn_server_arena(s), text,
+                                     oa->len + 1);
+        free(text);
     }
 
-    /* First, so that later RESPONSE hooks (compression) see the
-     * envelope. */
-    if (cairn_hook_response(m, mod_rest_response, CAIRN_ORDER_FIRST, 0,
-                            NULL, NULL) != CAIRN_OK)
-    {
-        return CAIRN_ERROR;
-    }
-
-    return cairn_hook_post_config(m, mod_rest_post_config,
-                                  CAIRN_ORDER_LAST, 0, NULL, NULL);
+    return CAIRN_OK;
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                      */
+/* ------------------------------------------------------------------ */
 
 static void *
 mod_rest_create_conf(cairn_arena_t *a)
 {
     return cairn_arena_calloc(a, sizeof(mod_rest_conf_t));
 }
-
-
-/* ------------------------------------------------------------------ */
-/* Directives                                                         */
-/* ------------------------------------------------------------------ */
-
 /* <Resource /path>: defaults, two routes, then the body. */
 static const char *
 mod_rest_set_resource(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
@@ -294,8 +328,6 @@ mod_rest_set_resource(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
      * whole declaration. */
     return cairn_cmd_section(cmd, mod_rest_resource_directives, res);
 }
-
-
 static const char *
 mod_rest_set_openapi(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 {
@@ -326,8 +358,6 @@ mod_rest_set_openapi(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 
     return NULL;
 }
-
-
 /* Table, Key, VersionColumn, FieldFromUser: an identifier. */
 static const char *
 mod_rest_set_ident(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
@@ -357,15 +387,11 @@ mod_rest_set_ident(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 
     return NULL;
 }
-
-
 static const char *
 mod_rest_set_field(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 {
     return rest_field_add(cairn_cmd_arena(cmd), conf, argc, argv);
 }
-
-
 static const char *
 mod_rest_set_methods(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 {
@@ -384,21 +410,6 @@ mod_rest_set_methods(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 
     return NULL;
 }
-
-
-/* ------------------------------------------------------------------ */
-/* post_config: databases exist, OpenAPI documents                    */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-    cairn_server_t      *s;
-    rest_resource_t    **list;
-    size_t               n;
-    size_t               cap;
-    mod_rest_oa_t       *oas;
-} mod_rest_collect_t;
-
-
 static const char *
 mod_rest_collect(void *conf, const char *where, void *data)
 {
@@ -465,46 +476,4 @@ mod_rest_collect(void *conf, const char *where, void *data)
     }
 
     return NULL;
-}
-
-
-static int
-mod_rest_post_config(cairn_server_t *s)
-{
-    mod_rest_collect_t   col;
-    mod_rest_oa_t       *oa;
-    const char          *err;
-    json_t              *doc;
-    char                *text;
-
-    memset(&col, 0, sizeof(col));
-    col.s = s;
-
-    err = cairn_server_each_conf(s, &mod_rest_module, mod_rest_collect,
-                                 &col);
-    if (err != NULL) {
-        cairn_log_error(NULL, 0, "%s", err);
-        return CAIRN_ERROR;
-    }
-    mod_rest_all = col.list;
-    mod_rest_nall = col.n;
-
-    for (oa = col.oas; oa != NULL; oa = oa->next) {
-        doc = rest_openapi((const rest_resource_t *const *) col.list, col.n,
-                           "cairn REST API");
-        text = doc != NULL ? json_dumps(doc, JSON_INDENT(2)
-                                        | JSON_SORT_KEYS) : NULL;
-        json_decref(doc);
-        if (text == NULL) {
-            cairn_log_error(NULL, 0, "RestOpenAPI %s: cannot build the "
-                            "document", oa->path);
-            return CAIRN_ERROR;
-        }
-        oa->len = strlen(text);
-        oa->doc = cairn_arena_memdup(cairn_server_arena(s), text,
-                                     oa->len + 1);
-        free(text);
-    }
-
-    return CAIRN_OK;
 }
