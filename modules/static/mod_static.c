@@ -9,7 +9,8 @@
  *             StaticFileETag on|off          any scope  default on
  *             StaticCacheMaxFileSize SIZE    any scope  default 64k
  *             StaticCacheEntries N           server     default 1024
- * Hooks:      post_config, worker_init, worker_exit, handler (LAST)
+ * Hooks:      post_config (MIDDLE), worker_init (MIDDLE), worker_exit
+ *             (MIDDLE), handler (LAST)
  *
  * GET and HEAD only.  Files are opened with openat2(2) relative to a
  * directory descriptor of the document root, which enforces the symlink
@@ -43,7 +44,6 @@
 
 
 static void *mod_static_create_conf(cairn_arena_t *a);
-static int mod_static_register(cairn_module_t *m);
 static int mod_static_post_config(cairn_server_t *s);
 static int mod_static_worker_init(cairn_server_t *s);
 static int mod_static_worker_exit(cairn_server_t *s);
@@ -102,14 +102,24 @@ static const char *const  mod_static_defaults[] = {
 };
 
 
+static const cairn_hook_decl_t  mod_static_hooks[] = {
+    CAIRN_HOOK_POST_CONFIG(mod_static_post_config, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_INIT(mod_static_worker_init, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_EXIT(mod_static_worker_exit, CAIRN_ORDER_MIDDLE),
+    /* Last: routes and other handlers of the same location go first. */
+    CAIRN_HOOK_HANDLER(mod_static_handler, CAIRN_ORDER_LAST),
+    CAIRN_HOOK_END
+};
+
+
 CAIRN_MODULE(static) = {
     CAIRN_MODULE_HEADER,
     .version        = CAIRN_VERSION,
     .description    = "files under DocumentRoot",
     .directives     = mod_static_directives,
     .create_conf    = mod_static_create_conf,
-    .register_hooks = mod_static_register,
     .directive_defaults = mod_static_defaults,
+    .hooks          = mod_static_hooks,
 };
 
 
@@ -117,28 +127,6 @@ CAIRN_MODULE(static) = {
 mod_static_mime_t          *mod_static_mime;
 
 static const char          *mod_static_default_index[] = { "index.html" };
-
-
-
-static int
-mod_static_register(cairn_module_t *m)
-{
-    if (cairn_hook_post_config(m, mod_static_post_config, CAIRN_ORDER_MIDDLE,
-                               0, NULL, NULL) != CAIRN_OK
-        || cairn_hook_worker_init(m, mod_static_worker_init,
-                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
-           != CAIRN_OK
-        || cairn_hook_worker_exit(m, mod_static_worker_exit,
-                                  CAIRN_ORDER_MIDDLE, 0, NULL, NULL)
-           != CAIRN_OK)
-    {
-        return CAIRN_ERROR;
-    }
-
-    /* Last: routes and other handlers of the same location go first. */
-    return cairn_hook_handler(m, mod_static_handler, CAIRN_ORDER_LAST, 0,
-                              NULL, NULL);
-}
 
 
 static int
@@ -319,6 +307,25 @@ mod_static_handler(cairn_request_t *r)
 }
 
 
+static void *
+mod_static_create_conf(cairn_arena_t *a)
+{
+    mod_static_conf_t  *conf;
+
+    conf = cairn_arena_calloc(a, sizeof(*conf));
+
+    conf->index.n = 1;
+    conf->index.v = mod_static_default_index;
+    conf->dotfiles = 0;
+    conf->symlinks = MOD_STATIC_LINKS_INSIDE;
+    conf->etag = 1;
+    conf->cache_max_bytes = 64 * 1024;
+    conf->cache_entries = 1024;
+
+    return conf;
+}
+
+
 /* DirectoryIndex: CUSTOM so that a name with a '/' fails with file:line. */
 static const char *
 mod_static_set_index(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
@@ -404,25 +411,6 @@ mod_static_set_charset(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     c->charset = argv[0];
 
     return NULL;
-}
-
-
-static void *
-mod_static_create_conf(cairn_arena_t *a)
-{
-    mod_static_conf_t  *conf;
-
-    conf = cairn_arena_calloc(a, sizeof(*conf));
-
-    conf->index.n = 1;
-    conf->index.v = mod_static_default_index;
-    conf->dotfiles = 0;
-    conf->symlinks = MOD_STATIC_LINKS_INSIDE;
-    conf->etag = 1;
-    conf->cache_max_bytes = 64 * 1024;
-    conf->cache_entries = 1024;
-
-    return conf;
 }
 
 
