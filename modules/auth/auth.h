@@ -140,9 +140,11 @@ EVP_PKEY *mod_auth_jwt_load_pubkey(const char *path, char *err,
  * "alg" is the one the configured key allows (HS256 for the secret,
  * RS256 or ES256 by the public key's type: the header never chooses a
  * key), the signature, then the claims: "exp" and "nbf" against now with
- * the leeway, "iss" and "aud" when configured.  On success returns the
- * claims object (a new reference) and sets *payload to the claims text
- * in a; returns NULL with a short reason in *why otherwise.
+ * the leeway ("exp", "nbf" and "iat" must be numbers of seconds from 0
+ * to the end of year 9999), "iss" and "aud" when configured.  On
+ * success returns the claims object (a new reference) and sets *payload
+ * to the claims text in a; returns NULL with a short reason in *why
+ * otherwise.
  */
 json_t *mod_auth_jwt_verify(cairn_arena_t *a, const mod_auth_jwt_keys_t *k,
                             const char *token, int64_t now,

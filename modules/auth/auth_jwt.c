@@ -25,6 +25,10 @@
 /* The shortest HS256 secret accepted (RFC 7518 3.2: the hash size). */
 #define MOD_AUTH_HMAC_MIN       32
 
+/* The latest time claim accepted: 9999-12-31T23:59:59Z.  A claim is a
+ * number of seconds in [0, this]; beyond it the token is malformed. */
+#define MOD_AUTH_JWT_TIME_MAX   INT64_C(253402300799)
+
 
 static int mod_auth_jwt_sig_ok(const mod_auth_jwt_keys_t *k, const char *alg,
                                const char *input, size_t inlen,
@@ -39,6 +43,7 @@ static json_t *mod_auth_jwt_json(cairn_arena_t *a, const char *seg,
                                  size_t len, const char **text);
 static int mod_auth_jwt_time(const json_t *claims, const char *name,
                              int64_t *out);
+static int64_t mod_auth_jwt_add(int64_t t, int64_t leeway_s);
 static int mod_auth_jwt_aud_ok(const mod_auth_jwt_keys_t *k,
                                const json_t *aud);
 
@@ -248,7 +253,7 @@ mod_auth_jwt_verify(cairn_arena_t *a, const mod_auth_jwt_keys_t *k,
     case -1:
         goto bad;
     case 1:
-        if (now >= t + k->leeway_s) {
+        if (now >= mod_auth_jwt_add(t, k->leeway_s)) {
             *why = "JWT expired";
             goto fail;
         }
@@ -261,13 +266,18 @@ mod_auth_jwt_verify(cairn_arena_t *a, const mod_auth_jwt_keys_t *k,
     case -1:
         goto bad;
     case 1:
-        if (now + k->leeway_s < t) {
+        if (mod_auth_jwt_add(now, k->leeway_s) < t) {
             *why = "JWT not yet valid";
             goto fail;
         }
         break;
     default:
         break;
+    }
+
+    /* "iat" is not compared with now, but it must be a time too. */
+    if (mod_auth_jwt_time(claims, "iat", &t) == -1) {
+        goto bad;
     }
 
     if (k->issuer != NULL) {
@@ -304,11 +314,16 @@ fail:
 }
 
 
-/* 1 with the time in *out, 0 when absent, -1 when not a number. */
+/*
+ * 1 with the time in *out, 0 when absent, -1 when not a NumericDate in
+ * [0, MOD_AUTH_JWT_TIME_MAX]: negative, too large, NaN or not a number.
+ * A fraction (RFC 7519 allows one) is dropped.
+ */
 static int
 mod_auth_jwt_time(const json_t *claims, const char *name, int64_t *out)
 {
     const json_t  *v;
+    json_int_t     i;
     double         d;
 
     v = json_object_get(claims, name);
@@ -316,18 +331,37 @@ mod_auth_jwt_time(const json_t *claims, const char *name, int64_t *out)
         return 0;
     }
     if (json_is_integer(v)) {
-        *out = (int64_t) json_integer_value(v);
+        i = json_integer_value(v);
+        if (i < 0 || i > MOD_AUTH_JWT_TIME_MAX) {
+            return -1;
+        }
+        *out = (int64_t) i;
         return 1;
     }
     if (json_is_real(v)) {
         d = json_real_value(v);
-        if (d > -9.0e15 && d < 9.0e15) {
-            *out = (int64_t) d;
-            return 1;
+        if (!(d >= 0.0 && d <= (double) MOD_AUTH_JWT_TIME_MAX)) {
+            return -1;
         }
+        *out = (int64_t) d;
+        return 1;
     }
 
     return -1;
+}
+
+
+/* t + leeway_s, saturated at the ends of int64_t instead of wrapping. */
+static int64_t
+mod_auth_jwt_add(int64_t t, int64_t leeway_s)
+{
+    int64_t  sum;
+
+    if (__builtin_add_overflow(t, leeway_s, &sum)) {
+        return leeway_s > 0 ? INT64_MAX : INT64_MIN;
+    }
+
+    return sum;
 }
 
 

@@ -541,6 +541,13 @@ def test_bearer_tokens_and_jwt():
         "bad base64": k.jwt("HS256", **good).replace(".", ".*", 1),
         "two segments": ".".join(k.jwt("HS256", **good).split(".")[:2]),
         "four segments": k.jwt("HS256", **good) + ".e30",
+        # Time claims that would overflow exp + leeway, or make no sense.
+        "exp INT64_MAX": k.jwt("HS256", **dict(good, exp=2 ** 63 - 1)),
+        "exp INT64_MAX - 1": k.jwt("HS256", **dict(good, exp=2 ** 63 - 2)),
+        "exp 1e300": k.jwt("HS256", **dict(good, exp=1e300)),
+        "exp -1": k.jwt("HS256", **dict(good, exp=-1)),
+        "nbf INT64_MIN": k.jwt("HS256", **dict(good, nbf=-2 ** 63)),
+        "iat INT64_MAX": k.jwt("HS256", **dict(good, iat=2 ** 63 - 1)),
     }
     t = k.jwt("HS256", **good)
     h, p, sig = t.split(".")

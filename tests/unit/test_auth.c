@@ -585,6 +585,76 @@ START_TEST(jwt_public_keys)
 END_TEST
 
 
+/* Signs a payload with the A.1 key. */
+static const char *
+a1_token(const char *payload)
+{
+    return make_token("{\"alg\":\"HS256\"}", payload, NULL, a1_key, 64);
+}
+
+
+/* Time claims near the ends of int64_t neither overflow (UBSan would
+ * abort here) nor pass: they are outside [0, year 9999]. */
+START_TEST(jwt_time_range)
+{
+    json_t      *c;
+    const char  *why;
+    size_t       i;
+
+    const char  *bad[] = {
+        "{\"exp\":9223372036854775807}",
+        "{\"exp\":9223372036854775806}",
+        "{\"exp\":1e300}",
+        "{\"exp\":-1}",
+        "{\"exp\":-1.5}",
+        "{\"exp\":253402300800}",
+        "{\"exp\":\"2000\"}",
+        "{\"exp\":null}",
+        "{\"nbf\":-9223372036854775808}",
+        "{\"nbf\":9223372036854775807}",
+        "{\"nbf\":-1e300}",
+        "{\"iat\":9223372036854775807}",
+        "{\"iat\":-1}",
+        "{\"iat\":true}",
+    };
+
+    a1_keys.leeway_s = 60;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(verify(&a1_keys, a1_token(bad[i]), 1000, &why) == NULL,
+                      "%s accepted", bad[i]);
+        ck_assert_str_eq(why, "bad JWT claims");
+    }
+
+    /* The largest time accepted, and a fraction, with the leeway. */
+    c = verify(&a1_keys, a1_token("{\"exp\":253402300799,\"nbf\":0,"
+                                  "\"iat\":0}"), 1000, &why);
+    ck_assert_msg(c != NULL, "%s", why);
+    json_decref(c);
+    c = verify(&a1_keys, a1_token("{\"exp\":1000.5}"), 1059, &why);
+    ck_assert_msg(c != NULL, "%s", why);
+    json_decref(c);
+    ck_assert_ptr_null(verify(&a1_keys, a1_token("{\"exp\":1000.5}"), 1060,
+                              &why));
+    ck_assert_str_eq(why, "JWT expired");
+
+    /* A leeway or clock at the ends of int64_t saturates, not wraps. */
+    a1_keys.leeway_s = INT64_MAX;
+    c = verify(&a1_keys, a1_token("{\"exp\":253402300799,"
+                                  "\"nbf\":253402300799}"), INT64_MAX - 1,
+               &why);
+    ck_assert_msg(c != NULL, "%s", why);
+    json_decref(c);
+    a1_keys.leeway_s = 0;
+    ck_assert_ptr_null(verify(&a1_keys, a1_token("{\"exp\":253402300799}"),
+                              INT64_MAX, &why));
+    ck_assert_str_eq(why, "JWT expired");
+    ck_assert_ptr_null(verify(&a1_keys, a1_token("{\"nbf\":0}"),
+                              INT64_MIN, &why));
+    ck_assert_str_eq(why, "JWT not yet valid");
+}
+END_TEST
+
+
 START_TEST(jwt_secret_file)
 {
     unsigned char  *secret;
@@ -821,6 +891,7 @@ auth_suite(void)
         { "jwt_rfc7515_a1", jwt_rfc7515_a1, 1 },
         { "jwt_malformed", jwt_malformed, 1 },
         { "jwt_public_keys", jwt_public_keys, 0 },
+        { "jwt_time_range", jwt_time_range, 1 },
         { "jwt_secret_file", jwt_secret_file, 0 },
         { "require_ip", require_ip, 0 },
         { "require_parse_errors", require_parse_errors, 0 },
