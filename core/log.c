@@ -2,7 +2,10 @@
  * core/log.c: the error log.
  *
  * One line per message, written with a single write(2) so lines from
- * several processes sharing the file never interleave (O_APPEND).  The
+ * several processes sharing the file never interleave (O_APPEND).  A
+ * control byte in a message (a newline in a decoded request path, say)
+ * is written as \xNN, so that nothing a client sends can start a line
+ * of its own.  The
  * error log is rare by design, so plain blocking writes are acceptable;
  * the access log (mod_log) is the buffered one.
  */
@@ -112,6 +115,54 @@ void
 cairn__log_set_json(int json)
 {
     cairn_log_json = json;
+}
+
+
+/*
+ * Rewrites the control bytes (below 0x20, and 0x7f) of line[from, n) as
+ * \xNN, keeping the result within cap bytes and never cutting an
+ * escape; returns the new length.
+ */
+static size_t
+log_escape_controls(char *line, size_t from, size_t n, size_t cap)
+{
+    static const char  hex[] = "0123456789abcdef";
+    char                tmp[4096];
+    size_t              i, w, room;
+    unsigned char       c;
+
+    for (i = from; i < n; i++) {
+        c = (unsigned char) line[i];
+        if (c < 0x20 || c == 0x7f) {
+            break;
+        }
+    }
+    if (i == n) {
+        return n;
+    }
+
+    room = cap - from < sizeof(tmp) ? cap - from : sizeof(tmp);
+    w = 0;
+    for (i = from; i < n; i++) {
+        c = (unsigned char) line[i];
+        if (c >= 0x20 && c != 0x7f) {
+            if (w + 1 > room) {
+                break;
+            }
+            tmp[w++] = (char) c;
+            continue;
+        }
+        if (w + 4 > room) {
+            break;
+        }
+        tmp[w++] = '\\';
+        tmp[w++] = 'x';
+        tmp[w++] = hex[c >> 4];
+        tmp[w++] = hex[c & 0x0f];
+    }
+    memcpy(line + from, tmp, w);
+
+    return from + w;
 }
 
 
@@ -313,6 +364,10 @@ cairn_logv(cairn_request_t *r, cairn_log_level_t level, int err,
         if (k > 0) {
             n += ((size_t) k < cap - n) ? (size_t) k : cap - n - 1;
         }
+    }
+
+    if (!cairn_log_json) {
+        n = log_escape_controls(line, msg_at, n, cap);
     }
 
     if (cairn_log_json) {

@@ -230,6 +230,35 @@ def test_traversal_symlink_policies():
         s.stop()
 
 
+@test
+def test_error_log_injection():
+    """A decoded path may hold a newline (%0a); when a module logs it
+    (mod_static's 403 for a directory it may not search), the error log
+    shows \\x0a and no line of the client's making."""
+    user = "User nobody\n" if os.geteuid() == 0 else ""
+    s = Server(conf=user, modules=("static",))
+    s.write("index.html", INDEX)
+    s.write("priv/x", "x\n")
+    # The worker (nobody, when started as root) may search the
+    # directories down to the root but not priv.
+    for d in (s.tmp, s.docroot):
+        os.chmod(d, 0o755)
+    os.chmod(os.path.join(s.docroot, "index.html"), 0o644)
+    os.chmod(os.path.join(s.docroot, "priv"), 0)
+    s.start()
+    forged = "2001-01-01T00:00:00.000Z [notice] forged line"
+    with Flat(s, "log injection"):
+        status, got = get_raw(s, "/priv/x%0a" + forged.replace(" ", "%20")
+                              + "%0d%0a%1b[31m")
+        eq(status, 403, "GET /priv/x with a newline")
+        line = s.wait_log(r"open\(.*/priv/x")
+        contains(s.log(), "/priv/x\\x0a2001-01-01T00:00:00.000Z [notice] "
+                 "forged line\\x0d\\x0a\\x1b[31m", "the error log")
+        for ln in s.log().splitlines():
+            check(not ln.startswith("2001-"), "a forged line: %r" % ln)
+    os.chmod(os.path.join(s.docroot, "priv"), 0o755)
+
+
 # ----------------------------------------------------------------------
 # Request smuggling (the core's HTTP/1.1 parser)
 # ----------------------------------------------------------------------
