@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -19,6 +20,9 @@
 
 static void mod_log_file_close(void *data);
 static void mod_log_write_out(mod_log_file_t *f, const char *p, size_t n);
+static void mod_log_write_failed(mod_log_file_t *f, int err, size_t n);
+static void mod_log_write_resumed(mod_log_file_t *f);
+static time_t mod_log_now(void);
 
 
 /* The worker's state: its generation's files and the flush timer. */
@@ -89,7 +93,6 @@ mod_log_reopen(mod_log_file_t *f)
         return;
     }
     close(fd);
-    f->failing = 0;
 }
 
 
@@ -104,7 +107,7 @@ mod_log_flush(mod_log_file_t *f)
 }
 
 
-/* Writes n bytes to the file, reporting the first of a run of errors. */
+/* Writes n bytes to the file; errors go to mod_log_write_failed. */
 static void
 mod_log_write_out(mod_log_file_t *f, const char *p, size_t n)
 {
@@ -117,17 +120,73 @@ mod_log_write_out(mod_log_file_t *f, const char *p, size_t n)
             if (errno == EINTR) {
                 continue;
             }
-            if (!f->failing) {
-                cairn_log_error(NULL, errno, "write() to the access log "
-                                "\"%s\" failed: lines lost", f->path);
-                f->failing = 1;
-            }
+            mod_log_write_failed(f, errno, left);
             return;
         }
         p += done;
         left -= (size_t) done;
-        f->failing = 0;
     }
+
+    /* Only a whole buffer written is a recovery: on a disk that is full
+     * again at once, a short write is followed by a failure. */
+    if (left == 0 && f->failing) {
+        mod_log_write_resumed(f);
+    }
+}
+
+
+/*
+ * A failed write is logged at most once per MOD_LOG_ERROR_INTERVAL
+ * seconds for the file, with the bytes lost since the failures began: a
+ * full disk would otherwise add a line to the error log (maybe on the
+ * same disk) for every buffer of every worker.
+ */
+static void
+mod_log_write_failed(mod_log_file_t *f, int err, size_t n)
+{
+    time_t  now = mod_log_now();
+    int     was_failing = f->failing;
+
+    f->failing = 1;
+    f->lost += n;
+
+    if (f->reported_once && now - f->reported < MOD_LOG_ERROR_INTERVAL) {
+        return;
+    }
+
+    if (!was_failing) {
+        cairn_log_error(NULL, err, "write() to the access log \"%s\" "
+                        "failed: lines lost", f->path);
+    } else {
+        cairn_log_error(NULL, err, "write() to the access log \"%s\" "
+                        "still failing: %zu bytes of lines lost so far",
+                        f->path, f->lost);
+    }
+
+    f->reported_once = 1;
+    f->reported = now;
+}
+
+
+/* The first write that succeeds after a run of failures says so. */
+static void
+mod_log_write_resumed(mod_log_file_t *f)
+{
+    cairn_log_notice(NULL, "the access log \"%s\" is written again; "
+                     "%zu bytes of lines were lost", f->path, f->lost);
+    f->failing = 0;
+    f->lost = 0;
+}
+
+
+static time_t
+mod_log_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec;
 }
 
 

@@ -22,6 +22,9 @@
 /* The buffer of a file, in a worker. */
 #define MOD_LOG_BUFFER_SIZE     (64 * 1024)
 
+/* Seconds between two error log lines about the same failing file. */
+#define MOD_LOG_ERROR_INTERVAL  60
+
 /* What a format item writes. */
 typedef enum {
     MOD_LOG_LITERAL = 0,
@@ -63,7 +66,10 @@ typedef struct mod_log_file_s  mod_log_file_t;
 struct mod_log_file_s {
     const char      *path;
     int              fd;
-    int              failing;   /* a write error was logged already */
+    int              failing;   /* the last write failed */
+    int              reported_once;
+    time_t           reported;  /* when a failure was last logged */
+    size_t           lost;      /* bytes lost in this run of failures */
     char            *buf;
     size_t           len;
     mod_log_file_t  *next;
