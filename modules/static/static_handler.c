@@ -360,7 +360,9 @@ mod_static_redirect(cairn_request_t *r, const char *path)
 }
 
 
-/* The status for a failed open of rel: 404, 403 or 500. */
+/* The status for a failed open of rel: 404, 403, 503 when the process
+ * or the system is out of descriptors or memory (it passes, so the
+ * client is told to retry), or 500. */
 int
 mod_static_status(cairn_request_t *r, mod_static_root_t *root,
                   const char *rel, int err)
@@ -378,6 +380,13 @@ mod_static_status(cairn_request_t *r, mod_static_root_t *root,
     case EPERM:
         cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
         return 403;
+
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
+        cairn_response_header_set(r, "Retry-After", "1");
+        return 503;
 
     default:
         cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
