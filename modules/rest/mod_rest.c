@@ -32,9 +32,10 @@
  * application/json (or HTML through a ("render", "template") provider
  * when the resource names a RestTemplate and the client prefers it).
  * Statements are prepared with parameters; identifiers come only from
- * the configuration.  Every write is atomic: POST, PUT and DELETE are
- * one statement each (a transaction of its own), PATCH an explicit
- * transaction around SELECT ... FOR UPDATE and UPDATE; the version column
+ * the configuration.  Every write is atomic: POST and DELETE are one
+ * statement each (a transaction of its own), PUT an explicit transaction
+ * around UPDATE and reading the row back, PATCH one around SELECT ...
+ * FOR UPDATE, UPDATE and reading back; the version column
  * makes the ETag and the If-Match check part of the write (UPDATE ...
  * WHERE key = ? AND version = ?).
  *

@@ -171,15 +171,20 @@ mod_rest_start(mod_rest_job_t *job)
 
     job->step = MOD_REST_S_WRITE;
 
-    if (job->method != CAIRN_METHOD_PATCH) {
-        /* POST, PUT and DELETE write with one statement, a transaction
-         * of its own (autocommit), the If-Match check in its WHERE. */
+    if (job->method != CAIRN_METHOD_PATCH
+        && job->method != CAIRN_METHOD_PUT)
+    {
+        /* POST and DELETE write with one statement, a transaction of
+         * its own (autocommit), the If-Match check in its WHERE; POST
+         * gets its row back from the INSERT itself. */
         mod_rest_step(job, NULL);
         return;
     }
 
-    /* PATCH reads the row FOR UPDATE, merges and writes it back: one
-     * explicit transaction. */
+    /* PATCH reads the row FOR UPDATE, merges and writes it back; PUT
+     * writes it and reads it back under the lock of its UPDATE, so that
+     * its answer (and ETag) is its own write, not one committed by
+     * another client in between: one explicit transaction each. */
     if (job->db->begin(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
         mod_rest_finish(job, 503, "the database is not available", NULL);
         return;
