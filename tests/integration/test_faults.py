@@ -1,0 +1,592 @@
+"""Faults under load: what the server does when the things under it fail.
+
+With real processes and real clients:
+
+- MariaDB SIGKILLed and restarted under POSTs through mod_rest: every
+  201 has its row, every failure the client was told of has none, and an
+  outcome the client could not see (504 "outcome unknown", a timeout, a
+  lost connection) has at most one; PUTs with If-Match on one row from
+  several clients lose no update across the same crash.  (mod_rest has
+  no batch or multi-row transaction to put through the same.)
+- A worker SIGKILLed under keep-alive and new-connection load: only the
+  connections it held fail, the master replaces it, serving goes on.
+- The access log's disk full: every request is still answered, the
+  error log says so once, and logging resumes when space returns.
+- The worker out of file descriptors (RLIMIT_NOFILE lowered on it):
+  accepting pauses, what needs a descriptor is answered 503, connections
+  it has keep being answered, and service is normal once clients leave.
+- The worker out of address space (RLIMIT_AS): large requests are
+  answered or their connection closed (an allocation that fails aborts
+  the worker, by design), the master replaces the worker once and
+  survives; no crash loop.
+
+A reload storm under load (50 SIGHUPs, zero failed requests) is
+test_reload.py's test_reload_storm.
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from cairntest import (Clients, Conn, ProtocolError, Server, build_request,
+                       check, children_of, contains, eq, main, module_path,
+                       sanitizers, skip, test)
+
+BODY = "fault line\n" * 20
+
+
+def in_ci():
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def static_server(conf="", workers=1, modules=("static",)):
+    s = Server(workers=workers, conf=conf, modules=modules)
+    s.write("f.txt", BODY)
+    return s
+
+
+def wait_for(cond, timeout, what, step=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    check(False, "%s: not within %s s" % (what, timeout))
+
+
+def worker_connections(pid, port):
+    """How many established TCP connections to port the process holds."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return 0
+    n = 0
+    local = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if parts[1] == local and parts[3] == "01" and parts[9] in inodes:
+                n += 1
+    return n
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def prlimit(pid, resource_opt):
+    p = subprocess.run(["prlimit", "--pid", str(pid), resource_opt],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True)
+    eq(p.returncode, 0, "prlimit %s on %d: %s" % (resource_opt, pid,
+                                                   p.stdout))
+
+
+# ----------------------------------------------------------------------
+# MariaDB killed under writes
+# ----------------------------------------------------------------------
+
+FAULTS_TABLE = """
+CREATE TABLE faults (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  tag VARCHAR(64) NOT NULL,
+  n INT,
+  row_version BIGINT NOT NULL DEFAULT 1
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+
+FAULTS = """
+<Resource /faults>
+    Database main
+    Table faults
+    Key id
+    Field id int
+    Field tag string required max=64
+    Field n int
+</Resource>
+"""
+
+_rest = {}
+
+
+def rest():
+    """The file's MariaDB and a cairnd with /faults, made on first use."""
+    if "db" not in _rest:
+        if module_path("rest") is None or module_path("mysql") is None:
+            skip("mod_rest or mod_mysql was not built")
+        from mariadb import have_mariadb
+        if not have_mariadb():
+            check(not in_ci(), "MariaDB (mariadb-server, mariadb-client) "
+                  "is not installed, and CI=true")
+            skip("MariaDB is not installed")
+        from resttest import mariadb
+        _rest["db"] = mariadb([FAULTS_TABLE])
+    from resttest import rest_server
+    s = rest_server(_rest["db"], FAULTS, workers=2,
+                    db_extra="    QueryTimeout 2s\n")
+    return _rest["db"], s
+
+
+def tag_rows(db, prefix):
+    from resttest import APP_DB
+    rows = db.sql("SELECT tag, COUNT(*) FROM faults WHERE tag LIKE '%s%%' "
+                  "GROUP BY tag" % prefix, database=APP_DB)
+    return {t: int(n) for t, n in rows}
+
+
+def json_call(port, method, path, doc, headers=None, timeout=10):
+    """One request on a new connection: (status, headers, parsed body),
+    or raises what the client saw (timeout, reset, closed)."""
+    hc = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        body = json.dumps(doc).encode() if doc is not None else None
+        h = {"Content-Type": "application/json"} if body else {}
+        h.update(headers or {})
+        hc.request(method, path, body=body, headers=h)
+        r = hc.getresponse()
+        data = r.read()
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        return r.status, r, parsed
+    finally:
+        hc.close()
+
+
+def kill_and_restart_db(db, load_s=1.5, down_s=0.5):
+    """SIGKILLs mysqld by its pid in the middle of the load, starts it
+    again on the same data directory and port.  Returns when it answers
+    (the monotonic time then)."""
+    time.sleep(load_s)
+    pid = db.proc.pid
+    os.kill(pid, signal.SIGKILL)
+    db.kill()               # reaps it, removes its socket and pid file
+    time.sleep(down_s)
+    db.start()
+    return time.monotonic()
+
+
+@test
+def test_db_killed_under_posts():
+    db, s = rest()
+    stopping = threading.Event()
+    lock = threading.Lock()
+    outcomes = {}           # tag -> ("ok"|"failed"|"unknown", detail, t)
+
+    def client(k):
+        n = 0
+        while not stopping.is_set():
+            n += 1
+            tag = "post-%d-%d" % (k, n)
+            t0 = time.monotonic()
+            try:
+                status, r, doc = json_call(s.port, "POST", "/faults",
+                                           {"tag": tag, "n": n})
+            except Exception as e:
+                res = ("unknown", "%s: %s" % (type(e).__name__, e), t0)
+            else:
+                if status == 201:
+                    res = ("ok", doc["data"]["id"], t0)
+                elif status == 504:
+                    res = ("unknown", "504", t0)
+                else:
+                    res = ("failed", status, t0)
+                    if status != 503:
+                        res = ("bad", "%d %r" % (status, doc), t0)
+            with lock:
+                outcomes[tag] = res
+            if res[0] != "ok":
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True)
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        back = kill_and_restart_db(db)
+        time.sleep(2.5)
+    finally:
+        stopping.set()
+        for t in threads:
+            t.join(30)
+    rows = tag_rows(db, "post-")
+    kinds = {}
+    for tag, (kind, _, _) in outcomes.items():
+        kinds[kind] = kinds.get(kind, 0) + 1
+    print("# %d POSTs: %s; %d rows" % (len(outcomes), kinds,
+                                       sum(rows.values())))
+    bad = [(t, o) for t, o in outcomes.items() if o[0] == "bad"]
+    check(not bad, "answers other than 201, 503 and 504: %s" % bad[:5])
+    for tag, (kind, detail, _) in sorted(outcomes.items()):
+        n = rows.get(tag, 0)
+        if kind == "ok":
+            eq(n, 1, "rows of %s, acknowledged with 201" % tag)
+        elif kind == "failed":
+            eq(n, 0, "rows of %s, answered %s" % (tag, detail))
+        else:
+            check(n <= 1, "%d rows of %s, outcome unknown (%s)"
+                  % (n, tag, detail))
+    phantoms = sorted(set(rows) - set(outcomes))
+    check(not phantoms, "rows nobody asked for: %s" % phantoms[:10])
+    check(kinds.get("ok", 0) > 20, "too few 201s: %s" % kinds)
+    check(kinds.get("failed", 0) + kinds.get("unknown", 0) > 0,
+          "no POST noticed the database going away: %s" % kinds)
+    after = [t for t, o in outcomes.items() if o[0] == "ok" and o[2] > back]
+    check(after, "no 201 after the database came back")
+    contains(s.log(), "database", "the error log")
+
+
+@test
+def test_db_killed_under_if_match_puts():
+    db, s = rest()
+    status, r, doc = json_call(s.port, "POST", "/faults",
+                               {"tag": "put-start", "n": 0})
+    eq(status, 201, "POST of the row")
+    path = "/faults/%d" % doc["data"]["id"]
+    stopping = threading.Event()
+    lock = threading.Lock()
+    ok = []                 # (version, tag) of each 200
+    unknown = []            # tags whose outcome the client could not see
+    other = {}
+
+    def client(k):
+        n = 0
+        while not stopping.is_set():
+            try:
+                status, r, doc = json_call(s.port, "GET", path, None)
+            except Exception:
+                time.sleep(0.05)
+                continue
+            if status != 200:
+                time.sleep(0.05)
+                continue
+            etag = r.getheader("ETag")
+            n += 1
+            tag = "put-%d-%d" % (k, n)
+            try:
+                status, r, doc = json_call(s.port, "PUT", path,
+                                           {"tag": tag, "n": n},
+                                           headers={"If-Match": etag})
+            except Exception:
+                with lock:
+                    unknown.append(tag)
+                continue
+            with lock:
+                if status == 200:
+                    ok.append((int(r.getheader("ETag").strip('"v')), tag))
+                elif status == 504:
+                    unknown.append(tag)
+                else:
+                    other[status] = other.get(status, 0) + 1
+            if status not in (200, 412):
+                time.sleep(0.05)
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True)
+               for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        kill_and_restart_db(db)
+        time.sleep(2.5)
+    finally:
+        stopping.set()
+        for t in threads:
+            t.join(30)
+    from resttest import APP_DB
+    tag, version = db.sql("SELECT tag, row_version FROM faults WHERE id = %s"
+                          % path.rsplit("/", 1)[1], database=APP_DB)[0]
+    version = int(version)
+    print("# %d PUTs answered 200, %d unknown, others %s; version 1 -> %d"
+          % (len(ok), len(unknown), other, version))
+    check(set(other) <= {412, 503}, "unexpected answers: %s" % other)
+    versions = [v for v, _ in ok]
+    eq(len(versions), len(set(versions)),
+       "distinct versions of the 200s (two writers won from one version)")
+    check(len(ok) > 10, "too few 200s: %d" % len(ok))
+    increments = version - 1
+    check(len(ok) <= increments <= len(ok) + len(unknown),
+          "%d increments of the version for %d 200s and %d unknown "
+          "outcomes" % (increments, len(ok), len(unknown)))
+    last_version, last_tag = max(ok)
+    check(last_version <= version, "a 200 gave version %d, the row has %d"
+          % (last_version, version))
+    if last_version == version:
+        eq(tag, last_tag, "the row's value: that of the last 200")
+    else:
+        check(tag in unknown, "the row has %r at version %d, past the last "
+              "200 (%d), but no unknown outcome wrote it"
+              % (tag, version, last_version))
+
+
+# ----------------------------------------------------------------------
+# A worker killed under load
+# ----------------------------------------------------------------------
+
+@test
+def test_worker_killed_under_load():
+    s = static_server(workers=2)
+    s.expect_fatal = True       # the master logs the death as an error
+    s.start()
+    kids = s.wait_workers(2)
+    clients = Clients(s.port, keepalive=4, fresh=2,
+                      body=BODY.encode()).start()
+    try:
+        time.sleep(1.0)
+        victim = kids[0]
+        # Stopped first, so that it takes no connection between the
+        # count and the kill.
+        os.kill(victim, signal.SIGSTOP)
+        held = worker_connections(victim, s.port)
+        before = clients.total()
+        os.kill(victim, signal.SIGKILL)
+        t0 = time.monotonic()
+        new = wait_for(lambda: [k for k in children_of(s.pid)
+                                if k not in kids], 10, "a new worker")
+        respawn = time.monotonic() - t0
+        time.sleep(1.5)
+    finally:
+        clients.stop()
+    failed = len(clients.failures)
+    print("# worker %d held %d connections; %d of %d requests failed; "
+          "replaced by %d after %.3f s; %d requests after the kill"
+          % (victim, held, failed, clients.total(), new[0], respawn,
+             clients.total() - before))
+    check(failed <= held, "%d requests failed, the killed worker held %d "
+          "connections:\n%s" % (failed, held, clients.describe_failures()))
+    check(respawn < 5.0, "the worker was replaced after %.3f s" % respawn)
+    check(s.alive(), "the master died")
+    eq(len(s.wait_workers(2, exclude=[victim])), 2, "workers")
+    check(clients.total() - before > 50, "serving did not go on: %d "
+          "requests after the kill" % (clients.total() - before))
+    for _ in range(10):
+        eq(s.get("/f.txt").status, 200, "GET after the respawn")
+
+
+# ----------------------------------------------------------------------
+# The access log's disk full
+# ----------------------------------------------------------------------
+
+NOSPACE_RE = r"access log .*No space left on device"
+
+
+def fill(path):
+    """Writes zeros to path until the file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for size in (65536, 4096, 1):
+            while True:
+                try:
+                    os.write(fd, b"\0" * size)
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
+
+
+@test
+def test_access_log_disk_full():
+    if shutil.which("mount") is None:
+        check(not in_ci(), "mount(8) is missing, and CI=true")
+        skip("mount(8) is missing")
+    mnt = tempfile.mkdtemp(prefix="cairn-full.")
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
+                        mnt], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        os.rmdir(mnt)
+        check(not in_ci(), "cannot mount a tmpfs (%s), and CI=true: the "
+              "disk-full test needs root and mount permission"
+              % p.stdout.strip())
+        skip("cannot mount a tmpfs: %s" % p.stdout.strip())
+    log = os.path.join(mnt, "access.log")
+    s = static_server('AccessLog %s "%%r %%s"\n' % log,
+                      modules=("static", "log"))
+    try:
+        s.start()
+        eq(s.get("/f.txt?before").status, 200, "GET before the disk fills")
+        wait_for(lambda: "before" in open(log).read(), 5,
+                 "the first line in the access log")
+        # Crumbs freed one by one while the disk is full: each lets a
+        # write of the log start, and the disk is full again in it.
+        crumbs = []
+        for i in range(4):
+            crumbs.append(os.path.join(mnt, "crumb%d" % i))
+            with open(crumbs[-1], "wb") as f:
+                f.write(b"\0" * 4096)
+        fill(os.path.join(mnt, "filler"))
+        statuses = {}
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < 4.5:
+            n += 1
+            if crumbs and time.monotonic() - t0 > 1.1 * (5 - len(crumbs)):
+                os.unlink(crumbs.pop())
+            st = s.get("/f.txt?full=%d" % n).status
+            statuses[st] = statuses.get(st, 0) + 1
+            time.sleep(0.005)
+        eq(statuses, {200: n}, "statuses while the disk is full")
+        lines = re.findall(NOSPACE_RE, s.log())
+        print("# %d requests on a full disk; %d error log line(s) about it"
+              % (n, len(lines)))
+        eq(len(lines), 1, "error log lines about the full disk (rate "
+           "limited to one a minute)")
+        os.unlink(os.path.join(mnt, "filler"))
+        for i in range(20):
+            eq(s.get("/f.txt?after=%d" % i).status, 200,
+               "GET once space is back")
+        wait_for(lambda: "after=19" in open(log).read(), 5,
+                 "lines in the access log once space is back")
+        s.wait_log(r"access log .* is written again")
+        eq(len(re.findall(NOSPACE_RE, s.log())), 1,
+           "error log lines about the full disk")
+    finally:
+        s.stop()
+        r = subprocess.run(["umount", mnt], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        if r.returncode != 0:
+            subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
+
+# ----------------------------------------------------------------------
+# Out of file descriptors
+# ----------------------------------------------------------------------
+
+def outcome(c, timeout=2.0):
+    try:
+        r = c.request("GET", "/f.txt", timeout=timeout)
+    except (ProtocolError, ConnectionError) as e:
+        return "closed"
+    except OSError:
+        return "no answer"
+    if r.status == 503:
+        eq(r.header("Retry-After"), "1", "Retry-After of a 503")
+    return r.status
+
+
+@test
+def test_out_of_descriptors():
+    s = static_server("KeepAliveTimeout 60s\n")
+    s.start()
+    worker = s.wait_workers(1)[0]
+    old = [s.conn() for _ in range(5)]
+    new = []
+    try:
+        for c in old:
+            eq(c.request("GET", "/f.txt").status, 200, "GET before")
+        limit = fd_count(worker) + 4
+        prlimit(worker, "--nofile=%d:%d" % (limit, limit))
+        for _ in range(30):
+            new.append(Conn(s.port, timeout=2))
+        time.sleep(0.3)
+        seen = {}
+        for c in new[:10]:
+            o = outcome(c, timeout=1.0)
+            seen[o] = seen.get(o, 0) + 1
+        print("# new connections past %d descriptors: %s" % (limit, seen))
+        check(set(seen) <= {200, 503, "closed", "no answer"},
+              "new connections: %s" % seen)
+        check(seen.get("no answer", 0) + seen.get("closed", 0) > 0,
+              "every new connection was served past the limit: %s" % seen)
+        # The connections the worker had are still answered.
+        for round_ in range(2):
+            for c in old:
+                o = outcome(c)
+                check(o in (200, 503), "an existing connection got %r" % o)
+        contains(s.log(), "Too many open files", "the error log")
+    finally:
+        for c in new:
+            c.close()
+    time.sleep(0.5)
+    for c in old:
+        eq(outcome(c), 200, "an existing connection once clients left")
+        c.close()
+    for _ in range(20):
+        eq(s.get("/f.txt").status, 200, "GET once clients left")
+    eq(s.children(), [worker], "workers (none crashed)")
+    check(not re.search(r"signal", s.log()), "signals in the error log:\n%s"
+          % s.log_tail())
+
+
+# ----------------------------------------------------------------------
+# Out of memory
+# ----------------------------------------------------------------------
+
+@test
+def test_out_of_address_space():
+    if sanitizers():
+        # ASan reserves terabytes of shadow memory: an address space
+        # limit kills it before cairnd does anything.
+        skip("an address space limit cannot be combined with ASan")
+    s = static_server("LimitRequestFieldSize 65536\n"
+                      "LimitRequestFields 1000\n"
+                      "LimitRequestBody 64M\n", workers=1)
+    s.expect_fatal = True       # an allocation that fails aborts a worker
+    s.start()
+    worker = s.wait_workers(1)[0]
+    vm = int(re.search(r"VmSize:\s+(\d+)", open(
+        "/proc/%d/status" % worker).read()).group(1)) * 1024
+    prlimit(worker, "--as=%d:%d" % (vm + 2 * 1024 * 1024,
+                                    vm + 2 * 1024 * 1024))
+    seen = {}
+    conns = []
+    big = [("X-Big-%d" % j, "v" * 60000) for j in range(300)]
+    for i in range(40):
+        try:
+            c = Conn(s.port, timeout=5)
+            conns.append(c)
+            if i % 2:
+                c.send(build_request("GET", "/f.txt", big))
+            else:
+                c.send(build_request("POST", "/f.txt",
+                                     body=b"x" * (8 << 20)))
+        except OSError:
+            seen["closed"] = seen.get("closed", 0) + 1
+    for c in conns:
+        try:
+            st = c.read_response().status
+        except (ProtocolError, ConnectionError):
+            st = "closed"
+        except OSError:
+            st = "no answer"
+        seen[st] = seen.get(st, 0) + 1
+        c.close()
+    print("# under RLIMIT_AS of VmSize + 2 MiB: %s" % seen)
+    check(all(k == "closed" or 200 <= k < 600 for k in seen),
+          "answers: %s" % seen)
+    check(s.alive(), "the master died")
+    kids = s.wait_workers(1)
+    if kids == [worker]:
+        prlimit(worker, "--as=unlimited:unlimited")
+    deaths = re.findall(r"was killed by signal", s.log())
+    print("# %d worker death(s)" % len(deaths))
+    check(len(deaths) <= 1, "the worker died %d times:\n%s"
+          % (len(deaths), s.log_tail()))
+    not_contains_backoff = re.search(r"respawning the worker", s.log())
+    check(not not_contains_backoff, "a crash loop:\n%s" % s.log_tail())
+    for _ in range(20):
+        eq(s.get("/f.txt").status, 200, "GET once the pressure is gone")
+    with Conn(s.port, timeout=10) as c:
+        eq(c.request("GET", "/f.txt", big).status, 200,
+           "a large request once the pressure is gone")
+    eq(s.children(), kids, "workers after the pressure")
+
+
+if __name__ == "__main__":
+    main()
