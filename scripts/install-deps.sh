@@ -8,7 +8,7 @@ packages=(
     libltdl-dev libevent-dev libjansson-dev libmariadb-dev check
     node-llhttp python3 curl media-types binutils prometheus
     libcrypt-dev libssl-dev openssl apache2-utils whois
-    mariadb-server mariadb-client python3-jsonschema
+    mariadb-server mariadb-client python3-jsonschema valgrind
 )
 
 missing=()

@@ -3,8 +3,9 @@
  * values, the Prometheus rendering, sharing between processes, the
  * core's own metrics).
  *
- * Each test runs in its own forked process (Check's default), so each
- * maps a fresh registry in its fixture.
+ * Each test maps a fresh registry in its fixture and unmaps it in its
+ * teardown, so that the tests are independent also when Check does not
+ * fork them (CK_FORK=no, as under valgrind).
  */
 
 #include "config.h"
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -55,6 +57,10 @@ teardown(void)
 {
     cairn__server_building = NULL;
     cairn_arena_destroy(arena);
+    if (cairn__metrics_region != NULL) {
+        munmap(cairn__metrics_region, cairn__metrics_region->size);
+        cairn__metrics_region = NULL;
+    }
 }
 
 
