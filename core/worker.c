@@ -477,6 +477,7 @@ worker_reopen_cb(evutil_socket_t sig, short what, void *arg)
                   "log");
     }
     cairn__server_hooks_run(w->server, CAIRN_SERVER_REOPEN_LOGS);
+    cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "SIGUSR1: logs reopened");
 }
 
 

@@ -228,6 +228,10 @@ def test_error_log_and_reopen():
     s.signal(signal.SIGUSR1)
     check(poll(lambda: os.path.exists(log)),
           "ErrorLog not reopened (no new %s) after SIGUSR1" % log)
+    # The master reopens first; the worker says so once it has too.
+    check(poll(lambda: "SIGUSR1: logs reopened" in open(log).read()),
+          "the worker did not log 'SIGUSR1: logs reopened' in the new "
+          "ErrorLog:\n" + open(log).read())
     rotated = open(log + ".1").read().count("test_hooks phases")
     eq(s.get("/hooks/two").status, 200, "GET /hooks/two")
     check(poll(lambda: "test_hooks phases" in open(log).read()),
