@@ -578,6 +578,28 @@ conn_parse(cairn_conn_t *c)
 }
 
 
+/*
+ * The status for what llhttp refused.  A well-formed version it does not
+ * speak (one digit, a dot, one digit: HTTP/1.2, HTTP/3.0) is 505, since
+ * the request may be fine in that version; a malformed one (HTTP/1.10,
+ * HTTP/x) is 400 like any other syntax error.  llhttp reports both as
+ * HPE_INVALID_VERSION and tells them apart only by the reason.
+ */
+static int
+http_parse_error_status(const llhttp_t *p, llhttp_errno_t err)
+{
+    const char  *reason = llhttp_get_error_reason(p);
+
+    if (err == HPE_INVALID_VERSION && reason != NULL
+        && strcmp(reason, "Invalid HTTP version") == 0)
+    {
+        return 505;
+    }
+
+    return 400;
+}
+
+
 static void
 conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
 {
@@ -597,7 +619,8 @@ conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
         return;
     }
 
-    status = r->error_status ? (int) r->error_status : 400;
+    status = r->error_status ? (int) r->error_status
+                             : http_parse_error_status(&c->parser, err);
 
     if (cairn_log_enabled(CAIRN_LOG_INFO)) {
         cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: bad request (%d): %s",

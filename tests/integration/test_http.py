@@ -320,6 +320,9 @@ BAD_REQUESTS = [
     ("garbage", b"GARBAGE\r\n\r\n"),
     ("http/0.9", b"GET /\r\n\r\n"),
     ("extra token", b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n"),
+    ("two-digit minor version", b"GET / HTTP/1.10\r\nHost: x\r\n\r\n"),
+    ("version not a number", b"GET / HTTP/x\r\nHost: x\r\n\r\n"),
+    ("two-digit major version", b"GET / HTTP/11.1\r\nHost: x\r\n\r\n"),
     ("space in target", b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("header without colon", b"GET / HTTP/1.1\r\nHost x\r\n\r\n"),
     ("space in header name",
@@ -355,14 +358,16 @@ BAD_REQUESTS = [
 ]
 
 # Odd requests where more than one answer would be right; cairn gives
-# exactly this one (llhttp's strict mode refuses an unknown method, a
-# minor version above 1 and a Transfer-Encoding it cannot frame), closes
-# the connection, and goes on serving.
+# exactly this one (llhttp's strict mode refuses an unknown method and a
+# Transfer-Encoding it cannot frame; a well-formed version other than 1.x
+# is one cairn does not speak), closes the connection, and goes on
+# serving.
 ODD_REQUESTS = [
     ("unknown method", b"FROB /f.txt HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     ("HTTP/2.0 request line", b"GET /f.txt HTTP/2.0\r\nHost: x\r\n\r\n",
      505),
-    ("HTTP/1.2", b"GET /f.txt HTTP/1.2\r\nHost: x\r\n\r\n", 400),
+    ("HTTP/1.2", b"GET /f.txt HTTP/1.2\r\nHost: x\r\n\r\n", 505),
+    ("HTTP/3.0", b"GET /f.txt HTTP/3.0\r\nHost: x\r\n\r\n", 505),
     ("unknown Transfer-Encoding",
      b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
      400),
