@@ -1235,6 +1235,15 @@ http_on_header_field_complete(llhttp_t *p)
         return -1;
     }
 
+    if (r->headers.n == 0 || r->in_value
+        || r->headers.v[r->headers.n - 1].name_len == 0)
+    {
+        /* No name before the colon (": value"): llhttp lets it through,
+         * RFC 9110 requires a token. */
+        llhttp_set_error_reason(p, "empty header name");
+        return -1;
+    }
+
     /* The name is complete: the next field callback starts a new header,
      * even when this one's value turns out empty. */
     r->in_value = 1;

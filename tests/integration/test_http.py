@@ -306,6 +306,16 @@ def test_body_of_unread_request_is_skipped():
 
 
 @test
+def test_empty_header_value():
+    # An empty value is allowed; an empty name is not (BAD_REQUESTS).
+    s = srv()
+    r, closed = s.raw_response(b"GET /echo/e HTTP/1.1\r\nHost: x\r\n"
+                               b"X-Empty:\r\nX-B: 1\r\n\r\n")
+    eq((r.status, r.body), (200, echo_body("GET", "/echo/e")),
+       "request with an empty header value")
+
+
+@test
 def test_many_headers_within_limits():
     s = srv()
     headers = [("X-H%d" % i, "v" * 100) for i in range(40)]
@@ -328,6 +338,9 @@ BAD_REQUESTS = [
     ("space in header name",
      b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n"),
     ("space before colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n"),
+    ("empty header name", b"GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n"),
+    ("empty first header name",
+     b"GET / HTTP/1.1\r\n: v\r\nHost: x\r\n\r\n"),
     ("NUL in header", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n"),
     ("bad Content-Length",
      b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
