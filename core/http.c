@@ -1181,6 +1181,7 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
         }
         cairn__headers_add(r->arena, &r->headers, "", 0, "");
         r->in_value = 0;
+        r->value_split = 0;
         r->header_bytes = 0;
     }
 
@@ -1198,6 +1199,24 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
 }
 
 
+/*
+ * Whether the first span of a value, at, follows a line break instead
+ * of the colon (spaces and tabs aside), as far as the input buffer still
+ * holds what came before it.
+ */
+static int
+http_after_fold(const cairn_conn_t *c, const char *at)
+{
+    const char  *q = at;
+
+    while (q > c->in && (q[-1] == ' ' || q[-1] == '\t')) {
+        q--;
+    }
+
+    return q > c->in && q[-1] == '\n';
+}
+
+
 static int
 http_on_header_value(llhttp_t *p, const char *at, size_t len)
 {
@@ -1212,6 +1231,27 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     }
 
     h = &r->headers.v[r->headers.n - 1];
+
+    if (len > 0 && (at[0] == ' ' || at[0] == '\t')
+        && !(r->value_split && at == c->in + c->in_start))
+    {
+        /* Obsolete line folding: a line that starts with a space or a
+         * tab continues the value.  llhttp accepts it even without
+         * lenient flags, as a new span that starts at that space (the
+         * first span of a value starts after its leading spaces, and one
+         * that only goes on after the end of the input starts where the
+         * new input does).  RFC 9112 section 5.2 lets a server refuse
+         * it, and intermediaries that unfold it differently make it a
+         * smuggling vector. */
+        llhttp_set_error_reason(p, "obsolete line folding");
+        return -1;
+    }
+    if (len > 0 && h->value[0] == '\0' && http_after_fold(c, at)) {
+        /* Folded into an empty value: llhttp skips the fold with the
+         * leading spaces. */
+        return -1;
+    }
+    r->value_split = at + len == c->in + c->in_end;
 
     r->header_bytes += (unsigned) len;
     if (r->header_bytes > (unsigned) core->limit_request_field_size) {

@@ -86,6 +86,8 @@ struct cairn_request_s {
     /* Parsing state. */
     unsigned                 header_bytes;
     unsigned                 in_value:1;
+    unsigned                 value_split:1; /* the value's last span ended
+                                               with the input */
     unsigned                 keepalive:1;
     unsigned                 expect_continue:1;
     unsigned                 has_body:1;

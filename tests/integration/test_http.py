@@ -316,6 +316,31 @@ def test_empty_header_value():
 
 
 @test
+def test_folding_across_reads():
+    # A value whose input stops before a space goes on where the next
+    # input starts; a fold is refused however the input is cut.
+    s = srv()
+    with s.conn() as c:
+        c.send(b"GET /echo/split HTTP/1.1\r\nHost: x\r\nX-A: a")
+        time.sleep(0.2)
+        c.send(b" b\r\n\r\n")
+        r = c.read_response()
+    eq((r.status, r.body), (200, echo_body("GET", "/echo/split")),
+       "value cut before a space")
+    for first, rest in ((b"X-A: a\r\n", b" b\r\n\r\n"),
+                        (b"X-A: a\r\n ", b"b\r\n\r\n"),
+                        (b"X-A:\r\n", b" b\r\n\r\n")):
+        with s.conn() as c:
+            c.send(b"GET /echo/fold HTTP/1.1\r\nHost: x\r\n" + first)
+            time.sleep(0.2)
+            c.send(rest)
+            r = c.read_response()
+            closed, _ = c.closed_within(2)
+        eq(r.status, 400, "fold cut as %r + %r" % (first, rest))
+        check(closed, "connection open after a fold")
+
+
+@test
 def test_many_headers_within_limits():
     s = srv()
     headers = [("X-H%d" % i, "v" * 100) for i in range(40)]
@@ -339,6 +364,15 @@ BAD_REQUESTS = [
      b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n"),
     ("space before colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n"),
     ("empty header name", b"GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n"),
+    ("obsolete line folding (space)",
+     b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n"),
+    ("obsolete line folding (tab)",
+     b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n\tfolded\r\n\r\n"),
+    ("obsolete line folding into an empty value",
+     b"GET / HTTP/1.1\r\nHost: x\r\nX-A:\r\n folded\r\n\r\n"),
+    ("obsolete line folding of Connection",
+     b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n close"
+     b"\r\n\r\n"),
     ("empty first header name",
      b"GET / HTTP/1.1\r\n: v\r\nHost: x\r\n\r\n"),
     ("NUL in header", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n"),
