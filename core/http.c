@@ -596,6 +596,12 @@ http_parse_error_status(const llhttp_t *p, llhttp_errno_t err)
         return 505;
     }
 
+    if (err == HPE_INVALID_TRANSFER_ENCODING) {
+        /* A coding other than chunked, or chunked twice: see
+         * conn_headers_done(). */
+        return 501;
+    }
+
     return 400;
 }
 
@@ -643,6 +649,39 @@ conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
 
 
 /*
+ * Whether the Transfer-Encoding of r, if any, is exactly "chunked": one
+ * header, one coding.
+ */
+static int
+http_te_chunked(const cairn_request_t *r)
+{
+    const cairn__header_t  *h;
+    size_t                  i, len;
+    int                     seen = 0;
+
+    for (i = 0; i < r->headers.n; i++) {
+        h = &r->headers.v[i];
+        if (h->name_len != 17
+            || strcasecmp(h->name, "Transfer-Encoding") != 0)
+        {
+            continue;
+        }
+        len = strlen(h->value);
+        while (len > 0 && (h->value[len - 1] == ' '
+                           || h->value[len - 1] == '\t'))
+        {
+            len--;
+        }
+        if (seen++ || len != 7 || strncasecmp(h->value, "chunked", 7) != 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
  * The header block is complete: record what the wire says (version,
  * method, keep-alive, how the body is framed) and refuse what this
  * protocol cannot carry.  Returns 0 (the pipeline prepares the rest), or
@@ -668,6 +707,20 @@ conn_headers_done(cairn_request_t *r)
     r->method = cairn_method_from_name(r->method_name);
     r->head = r->method == CAIRN_METHOD_HEAD;
     r->keepalive = llhttp_should_keep_alive(p) && !r->upgrade ? 1 : 0;
+
+    if (!http_te_chunked(r)) {
+        /* Only "chunked" is framed.  llhttp takes "gzip, chunked" for a
+         * chunked body; cairn decodes no other coding and will not guess
+         * where such a body ends, so nothing after the header block is
+         * read as a body: 501, and the connection closes. */
+        if (cairn_log_enabled(CAIRN_LOG_INFO)) {
+            cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: Transfer-Encoding "
+                      "other than chunked (501)", c->peer_text);
+        }
+        r->keepalive = 0;
+        cairn__pipeline_event(r, CAIRN__EV_FAIL, 501);
+        return 1;
+    }
 
     if (p->flags & F_CHUNKED) {
         r->has_body = 1;

@@ -341,6 +341,36 @@ def test_folding_across_reads():
 
 
 @test
+def test_transfer_encoding_other_than_chunked():
+    # 501 and a closed connection; what follows the header block is never
+    # read as a body, so the request inside it is never served.
+    s = srv()
+    inner = b"GET /echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+    for te in (b"identity, chunked", b"gzip, chunked", b"chunked, chunked",
+               b"gzip", b"chunked\r\nTransfer-Encoding: chunked"):
+        with s.conn() as c:
+            c.send(b"POST /echo/te HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: " + te + b"\r\n\r\n"
+                   + chunked(inner) + inner)
+            r = c.read_response()
+            closed, extra = c.closed_within(3)
+        eq(r.status, 501, "Transfer-Encoding: %r" % te)
+        check(r.has_token("Connection", "close"),
+              "501 for %r without Connection: close" % te)
+        check(closed, "connection open after 501 for %r" % te)
+        check(b"smuggled" not in extra and b"HTTP/1.1" not in extra,
+              "a request in the body of %r was served: %r" % (te, extra))
+    for te in (b"chunked", b"Chunked", b"chunked "):
+        with s.conn() as c:
+            c.send(b"POST /echo/te HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: " + te + b"\r\n\r\n"
+                   + chunked(b"hi"))
+            r = c.read_response()
+        eq((r.status, r.body), (200, echo_body("POST", "/echo/te", body=b"hi")),
+           "Transfer-Encoding: %r" % te)
+
+
+@test
 def test_many_headers_within_limits():
     s = srv()
     headers = [("X-H%d" % i, "v" * 100) for i in range(40)]
@@ -417,7 +447,7 @@ ODD_REQUESTS = [
     ("HTTP/3.0", b"GET /f.txt HTTP/3.0\r\nHost: x\r\n\r\n", 505),
     ("unknown Transfer-Encoding",
      b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
-     400),
+     501),
 ]
 
 
