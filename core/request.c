@@ -486,10 +486,35 @@ cairn__request_prepare(cairn_request_t *r)
 }
 
 
+/* A port after the colon of a Host: 1 to 65535, in digits only. */
+static int
+host_port_valid(const char *p)
+{
+    unsigned long  port = 0;
+
+    if (*p == '\0') {
+        return 0;
+    }
+
+    for ( ; *p != '\0'; p++) {
+        if (!isdigit((unsigned char) *p)) {
+            return 0;
+        }
+        port = port * 10 + (unsigned long) (*p - '0');
+        if (port > 65535) {
+            return 0;
+        }
+    }
+
+    return port >= 1;
+}
+
+
 /*
  * A Host value: lower-cased, without its port.  Letters, digits, '-',
- * '.', '_' and an IPv6 literal in brackets are accepted; anything else
- * (a '/', a space, an '@') makes the request a 400.
+ * '.', '_' and an IPv6 literal in brackets are accepted, with a port of
+ * 1 to 65535; anything else (a '/', a space, an '@', a port of 0, 65536,
+ * "x" or nothing after the colon) makes the request a 400.
  */
 const char *
 cairn__host_normalise(cairn_arena_t *a, const char *host)
@@ -538,15 +563,8 @@ cairn__host_normalise(cairn_arena_t *a, const char *host)
         }
     }
 
-    if (end < n) {
-        if (host[end] != ':') {
-            return NULL;
-        }
-        for (i = end + 1; i < n; i++) {
-            if (!isdigit((unsigned char) host[i])) {
-                return NULL;
-            }
-        }
+    if (end < n && (host[end] != ':' || !host_port_valid(host + end + 1))) {
+        return NULL;
     }
 
     for (i = 0; i < end; i++) {

@@ -291,6 +291,19 @@ def test_absolute_form():
 
 
 @test
+def test_host_ports():
+    s = srv()
+    for host in (b"localhost:1", b"localhost:8080", b"localhost:65535",
+                 b"[::1]:443"):
+        r, _ = s.raw_response(b"GET /f.txt HTTP/1.1\r\nHost: " + host
+                              + b"\r\nConnection: close\r\n\r\n")
+        eq((r.status, r.body), (200, FILE_BODY), "Host: %r" % host)
+    r, _ = s.raw_response(b"GET http://localhost:65535/f.txt HTTP/1.1\r\n"
+                          b"Host: x\r\nConnection: close\r\n\r\n")
+    eq((r.status, r.body), (200, FILE_BODY), "absolute-form with port 65535")
+
+
+@test
 def test_body_of_unread_request_is_skipped():
     # mod_static ignores a GET body: the body must not be taken for the
     # next request (that would be request smuggling).
@@ -426,6 +439,15 @@ BAD_REQUESTS = [
      b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
      b"5\r\nhelloXX0\r\n\r\n"),
     ("no Host in HTTP/1.1", b"GET /f.txt HTTP/1.1\r\n\r\n"),
+    ("Host port 0", b"GET /f.txt HTTP/1.1\r\nHost: x:0\r\n\r\n"),
+    ("Host port 65536", b"GET /f.txt HTTP/1.1\r\nHost: x:65536\r\n\r\n"),
+    ("Host port empty", b"GET /f.txt HTTP/1.1\r\nHost: x:\r\n\r\n"),
+    ("Host port not a number",
+     b"GET /f.txt HTTP/1.1\r\nHost: x:http\r\n\r\n"),
+    ("absolute-form port 99999",
+     b"GET http://x:99999/f.txt HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("absolute-form port empty",
+     b"GET http://x:/f.txt HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("two Host headers",
      b"GET /f.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
     ("TLS client hello",
