@@ -408,6 +408,13 @@ cairn__request_prepare(cairn_request_t *r)
         return 400;
     }
 
+    /* A fragment is for the client alone (RFC 9110 section 7.1): no
+     * client sends one, and a target that carries one was not built by
+     * a browser, so it is refused rather than guessed at. */
+    if (strchr(r->target, '#') != NULL) {
+        return 400;
+    }
+
     /* The Host header: exactly one for HTTP/1.1 (RFC 9112 section 3.2). */
     host = NULL;
     n = 0;

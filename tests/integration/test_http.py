@@ -439,6 +439,11 @@ BAD_REQUESTS = [
      b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
      b"5\r\nhelloXX0\r\n\r\n"),
     ("no Host in HTTP/1.1", b"GET /f.txt HTTP/1.1\r\n\r\n"),
+    ("fragment in target", b"GET /f.txt#top HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("empty fragment in target",
+     b"GET /f.txt?a=1# HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("fragment in absolute-form target",
+     b"GET http://x/f.txt#top HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("Host port 0", b"GET /f.txt HTTP/1.1\r\nHost: x:0\r\n\r\n"),
     ("Host port 65536", b"GET /f.txt HTTP/1.1\r\nHost: x:65536\r\n\r\n"),
     ("Host port empty", b"GET /f.txt HTTP/1.1\r\nHost: x:\r\n\r\n"),
