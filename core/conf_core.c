@@ -22,6 +22,7 @@
  *             LimitRequestLine, LimitRequestFields,
  *             LimitRequestFieldSize N    server, vhost
  *             LimitRequestBody SIZE      server, vhost, location
+ *             LimitRequestHeaderSize SIZE  server      default 32k
  *             GracefulTimeout TIME       server
  *             ConfigTestTimeout TIME     server
  *             MaxConnections N           server
@@ -133,6 +134,9 @@ static const cairn_directive_t  conf_core_directives[] = {
     CAIRN_DIRECTIVE_SIZE("LimitRequestBody", cairn__core_conf_t,
                          limit_request_body, CAIRN_SCOPE_ANY,
                          CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_SIZE("LimitRequestHeaderSize", cairn__core_conf_t,
+                         limit_request_header_size, CAIRN_SCOPE_SERVER,
+                         CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_INT("TaskThreads", cairn__core_conf_t, task_threads,
                         CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_MSEC("HookWarnTime", cairn__core_conf_t, hook_warn_ms,
@@ -183,6 +187,8 @@ conf_core_create_conf(cairn_arena_t *a)
     conf->limit_request_fields = 100;
     conf->limit_request_field_size = 8190;
     conf->limit_request_body = 1024 * 1024;
+    /* nginx's large_client_header_buffers 4 8k. */
+    conf->limit_request_header_size = 32 * 1024;
     conf->task_threads = 4;
     conf->hook_warn_ms = 20;
     conf->crash_quarantine.crashes = 5;

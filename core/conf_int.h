@@ -64,6 +64,7 @@ typedef struct {
     int              limit_request_fields;
     int              limit_request_field_size;
     int64_t          limit_request_body;
+    int64_t          limit_request_header_size;    /* the whole block */
     int              task_threads;
     int64_t          hook_warn_ms;      /* HookWarnTime (0: off) */
     cairn_kvv_t      headers;           /* Header NAME VALUE (merge by key) */

@@ -521,6 +521,9 @@ conn_parse(cairn_conn_t *c)
     err = llhttp_execute(&c->parser, start, c->in_end - c->in_start);
 
     if (err == HPE_OK) {
+        if (r != NULL && r->state == CAIRN__REQ_HEADERS && !discarding) {
+            r->head_parsed += c->in_end - c->in_start;
+        }
         c->in_start = c->in_end;
         return 1;
     }
@@ -1185,6 +1188,29 @@ http_req(llhttp_t *p)
 }
 
 
+/*
+ * Whether the header block of r, up to end (in the input being parsed),
+ * is over LimitRequestHeaderSize: then r is answered 431.  Counted on
+ * the wire, from the request's first byte, whatever the fields are.
+ */
+static int
+http_head_over(cairn_conn_t *c, cairn_request_t *r, const char *end)
+{
+    int64_t  limit = c->server->main_vhost->base.core
+                         ->limit_request_header_size;
+
+    if (limit > 0
+        && (int64_t) (r->head_parsed + (size_t) (end - (c->in + c->in_start)))
+           > limit)
+    {
+        r->error_status = 431;
+        return 1;
+    }
+
+    return 0;
+}
+
+
 static int
 http_on_url(llhttp_t *p, const char *at, size_t len)
 {
@@ -1203,6 +1229,9 @@ http_on_url(llhttp_t *p, const char *at, size_t len)
                                            ->limit_request_line)
     {
         r->error_status = 414;
+        return -1;
+    }
+    if (http_head_over(c, r, at + len)) {
         return -1;
     }
 
@@ -1242,6 +1271,9 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
     r->header_bytes += (unsigned) len;
     if (r->header_bytes > (unsigned) core->limit_request_field_size) {
         r->error_status = 431;
+        return -1;
+    }
+    if (http_head_over(c, r, at + len)) {
         return -1;
     }
 
@@ -1309,6 +1341,9 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     r->header_bytes += (unsigned) len;
     if (r->header_bytes > (unsigned) core->limit_request_field_size) {
         r->error_status = 431;
+        return -1;
+    }
+    if (http_head_over(c, r, at + len)) {
         return -1;
     }
 

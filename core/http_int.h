@@ -85,6 +85,8 @@ struct cairn_request_s {
 
     /* Parsing state. */
     unsigned                 header_bytes;
+    size_t                   head_parsed;   /* bytes of the header block
+                                               in earlier input */
     unsigned                 in_value:1;
     unsigned                 value_split:1; /* the value's last span ended
                                                with the input */

@@ -307,6 +307,7 @@ CORE_DIRECTIVES = [
     ("LimitRequestFields 50", "LimitRequestFields 100"),
     ("LimitRequestFieldSize 4000", "LimitRequestFieldSize 8190"),
     ("LimitRequestBody 2M", "LimitRequestBody 1M"),
+    ("LimitRequestHeaderSize 16k", "LimitRequestHeaderSize 32k"),
     ("TaskThreads 2", "TaskThreads 4"),
     ("HookWarnTime 50ms", "HookWarnTime 20ms"),
     ("Header X-Every yes", "Header (none)"),

@@ -1,6 +1,7 @@
-"""Request limits: LimitRequestLine (414), LimitRequestFieldSize and
-LimitRequestFields (431), LimitRequestBody (413, by Content-Length and by
-a chunked body), and the built-in defaults.  After every refusal the
+"""Request limits: LimitRequestLine (414), LimitRequestFieldSize,
+LimitRequestFields and LimitRequestHeaderSize (431), LimitRequestBody
+(413, by Content-Length and by a chunked body), and the built-in
+defaults.  After every refusal the
 server goes on serving."""
 
 import time
@@ -100,6 +101,55 @@ def test_field_size_limit():
 
 
 @test
+def test_header_block_limit():
+    # Each field within LimitRequestFieldSize and their number within
+    # LimitRequestFields, the block over LimitRequestHeaderSize: 431 and
+    # a closed connection.
+    s = make_server("LimitRequestFieldSize 2000\n"
+                    "LimitRequestFields 50\n"
+                    "LimitRequestHeaderSize 4k\n").start()
+    ok = build_request("GET", "/echo/ok",
+                       [("X-H%d" % i, "v" * 900) for i in range(4)])
+    check(len(ok) < 4096, "request of %d bytes" % len(ok))
+    r = exchange(s, ok)
+    eq((r.status, r.body), (200, echo("GET", "/echo/ok")),
+       "header block of %d bytes (limit 4k)" % len(ok))
+    for what, data in (
+            ("five 900-byte fields",
+             build_request("GET", "/echo/x",
+                           [("X-H%d" % i, "v" * 900) for i in range(5)])),
+            ("forty 100-byte fields",
+             build_request("GET", "/echo/x",
+                           [("X-H%d" % i, "v" * 100) for i in range(40)])),
+            ("a long target and fields",
+             build_request("GET", "/echo/" + "t" * 1500,
+                           [("X-H%d" % i, "v" * 900) for i in range(3)])),
+            ("spaces inside the lines",
+             b"GET /echo/x HTTP/1.1\r\nHost: x\r\n"
+             + b"".join(b"X-H%d:%s1%s\r\n" % (i, b" " * 450, b" " * 450)
+                        for i in range(5)) + b"\r\n")):
+        with s.conn(timeout=10) as c:
+            c.send(data)
+            r = c.read_response()
+            closed, _ = c.closed_within(3)
+        eq(r.status, 431, what)
+        check(closed, "%s: connection open after 431" % what)
+        s.assert_serving("/f.txt", 200)
+    # Dripped in small pieces, the block is counted all the same.
+    with s.conn(timeout=10) as c:
+        try:
+            c.send(b"GET /echo/drip HTTP/1.1\r\nHost: x\r\n")
+            for i in range(60):
+                c.send(b"X-D%d: %s\r\n" % (i, b"d" * 90))
+                time.sleep(0.002)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = c.read_response()
+    eq(r.status, 431, "dripped header block over 4k")
+    s.stop()
+
+
+@test
 def test_field_count_limit():
     s = srv()
     ok = [("X-H%d" % i, "v") for i in range(9)]     # + Host = 10
@@ -185,7 +235,11 @@ def test_default_limits():
             ("header block of 1 MiB in 10 KiB lines",
              build_request("GET", "/f.txt",
                            [("X-H%d" % i, "v" * 10240)
-                            for i in range(100)]), 431)):
+                            for i in range(100)]), 431),
+            ("header block over 32 KiB in fields within the limits",
+             build_request("GET", "/f.txt",
+                           [("X-H%d" % i, "v" * 8000)
+                            for i in range(5)]), 431)):
         try:
             r = exchange(s, data)
         except Exception as e:
