@@ -101,6 +101,7 @@ struct cairn_request_s {
     unsigned                 chunked_out:1;
     unsigned                 upgrade:1;     /* asked for an upgrade */
     unsigned                 route_405:1;   /* route matched, not method */
+    unsigned                 asterisk:1;    /* OPTIONS * */
     unsigned                 finish_deferred:1; /* done, but a task runs */
     unsigned                 broken:1;      /* answered while its input
                                                was half read: never

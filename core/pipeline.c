@@ -31,6 +31,7 @@ static void pipeline_send(cairn_request_t *r);
 static void pipeline_output_done(cairn_request_t *r);
 static void pipeline_fail(cairn_request_t *r, int status);
 static void pipeline_cancel(cairn_request_t *r);
+static void pipeline_options_server(cairn_request_t *r);
 
 
 cairn_request_t *
@@ -79,6 +80,10 @@ cairn__pipeline_event(cairn_request_t *r, cairn__pev_t ev, int arg)
         status = cairn__request_prepare(r);
         if (status != 0) {
             pipeline_fail(r, status);
+            return;
+        }
+        if (r->asterisk) {
+            pipeline_options_server(r);
             return;
         }
         r->state = CAIRN__REQ_PHASES;
@@ -449,6 +454,28 @@ pipeline_fail(cairn_request_t *r, int status)
     r->keepalive = 0;
     r->broken = 1;
     cairn__response_error(r, status);
+    r->phase = CAIRN_PHASE_LOG;
+    pipeline_send(r);
+}
+
+
+/*
+ * OPTIONS * asks about the server, not a resource: no location, route or
+ * handler is involved, so the core answers itself, as Apache does, with
+ * the methods it hands to handlers (which of them a given resource takes
+ * is for an OPTIONS on that resource to say).  Only LOG hooks run.
+ */
+static void
+pipeline_options_server(cairn_request_t *r)
+{
+    r->state = CAIRN__REQ_PHASES;
+    cairn__response_allow(r, CAIRN_M(CAIRN_METHOD_GET)
+                             | CAIRN_M(CAIRN_METHOD_POST)
+                             | CAIRN_M(CAIRN_METHOD_PUT)
+                             | CAIRN_M(CAIRN_METHOD_DELETE)
+                             | CAIRN_M(CAIRN_METHOD_PATCH)
+                             | CAIRN_M(CAIRN_METHOD_OPTIONS));
+    cairn_respond(r, 200, NULL, "", 0);
     r->phase = CAIRN_PHASE_LOG;
     pipeline_send(r);
 }

@@ -427,6 +427,25 @@ cairn__request_prepare(cairn_request_t *r)
         }
     }
 
+    if (strcmp(r->target, "*") == 0) {
+        /* asterisk-form: only OPTIONS, about the server as a whole. */
+        if (r->method == CAIRN_METHOD_OPTIONS && n <= 1
+            && (r->version == 10 || n == 1))
+        {
+            r->host = cairn__host_normalise(r->arena, host);
+            if (r->host == NULL) {
+                return 400;
+            }
+            r->asterisk = 1;
+            r->path = "*";
+            r->vhost = cairn__conf_vhost(r->server, r->host);
+            r->loc = &r->vhost->base;
+            r->body_done = !r->has_body;
+            return 0;
+        }
+        return 400;
+    }
+
     path_start = r->target;
     if (r->target[0] != '/') {
         /* absolute-form: http://host[:port]/path */

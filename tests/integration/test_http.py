@@ -291,6 +291,24 @@ def test_absolute_form():
 
 
 @test
+def test_options_asterisk():
+    # OPTIONS * asks about the server: 200, the methods in Allow, an empty
+    # body, and the connection goes on.
+    s = srv()
+    with s.conn() as c:
+        c.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response("OPTIONS")
+        eq((r.status, r.body), (200, b""), "OPTIONS *")
+        eq(r.header("Content-Length"), "0", "Content-Length")
+        eq(r.header("Allow"), "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS",
+           "Allow")
+        check(not r.has_token("Connection", "close"),
+              "OPTIONS * closed the connection")
+        r = c.request("GET", "/f.txt")
+        eq((r.status, r.body), (200, FILE_BODY), "GET after OPTIONS *")
+
+
+@test
 def test_host_ports():
     s = srv()
     for host in (b"localhost:1", b"localhost:8080", b"localhost:65535",
@@ -444,6 +462,10 @@ BAD_REQUESTS = [
      b"GET /f.txt?a=1# HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("fragment in absolute-form target",
      b"GET http://x/f.txt#top HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("GET *", b"GET * HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("POST *", b"POST * HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"),
+    ("OPTIONS * without Host", b"OPTIONS * HTTP/1.1\r\n\r\n"),
+    ("OPTIONS ** ", b"OPTIONS ** HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("Host port 0", b"GET /f.txt HTTP/1.1\r\nHost: x:0\r\n\r\n"),
     ("Host port 65536", b"GET /f.txt HTTP/1.1\r\nHost: x:65536\r\n\r\n"),
     ("Host port empty", b"GET /f.txt HTTP/1.1\r\nHost: x:\r\n\r\n"),
