@@ -250,6 +250,11 @@ void cairn__conf_error(cairn_server_t *s, const char *file, int line,
  * NULL. */
 const char *cairn__module_default(const cairn_module_t *m, size_t di);
 
+/* Which methods m's handler would serve for r (ABI 1.3): 1 with *mask
+ * set (0: it would decline r), or 0 when m cannot say. */
+int cairn__module_handler_methods(const cairn_module_t *m, cairn_request_t *r,
+                                  unsigned *mask);
+
 /* What a configuration that is to serve needs beyond each directive's
  * own checks (a Listen); 0, or -1 with the error recorded. */
 int cairn__conf_check_serving(cairn_server_t *s);

@@ -65,6 +65,29 @@ module_hooks(const cairn_module_t *m)
 }
 
 
+/*
+ * Asks m which methods its handler would serve for r (ABI 1.3): 1 with
+ * *mask set, or 0 when m cannot say (an older descriptor, or no
+ * handler_methods).
+ */
+int
+cairn__module_handler_methods(const cairn_module_t *m, cairn_request_t *r,
+                              unsigned *mask)
+{
+    if (m == NULL
+        || m->size < offsetof(cairn_module_t, handler_methods)
+                     + sizeof(m->handler_methods)
+        || m->handler_methods == NULL)
+    {
+        return 0;
+    }
+
+    *mask = m->handler_methods(r);
+
+    return 1;
+}
+
+
 /* The descriptor size of ABI 1.0, the smallest a module may have. */
 #define MODULE_SIZE_1_0                                                      \
     (offsetof(cairn_module_t, register_hooks)                                \

@@ -32,6 +32,7 @@ static void pipeline_output_done(cairn_request_t *r);
 static void pipeline_fail(cairn_request_t *r, int status);
 static void pipeline_cancel(cairn_request_t *r);
 static void pipeline_options_server(cairn_request_t *r);
+static int pipeline_refuse_method(cairn_request_t *r);
 
 
 cairn_request_t *
@@ -151,6 +152,9 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             } else if (r->phase == CAIRN_PHASE_HANDLER && r->has_body
                        && !r->body_done)
             {
+                if (pipeline_refuse_method(r)) {
+                    goto response;
+                }
                 /* The handler gets the whole body: CAIRN__EV_BODY goes
                  * on from here. */
                 r->state = CAIRN__REQ_BODY;
@@ -456,6 +460,44 @@ pipeline_fail(cairn_request_t *r, int status)
     cairn__response_error(r, status);
     r->phase = CAIRN_PHASE_LOG;
     pipeline_send(r);
+}
+
+
+/*
+ * Before the body of r is read for the handlers: when the handler that
+ * would take r says it does not serve r's method (handler_methods, ABI
+ * 1.3), r is answered 405 now.  Waiting for a body that no handler
+ * wants would hold the client until the body arrived or timed out (and
+ * promise it a 100 Continue); answered early, the connection discards
+ * the body or closes as for any early answer.  Returns 1 after setting
+ * the 405.
+ */
+static int
+pipeline_refuse_method(cairn_request_t *r)
+{
+    const cairn__hook_list_t  *list;
+    unsigned                   mask;
+    size_t                     i;
+
+    list = &r->server->hooks->kind[CAIRN_PHASE_HANDLER];
+
+    for (i = 0; i < list->n; i++) {
+        if (!cairn__module_handler_methods(list->v[i].module, r, &mask)) {
+            /* This handler may take r with any method. */
+            return 0;
+        }
+        if (mask == 0) {
+            continue;
+        }
+        if (mask & CAIRN_M(r->method)) {
+            return 0;
+        }
+        cairn__response_allow(r, mask);
+        cairn__response_error(r, 405);
+        return 1;
+    }
+
+    return 0;
 }
 
 

@@ -88,6 +88,21 @@ struct cairn_module_s {
      * register_hooks is called.  A module may use either or both.
      */
     const struct cairn_hook_decl_s  *hooks;
+
+    /*
+     * ABI 1.3, optional: the methods the module's handler would serve
+     * for r, as a mask of CAIRN_M() bits (request.h), or 0 when it would
+     * decline r whatever its method.  The core asks before it reads a
+     * request body for the handlers (after FIXUPS): going through the
+     * handlers in their order, the first module that gives a mask
+     * decides, and if r's method is not in it, r is answered 405 with
+     * that mask in Allow at once, without reading the body or sending
+     * 100 Continue.  A handler ahead of it without this field means the
+     * core cannot know: the body is read as usual.  Called on the loop
+     * with r's headers, path, location and route known; it must not
+     * answer r, block, or change anything.
+     */
+    unsigned                (*handler_methods)(cairn_request_t *r);
 };
 
 #define CAIRN_MODULE_HEADER                                                  \

@@ -48,6 +48,7 @@ static int mod_static_post_config(cairn_server_t *s);
 static int mod_static_worker_init(cairn_server_t *s);
 static int mod_static_worker_exit(cairn_server_t *s);
 static int mod_static_handler(cairn_request_t *r);
+static unsigned mod_static_handler_methods(cairn_request_t *r);
 static const char *mod_static_set_index(cairn_cmd_t *cmd, void *conf,
                                         int argc, char **argv);
 static const char *mod_static_set_symlinks(cairn_cmd_t *cmd, void *conf,
@@ -120,6 +121,7 @@ CAIRN_MODULE(static) = {
     .create_conf    = mod_static_create_conf,
     .directive_defaults = mod_static_defaults,
     .hooks          = mod_static_hooks,
+    .handler_methods = mod_static_handler_methods,
 };
 
 
@@ -215,6 +217,22 @@ mod_static_worker_exit(cairn_server_t *s)
     mod_static_mime = NULL;
 
     return CAIRN_OK;
+}
+
+
+/* GET and HEAD wherever there is a DocumentRoot: a POST is refused
+ * before its body is read. */
+static unsigned
+mod_static_handler_methods(cairn_request_t *r)
+{
+    const mod_static_conf_t  *conf;
+
+    conf = cairn_request_conf(r, &mod_static_module);
+    if (conf == NULL || conf->docroot == NULL) {
+        return 0;
+    }
+
+    return CAIRN_M(CAIRN_METHOD_GET) | CAIRN_M(CAIRN_METHOD_HEAD);
 }
 
 

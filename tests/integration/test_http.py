@@ -309,6 +309,54 @@ def test_options_asterisk():
 
 
 @test
+def test_method_refused_before_body_with_expect():
+    # mod_static serves GET and HEAD only, and says so before the body is
+    # read: no 100 Continue, a 405 at once.
+    s = srv()
+    with s.conn() as c:
+        c.send(b"POST /f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+               b"Expect: 100-continue\r\n\r\n")
+        r = c.read_response("POST", timeout=10)
+        eq(r.status, 405, "POST with Expect to a static file")
+        eq(r.header("Allow"), "GET, HEAD", "Allow")
+        closed, extra = c.closed_within(3)
+    check(b"100 Continue" not in extra, "100 Continue after the 405")
+    check(closed, "connection open after a 405 to a client waiting for "
+          "100 Continue")
+
+
+@test
+def test_method_refused_before_body():
+    # Only 10 of 1000 body bytes sent: the 405 comes without waiting for
+    # the rest (RequestBodyTimeout is a minute), then the connection drops
+    # the rest of the body and serves the next request.
+    s = srv()
+    with s.conn() as c:
+        c.send(b"POST /f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000"
+               b"\r\n\r\n" + b"b" * 10)
+        t0 = time.monotonic()
+        r = c.read_response("POST", timeout=10)
+        took = time.monotonic() - t0
+        eq(r.status, 405, "POST with most of its body outstanding")
+        eq(r.header("Allow"), "GET, HEAD", "Allow")
+        check(took < 10, "405 after %.2f s" % took)
+        print("# 405 after %.3f s" % took)
+        c.send(b"b" * 990)
+        r = c.request("GET", "/f.txt")
+        eq((r.status, r.body), (200, FILE_BODY), "next request")
+    # A handler ahead of mod_static that takes the request gets its body.
+    with s.conn() as c:
+        c.send(b"POST /echo/m HTTP/1.1\r\nHost: x\r\nContent-Length: 4"
+               b"\r\nExpect: 100-continue\r\n\r\n")
+        r = c.read_response("POST", timeout=10)
+        eq(r.status, 100, "POST with Expect to /echo")
+        c.send(b"body")
+        r = c.read_response("POST", timeout=10)
+    eq((r.status, r.body), (200, echo_body("POST", "/echo/m", body=b"body")),
+       "POST to /echo")
+
+
+@test
 def test_host_ports():
     s = srv()
     for host in (b"localhost:1", b"localhost:8080", b"localhost:65535",

@@ -14,6 +14,8 @@
  * Directives: none
  * Hooks:      handler (FIRST + 5), so `cairnd -H` shows it sorted ahead
  *             of MIDDLE handlers loaded before it
+ * Methods:    any under /echo, none elsewhere (handler_methods, so a
+ *             handler after it can refuse a method before the body)
  */
 
 #include <string.h>
@@ -23,6 +25,7 @@
 
 static int mod_test_echo_register(cairn_module_t *m);
 static int mod_test_echo_handler(cairn_request_t *r);
+static unsigned mod_test_echo_methods(cairn_request_t *r);
 static int mod_test_echo_is_mine(const char *path);
 
 
@@ -32,6 +35,7 @@ CAIRN_MODULE(test_echo) = {
     .version        = "1.0.0",
     .description    = "echoes the request under /echo (tests only)",
     .register_hooks = mod_test_echo_register,
+    .handler_methods = mod_test_echo_methods,
 };
 
 
@@ -74,6 +78,19 @@ mod_test_echo_handler(cairn_request_t *r)
     out[head_len + body_len] = '\0';
 
     return cairn_respond(r, 200, "text/plain", out, head_len + body_len);
+}
+
+
+static unsigned
+mod_test_echo_methods(cairn_request_t *r)
+{
+    const char  *path = cairn_request_path(r);
+
+    if (path == NULL || !mod_test_echo_is_mine(path)) {
+        return 0;
+    }
+
+    return ~0u;
 }
 
 
