@@ -65,9 +65,12 @@ static void conn_idle(cairn_conn_t *c);
 static int conn_discard_ended(cairn_conn_t *c);
 static int conn_headers_done(cairn_request_t *r);
 static void conn_accept(cairn__worker_t *w, int fd,
-                        const struct sockaddr *sa, socklen_t salen);
+                        const struct sockaddr *sa, socklen_t salen,
+                        int refuse);
+static void conn_refuse(cairn_conn_t *c);
 static void conn_stop(cairn__wconn_t *wc);
 static void conn_close_wc(cairn__wconn_t *wc);
+static int conn_reap(cairn__wconn_t *wc);
 
 static int http_on_url(llhttp_t *p, const char *at, size_t len);
 static int http_on_header_field(llhttp_t *p, const char *at, size_t len);
@@ -81,7 +84,7 @@ static llhttp_settings_t  http_settings;
 static int                http_settings_ready;
 
 const cairn__conn_handler_t  cairn__http_handler = {
-    "http/1.1", conn_accept, conn_stop, conn_close_wc
+    "http/1.1", conn_accept, conn_stop, conn_close_wc, conn_reap
 };
 
 static const cairn__proto_t  http_proto = {
@@ -106,7 +109,7 @@ http_settings_init(void)
 
 static void
 conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
-            socklen_t salen)
+            socklen_t salen, int refuse)
 {
     cairn_conn_t              *c;
     const cairn__core_conf_t  *core;
@@ -187,7 +190,14 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
         return;
     }
 
+    if (refuse) {
+        conn_refuse(c);
+        cairn__conn_leave(c);
+        return;
+    }
+
     c->state = CAIRN__CONN_IDLE;
+    cairn__worker_conn_idle(w, &c->link, 1);
     /* A new connection must deliver its request within the header
      * timeout, like nginx's client_header_timeout. */
     conn_set_deadline(c, cairn_now_us()
@@ -265,6 +275,62 @@ conn_free(cairn_conn_t *c)
     cairn__worker_conn_remove(w, &c->link);
 
     free(c);
+}
+
+
+/*
+ * The worker is at MaxConnections and nothing idle could be closed: a
+ * 503 that says so, then a lingering close, so that a request the client
+ * already sent does not turn the close into a reset that destroys the
+ * answer.
+ */
+static void
+conn_refuse(cairn_conn_t *c)
+{
+    static const char  resp[] =
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Server: cairn\r\n"
+        "Content-Type: text/plain\r\n"
+        "Content-Length: 19\r\n"
+        "Retry-After: 1\r\n"
+        "Connection: close\r\n"
+        "\r\n"
+        "server at capacity\n";
+
+    evbuffer_add(c->out, resp, sizeof(resp) - 1);
+    conn_flush(c);
+    if (!c->closing) {
+        conn_linger(c);
+    }
+}
+
+
+/*
+ * MaxConnections: the worker closes c to make room, as it is idle.  A
+ * connection whose first bytes are already waiting in the socket is read
+ * now instead (the client sent them before the worker got to them), and
+ * its request goes on.  Returns 1 when c was closed.
+ */
+static int
+conn_reap(cairn__wconn_t *wc)
+{
+    cairn_conn_t  *c = (cairn_conn_t *) wc;
+    char           b;
+
+    if (c->closing || c->req != NULL || c->state != CAIRN__CONN_IDLE) {
+        return 0;
+    }
+
+    if (c->in_start == c->in_end && c->fd >= 0
+        && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+    {
+        conn_read_cb(c->fd, EV_READ, c);
+        return 0;
+    }
+
+    cairn__conn_close(c);
+
+    return 1;
 }
 
 
@@ -471,6 +537,8 @@ conn_process(cairn_conn_t *c)
                     + (uint64_t) core->request_header_timeout_ms * 1000);
             }
             c->state = CAIRN__CONN_ACTIVE;
+            /* A request has begun: MaxConnections no longer closes it. */
+            cairn__worker_conn_idle(c->worker, &c->link, 0);
         }
 
         if (r->state != CAIRN__REQ_HEADERS && r->state != CAIRN__REQ_BODY) {
@@ -911,6 +979,7 @@ conn_linger(cairn_conn_t *c)
 
     c->lingering = 1;
     c->state = CAIRN__CONN_CLOSING;
+    cairn__worker_conn_idle(c->worker, &c->link, 0);
     c->in_start = c->in_end = 0;
 
     if (c->writing) {
@@ -1134,6 +1203,7 @@ conn_idle(cairn_conn_t *c)
     const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
 
     c->state = CAIRN__CONN_IDLE;
+    cairn__worker_conn_idle(c->worker, &c->link, 1);
     conn_set_deadline(c, cairn_now_us()
                          + (uint64_t) core->keepalive_timeout_ms * 1000);
 

@@ -23,6 +23,8 @@ typedef struct {
     cairn_metric_t          *in_flight;
     cairn_metric_t          *conns_open;
     cairn_metric_t          *accepted;
+    cairn_metric_t          *reaped;
+    cairn_metric_t          *refused;
     cairn_metric_t          *received;
     cairn_metric_t          *sent;
     cairn_metric_t          *restarts;
@@ -48,6 +50,8 @@ static cairn__series_t       *metrics_s_duration;
 static cairn__series_t       *metrics_s_in_flight;
 static cairn__series_t       *metrics_s_conns;
 static cairn__series_t       *metrics_s_accepted;
+static cairn__series_t       *metrics_s_reaped;
+static cairn__series_t       *metrics_s_refused;
 static cairn__series_t       *metrics_s_received;
 static cairn__series_t       *metrics_s_sent;
 static cairn__series_t       *metrics_s_requests[METRICS_METHODS]
@@ -98,6 +102,14 @@ cairn__metrics_core_register(void)
         { &c->accepted, CAIRN_METRIC_COUNTER,
           "cairn_connections_accepted_total",
           "Client connections accepted.", NULL },
+        { &c->reaped, CAIRN_METRIC_COUNTER,
+          "cairn_connections_reaped_total",
+          "Idle client connections closed to make room at MaxConnections.",
+          NULL },
+        { &c->refused, CAIRN_METRIC_COUNTER,
+          "cairn_connections_refused_total",
+          "Client connections answered 503 and closed at MaxConnections, "
+          "none being idle.", NULL },
         { &c->received, CAIRN_METRIC_COUNTER,
           "cairn_http_received_bytes_total",
           "Bytes read from client connections.", NULL },
@@ -139,6 +151,8 @@ cairn__metrics_core_register(void)
     metrics_s_in_flight = cairn__metric_series(c->in_flight, NULL);
     metrics_s_conns = cairn__metric_series(c->conns_open, NULL);
     metrics_s_accepted = cairn__metric_series(c->accepted, NULL);
+    metrics_s_reaped = cairn__metric_series(c->reaped, NULL);
+    metrics_s_refused = cairn__metric_series(c->refused, NULL);
     metrics_s_received = cairn__metric_series(c->received, NULL);
     metrics_s_sent = cairn__metric_series(c->sent, NULL);
 
@@ -347,6 +361,24 @@ cairn__metrics_conn_close(void)
     if (cairn__metrics_slot != NULL) {
         atomic_fetch_sub_explicit(&cairn__metrics_slot->conns, 1,
                                   memory_order_relaxed);
+    }
+}
+
+
+void
+cairn__metrics_conn_reaped(unsigned n)
+{
+    if (metrics_s_reaped != NULL && n > 0) {
+        cairn__metrics_add_double(&metrics_s_reaped->cell[0], (double) n);
+    }
+}
+
+
+void
+cairn__metrics_conn_refused(void)
+{
+    if (metrics_s_refused != NULL) {
+        cairn__metrics_add_double(&metrics_s_refused->cell[0], 1);
     }
 }
 

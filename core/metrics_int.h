@@ -80,6 +80,8 @@ void cairn__metrics_request_start(void);
 void cairn__metrics_request_done(cairn_request_t *r);
 void cairn__metrics_conn_open(void);
 void cairn__metrics_conn_close(void);
+void cairn__metrics_conn_reaped(unsigned n);   /* MaxConnections: closed */
+void cairn__metrics_conn_refused(void);         /* ... nothing to close */
 void cairn__metrics_received(size_t n);
 
 /* One hook call of r in phase kind took ns nanoseconds. */

@@ -2,8 +2,14 @@
  * core/worker.c: listening sockets and the worker's event loop.
  *
  * Accepting stops, rather than spins, when the process runs out of
- * descriptors (EMFILE/ENFILE) or reaches MaxConnections: it resumes
- * after a short pause, or as soon as a connection closes.
+ * descriptors (EMFILE/ENFILE): it resumes after a short pause, or as soon
+ * as a connection closes.  At MaxConnections the worker goes on
+ * accepting, like nginx: it closes the connections that have been idle
+ * the longest (keep-alive ones between requests, and ones that have not
+ * sent a byte yet) to make room, a few at a time, and when none is idle
+ * it answers the new connection 503 and closes it, rather than leave it
+ * waiting in the listen queue.  A connection in the middle of a request
+ * is never closed for this.
  */
 
 #include "config.h"
@@ -23,11 +29,19 @@
 #include "arena_int.h"
 #include "conf_int.h"
 #include "log_int.h"
+#include "metrics_int.h"
 #include "worker_int.h"
 
 
 #define WORKER_ACCEPT_BATCH     64
 #define WORKER_EMFILE_PAUSE_MS  100
+
+/* At MaxConnections, close up to a sixteenth of the limit (at least one,
+ * at most this many) idle connections at a time. */
+#define WORKER_REAP_MAX         16
+
+/* The MaxConnections messages are repeated at most this often. */
+#define WORKER_LIMIT_LOG_US     (60 * 1000000u)
 
 cairn__worker_t  *cairn__worker_current;
 cairn_server_t   *cairn__server_current;
@@ -39,6 +53,8 @@ static void worker_signal_cb(evutil_socket_t sig, short what, void *arg);
 static void worker_stop_check_cb(evutil_socket_t fd, short what, void *arg);
 static void worker_reopen_cb(evutil_socket_t sig, short what, void *arg);
 static void worker_accept_enable(cairn__worker_t *w, int on);
+static void worker_reap(cairn__worker_t *w);
+static void worker_refused(cairn__worker_t *w);
 
 
 /*
@@ -311,9 +327,7 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 
     for (i = 0; i < WORKER_ACCEPT_BATCH; i++) {
         if (w->nconns >= w->max_conns) {
-            /* Resumes when a connection closes. */
-            worker_accept_enable(w, 0);
-            return;
+            worker_reap(w);
         }
 
         len = sizeof(ss);
@@ -354,7 +368,88 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
             }
         }
 
-        l->handler->accept(w, cfd, (struct sockaddr *) &ss, len);
+        if (w->nconns >= w->max_conns) {
+            if (w->nconns >= 2 * w->max_conns) {
+                /* Even the answers that it is full are too many. */
+                close(cfd);
+            } else {
+                l->handler->accept(w, cfd, (struct sockaddr *) &ss, len, 1);
+            }
+            worker_refused(w);
+            continue;
+        }
+
+        l->handler->accept(w, cfd, (struct sockaddr *) &ss, len, 0);
+    }
+}
+
+
+/*
+ * MaxConnections is reached: closes the connections idle the longest,
+ * up to a sixteenth of the limit (1 to WORKER_REAP_MAX), so that one
+ * burst of new clients does not close every idle connection at once.
+ */
+static void
+worker_reap(cairn__worker_t *w)
+{
+    cairn__wconn_t  *wc;
+    unsigned         n, k = 0;
+
+    n = w->max_conns / 16;
+    if (n < 1) {
+        n = 1;
+    } else if (n > WORKER_REAP_MAX) {
+        n = WORKER_REAP_MAX;
+    }
+
+    while (k < n && w->idle_head != NULL) {
+        wc = w->idle_head;
+        /* Off the list first: whether it closes or starts a request, it
+         * is not idle any more; each turn shortens the list. */
+        cairn__worker_conn_idle(w, wc, 0);
+        k += (unsigned) wc->handler->reap(wc);
+    }
+
+    if (k == 0) {
+        return;
+    }
+
+    cairn__metrics_conn_reaped(k);
+    w->reaped += k;
+
+    if (w->reap_logged_us == 0
+        || cairn_now_us() - w->reap_logged_us >= WORKER_LIMIT_LOG_US)
+    {
+        cairn_log(NULL, CAIRN_LOG_WARN, 0, "MaxConnections %u reached, "
+                  "closed %u idle connections (this message is repeated "
+                  "at most once a minute, with the count since the last "
+                  "one)", w->max_conns, w->reaped);
+        w->reap_logged_us = cairn_now_us();
+        w->reaped = 0;
+    }
+}
+
+
+/*
+ * MaxConnections is reached and no connection is idle: the new one was
+ * answered 503 (Connection: close) by its handler, instead of waiting in
+ * the listen queue until a busy connection ends.
+ */
+static void
+worker_refused(cairn__worker_t *w)
+{
+    cairn__metrics_conn_refused();
+    w->refused++;
+
+    if (w->refuse_logged_us == 0
+        || cairn_now_us() - w->refuse_logged_us >= WORKER_LIMIT_LOG_US)
+    {
+        cairn_log(NULL, CAIRN_LOG_WARN, 0, "MaxConnections %u reached and "
+                  "no connection is idle: answered %u new connections 503 "
+                  "(this message is repeated at most once a minute, with "
+                  "the count since the last one)", w->max_conns, w->refused);
+        w->refuse_logged_us = cairn_now_us();
+        w->refused = 0;
     }
 }
 
@@ -384,8 +479,44 @@ cairn__worker_conn_add(cairn__worker_t *w, cairn__wconn_t *wc)
 
 
 void
+cairn__worker_conn_idle(cairn__worker_t *w, cairn__wconn_t *wc, int idle)
+{
+    if (wc->idle) {
+        if (wc->idle_prev != NULL) {
+            wc->idle_prev->idle_next = wc->idle_next;
+        } else {
+            w->idle_head = wc->idle_next;
+        }
+        if (wc->idle_next != NULL) {
+            wc->idle_next->idle_prev = wc->idle_prev;
+        } else {
+            w->idle_tail = wc->idle_prev;
+        }
+        wc->idle_prev = wc->idle_next = NULL;
+        wc->idle = 0;
+    }
+
+    if (!idle) {
+        return;
+    }
+
+    wc->idle_prev = w->idle_tail;
+    wc->idle_next = NULL;
+    if (w->idle_tail != NULL) {
+        w->idle_tail->idle_next = wc;
+    } else {
+        w->idle_head = wc;
+    }
+    w->idle_tail = wc;
+    wc->idle = 1;
+}
+
+
+void
 cairn__worker_conn_remove(cairn__worker_t *w, cairn__wconn_t *wc)
 {
+    cairn__worker_conn_idle(w, wc, 0);
+
     if (wc->prev != NULL) {
         wc->prev->next = wc->next;
     } else {

@@ -23,18 +23,23 @@ typedef struct cairn__wconn_s   cairn__wconn_t;
 /*
  * What serves the connections of a listener (today the HTTP/1.1 layer,
  * http.c): the worker calls it and knows nothing above it.  accept()
- * takes a new connection (fd non-blocking); stop() is called for every
- * connection when the worker starts to stop (idle ones close, busy ones
- * finish their request); close() for those still open when the loop has
- * ended.
+ * takes a new connection (fd non-blocking); refuse=1 when the worker is
+ * at MaxConnections and nothing idle could be closed: the handler answers
+ * that it is full and closes.  stop() is called for every connection
+ * when the worker starts to stop (idle ones close, busy ones finish their
+ * request); close() for those still open when the loop has ended.
+ * reap() is asked to close an idle connection at MaxConnections: it
+ * returns 1 after closing it, 0 when the connection turned out to have
+ * input waiting (it is read now, and the connection is no longer idle).
  */
 typedef struct {
     const char              *name;
     void                   (*accept)(cairn__worker_t *w, int fd,
                                      const struct sockaddr *sa,
-                                     socklen_t salen);
+                                     socklen_t salen, int refuse);
     void                   (*stop)(cairn__wconn_t *wc);
     void                   (*close)(cairn__wconn_t *wc);
+    int                    (*reap)(cairn__wconn_t *wc);
 } cairn__conn_handler_t;
 
 /* A connection as the worker sees it: a link in its list (the first
@@ -43,6 +48,9 @@ struct cairn__wconn_s {
     cairn__wconn_t              *prev;
     cairn__wconn_t              *next;
     const cairn__conn_handler_t *handler;
+    cairn__wconn_t              *idle_prev;     /* in the idle list, */
+    cairn__wconn_t              *idle_next;     /* oldest first */
+    unsigned                     idle:1;
 };
 
 typedef struct {
@@ -67,6 +75,12 @@ struct cairn__worker_s {
     cairn__wconn_t          *conns;
     unsigned                 nconns;
     unsigned                 max_conns;
+    cairn__wconn_t          *idle_head;     /* idle the longest */
+    cairn__wconn_t          *idle_tail;
+    unsigned                 reaped;        /* not yet logged */
+    unsigned                 refused;       /* not yet logged */
+    uint64_t                 reap_logged_us;
+    uint64_t                 refuse_logged_us;
     uint64_t                 next_conn_id;
     uint64_t                 next_req_id;
     uint32_t                 id_seed;       /* request ids: seed + counter */
@@ -171,6 +185,16 @@ void cairn__worker_stop(cairn__worker_t *w);
  * the last one. */
 void cairn__worker_conn_add(cairn__worker_t *w, cairn__wconn_t *wc);
 void cairn__worker_conn_remove(cairn__worker_t *w, cairn__wconn_t *wc);
+
+/*
+ * A connection becomes idle (between keep-alive requests, or accepted
+ * and nothing received yet) or busy again.  Idle connections are kept in
+ * a list, the one idle the longest first (becoming idle again moves a
+ * connection to the end): at MaxConnections the worker closes the oldest
+ * through handler->reap() to make room for new ones.
+ */
+void cairn__worker_conn_idle(cairn__worker_t *w, cairn__wconn_t *wc,
+                             int idle);
 
 /* The task pool: nthreads threads; done callbacks run on base. */
 cairn__taskpool_t *cairn__taskpool_create(struct event_base *base,

@@ -1,12 +1,16 @@
 """Request limits: LimitRequestLine (414), LimitRequestFieldSize,
 LimitRequestFields and LimitRequestHeaderSize (431), LimitRequestBody
-(413, by Content-Length and by a chunked body), and the built-in
-defaults.  After every refusal the
+(413, by Content-Length and by a chunked body), the built-in defaults,
+and MaxConnections (idle connections closed to make room, 503 when none
+is idle).  After every refusal the
 server goes on serving."""
 
 import time
 
+import re
+
 from cairntest import (Server, build_request, check, chunked, eq, fail, main,
+                       module_path, skip,
                        need_modules, shared, test)
 
 need_modules("static", "test_echo")
@@ -270,6 +274,121 @@ def test_large_body():
     check(r.body == echo("POST", "/echo/big", body),
           "4 MiB chunked body not echoed intact (%d bytes back)"
           % len(r.body))
+
+
+
+# --------------------------------------------------------------------
+# MaxConnections
+# --------------------------------------------------------------------
+
+# Long timeouts: a connection the server did not close to make room
+# would stay for a minute, far beyond the bounds below.
+MAXCONN_CONF = """
+LoadModule metrics
+MaxConnections %d
+KeepAliveTimeout 60s
+RequestHeaderTimeout 60s
+RequestBodyTimeout 60s
+<Location /metrics>
+    Metrics on
+</Location>
+"""
+
+
+def maxconn_server(limit):
+    if module_path("metrics") is None:
+        skip("mod_metrics was not built")
+    s = make_server(MAXCONN_CONF % limit).start()
+    return s
+
+
+def metric(s, name):
+    """The value of an unlabelled core metric, scraped on a connection
+    that is closed afterwards."""
+    with s.conn(timeout=10) as c:
+        r = c.request("GET", "/metrics", {"Connection": "close"})
+    eq(r.status, 200, "GET /metrics")
+    m = re.search(r"^%s (\S+)$" % re.escape(name), r.body.decode(),
+                  re.MULTILINE)
+    check(m is not None, "no %s in /metrics" % name)
+    return float(m.group(1))
+
+
+def start_body(s, path, length, sent):
+    """A connection in the middle of a request: the header block and
+    the first bytes of its body."""
+    c = s.conn(timeout=10)
+    c.send(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+           % (path.encode(), length) + sent)
+    return c
+
+
+@test
+def test_max_connections_closes_idle():
+    # 40 idle connections against MaxConnections 20 on one worker: the
+    # oldest idle ones (keep-alive between requests, or nothing sent)
+    # are closed to make room, a fresh client is served at once, and a
+    # connection in the middle of a request is left alone.
+    s = maxconn_server(20)
+    mid = start_body(s, "/echo/mid", 10, b"abc")
+    time.sleep(0.2)
+    silent, kept = [], []
+    for i in range(20):
+        silent.append(s.conn(timeout=10))
+        c = s.conn(timeout=10)
+        r = c.request("GET", "/f.txt")
+        eq(r.status, 200, "keep-alive request %d" % i)
+        kept.append(c)
+    time.sleep(0.2)
+
+    with s.conn(timeout=10) as c:
+        t0 = time.monotonic()
+        r = c.request("GET", "/f.txt")
+        took = time.monotonic() - t0
+    eq(r.status, 200, "a fresh client at MaxConnections")
+    check(took < 10, "a fresh client waited %.1f s" % took)
+    print("# fresh client served in %.3f s" % took)
+
+    closed, _ = silent[0].closed_within(5)
+    check(closed, "the oldest connection that sent nothing is still open")
+    s.wait_log(r"MaxConnections 20 reached, closed \d+ idle connections")
+    # 42 connections so far (the 40, the mid-request one, the fresh one)
+    # and at most 20 open at a time: at least 22 were closed.
+    reaped = metric(s, "cairn_connections_reaped_total")
+    check(reaped >= 22, "cairn_connections_reaped_total is %g" % reaped)
+
+    mid.send(b"defghij")
+    r = mid.read_response("POST", timeout=10)
+    eq((r.status, r.body), (200, echo("POST", "/echo/mid", b"abcdefghij")),
+       "the request in progress while connections were closed")
+    for c in [mid] + silent + kept:
+        c.close()
+    s.stop()
+
+
+@test
+def test_max_connections_none_idle():
+    # Every connection in the middle of a request: a new client gets 503
+    # and a closed connection instead of waiting in the listen queue.
+    s = maxconn_server(4)
+    busy = [start_body(s, "/echo/b%d" % i, 5, b"a") for i in range(4)]
+    time.sleep(0.2)
+    with s.conn(timeout=10) as c:
+        c.send(b"GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response(timeout=10)
+        closed, _ = c.closed_within(5)
+    eq(r.status, 503, "a new client with every connection busy")
+    check(r.has_token("Connection", "close"), "503 without Connection: close")
+    check(closed, "connection open after the 503")
+    s.wait_log(r"MaxConnections 4 reached and no connection is idle")
+    for i, c in enumerate(busy):
+        c.send(b"bcde")
+        r = c.read_response("POST", timeout=10)
+        eq(r.status, 200, "busy request %d" % i)
+        c.close()
+    refused = metric(s, "cairn_connections_refused_total")
+    check(refused >= 1, "cairn_connections_refused_total is %g" % refused)
+    s.stop()
 
 
 if __name__ == "__main__":
