@@ -582,6 +582,10 @@ def test_fd_exhaustion():
 
 @test
 def test_max_connections():
+    # 20 connections that send nothing at first, MaxConnections 10: each
+    # one past the limit closes the one idle the longest, so the first
+    # ones are closed and the last ones answered; nobody waits in the
+    # listen queue for a timeout (test_limits.py has the rest).
     s = make_server("MaxConnections 10\nKeepAliveTimeout 30s\n"
                     "RequestHeaderTimeout 30s\n")
     s.start()
@@ -590,32 +594,32 @@ def test_max_connections():
     try:
         for _ in range(20):
             conns.append(s.conn(timeout=5))
+        time.sleep(0.5)
         for c in conns:
-            c.send(build_request("GET", "/f.txt"))
-        time.sleep(1.0)
-        readable, _, _ = select.select([c.sock for c in conns], [], [], 0)
-        served = [c for c in conns if c.sock in readable]
-        waiting = [c for c in conns if c.sock not in readable]
-        print("# MaxConnections 10, 20 connections: %d answered within "
-              "1 s, %d waiting" % (len(served), len(waiting)))
-        check(len(served) <= 10, "%d of 20 connections answered with "
-              "MaxConnections 10" % len(served))
-        eq(len(served), 10, "connections answered within 1 s")
-        for c in served:
-            r = c.read_response(timeout=2)
-            eq((r.status, r.body), (200, FILE_BODY), "GET /f.txt on one of "
-               "the first 10 connections")
-        for c in served:
-            c.close()
-        for i, c in enumerate(waiting):
+            try:
+                c.send(build_request("GET", "/f.txt"))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        answered = []
+        for i, c in enumerate(conns):
             try:
                 r = c.read_response(timeout=5 * slow_factor())
-            except Exception as e:
-                fail("waiting connection %d got no answer within 5 s after "
-                     "10 closed: %s: %s; log tail:\n%s"
-                     % (i + 1, type(e).__name__, e, s.log_tail()))
-            eq((r.status, r.body), (200, FILE_BODY), "GET /f.txt on waiting "
-               "connection %d" % (i + 1))
+            except (ProtocolError, ConnectionResetError):
+                continue
+            eq((r.status, r.body), (200, FILE_BODY),
+               "GET /f.txt on connection %d" % (i + 1))
+            answered.append(i)
+        print("# MaxConnections 10, 20 connections: %s answered"
+              % [i + 1 for i in answered])
+        # The oldest are closed first: the answered ones are the newest,
+        # no more than 10 (fewer when another connection, such as the
+        # start-up probe, still held a slot).
+        check(5 <= len(answered) <= 10
+              and answered == list(range(20 - len(answered), 20)),
+              "connections answered: %s" % [i + 1 for i in answered])
+        s.wait_log(r"MaxConnections 10 reached, closed \d+ idle "
+                   r"connections")
+        s.assert_serving("/f.txt", 200)
     finally:
         for c in conns:
             c.close()
