@@ -592,6 +592,9 @@ conn_parse(cairn_conn_t *c)
         if (r != NULL && r->state == CAIRN__REQ_HEADERS && !discarding) {
             r->head_parsed += c->in_end - c->in_start;
         }
+        if (c->in_end > c->in_start) {
+            c->in_last = c->in[c->in_end - 1];
+        }
         c->in_start = c->in_end;
         return 1;
     }
@@ -1388,14 +1391,16 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     h = &r->headers.v[r->headers.n - 1];
 
     if (len > 0 && (at[0] == ' ' || at[0] == '\t')
-        && !(r->value_split && at == c->in + c->in_start))
+        && !(r->value_split && at == c->in + c->in_start
+             && c->in_last != '\n'))
     {
         /* Obsolete line folding: a line that starts with a space or a
          * tab continues the value.  llhttp accepts it even without
          * lenient flags, as a new span that starts at that space (the
          * first span of a value starts after its leading spaces, and one
          * that only goes on after the end of the input starts where the
-         * new input does).  RFC 9112 section 5.2 lets a server refuse
+         * new input does, unless the line break came alone in between).
+         * RFC 9112 section 5.2 lets a server refuse
          * it, and intermediaries that unfold it differently make it a
          * smuggling vector. */
         llhttp_set_error_reason(p, "obsolete line folding");

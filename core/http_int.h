@@ -187,6 +187,8 @@ struct cairn_conn_s {
     size_t                   in_start;      /* first unparsed byte */
     size_t                   in_end;        /* end of data */
     size_t                   in_cap;
+    char                     in_last;       /* last byte parsed before
+                                               in_start */
 
     struct evbuffer         *out;
     uint64_t                 id;

@@ -406,16 +406,19 @@ def test_folding_across_reads():
         r = c.read_response()
     eq((r.status, r.body), (200, echo_body("GET", "/echo/split")),
        "value cut before a space")
-    for first, rest in ((b"X-A: a\r\n", b" b\r\n\r\n"),
-                        (b"X-A: a\r\n ", b"b\r\n\r\n"),
-                        (b"X-A:\r\n", b" b\r\n\r\n")):
+    for parts in ((b"X-A: a\r\n", b" b\r\n\r\n"),
+                  (b"X-A: a\r\n ", b"b\r\n\r\n"),
+                  (b"X-A:\r\n", b" b\r\n\r\n"),
+                  (b"X-A: a", b"\r\n", b" b\r\n\r\n"),
+                  (b"X-A: a", b"\r", b"\n", b"\t", b"b\r\n\r\n")):
         with s.conn() as c:
-            c.send(b"GET /echo/fold HTTP/1.1\r\nHost: x\r\n" + first)
-            time.sleep(0.2)
-            c.send(rest)
+            c.send(b"GET /echo/fold HTTP/1.1\r\nHost: x\r\n" + parts[0])
+            for part in parts[1:]:
+                time.sleep(0.2)
+                c.send(part)
             r = c.read_response()
             closed, _ = c.closed_within(2)
-        eq(r.status, 400, "fold cut as %r + %r" % (first, rest))
+        eq(r.status, 400, "fold cut as %r" % (parts,))
         check(closed, "connection open after a fold")
 
 
