@@ -326,10 +326,6 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
     cairn__time_update();
 
     for (i = 0; i < WORKER_ACCEPT_BATCH; i++) {
-        if (w->nconns >= w->max_conns) {
-            worker_reap(w);
-        }
-
         len = sizeof(ss);
         cfd = accept4(fd, (struct sockaddr *) &ss, &len,
                       SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -366,6 +362,12 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
                 cairn_log(NULL, CAIRN_LOG_ERROR, errno, "accept() failed");
                 return;
             }
+        }
+
+        /* Only now that a client is here: room is made for it, not for
+         * one that may come. */
+        if (w->nconns >= w->max_conns) {
+            worker_reap(w);
         }
 
         if (w->nconns >= w->max_conns) {
