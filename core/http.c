@@ -78,6 +78,9 @@ static int http_on_header_value(llhttp_t *p, const char *at, size_t len);
 static int http_on_header_field_complete(llhttp_t *p);
 static int http_on_headers_complete(llhttp_t *p);
 static int http_on_body(llhttp_t *p, const char *at, size_t len);
+static int http_trailer(llhttp_t *p, size_t len);
+static int http_on_chunk_header(llhttp_t *p);
+static int http_on_chunk_ext(llhttp_t *p, const char *at, size_t len);
 static int http_on_message_complete(llhttp_t *p);
 
 static llhttp_settings_t  http_settings;
@@ -102,6 +105,9 @@ http_settings_init(void)
     http_settings.on_header_field_complete = http_on_header_field_complete;
     http_settings.on_headers_complete = http_on_headers_complete;
     http_settings.on_body = http_on_body;
+    http_settings.on_chunk_header = http_on_chunk_header;
+    http_settings.on_chunk_extension_name = http_on_chunk_ext;
+    http_settings.on_chunk_extension_value = http_on_chunk_ext;
     http_settings.on_message_complete = http_on_message_complete;
     http_settings_ready = 1;
 }
@@ -1323,6 +1329,9 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
     const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
     cairn__header_t           *h;
 
+    if (p->flags & F_TRAILING) {
+        return http_trailer(p, len);
+    }
     if (r == NULL) {
         return -1;
     }
@@ -1384,6 +1393,9 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     cairn__header_t           *h;
     size_t                     old;
 
+    if (p->flags & F_TRAILING) {
+        return http_trailer(p, len);
+    }
     if (r == NULL || r->headers.n == 0) {
         return -1;
     }
@@ -1434,6 +1446,9 @@ http_on_header_field_complete(llhttp_t *p)
 {
     cairn_request_t  *r = http_req(p);
 
+    if (p->flags & F_TRAILING) {
+        return 0;
+    }
     if (r == NULL) {
         return -1;
     }
@@ -1529,11 +1544,77 @@ http_on_body(llhttp_t *p, const char *at, size_t len)
 }
 
 
+/*
+ * A field of the trailer section after a chunked body (llhttp calls the
+ * header callbacks for it, with F_TRAILING set).  Trailers are read and
+ * dropped, never merged into the request's headers: a trailer saying
+ * Content-Length, Host or anything a handler or the access log reads
+ * would come after the phases that checked those, and RFC 9110 section
+ * 6.5.1 forbids merging fields that were not declared safe for it.  The
+ * section is bounded like the header block, by LimitRequestHeaderSize
+ * (400 past it).
+ */
+static int
+http_trailer(llhttp_t *p, size_t len)
+{
+    cairn_conn_t  *c = p->data;
+    int64_t        limit = c->server->main_vhost->base.core
+                               ->limit_request_header_size;
+
+    c->trailer_bytes += len;
+    if (limit > 0 && c->trailer_bytes > (uint64_t) limit) {
+        llhttp_set_error_reason(p, "trailer section too large");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* A chunk's size line is parsed: its extensions start counting anew. */
+static int
+http_on_chunk_header(llhttp_t *p)
+{
+    cairn_conn_t  *c = p->data;
+
+    c->ext_bytes = 0;
+
+    return 0;
+}
+
+
+/*
+ * Chunk extensions (";name=value" after a chunk's size) mean nothing to
+ * cairn and are dropped, but they are on the wire and in no body limit:
+ * the extensions of one chunk are bounded like one header field, by
+ * LimitRequestFieldSize (400 past it).
+ */
+static int
+http_on_chunk_ext(llhttp_t *p, const char *at, size_t len)
+{
+    cairn_conn_t  *c = p->data;
+    int64_t        limit = c->server->main_vhost->base.core
+                               ->limit_request_field_size;
+
+    (void) at;
+    c->ext_bytes += len;
+    if (limit > 0 && c->ext_bytes > (uint64_t) limit) {
+        llhttp_set_error_reason(p, "chunk extensions too long");
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static int
 http_on_message_complete(llhttp_t *p)
 {
     cairn_conn_t     *c = p->data;
     cairn_request_t  *r;
+
+    c->trailer_bytes = 0;
+    c->ext_bytes = 0;
 
     if (c->discarding) {
         /* conn_parse() sees the pause and ends the discard. */

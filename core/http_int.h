@@ -208,6 +208,10 @@ struct cairn_conn_s {
     unsigned                 freed:1;
     int64_t                  discard_left;  /* bytes it may still drop,
                                                -1: until the close */
+    size_t                   trailer_bytes; /* of the body's trailer
+                                               section, dropped */
+    size_t                   ext_bytes;     /* of the chunk's extensions,
+                                               dropped */
 
     struct sockaddr_storage  peer;
     socklen_t                peer_len;

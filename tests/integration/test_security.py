@@ -416,12 +416,13 @@ def test_smuggling_framing_accepted():
         echoed(s, "chunked, size with leading zeros", POST
                + b"Transfer-Encoding: chunked\r\n\r\n0004\r\nABCD\r\n0\r\n"
                b"\r\n" + SMUGGLE, b"ABCD")
-        # Chunk extensions are skipped, never stored.
-        echoed(s, "chunk extension of 10 KiB", POST + b"Transfer-Encoding: "
-               b"chunked\r\n\r\n4;" + b"e" * 10240 + b"\r\nABCD\r\n0\r\n\r\n"
+        # Chunk extensions are skipped, never stored, up to
+        # LimitRequestFieldSize (8190 bytes) per chunk.
+        echoed(s, "chunk extension of 8 KiB", POST + b"Transfer-Encoding: "
+               b"chunked\r\n\r\n4;" + b"e" * 8000 + b"\r\nABCD\r\n0\r\n\r\n"
                + SMUGGLE, b"ABCD")
-        echoed(s, "chunk extension value of 10 KiB", POST
-               + b"Transfer-Encoding: chunked\r\n\r\n4;e=" + b"v" * 10240
+        echoed(s, "chunk extension value of 8 KiB", POST
+               + b"Transfer-Encoding: chunked\r\n\r\n4;e=" + b"v" * 8000
                + b"\r\nABCD\r\n0;x=y\r\n\r\n" + SMUGGLE, b"ABCD")
         # A trailer's Content-Length does not reframe the message: the
         # next request is still read at the right place.
@@ -453,7 +454,6 @@ def test_smuggling_huge_chunk_bounded():
 
 
 @test
-@known_bug("trailer fields are added to the request headers (core/http.c)")
 def test_smuggling_trailers_ignored():
     """Trailer fields must not become request headers: a module reading
     its headers after the body (a handler, the access log) would take a
@@ -475,16 +475,44 @@ def test_smuggling_trailers_ignored():
 
 
 @test
-@known_bug("chunk extensions have no length limit (core/http.c)")
 def test_smuggling_chunk_extension_limit():
-    """A chunk extension is skipped without being stored, but nothing
-    bounds its length except the body timeouts: 1 MiB of it should be
-    refused."""
+    """A chunk extension is skipped without being stored; the extensions
+    of one chunk are bounded by LimitRequestFieldSize: 1 MiB of them is
+    refused, and the body behind them never read as a request."""
     s = smuggle_server()
     with Flat(s, "1 MiB chunk extension"):
         refused(s, "1 MiB chunk extension", POST + b"Transfer-Encoding: "
                 b"chunked\r\n\r\n4;" + b"e" * (1024 * 1024)
                 + b"\r\nABCD\r\n0\r\n\r\n" + SMUGGLE, (400, 413))
+        refused(s, "10 KiB chunk extension", POST + b"Transfer-Encoding: "
+                b"chunked\r\n\r\n4;" + b"e" * 10240
+                + b"\r\nABCD\r\n0\r\n\r\n" + SMUGGLE)
+        refused(s, "10 KiB chunk extension value on the last chunk", POST
+                + b"Transfer-Encoding: chunked\r\n\r\n4\r\nABCD\r\n0;e="
+                + b"v" * 10240 + b"\r\n\r\n" + SMUGGLE)
+
+
+@test
+def test_smuggling_trailer_section_bounded():
+    """Trailers are dropped but bounded like the header block: 40 KiB of
+    them is 400 and a closed connection; a small trailer section is
+    read and dropped, the body echoed, and the connection kept."""
+    s = smuggle_server()
+    with Flat(s, "40 KiB of trailers"):
+        refused(s, "40 KiB of trailers", POST + b"Transfer-Encoding: "
+                b"chunked\r\n\r\n4\r\nABCD\r\n0\r\n"
+                + b"X-Pad: " + b"p" * 4000 + b"\r\n" * 1
+                + (b"X-More: " + b"m" * 4000 + b"\r\n") * 10
+                + b"\r\n" + SMUGGLE)
+    ok = (POST + b"Transfer-Encoding: chunked\r\n\r\n4;ext=1\r\nABCD\r\n"
+          b"0\r\nX-Checksum: abc\r\n\r\n"
+          b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n"
+          b"Connection: close\r\n\r\n")
+    st, closed, got = exchange(s, ok)
+    eq(st, [200, 200], "a chunked POST with an extension and a trailer, "
+       "then a GET on the same connection")
+    contains(got.decode("latin-1"), "ABCD", "the echoed body")
+    contains(got.decode("latin-1"), INDEX.decode(), "the GET's body")
 
 
 # ----------------------------------------------------------------------
