@@ -117,9 +117,20 @@ static void
 conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
             socklen_t salen, int refuse)
 {
+    int  one = 1;
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    cairn__conn_open(w, &cairn__transport_plain, fd, sa, salen);
+}
+
+
+cairn_conn_t *
+cairn__conn_open(cairn__worker_t *w, const cairn__transport_t *t, int fd,
+                 const struct sockaddr *sa, socklen_t salen)
+{
     cairn_conn_t              *c;
     const cairn__core_conf_t  *core;
-    int                        one = 1;
 
     if (!http_settings_ready) {
         http_settings_init();
@@ -132,7 +143,7 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
 
     c->worker = w;
     c->proto = &http_proto;
-    c->transport = &cairn__transport_plain;
+    c->transport = t;
     c->server = w->server;
     c->fd = fd;
     c->id = ++w->next_conn_id;
@@ -169,11 +180,11 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
         strcpy(c->peer_text, "unix");
     }
 
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-
     llhttp_init(&c->parser, HTTP_REQUEST, &http_settings);
     c->parser.data = c;
 
+    /* With fd -1 the read and write events are registered with the loop
+     * but never fire by themselves (libevent polls no descriptor). */
     c->ev_read = event_new(w->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
     c->ev_write = event_new(w->base, fd, EV_WRITE | EV_PERSIST,
                             conn_write_cb, c);
@@ -193,7 +204,7 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
     if (cairn__conn_hooks_run(c, CAIRN_CONN_OPEN) != CAIRN_OK) {
         c->closing = 1;
         cairn__conn_leave(c);
-        return;
+        return NULL;
     }
 
     if (refuse) {
@@ -212,6 +223,8 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
     c->reading = 1;
 
     cairn__conn_leave(c);
+
+    return c;
 }
 
 
@@ -979,7 +992,9 @@ conn_linger(cairn_conn_t *c)
 
     c->discarding = 0;
 
-    if (c->eof || c->fd < 0 || core->lingering_timeout_ms <= 0
+    /* The transport refuses a shutdown it cannot do (the plain one
+     * without a socket). */
+    if (c->eof || core->lingering_timeout_ms <= 0
         || c->transport->shutdown(c) != 0)
     {
         cairn__conn_close(c);

@@ -284,6 +284,20 @@ typedef struct cairn__proto_s {
 /* What serves HTTP/1.1 listeners (worker_int.h): accept, stop, close. */
 extern const cairn__conn_handler_t  cairn__http_handler;
 
+/*
+ * Opens an HTTP/1.1 connection of worker w over transport t on fd, from
+ * the peer sa (what conn_accept does for a socket of a listener): runs
+ * the CONNECTION_OPEN hooks and starts waiting for the first request.
+ * fd may be -1 for a transport without a descriptor (tests/fuzz): the
+ * read and write events then never fire by themselves, and the caller
+ * makes c->ev_read active while c->reading is set, and c->ev_write while
+ * c->writing is set, when its transport has bytes or room.  Returns the
+ * connection, or NULL when a hook refused it (it is closed already).
+ */
+cairn_conn_t *cairn__conn_open(cairn__worker_t *w, const cairn__transport_t *t,
+                               int fd, const struct sockaddr *sa,
+                               socklen_t salen);
+
 /* Closes the connection (cancelling a request in progress); freed at
  * once, or by the outermost cairn__conn_leave(). */
 void cairn__conn_close(cairn_conn_t *c);
