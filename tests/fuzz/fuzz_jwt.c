@@ -8,7 +8,9 @@
  * again); bit 2: "iss" must be "cairn"; bit 3: "aud" must be "api" or
  * "web"; bits 4-5: the leeway (0, 1, 60 or 3600 s).  The clock stands at
  * FUZZ_JWT_NOW.  The private halves of the keys signed the seed corpus
- * (tests/fuzz/corpus/jwt) and are not kept.
+ * (tests/fuzz/corpus/jwt) and are not kept.  With FUZZ_TRACE set in
+ * the environment, the claims accepted or the reason for a refusal go to
+ * standard error.
  */
 
 #include "config.h"
@@ -134,6 +136,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (why == NULL) {
         fprintf(stderr, "a token refused without a reason\n");
         abort();
+    }
+    if (getenv("FUZZ_TRACE") != NULL) {
+        fprintf(stderr, "%s\n", claims != NULL ? payload : why);
     }
 
     cairn_arena_destroy(a);
