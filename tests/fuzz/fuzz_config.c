@@ -10,8 +10,8 @@
  * is /fuzz/cairn.conf, the next ones /fuzz/conf.d/01.conf,
  * /fuzz/conf.d/02.conf...; Include (or IncludeOptional) of the
  * patterns conf.d/<star>.conf, conf.d/<star> and conf.d (relative, or
- * under /fuzz) matches them, and any other path matches nothing.  An input that
- * starts with the source's own header is given to
+ * under /fuzz) matches them, and any other path matches nothing.  An
+ * input that starts with the source's own header is given to
  * cairn__conf_source_read() as it is.
  */
 

@@ -26,7 +26,8 @@
 
 #define FUZZ_JWT_NOW    1700000000
 
-static const char  fuzz_jwt_secret[] = "cairn-fuzz-hs256-secret-32-bytes-long!";
+static const char  fuzz_jwt_secret[] =
+    "cairn-fuzz-hs256-secret-32-bytes-long!";
 
 static const char  fuzz_jwt_ec[] =
     "-----BEGIN PUBLIC KEY-----\n"
