@@ -1304,7 +1304,9 @@ conf_include(conf_ctx_t *ctx, const char *pattern, int optional)
         base = base ? base + 1 : path;
         len = strlen(base);
 
-        if (base[0] == '.' || base[len - 1] == '~'
+        /* A pattern ending in '/' matches directories as "dir/": no
+         * base name at all. */
+        if (base[0] == '.' || (len > 0 && base[len - 1] == '~')
             || strstr(base, ".dpkg-") != NULL
             || (len > 7 && strcmp(base + len - 7, ".rpmnew") == 0)
             || (len > 8 && strcmp(base + len - 8, ".rpmsave") == 0))

@@ -1587,6 +1587,20 @@ START_TEST(include_absolute)
 END_TEST
 
 
+/* A pattern ending in '/' matches the directories as "dir/", with an
+ * empty base name: nothing to include, and nothing read before it. */
+START_TEST(include_trailing_slash)
+{
+    make_include_tree();
+
+    parse_ok("Header X-main 1\n"
+             "IncludeOptional conf.d/*/\n"
+             "Header X-last 1\n");
+    ck_assert_str_eq(header_keys(s->main), "X-main X-last");
+}
+END_TEST
+
+
 START_TEST(include_no_match)
 {
     make_tmpdir();
@@ -2288,6 +2302,7 @@ conf_suite(void)
         { "include_glob_order_load", include_glob_order_load, 0 },
         { "include_directory_skips", include_directory_skips, 0 },
         { "include_absolute", include_absolute, 0 },
+        { "include_trailing_slash", include_trailing_slash, 0 },
         { "include_no_match", include_no_match, 0 },
         { "include_optional_no_match", include_optional_no_match, 0 },
         { "include_relative_to_main_dir", include_relative_to_main_dir, 0 },
