@@ -121,13 +121,13 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
 
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-    cairn__conn_open(w, &cairn__transport_plain, fd, sa, salen);
+    cairn__conn_open(w, &cairn__transport_plain, fd, sa, salen, refuse);
 }
 
 
 cairn_conn_t *
 cairn__conn_open(cairn__worker_t *w, const cairn__transport_t *t, int fd,
-                 const struct sockaddr *sa, socklen_t salen)
+                 const struct sockaddr *sa, socklen_t salen, int refuse)
 {
     cairn_conn_t              *c;
     const cairn__core_conf_t  *core;
@@ -210,7 +210,7 @@ cairn__conn_open(cairn__worker_t *w, const cairn__transport_t *t, int fd,
     if (refuse) {
         conn_refuse(c);
         cairn__conn_leave(c);
-        return;
+        return NULL;
     }
 
     c->state = CAIRN__CONN_IDLE;

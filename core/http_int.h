@@ -291,12 +291,14 @@ extern const cairn__conn_handler_t  cairn__http_handler;
  * fd may be -1 for a transport without a descriptor (tests/fuzz): the
  * read and write events then never fire by themselves, and the caller
  * makes c->ev_read active while c->reading is set, and c->ev_write while
- * c->writing is set, when its transport has bytes or room.  Returns the
- * connection, or NULL when a hook refused it (it is closed already).
+ * c->writing is set, when its transport has bytes or room.  With refuse
+ * set (MaxConnections reached and no idle connection to close), c is
+ * answered 503 at once and closes.  Returns the connection, or NULL when
+ * a hook refused it or refuse was set (it is closed or closing).
  */
 cairn_conn_t *cairn__conn_open(cairn__worker_t *w, const cairn__transport_t *t,
                                int fd, const struct sockaddr *sa,
-                               socklen_t salen);
+                               socklen_t salen, int refuse);
 
 /* Closes the connection (cancelling a request in progress); freed at
  * once, or by the outermost cairn__conn_leave(). */

@@ -603,7 +603,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cairn__time_update();
     fz.conn = cairn__conn_open(fuzz_w, &fuzz_transport, -1,
-                               (struct sockaddr *) &sin, sizeof(sin));
+                               (struct sockaddr *) &sin, sizeof(sin), 0);
     if (fz.conn == NULL) {
         abort();
     }
