@@ -1181,6 +1181,41 @@ START_TEST(section_bad_regex)
 END_TEST
 
 
+/* Stacked repetitions are refused before regcomp(), which takes
+ * exponential time on a run of them (found by fuzz_config). */
+START_TEST(section_stacked_repetition)
+{
+    static const char  *bad[] = {
+        "^/a**$", "^/a+?", "^/a*{2}", "^/a{1,2}*", "^/(x)+*",
+        "^/***************************************************b/[0-9]+$",
+    };
+    static const char  *good[] = {
+        "^/a*$", "\\*+", "[*+?]+", "^/a{1,2}b*", "[[:alpha:]*]*x",
+        "^/(a*)*$",
+    };
+    char    conf[256];
+    size_t  i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(conf, sizeof(conf), "<LocationMatch %s>\n"
+                 "</LocationMatch>\nListen 80\n", bad[i]);
+        ck_assert_msg(parse(conf) == -1, "%s was accepted", bad[i]);
+        assert_nerrors(1);
+        assert_has(error_at(0), "follows another one");
+        teardown();
+        setup();
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(conf, sizeof(conf), "<LocationMatch %s>\n"
+                 "</LocationMatch>\nListen 80\n", good[i]);
+        ck_assert_msg(parse(conf) == 0, "%s was refused", good[i]);
+        teardown();
+        setup();
+    }
+}
+END_TEST
+
+
 START_TEST(section_unknown)
 {
     ck_assert_int_eq(parse("<Nosuch x y>\n"
@@ -2284,6 +2319,7 @@ conf_suite(void)
           section_nested_virtual_host_refused, 0 },
         { "section_location_path_relative", section_location_path_relative, 0 },
         { "section_bad_regex", section_bad_regex, 0 },
+        { "section_stacked_repetition", section_stacked_repetition, 0 },
         { "section_unknown", section_unknown, 0 },
         { "section_trailing_comment", section_trailing_comment, 0 },
         { "section_too_deep_recovers", section_too_deep_recovers, 0 },
