@@ -12,6 +12,17 @@
  * In AddressSanitizer builds the unused part of every block is poisoned
  * and each allocation is followed by a poisoned gap, so an overflow from
  * one arena object into the next is reported as it would be for malloc().
+ *
+ * Running out of memory: a worker holds a reserve (cairn__mem_reserve(),
+ * ARENA_RESERVE_SIZE bytes).  When malloc() fails under an allocation
+ * that cannot fail (cairn_arena_alloc() and the core's own), the reserve
+ * is given back and the allocation retried, and the worker is "low on
+ * memory" (cairn__mem_low()) until it can take the reserve again: it
+ * sheds load meanwhile (worker.c, http.c).  Only an allocation that still
+ * fails after that, one larger than what the reserve freed, aborts.
+ * Allocations whose size a client decides use the fallible
+ * cairn_arena_try_alloc() and are answered 503 instead, without touching
+ * the reserve.
  */
 
 #include <stddef.h>
@@ -20,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "arena_int.h"
 
@@ -49,6 +62,9 @@
  * block a size hint may ask for. */
 #define ARENA_DEFAULT_SIZE      4096
 #define ARENA_MIN_FIRST         64
+
+/* What a worker holds back for the first allocation that fails. */
+#define ARENA_RESERVE_SIZE      (4u << 20)
 
 #define arena_likely(x)         __builtin_expect(!!(x), 1)
 #define arena_unlikely(x)       __builtin_expect(!!(x), 0)
@@ -82,8 +98,8 @@ struct cairn_arena_s {
 #define ARENA_BLOCK_HEADER      ARENA_ROUND(sizeof(arena_block_t))
 
 
-static void *arena_alloc_slow(cairn_arena_t *a, size_t size);
-static char *arena_block_new(cairn_arena_t *a, size_t size);
+static void *arena_alloc_slow(cairn_arena_t *a, size_t size, int may_fail);
+static char *arena_block_new(cairn_arena_t *a, size_t size, int may_fail);
 static void arena_free_blocks(cairn_arena_t *a);
 static void arena_run_cleanups(cairn_arena_t *a);
 static const char *arena_html_entity(char c);
@@ -105,10 +121,7 @@ cairn_arena_create(size_t size_hint)
         first = ARENA_ROUND(size_hint);
     }
 
-    a = malloc(ARENA_HEADER + first);
-    if (a == NULL) {
-        cairn__oom(ARENA_HEADER + first);
-    }
+    a = cairn__malloc(ARENA_HEADER + first);
 
     a->first = (char *) a + ARENA_HEADER;
     a->first_end = a->first + first;
@@ -183,7 +196,27 @@ cairn_arena_alloc(cairn_arena_t *a, size_t size)
         return p;
     }
 
-    return arena_alloc_slow(a, size);
+    return arena_alloc_slow(a, size, 0);
+}
+
+
+void *
+cairn_arena_try_alloc(cairn_arena_t *a, size_t size)
+{
+    char    *p;
+    size_t   need;
+
+    need = ARENA_ROUND(size + ARENA_REDZONE);
+    p = a->pos;
+
+    if (need >= size && need <= (size_t) (a->end - p)) {
+        a->pos = p + need;
+        a->used += size;
+        ARENA_UNPOISON(p, size);
+        return p;
+    }
+
+    return arena_alloc_slow(a, size, 1);
 }
 
 
@@ -383,6 +416,137 @@ cairn_arena_used(const cairn_arena_t *a)
 }
 
 
+/*
+ * The reserve and the "low on memory" state.  A task-pool thread may
+ * allocate too, hence the atomics; the reserve itself is only taken back
+ * by the worker's loop thread (cairn__mem_reserve()).
+ */
+static void  *arena_reserve;
+static int    arena_mem_low;
+static int    arena_reserve_wanted;
+
+
+int
+cairn__mem_reserve(void)
+{
+    void  *p;
+
+    __atomic_store_n(&arena_reserve_wanted, 1, __ATOMIC_RELAXED);
+
+    if (__atomic_load_n(&arena_reserve, __ATOMIC_ACQUIRE) != NULL) {
+        return 0;
+    }
+
+    p = malloc(ARENA_RESERVE_SIZE);
+    if (p == NULL) {
+        return -1;
+    }
+
+    __atomic_store_n(&arena_reserve, p, __ATOMIC_RELEASE);
+    __atomic_store_n(&arena_mem_low, 0, __ATOMIC_RELEASE);
+
+    return 0;
+}
+
+
+void
+cairn__mem_release(void)
+{
+    void  *p;
+
+    __atomic_store_n(&arena_reserve_wanted, 0, __ATOMIC_RELAXED);
+    p = __atomic_exchange_n(&arena_reserve, NULL, __ATOMIC_ACQ_REL);
+    free(p);
+    __atomic_store_n(&arena_mem_low, 0, __ATOMIC_RELEASE);
+}
+
+
+int
+cairn__mem_low(void)
+{
+    return __atomic_load_n(&arena_mem_low, __ATOMIC_RELAXED);
+}
+
+
+/*
+ * malloc() or realloc(), and when it fails in a worker, the same again
+ * after the reserve was given back (the worker is low on memory from
+ * then on).  NULL when even that fails.
+ */
+static void *
+arena_mem_retry(void *old, size_t size, int resize)
+{
+    void  *p;
+
+    p = resize ? realloc(old, size) : malloc(size);
+    if (arena_likely(p != NULL) || size == 0) {
+        return p;
+    }
+
+    if (__atomic_load_n(&arena_reserve_wanted, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&arena_mem_low, 1, __ATOMIC_RELEASE);
+        free(__atomic_exchange_n(&arena_reserve, NULL, __ATOMIC_ACQ_REL));
+        p = resize ? realloc(old, size) : malloc(size);
+    }
+
+    return p;
+}
+
+
+void *
+cairn__malloc(size_t size)
+{
+    void  *p;
+
+    p = arena_mem_retry(NULL, size, 0);
+    if (p == NULL) {
+        cairn__oom(size);
+    }
+
+    return p;
+}
+
+
+void *
+cairn__realloc(void *old, size_t size)
+{
+    void  *p;
+
+    p = arena_mem_retry(old, size, 1);
+    if (p == NULL) {
+        cairn__oom(size);
+    }
+
+    return p;
+}
+
+
+/*
+ * libevent's allocator (event_set_mem_functions(), set once in main()):
+ * its buffers may spend the reserve too, but a failure stays a NULL that
+ * libevent reports to its caller.
+ */
+static void *
+arena_event_malloc(size_t size)
+{
+    return arena_mem_retry(NULL, size, 0);
+}
+
+
+static void *
+arena_event_realloc(void *p, size_t size)
+{
+    return arena_mem_retry(p, size, 1);
+}
+
+
+void
+cairn__mem_init(void)
+{
+    event_set_mem_functions(arena_event_malloc, arena_event_realloc, free);
+}
+
+
 void
 cairn__oom(size_t size)
 {
@@ -420,22 +584,31 @@ cairn__oom(size_t size)
  * own (large requests) or a fresh block that becomes the current one.
  */
 static void *
-arena_alloc_slow(cairn_arena_t *a, size_t size)
+arena_alloc_slow(cairn_arena_t *a, size_t size, int may_fail)
 {
     char    *p;
     size_t   need;
 
     if (size > SIZE_MAX / 2) {
+        if (may_fail) {
+            return NULL;
+        }
         cairn__oom(size);
     }
 
     need = ARENA_ROUND(size + ARENA_REDZONE);
 
     if (need > a->block_size / 4) {
-        p = arena_block_new(a, need);
+        p = arena_block_new(a, need, may_fail);
+        if (p == NULL) {
+            return NULL;
+        }
 
     } else {
-        p = arena_block_new(a, a->block_size);
+        p = arena_block_new(a, a->block_size, may_fail);
+        if (p == NULL) {
+            return NULL;
+        }
         a->pos = p + need;
         a->end = p + a->block_size;
     }
@@ -447,16 +620,23 @@ arena_alloc_slow(cairn_arena_t *a, size_t size)
 }
 
 
-/* Allocates a block with size data bytes, links it, returns its data. */
+/*
+ * Allocates a block with size data bytes, links it, returns its data.
+ * With may_fail, NULL when malloc() fails (the reserve is left alone).
+ */
 static char *
-arena_block_new(cairn_arena_t *a, size_t size)
+arena_block_new(cairn_arena_t *a, size_t size, int may_fail)
 {
     arena_block_t  *b;
     char           *data;
 
-    b = malloc(ARENA_BLOCK_HEADER + size);
-    if (b == NULL) {
-        cairn__oom(ARENA_BLOCK_HEADER + size);
+    if (may_fail) {
+        b = malloc(ARENA_BLOCK_HEADER + size);
+        if (b == NULL) {
+            return NULL;
+        }
+    } else {
+        b = cairn__malloc(ARENA_BLOCK_HEADER + size);
     }
 
     b->size = size;

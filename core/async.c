@@ -185,7 +185,7 @@ cairn_task_run(cairn_request_t *r, cairn_task_work_cb work,
      * request arena. */
     t = calloc(1, sizeof(*t));
     if (t == NULL) {
-        cairn__oom(sizeof(*t));
+        return CAIRN_ERROR;
     }
     t->r = r;
     t->work = work;
@@ -219,7 +219,7 @@ cairn_task_run_detached(cairn_task_work_cb work, cairn_task_done_cb done,
 
     t = calloc(1, sizeof(*t));
     if (t == NULL) {
-        cairn__oom(sizeof(*t));
+        return CAIRN_ERROR;
     }
     t->work = work;
     t->done = done;

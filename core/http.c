@@ -33,6 +33,9 @@
 
 #define HTTP_INBUF_SIZE     8192
 
+/* The first allocation for a request body (it doubles from there). */
+#define HTTP_BODY_FIRST     16384
+
 /* Response bodies up to this size are copied behind the head, so a
  * typical response leaves in one write. */
 #define HTTP_INLINE_BODY    16384
@@ -78,6 +81,9 @@ static int http_on_header_value(llhttp_t *p, const char *at, size_t len);
 static int http_on_header_field_complete(llhttp_t *p);
 static int http_on_headers_complete(llhttp_t *p);
 static int http_on_body(llhttp_t *p, const char *at, size_t len);
+static int http_body_grow(cairn_request_t *r, size_t need);
+static void http_body_free(void *data);
+static void conn_no_memory(cairn_conn_t *c);
 static int http_trailer(llhttp_t *p, size_t len);
 static int http_on_chunk_header(llhttp_t *p);
 static int http_on_chunk_ext(llhttp_t *p, const char *at, size_t len);
@@ -119,6 +125,27 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
 {
     int  one = 1;
 
+    if (cairn__mem_low() && cairn__worker_mem_shed(w, 1)) {
+        /* Not even a connection's worth of memory is spent on it: the
+         * answer is sent as it is, best effort, and the socket closed. */
+        static const char  resp[] =
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            "Server: cairn\r\n"
+            "Content-Type: text/plain\r\n"
+            "Content-Length: 21\r\n"
+            "Retry-After: 1\r\n"
+            "Connection: close\r\n"
+            "\r\n"
+            "server short of memory\n";
+        ssize_t            n;
+
+        n = send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL);
+        (void) n;
+        shutdown(fd, SHUT_WR);
+        close(fd);
+        return;
+    }
+
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
     cairn__conn_open(w, &cairn__transport_plain, fd, sa, salen, refuse);
@@ -136,10 +163,8 @@ cairn__conn_open(cairn__worker_t *w, const cairn__transport_t *t, int fd,
         http_settings_init();
     }
 
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        cairn__oom(sizeof(*c));
-    }
+    c = cairn__malloc(sizeof(*c));
+    memset(c, 0, sizeof(*c));
 
     c->worker = w;
     c->proto = &http_proto;
@@ -151,7 +176,7 @@ cairn__conn_open(cairn__worker_t *w, const cairn__transport_t *t, int fd,
     c->arena = cairn_arena_create(1024);
     c->req_arena = cairn_arena_create(4096);
     c->in_cap = HTTP_INBUF_SIZE;
-    c->in = malloc(c->in_cap);
+    c->in = cairn__malloc(c->in_cap);
     c->out = evbuffer_new();
     if (c->in == NULL || c->out == NULL) {
         cairn__oom(c->in_cap);
@@ -436,12 +461,16 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
                                || c->req->state == CAIRN__REQ_BODY)))
             {
                 /* Only the parser can need more room; its limits bound
-                 * the header block, and bodies are consumed as parsed. */
-                c->in_cap *= 2;
-                c->in = realloc(c->in, c->in_cap);
-                if (c->in == NULL) {
-                    cairn__oom(c->in_cap);
+                 * the header block, and bodies are consumed as parsed.
+                 * A client decides this size: without the memory, 503. */
+                char  *in = realloc(c->in, c->in_cap * 2);
+
+                if (in == NULL) {
+                    conn_no_memory(c);
+                    goto done;
                 }
+                c->in = in;
+                c->in_cap *= 2;
             } else {
                 /* A request is being processed and the client keeps
                  * sending: stop reading until it is done. */
@@ -699,6 +728,21 @@ http_parse_error_status(const llhttp_t *p, llhttp_errno_t err)
 }
 
 
+/*
+ * The header block outgrew the input buffer and a larger one could not be
+ * had: 503 and close, like any request that cannot be read.
+ */
+static void
+conn_no_memory(cairn_conn_t *c)
+{
+    if (c->req != NULL) {
+        c->req->error_status = 503;
+    }
+    llhttp_set_error_reason(&c->parser, "no memory for the header block");
+    conn_parse_error(c, HPE_USER);
+}
+
+
 static void
 conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
 {
@@ -800,6 +844,14 @@ conn_headers_done(cairn_request_t *r)
     r->method = cairn_method_from_name(r->method_name);
     r->head = r->method == CAIRN_METHOD_HEAD;
     r->keepalive = llhttp_should_keep_alive(p) && !r->upgrade ? 1 : 0;
+
+    if (cairn__mem_low() && cairn__worker_mem_shed(c->worker, 0)) {
+        /* The worker spent its memory reserve: no new request until it
+         * has it back (worker.c). */
+        r->keepalive = 0;
+        cairn__pipeline_event(r, CAIRN__EV_FAIL, 503);
+        return 1;
+    }
 
     if (!http_te_chunked(r)) {
         /* Only "chunked" is framed.  llhttp takes "gzip, chunked" for a
@@ -1242,13 +1294,20 @@ conn_idle(cairn_conn_t *c)
 /* llhttp callbacks                                                   */
 /* ------------------------------------------------------------------ */
 
+/*
+ * old + at[len] as a new string of the arena, or NULL without the memory
+ * (the request is answered 503: a client decides these sizes).
+ */
 static char *
 http_append(cairn_arena_t *a, const char *old, size_t old_len,
             const char *at, size_t len)
 {
     char  *s;
 
-    s = cairn_arena_alloc(a, old_len + len + 1);
+    s = cairn_arena_try_alloc(a, old_len + len + 1);
+    if (s == NULL) {
+        return NULL;
+    }
     if (old_len > 0) {
         memcpy(s, old, old_len);
     }
@@ -1310,6 +1369,7 @@ http_on_url(llhttp_t *p, const char *at, size_t len)
 {
     cairn_conn_t     *c = p->data;
     cairn_request_t  *r = http_req(p);
+    char             *s;
 
     if (r == NULL) {
         return -1;
@@ -1329,7 +1389,12 @@ http_on_url(llhttp_t *p, const char *at, size_t len)
         return -1;
     }
 
-    r->target = http_append(r->arena, r->target, r->target_len, at, len);
+    s = http_append(r->arena, r->target, r->target_len, at, len);
+    if (s == NULL) {
+        r->error_status = 503;
+        return -1;
+    }
+    r->target = s;
     r->target_len += len;
 
     return 0;
@@ -1343,6 +1408,7 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
     cairn_request_t           *r = http_req(p);
     const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
     cairn__header_t           *h;
+    char                      *s;
 
     if (p->flags & F_TRAILING) {
         return http_trailer(p, len);
@@ -1374,7 +1440,12 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
         return -1;
     }
 
-    h->name = http_append(r->arena, h->name, h->name_len, at, len);
+    s = http_append(r->arena, h->name, h->name_len, at, len);
+    if (s == NULL) {
+        r->error_status = 503;
+        return -1;
+    }
+    h->name = s;
     h->name_len += len;
 
     return 0;
@@ -1407,6 +1478,7 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     const cairn__core_conf_t  *core = c->server->main_vhost->base.core;
     cairn__header_t           *h;
     size_t                     old;
+    char                      *s;
 
     if (p->flags & F_TRAILING) {
         return http_trailer(p, len);
@@ -1450,7 +1522,12 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     }
 
     old = strlen(h->value);
-    h->value = http_append(r->arena, h->value, old, at, len);
+    s = http_append(r->arena, h->value, old, at, len);
+    if (s == NULL) {
+        r->error_status = 503;
+        return -1;
+    }
+    h->value = s;
 
     return 0;
 }
@@ -1513,6 +1590,55 @@ http_on_headers_complete(llhttp_t *p)
 }
 
 
+static void
+http_body_free(void *data)
+{
+    cairn_request_t  *r = data;
+
+    free(r->body);
+    r->body = NULL;
+    r->body_cap = 0;
+}
+
+
+/*
+ * Makes room for need bytes of body: the declared length at once, a
+ * chunked body by doubling.  -1 when memory is short; the client decides
+ * this size, so it is a 503 and not a reason to spend the reserve.
+ */
+static int
+http_body_grow(cairn_request_t *r, size_t need)
+{
+    size_t   cap;
+    char    *b;
+
+    /* Grown as the bytes come, so that a slow client costs what it sent,
+     * up to the declared length. */
+    cap = r->body_cap ? r->body_cap : HTTP_BODY_FIRST;
+    while (cap < need) {
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    }
+    if (r->content_length >= 0 && (uint64_t) r->content_length < SIZE_MAX
+        && cap > (size_t) r->content_length + 1
+        && need <= (size_t) r->content_length + 1)
+    {
+        cap = (size_t) r->content_length + 1;
+    }
+
+    b = realloc(r->body, cap);
+    if (b == NULL) {
+        return -1;
+    }
+    if (r->body == NULL) {
+        cairn_arena_cleanup_add(r->arena, http_body_free, r);
+    }
+    r->body = b;
+    r->body_cap = cap;
+
+    return 0;
+}
+
+
 static int
 http_on_body(llhttp_t *p, const char *at, size_t len)
 {
@@ -1542,17 +1668,16 @@ http_on_body(llhttp_t *p, const char *at, size_t len)
         return -1;
     }
 
-    if (r->body == NULL) {
-        r->body = evbuffer_new();
-        if (r->body == NULL) {
-            cairn__oom(len);
-        }
-        cairn_arena_cleanup_add(r->arena, (cairn_cleanup_cb) evbuffer_free,
-                                r->body);
+    if (r->body_cap - r->body_len < len + 1
+        && http_body_grow(r, r->body_len + len + 1) != 0)
+    {
+        r->error_status = 503;
+        return -1;
     }
 
-    evbuffer_add(r->body, at, len);
+    memcpy(r->body + r->body_len, at, len);
     r->body_len += len;
+    r->body[r->body_len] = '\0';
     conn_body_progress(r);
 
     return 0;

@@ -109,8 +109,9 @@ struct cairn_request_s {
     unsigned                 error_status;  /* parse error to answer */
     uint64_t                 seq;           /* request number in worker */
     int64_t                  content_length;    /* -1: unknown */
-    struct evbuffer         *body;          /* request body */
-    char                    *body_flat;
+    char                    *body;          /* request body, malloc()ed
+                                               (NUL after body_len) */
+    size_t                   body_cap;
     size_t                   body_len;
     uint64_t                 body_start_us;
 

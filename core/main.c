@@ -109,6 +109,8 @@ main(int argc, char **argv)
     const char                *pid_file;
     int                        quiet = 0, i, rc;
 
+    cairn__mem_init();
+
     defines.n = 0;
     defines.v = defs;
 

@@ -458,6 +458,10 @@ pipeline_fail(cairn_request_t *r, int status)
     r->keepalive = 0;
     r->broken = 1;
     cairn__response_error(r, status);
+    if (status == 503) {
+        /* Memory was short (http.c): worth trying again in a moment. */
+        cairn_response_header_set(r, "Retry-After", "1");
+    }
     r->phase = CAIRN_PHASE_LOG;
     pipeline_send(r);
 }

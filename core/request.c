@@ -143,22 +143,14 @@ cairn_request_param(const cairn_request_t *r, const char *name)
 const char *
 cairn_request_body(const cairn_request_t *r, size_t *len)
 {
-    cairn_request_t  *mr = (cairn_request_t *) r;
-
     if (r->body == NULL || r->body_len == 0) {
         *len = 0;
         return NULL;
     }
 
-    if (mr->body_flat == NULL) {
-        mr->body_flat = cairn_arena_alloc(mr->arena, r->body_len + 1);
-        evbuffer_copyout(r->body, mr->body_flat, r->body_len);
-        mr->body_flat[r->body_len] = '\0';
-    }
-
     *len = r->body_len;
 
-    return r->body_flat;
+    return r->body;
 }
 
 const char *

@@ -160,7 +160,7 @@ cairn__taskpool_submit(cairn__taskpool_t *p, void (*work)(void *),
 
     j = malloc(sizeof(*j));
     if (j == NULL) {
-        cairn__oom(sizeof(*j));
+        return -1;
     }
     j->work = work;
     j->done = done;

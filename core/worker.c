@@ -10,6 +10,12 @@
  * it answers the new connection 503 and closes it, rather than leave it
  * waiting in the listen queue.  A connection in the middle of a request
  * is never closed for this.
+ *
+ * Low on memory (an allocation that cannot fail had to spend the reserve
+ * of arena.c), the worker answers every new request and connection 503
+ * until it can take its reserve back, which it tries every
+ * WORKER_MEM_RETRY_MS: the requests that hold the memory finish, and
+ * none is added to them.
  */
 
 #include "config.h"
@@ -43,6 +49,8 @@
 /* The MaxConnections messages are repeated at most this often. */
 #define WORKER_LIMIT_LOG_US     (60 * 1000000u)
 
+#define WORKER_MEM_RETRY_MS     100
+
 cairn__worker_t  *cairn__worker_current;
 cairn_server_t   *cairn__server_current;
 
@@ -55,6 +63,8 @@ static void worker_reopen_cb(evutil_socket_t sig, short what, void *arg);
 static void worker_accept_enable(cairn__worker_t *w, int on);
 static void worker_reap(cairn__worker_t *w);
 static void worker_refused(cairn__worker_t *w);
+static int worker_log_due(uint64_t *last_us);
+static void worker_mem_retry_cb(evutil_socket_t fd, short what, void *arg);
 
 
 /*
@@ -232,6 +242,7 @@ cairn__worker_run(cairn_server_t *s, cairn__listener_t *ls, size_t n)
     w->ev_accept_resume = event_new(w->base, -1, 0, worker_accept_resume_cb,
                                     w);
     w->ev_stop_check = event_new(w->base, -1, 0, worker_stop_check_cb, w);
+    w->ev_mem = event_new(w->base, -1, 0, worker_mem_retry_cb, w);
     w->ev_sigterm = evsignal_new(w->base, SIGTERM, worker_signal_cb, w);
     w->ev_sigint = evsignal_new(w->base, SIGINT, worker_signal_cb, w);
     w->ev_sigusr1 = evsignal_new(w->base, SIGUSR1, worker_reopen_cb, w);
@@ -248,6 +259,12 @@ cairn__worker_run(cairn_server_t *s, cairn__listener_t *ls, size_t n)
                   "stopping");
         rc = 1;
         goto done;
+    }
+
+    if (cairn__mem_reserve() != 0) {
+        cairn_log(NULL, CAIRN_LOG_WARN, 0, "cannot set memory aside for "
+                  "shortages: an allocation that fails will stop the "
+                  "worker");
     }
 
     worker_accept_enable(w, 1);
@@ -280,6 +297,8 @@ done:
     free(w->ev_accept);
     event_free(w->ev_accept_resume);
     event_free(w->ev_stop_check);
+    event_free(w->ev_mem);
+    cairn__mem_release();
     event_free(w->ev_sigterm);
     event_free(w->ev_sigint);
     event_free(w->ev_sigusr1);
@@ -344,14 +363,11 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
             case ENOBUFS:
             case ENOMEM:
                 /* Once a minute is enough to tell the admin. */
-                if (cairn_now_us() - w->emfile_logged_us > 60000000u
-                    || w->emfile_logged_us == 0)
-                {
+                if (worker_log_due(&w->emfile_logged_us)) {
                     cairn_log(NULL, CAIRN_LOG_WARN, errno, "accept() failed: "
                               "pausing accepts for %d ms (and again "
                               "whenever it happens in the next minute)",
                               WORKER_EMFILE_PAUSE_MS);
-                    w->emfile_logged_us = cairn_now_us();
                 }
                 worker_accept_enable(w, 0);
                 tv.tv_sec = 0;
@@ -419,14 +435,11 @@ worker_reap(cairn__worker_t *w)
     cairn__metrics_conn_reaped(k);
     w->reaped += k;
 
-    if (w->reap_logged_us == 0
-        || cairn_now_us() - w->reap_logged_us >= WORKER_LIMIT_LOG_US)
-    {
+    if (worker_log_due(&w->reap_logged_us)) {
         cairn_log(NULL, CAIRN_LOG_WARN, 0, "MaxConnections %u reached, "
                   "closed %u idle connections (this message is repeated "
                   "at most once a minute, with the count since the last "
                   "one)", w->max_conns, w->reaped);
-        w->reap_logged_us = cairn_now_us();
         w->reaped = 0;
     }
 }
@@ -443,16 +456,94 @@ worker_refused(cairn__worker_t *w)
     cairn__metrics_conn_refused();
     w->refused++;
 
-    if (w->refuse_logged_us == 0
-        || cairn_now_us() - w->refuse_logged_us >= WORKER_LIMIT_LOG_US)
-    {
+    if (worker_log_due(&w->refuse_logged_us)) {
         cairn_log(NULL, CAIRN_LOG_WARN, 0, "MaxConnections %u reached and "
                   "no connection is idle: answered %u new connections 503 "
                   "(this message is repeated at most once a minute, with "
                   "the count since the last one)", w->max_conns, w->refused);
-        w->refuse_logged_us = cairn_now_us();
         w->refused = 0;
     }
+}
+
+
+/*
+ * Whether a message repeated at most once a minute is due, *last_us
+ * being when it was last logged (0: never); if so, *last_us becomes now.
+ */
+static int
+worker_log_due(uint64_t *last_us)
+{
+    uint64_t  now = cairn_now_us();
+
+    if (*last_us != 0 && now - *last_us < WORKER_LIMIT_LOG_US) {
+        return 0;
+    }
+
+    *last_us = now;
+
+    return 1;
+}
+
+
+int
+cairn__worker_mem_shed(cairn__worker_t *w, int refused)
+{
+    struct timeval  tv;
+
+    if (w->mem_low_us == 0 && cairn__mem_reserve() == 0) {
+        /* Spent and already back: what needed it has finished. */
+        cairn_log(NULL, CAIRN_LOG_WARN, 0, "memory ran short: the worker "
+                  "spent its reserve and could take it back");
+        return 0;
+    }
+
+    if (refused) {
+        cairn__metrics_conn_refused();
+    }
+    w->mem_shed++;
+
+    if (w->mem_low_us != 0) {
+        return 1;
+    }
+
+    w->mem_low_us = cairn_now_us();
+    cairn_log(NULL, CAIRN_LOG_ERROR, 0, "out of memory: the worker spent "
+              "its reserve and answers new requests 503 until it has it "
+              "back");
+
+    tv.tv_sec = 0;
+    tv.tv_usec = WORKER_MEM_RETRY_MS * 1000;
+    event_add(w->ev_mem, &tv);
+
+    return 1;
+}
+
+
+static void
+worker_mem_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    cairn__worker_t  *w = arg;
+    struct timeval    tv;
+
+    (void) fd;
+    (void) what;
+
+    cairn__time_update();
+
+    if (cairn__mem_reserve() != 0) {
+        tv.tv_sec = 0;
+        tv.tv_usec = WORKER_MEM_RETRY_MS * 1000;
+        event_add(w->ev_mem, &tv);
+        return;
+    }
+
+    cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "memory is available again after "
+              "%llu ms: serving resumes (%u requests and connections were "
+              "answered 503 meanwhile)",
+              (unsigned long long) ((cairn_now_us() - w->mem_low_us) / 1000),
+              w->mem_shed);
+    w->mem_low_us = 0;
+    w->mem_shed = 0;
 }
 
 

@@ -90,6 +90,9 @@ struct cairn__worker_s {
     unsigned                 signals;       /* stop signals received */
     uint64_t                 stop_deadline_us;
     uint64_t                 emfile_logged_us;
+    struct event            *ev_mem;        /* retakes the reserve */
+    unsigned                 mem_shed;      /* 503s since low, not logged */
+    uint64_t                 mem_low_us;    /* when it ran low; 0: not */
 };
 
 /*
@@ -205,5 +208,13 @@ int cairn__taskpool_submit(cairn__taskpool_t *p, void (*work)(void *),
 
 /* Updates the cached clocks (once per loop callback batch). */
 void cairn__time_update(void);
+
+/*
+ * cairn__mem_low() is true (an allocation spent the reserve): whether the
+ * new request (refused = 0) or connection (refused = 1) must be answered
+ * 503.  0 when the reserve could be taken back at once; otherwise the
+ * worker logs, counts, and tries again every WORKER_MEM_RETRY_MS.
+ */
+int cairn__worker_mem_shed(cairn__worker_t *w, int refused);
 
 #endif /* CAIRN_WORKER_INT_H */

@@ -8,9 +8,13 @@
  * events, jansson values) are tied to an arena with a cleanup, which runs
  * when the arena is reset or destroyed, in reverse order of registration.
  *
- * Allocation never returns NULL: when memory runs out the process logs
- * and aborts, so anything a client controls must be bounded before it is
- * allocated.  Arenas are not thread-safe; use one only from the thread
+ * Allocation never returns NULL.  When memory runs out a worker spends a
+ * reserve it holds and sheds load (new requests are answered 503) until
+ * memory comes back; only an allocation larger than that reserve can
+ * still fail, and then the worker logs and aborts.  So anything a client
+ * controls must be bounded before it is allocated, and an allocation
+ * whose size a client decides should use cairn_arena_try_alloc() and
+ * answer 503 when it returns NULL.  Arenas are not thread-safe; use one only from the thread
  * that owns it (task-pool work gets its own, see async.h).
  */
 
@@ -41,6 +45,14 @@ CAIRN_API void cairn_arena_destroy(cairn_arena_t *a);
 
 /* Returns size bytes aligned for any type; never NULL. */
 CAIRN_API void *cairn_arena_alloc(cairn_arena_t *a, size_t size);
+
+/*
+ * Like cairn_arena_alloc(), but NULL when memory is short (ABI 1.4): for
+ * an allocation whose size a client decides (a body, a large upload),
+ * which a request can answer with 503 instead of leaving the worker to
+ * spend its reserve.
+ */
+CAIRN_API void *cairn_arena_try_alloc(cairn_arena_t *a, size_t size);
 
 /* Like cairn_arena_alloc(), zero-filled. */
 CAIRN_API void *cairn_arena_calloc(cairn_arena_t *a, size_t size);

@@ -7,6 +7,11 @@
  *     POST /echo/a?x=1 with body "hi"  ->  200 text/plain
  *                                          "POST /echo/a\nquery=x=1\nhi"
  *
+ * /echo/alloc?N allocates N MiB from the connection's arena (held until
+ * the connection closes) in 64 KiB pieces, each written to, and answers
+ * "allocated N MiB": the out-of-memory tests use it to make the worker
+ * spend its reserve.
+ *
  * Anything outside /echo is declined, so another handler (or the core's
  * 404) answers.  Built against the public API only, like a third-party
  * module.
@@ -18,6 +23,7 @@
  *             handler after it can refuse a method before the body)
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <cairn/cairn.h>
@@ -64,6 +70,17 @@ mod_test_echo_handler(cairn_request_t *r)
     a = cairn_request_arena(r);
     query = cairn_request_query(r);
     body = cairn_request_body(r, &body_len);
+
+    if (strcmp(path, "/echo/alloc") == 0 && query != NULL) {
+        cairn_arena_t  *ca = cairn_conn_arena(cairn_request_conn(r));
+        long            mb = strtol(query, NULL, 10), i;
+
+        for (i = 0; i < mb * 16; i++) {
+            memset(cairn_arena_alloc(ca, 65536), 'x', 65536);
+        }
+        out = cairn_arena_printf(a, "allocated %ld MiB\n", mb);
+        return cairn_respond(r, 200, "text/plain", out, strlen(out));
+    }
 
     head = cairn_arena_printf(a, "%s %s\nquery=%s\n",
                               cairn_request_method_name(r), path,

@@ -4,15 +4,26 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/resource.h>
 
 #include <check.h>
 
 #include "unit.h"
 
 #include "arena_int.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNIT_ASAN  1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNIT_ASAN  1
+#endif
+#endif
 
 #define TEST_ALIGN      _Alignof(max_align_t)
 
@@ -387,6 +398,89 @@ START_TEST(oom_aborts)
 END_TEST
 
 
+/* A size no allocator can give: refused, nothing spent, no abort. */
+START_TEST(try_alloc)
+{
+    char  *p;
+
+    ck_assert_ptr_null(cairn_arena_try_alloc(arena, SIZE_MAX - 8));
+    ck_assert_int_eq(cairn__mem_low(), 0);
+
+    p = cairn_arena_try_alloc(arena, 10);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t) p % _Alignof(max_align_t), 0);
+    memset(p, 'a', 10);
+
+    p = cairn_arena_try_alloc(arena, 100000);
+    ck_assert_ptr_nonnull(p);
+    memset(p, 'b', 100000);
+}
+END_TEST
+
+
+/* The address space of this (forked) process now, in bytes. */
+static size_t
+vm_size(void)
+{
+    FILE           *f;
+    char            line[128];
+    unsigned long   kb = 0;
+
+    f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "VmSize: %lu kB", &kb) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    ck_assert_uint_gt(kb, 0);
+
+    return (size_t) kb * 1024;
+}
+
+
+/*
+ * Under an address space limit, an allocation that cannot fail spends
+ * the reserve instead of aborting; the process is low on memory until
+ * the memory is freed and the reserve taken back.  A fallible allocation
+ * never spends it.
+ */
+START_TEST(reserve_spent_and_taken_back)
+{
+    cairn_arena_t  *a;
+    struct rlimit   rl;
+    int             i;
+
+    ck_assert_int_eq(cairn__mem_reserve(), 0);
+    ck_assert_int_eq(cairn__mem_low(), 0);
+
+    a = cairn_arena_create(0);
+    rl.rlim_cur = vm_size() + 1024 * 1024;
+    rl.rlim_max = RLIM_INFINITY;
+    ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+
+    /* Fallible: NULL once the headroom is gone, the reserve untouched. */
+    ck_assert_ptr_null(cairn_arena_try_alloc(a, 2 * 1024 * 1024));
+    ck_assert_int_eq(cairn__mem_low(), 0);
+
+    /* Three MiB where one is free: the reserve pays for the rest. */
+    for (i = 0; i < 12; i++) {
+        memset(cairn_arena_alloc(a, 256 * 1024), 'x', 256 * 1024);
+    }
+    ck_assert_int_eq(cairn__mem_low(), 1);
+    ck_assert_int_ne(cairn__mem_reserve(), 0);
+    ck_assert_int_eq(cairn__mem_low(), 1);
+
+    cairn_arena_destroy(a);
+    ck_assert_int_eq(cairn__mem_reserve(), 0);
+    ck_assert_int_eq(cairn__mem_low(), 0);
+
+    cairn__mem_release();
+}
+END_TEST
+
+
 static Suite *
 arena_suite(void)
 {
@@ -405,9 +499,24 @@ arena_suite(void)
         { "reset_reuse", reset_reuse, 0 },
         { "cleanup_run", cleanup_run, 0 },
         { "oom_aborts", oom_aborts, SIGABRT },
+        { "try_alloc", try_alloc, 0 },
     };
+    Suite  *s;
 
-    return unit_suite("arena", cases, UNIT_NCASES(cases), setup, teardown);
+    s = unit_suite("arena", cases, UNIT_NCASES(cases), setup, teardown);
+
+    /* An address space limit needs a process of its own, and neither
+     * ASan (terabytes of shadow) nor valgrind can run under one. */
+#ifndef UNIT_ASAN
+    if (!unit_nofork()) {
+        TCase  *tc = tcase_create("reserve_spent_and_taken_back");
+
+        tcase_add_test(tc, reserve_spent_and_taken_back);
+        suite_add_tcase(s, tc);
+    }
+#endif
+
+    return s;
 }
 
 
