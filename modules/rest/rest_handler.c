@@ -359,6 +359,12 @@ mod_rest_prepare_body(mod_rest_job_t *job, int *rc)
     }
     job->body = json_loadb(body != NULL ? body : "", len,
                            JSON_REJECT_DUPLICATES, &jerr);
+    if (job->body == NULL && json_error_code(&jerr)
+                             == json_error_out_of_memory)
+    {
+        *rc = mod_rest_fail(r, res, 503, "the server is short of memory");
+        return -1;
+    }
     if (job->body == NULL) {
         /* jansson's text may quote the input, cut anywhere. */
         *rc = mod_rest_fail(r, res, 400, cairn_arena_printf(
