@@ -431,9 +431,14 @@ mod_auth_table_token(const mod_auth_table_t *t, const char *token)
 
     mod_auth_sha256_hex(token, strlen(token), hex);
 
+    /* Every secret of a token table is 64 hex digits (the loader refuses
+     * other lines); one that is not, in a table of another kind, is
+     * never read past its end. */
     found = NULL;
     for (i = 0; i < t->n; i++) {
-        if (CRYPTO_memcmp(hex, t->v[i].secret, 64) == 0 && found == NULL) {
+        if (strnlen(t->v[i].secret, 65) == 64
+            && CRYPTO_memcmp(hex, t->v[i].secret, 64) == 0 && found == NULL)
+        {
             found = &t->v[i];
         }
     }

@@ -99,7 +99,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (colon != NULL) {
                 *colon = '\0';
                 mod_auth_table_find(t, line);
-                mod_auth_table_token(t, colon + 1);
+                /* mod_auth looks tokens up only in token tables. */
+                if (kind == MOD_AUTH_FILE_TOKENS) {
+                    mod_auth_table_token(t, colon + 1);
+                }
             }
             line = nl != NULL ? nl + 1 : NULL;
         }
