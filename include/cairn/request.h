@@ -71,6 +71,16 @@ CAIRN_API int cairn_request_version(const cairn_request_t *r);
 /* The Host header without its port, lower-cased, or "" when absent. */
 CAIRN_API const char *cairn_request_host(const cairn_request_t *r);
 
+/*
+ * Content negotiation (ABI 1.4): the weight, in thousandths (0 to 1000),
+ * that an Accept-style header value gives to token -- a media type for
+ * Accept ("text/html", also matched by "text/" + "*" and by the full
+ * wildcard), a coding for Accept-Encoding ("gzip", matched by "*").  The most specific element
+ * decides; one with a malformed q is ignored.  -1 when nothing matches
+ * (not listed, as opposed to q=0).
+ */
+CAIRN_API int cairn_accept_q(const char *value, const char *token);
+
 /* The first request header called name (case-insensitive), or NULL. */
 CAIRN_API const char *cairn_request_header(const cairn_request_t *r,
                                            const char *name);

@@ -1,7 +1,8 @@
 /*
  * tests/fuzz/fuzz_range.c: the Range, If-Range and entity-tag list
  * parsers (core/range.c, modules/static/static_cond.c) and the HTTP
- * date parser under them.
+ * date parser under them; the q-values of Accept-style headers
+ * (core/accept.c) on the LIST line.
  *
  * Input: lines "RANGE\nSIZE\nIF-RANGE\nETAG\nLAST-MODIFIED\nLIST".  The
  * Range value is parsed against SIZE (a decimal, any value an off_t
@@ -47,6 +48,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     mod_static_etag_match(part[5], part[3][0] != '\0' ? part[3] : NULL, 0);
     mod_static_etag_match(part[5], part[3][0] != '\0' ? part[3] : NULL, 1);
+
+    {
+        static const char *const  tokens[] = {
+            "gzip", "br", "zstd", "identity", "text/html", "*", ""
+        };
+        size_t                    i;
+        int                       q;
+
+        for (i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
+            q = cairn_accept_q(part[5], tokens[i]);
+            if (q < -1 || q > 1000) {
+                fprintf(stderr, "q %d for %s\n", q, tokens[i]);
+                abort();
+            }
+        }
+    }
 
     free(copy);
 
