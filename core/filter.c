@@ -417,6 +417,13 @@ cairn_buf_read(cairn_request_t *r, cairn_buf_t *b, size_t max)
 }
 
 
+int64_t
+cairn_response_length(const cairn_request_t *r)
+{
+    return r->out_started ? r->out_clen : -1;
+}
+
+
 void
 cairn_response_clear_length(cairn_request_t *r)
 {

@@ -9,6 +9,8 @@ packages=(
     node-llhttp python3 curl media-types binutils prometheus
     libcrypt-dev libssl-dev openssl apache2-utils whois
     mariadb-server mariadb-client python3-jsonschema valgrind
+    zlib1g-dev libbrotli-dev libzstd-dev brotli zstd python3-brotli
+    python3-zstd
 )
 
 missing=()

@@ -41,6 +41,7 @@
 #ifndef CAIRN_FILTER_H
 #define CAIRN_FILTER_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <cairn/defs.h>
@@ -109,6 +110,11 @@ CAIRN_API cairn_buf_t *cairn_buf_memory(cairn_request_t *r,
  */
 CAIRN_API int cairn_buf_read(cairn_request_t *r, cairn_buf_t *b,
                              size_t max);
+
+/* The body's length as the header filters see it: what the handler set
+ * (or a filter before), -1 when unknown (a stream without
+ * Content-Length, or after cairn_response_clear_length()).  ABI 1.4. */
+CAIRN_API int64_t cairn_response_length(const cairn_request_t *r);
 
 /* The body's length will not be what the handler set: no
  * Content-Length is sent (HTTP/1.1 sends the body chunked). */
