@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cairn/encode.h>
 
@@ -47,6 +48,12 @@ static int          cairn_log_json;
 static int          cairn_log_level = CAIRN_LOG_NOTICE;
 static char        *cairn_log_path;
 
+/* Who the workers run as, when they run as another user than a master
+ * started as root (cairn__log_set_owner); log files are handed to them. */
+static int          log_owner_set;
+static uid_t        log_owner_uid;
+static gid_t        log_owner_gid;
+
 static const char  *cairn_log_names[] = {
     "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"
 };
@@ -71,7 +78,7 @@ cairn__log_open(const char *path, int level)
         return 0;
     }
 
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    fd = cairn_log_file_open(path, 0640);
     if (fd == -1) {
         return -1;
     }
@@ -108,6 +115,78 @@ cairn__log_reopen(void)
     free(path);
 
     return rc;
+}
+
+
+void
+cairn__log_set_owner(int set, uid_t uid, gid_t gid)
+{
+    log_owner_set = set;
+    log_owner_uid = uid;
+    log_owner_gid = gid;
+}
+
+
+/*
+ * The master, still root, opens each log before its workers do so again
+ * as User (SIGUSR1): a file that does not belong to User becomes theirs,
+ * or a worker could not open what logrotate's `create` made root-owned,
+ * nor create a file in a directory only root may write.  A file that
+ * exists keeps its group (logrotate's `create 0640 root adm` wants adm to
+ * read it); one created here gets Group.  Any other process (a worker, a
+ * master not running as root) only opens.
+ */
+int
+cairn_log_file_open(const char *path, unsigned mode)
+{
+    struct stat  st;
+    int          fd, created = 0, e;
+
+    fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd == -1 && errno == ENOENT) {
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+                  (mode_t) mode);
+        created = fd != -1;
+        if (fd == -1 && errno == EEXIST) {
+            fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        }
+    }
+    if (fd == -1) {
+        return -1;
+    }
+
+    if (!log_owner_set || log_owner_uid == 0 || geteuid() != 0) {
+        return fd;
+    }
+
+    if (fstat(fd, &st) != 0) {
+        goto failed;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        /* /dev/null, a pipe: nothing to hand over. */
+        return fd;
+    }
+    if (st.st_uid != log_owner_uid
+        && fchown(fd, log_owner_uid, created ? log_owner_gid : (gid_t) -1)
+           != 0)
+    {
+        goto failed;
+    }
+    if ((st.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR)
+        && fchmod(fd, (st.st_mode & 07777) | S_IRUSR | S_IWUSR) != 0)
+    {
+        goto failed;
+    }
+
+    return fd;
+
+failed:
+
+    e = errno;
+    close(fd);
+    errno = e;
+
+    return -1;
 }
 
 

@@ -5,6 +5,8 @@
 #ifndef CAIRN_LOG_INT_H
 #define CAIRN_LOG_INT_H
 
+#include <sys/types.h>
+
 #include <cairn/cairn.h>
 
 /* The module whose hook is running, named in log lines; NULL: core. */
@@ -16,6 +18,10 @@ int cairn__log_open(const char *path, int level);
 
 /* Reopens the error log file (SIGUSR1). */
 int cairn__log_reopen(void);
+
+/* Who the workers run as (set: they run as another user than the root
+ * master); cairn_log_file_open() then hands log files to them. */
+void cairn__log_set_owner(int set, uid_t uid, gid_t gid);
 
 /* ErrorLogFormat: 0 plain lines, 1 one JSON object per line. */
 void cairn__log_set_json(int json);

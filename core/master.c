@@ -331,6 +331,7 @@ master_prepare(cairn_server_t *s, char *err, size_t errlen)
     }
 
     M.drop = 0;
+    cairn__log_set_owner(0, 0, 0);
     if (core->user == NULL && core->group == NULL) {
         return 0;
     }
@@ -365,6 +366,7 @@ master_prepare(cairn_server_t *s, char *err, size_t errlen)
     }
 
     M.drop = 1;
+    cairn__log_set_owner(1, M.uid, M.gid);
 
     return 0;
 }
@@ -1406,6 +1408,13 @@ master_stop(int now)
 }
 
 
+/*
+ * SIGUSR1.  The master reopens every log first, its error log and, through
+ * the reopen_logs hooks, the modules' files, while it is still root:
+ * cairn_log_file_open() then hands each file to User, so the workers
+ * signalled after it can open it again whoever created it (nginx does
+ * the same).  Workers started later inherit the new descriptors.
+ */
 static void
 master_reopen(void)
 {

@@ -58,8 +58,9 @@ typedef enum {
     CAIRN_SERVER_POST_CONFIG,       /* validate; failing fails -t */
     CAIRN_SERVER_WORKER_INIT,       /* in each worker, before accepting */
     CAIRN_SERVER_WORKER_EXIT,       /* in each worker, before it exits */
-    CAIRN_SERVER_REOPEN_LOGS,       /* SIGUSR1, in every process: reopen
-                                       log files (logrotate) */
+    CAIRN_SERVER_REOPEN_LOGS,       /* SIGUSR1, in the master (as root)
+                                       then in every worker: reopen log
+                                       files (cairn_log_file_open) */
     CAIRN_SERVER_HOOK_COUNT
 } cairn_server_hook_t;
 

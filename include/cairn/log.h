@@ -40,6 +40,24 @@ CAIRN_API void cairn_logv(cairn_request_t *r, cairn_log_level_t level,
 /* Whether a message at level would be written (LogLevel). */
 CAIRN_API int cairn_log_enabled(cairn_log_level_t level);
 
+/*
+ * Opens the log file at path for appending (O_WRONLY | O_APPEND |
+ * O_CLOEXEC, created with mode when missing) and returns its descriptor,
+ * or -1 with errno set.  A module opens its own log files with it, at
+ * post_config and again in its reopen_logs hook (SIGUSR1).
+ *
+ * In the master started as root whose workers run as another user
+ * (User, or its default), the file is also handed to that user: its
+ * owner becomes User (a file created here also gets Group), and the owner
+ * may read and write it.  The master runs the reopen_logs hooks before it
+ * forwards SIGUSR1 to the workers, so a file that a rotation re-created
+ * root-owned, or in a directory only root may write, is the workers' when
+ * they open it again.  Elsewhere (a worker, a master not running as root)
+ * it only opens.  May block on the file system: call it at post_config
+ * or in reopen_logs, not per request.  (ABI 1.4.)
+ */
+CAIRN_API int cairn_log_file_open(const char *path, unsigned mode);
+
 #define cairn_log_error(r, err, ...)                                         \
     cairn_log(r, CAIRN_LOG_ERROR, err, __VA_ARGS__)
 #define cairn_log_warn(r, err, ...)                                          \

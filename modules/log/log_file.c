@@ -43,7 +43,7 @@ mod_log_file_get(cairn_arena_t *a, mod_log_conf_t *srv, const char *path)
         }
     }
 
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    fd = cairn_log_file_open(path, 0644);
     if (fd == -1) {
         return NULL;
     }
@@ -73,13 +73,15 @@ mod_log_file_close(void *data)
 
 
 /* Puts the file now at f's path behind f's descriptor number, which
- * every user of the descriptor then sees. */
+ * every user of the descriptor then sees.  In the master this runs
+ * first, as root, and hands the file to User (cairn_log_file_open), so
+ * that the workers can open it after it. */
 void
 mod_log_reopen(mod_log_file_t *f)
 {
     int  fd;
 
-    fd = open(f->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    fd = cairn_log_file_open(f->path, 0644);
     if (fd == -1) {
         cairn_log_error(NULL, errno, "cannot reopen the access log \"%s\": "
                         "still writing to the old file", f->path);

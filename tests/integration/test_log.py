@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """mod_log: access log formats, trace context, buffering and reopening."""
 
+import grp
 import json
 import os
+import pwd
 import re
 import signal
 import sys
@@ -10,7 +12,7 @@ import threading
 import time
 
 from cairntest import (Conn, Server, check, config_error, contains, eq, fail,
-                       main, matches, module_path, test)
+                       main, matches, module_path, skip, slow_factor, test)
 
 if module_path("log") is None:
     print("1..0 # SKIP mod_log was not built")
@@ -413,6 +415,98 @@ def test_reopen_on_sigusr1():
           "file")
     eq(sorted(reqs_new), sorted("GET /a.txt?after=%d HTTP/1.1" % i
                                 for i in range(10)), "the new file")
+
+
+def rotation_server():
+    """Two workers running as nobody, writing their error and access logs
+    under a directory only root may write (the way /var/log/cairn is)."""
+    if os.geteuid() != 0:
+        skip("needs root to run the workers as another user")
+    try:
+        nobody = pwd.getpwnam("nobody")
+        nogroup = grp.getgrnam("nogroup")
+    except KeyError:
+        skip("no user nobody or group nogroup")
+    s = log_server("User nobody\nGroup nogroup\n"
+                   "ErrorLog @TMP@/logs/error.log\n"
+                   "AccessLog @TMP@/logs/access.log combined\n", workers=2)
+    os.mkdir(s.path("logs"), 0o755)
+    for p in (s.tmp, s.docroot):
+        os.chmod(p, 0o755)
+    os.chmod(os.path.join(s.docroot, "a.txt"), 0o644)
+    return s, nobody, nogroup
+
+
+def rotate_and_check(s, nobody, want_gid, recreate):
+    """Serves requests, rotates both logs (renaming them, then creating
+    root-owned 0640 files in their place like logrotate's `create 0640
+    root root`, or leaving nothing in a directory the workers may not
+    write), sends SIGUSR1 and serves more: the new files get the new
+    lines, belong to the workers' user, and the old ones keep the rest."""
+    access = s.path("logs/access.log")
+    error = s.path("logs/error.log")
+    s.start()
+    s.wait_workers(2)
+    for i in range(10):
+        eq(s.get("/a.txt?before=%d" % i).status, 200, "GET before")
+    for p in (access, error):
+        os.rename(p, p + ".1")
+        if recreate:
+            os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+            os.chown(p, 0, 0)
+            os.chmod(p, 0o640)
+    s.signal(signal.SIGUSR1)
+
+    # Each worker says it reopened, in the new error log.
+    deadline = time.monotonic() + 5 * slow_factor()
+    while True:
+        try:
+            text = open(error).read()
+        except FileNotFoundError:
+            text = ""
+        if text.count("SIGUSR1: logs reopened") >= 2:
+            break
+        check(time.monotonic() < deadline, "both workers did not log "
+              "'SIGUSR1: logs reopened' to the new error log:\n%s\n"
+              "--- the old one:\n%s" % (text, open(error + ".1").read()))
+        time.sleep(0.05)
+
+    for i in range(10):
+        eq(s.get("/a.txt?after=%d" % i).status, 200, "GET after")
+    new = read_lines(access, 10)
+    eq(s.stop(), 0, "exit status")
+
+    old = read_lines(access + ".1", 10)
+    eq(sorted(combined(l)[4] for l in old),
+       sorted("GET /a.txt?before=%d HTTP/1.1" % i for i in range(10)),
+       "the rotated access log")
+    eq(sorted(combined(l)[4] for l in read_lines(access, 10)),
+       sorted("GET /a.txt?after=%d HTTP/1.1" % i for i in range(10)),
+       "the new access log")
+    check(len(new) == 10, "lines in the new access log")
+    contains(open(error + ".1").read(), "listening on",
+             "the rotated error log")
+    text = open(error).read()
+    check("cannot reopen" not in text and "Permission denied" not in text,
+          "a process could not reopen a log:\n%s" % text)
+    for p in (access, error):
+        st = os.stat(p)
+        eq((st.st_uid, st.st_gid), (nobody.pw_uid, want_gid), "owner of %s"
+           % os.path.basename(p))
+        check(st.st_mode & 0o600 == 0o600, "%s is not readable and "
+              "writable by its owner: %o" % (p, st.st_mode))
+
+
+@test
+def test_rotation_create_root_owned():
+    s, nobody, _ = rotation_server()
+    rotate_and_check(s, nobody, 0, recreate=True)
+
+
+@test
+def test_rotation_into_root_directory():
+    s, nobody, nogroup = rotation_server()
+    rotate_and_check(s, nobody, nogroup.gr_gid, recreate=False)
 
 
 @test
