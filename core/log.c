@@ -159,34 +159,31 @@ cairn_log_file_open(const char *path, unsigned mode)
         return fd;
     }
 
-    if (fstat(fd, &st) != 0) {
-        goto failed;
-    }
-    if (!S_ISREG(st.st_mode)) {
+    /* The mode first, while the master may still own the file (it needs
+     * no CAP_FOWNER then).  A failure leaves the file open as it is: the
+     * workers then say they cannot reopen it, as without the handover. */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         /* /dev/null, a pipe: nothing to hand over. */
         return fd;
+    }
+    if ((st.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR)
+        && fchmod(fd, (st.st_mode & 07777) | S_IRUSR | S_IWUSR) != 0)
+    {
+        e = errno;
+        cairn_log(NULL, CAIRN_LOG_WARN, e, "cannot make the log \"%s\" "
+                  "writable by its owner", path);
     }
     if (st.st_uid != log_owner_uid
         && fchown(fd, log_owner_uid, created ? log_owner_gid : (gid_t) -1)
            != 0)
     {
-        goto failed;
-    }
-    if ((st.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR)
-        && fchmod(fd, (st.st_mode & 07777) | S_IRUSR | S_IWUSR) != 0)
-    {
-        goto failed;
+        e = errno;
+        cairn_log(NULL, CAIRN_LOG_WARN, e, "cannot give the log \"%s\" to "
+                  "uid %ld, which the workers run as (a capability bounding "
+                  "set without CAP_CHOWN?)", path, (long) log_owner_uid);
     }
 
     return fd;
-
-failed:
-
-    e = errno;
-    close(fd);
-    errno = e;
-
-    return -1;
 }
 
 
