@@ -95,6 +95,41 @@ main_print_hooks(const cairn_server_t *s)
 }
 
 
+/*
+ * -t: whether the workers' user exists, and who they would run as when
+ * it is not what the configuration says (User ignored, or not set).
+ * Returns -1 when the test fails.
+ */
+static int
+main_test_user(cairn_server_t *s, int quiet)
+{
+    const cairn__core_conf_t  *core = s->main_vhost->base.core;
+    cairn__workers_user_t      u;
+    char                       err[512];
+
+    if (cairn__master_workers_user(s, &u, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: %s\n", s->conf_file, err);
+        return -1;
+    }
+
+    if (!u.drop && (core->user != NULL || core->group != NULL)) {
+        if (!quiet) {
+            fprintf(stderr, "%s: not run as root: User and Group would be "
+                    "ignored\n", s->conf_file);
+        }
+    } else if (u.drop && u.uid == 0) {
+        fprintf(stderr, "%s: warning: User %s: the workers would serve "
+                "requests as root\n", s->conf_file, u.user);
+    } else if (u.by_default && !quiet) {
+        fprintf(stderr, "%s: User is not set: started as root, the workers "
+                "would run as %s (uid %ld, gid %ld)\n", s->conf_file,
+                u.user, (long) u.uid, (long) u.gid);
+    }
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -204,6 +239,11 @@ main(int argc, char **argv)
 
     switch (action) {
     case MAIN_TEST:
+        if (main_test_user(s, quiet) != 0) {
+            fprintf(stderr, "%s: configuration test failed\n", s->conf_file);
+            cairn__server_destroy(s);
+            return 1;
+        }
         if (!quiet) {
             fprintf(stderr, "%s: configuration OK\n", s->conf_file);
         }

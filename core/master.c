@@ -147,7 +147,8 @@ typedef struct {
 
 static master_t  M;
 
-static int master_prepare(cairn_server_t *s, char *err, size_t errlen);
+static int master_prepare(cairn_server_t *s, int say, char *err,
+                          size_t errlen);
 static int master_listeners(cairn_server_t *s);
 static void master_listeners_prune(void);
 static void master_spawn(int slot);
@@ -199,7 +200,7 @@ cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines)
         M.defines.v[i] = strdup(defines->v[i]);
     }
 
-    if (master_prepare(s, err, sizeof(err)) != 0) {
+    if (master_prepare(s, 1, err, sizeof(err)) != 0) {
         cairn_log(NULL, CAIRN_LOG_ERROR, 0, "%s", err);
         return 1;
     }
@@ -309,14 +310,14 @@ cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines)
 
 /*
  * Checks what the master needs from a generation before using it: the
- * worker count and the User/Group to run workers as.
+ * worker count and the User/Group to run workers as.  say: log who the
+ * workers run as when that is worth knowing (not in a reload's check).
  */
 static int
-master_prepare(cairn_server_t *s, char *err, size_t errlen)
+master_prepare(cairn_server_t *s, int say, char *err, size_t errlen)
 {
     const cairn__core_conf_t  *core = s->main_vhost->base.core;
-    struct passwd             *pw;
-    struct group              *gr;
+    cairn__workers_user_t      u;
     long                       ncpu;
 
     M.nslots = core->workers;
@@ -330,31 +331,73 @@ master_prepare(cairn_server_t *s, char *err, size_t errlen)
         return -1;
     }
 
-    M.drop = 0;
-    cairn__log_set_owner(0, 0, 0);
-    if (core->user == NULL && core->group == NULL) {
+    if (cairn__master_workers_user(s, &u, err, errlen) != 0) {
+        return -1;
+    }
+
+    M.drop = u.drop;
+    M.uid = u.uid;
+    M.gid = u.gid;
+    cairn__log_set_owner(u.drop, u.uid, u.gid);
+
+    if (!say) {
         return 0;
     }
 
-    if (geteuid() != 0) {
+    if (!u.drop && (core->user != NULL || core->group != NULL)) {
         cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "not started as root: User and "
                   "Group are ignored, workers run as uid %ld",
                   (long) geteuid());
+    } else if (u.drop && u.uid == 0) {
+        cairn_log(NULL, CAIRN_LOG_WARN, 0, "User %s: the workers serve "
+                  "requests as root", u.user);
+    } else if (u.by_default) {
+        cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "started as root without User: "
+                  "the workers run as %s (uid %ld, gid %ld); set User and "
+                  "Group to choose", u.user, (long) u.uid, (long) u.gid);
+    }
+
+    return 0;
+}
+
+
+int
+cairn__master_workers_user(cairn_server_t *s, cairn__workers_user_t *u,
+                           char *err, size_t errlen)
+{
+    const cairn__core_conf_t  *core = s->main_vhost->base.core;
+    struct passwd             *pw;
+    struct group              *gr;
+
+    memset(u, 0, sizeof(*u));
+    u->uid = geteuid();
+    u->gid = getegid();
+
+    if (u->uid != 0) {
         return 0;
     }
 
-    M.uid = geteuid();
-    M.gid = getegid();
-
-    if (core->user != NULL) {
-        pw = getpwnam(core->user);
-        if (pw == NULL) {
-            snprintf(err, errlen, "User '%s' does not exist", core->user);
-            return -1;
-        }
-        M.uid = pw->pw_uid;
-        M.gid = pw->pw_gid;
+    /* Started as root, workers never keep root by accident: without
+     * User they run as nobody, like nginx's; `User root` says it. */
+    u->user = core->user;
+    if (u->user == NULL) {
+        u->user = CAIRN__DEFAULT_USER;
+        u->by_default = 1;
     }
+
+    pw = getpwnam(u->user);
+    if (pw == NULL) {
+        if (u->by_default) {
+            snprintf(err, errlen, "started as root without User, and there "
+                     "is no user '%s' to run the workers as: set User (and "
+                     "Group)", u->user);
+        } else {
+            snprintf(err, errlen, "User '%s' does not exist", u->user);
+        }
+        return -1;
+    }
+    u->uid = pw->pw_uid;
+    u->gid = pw->pw_gid;
 
     if (core->group != NULL) {
         gr = getgrnam(core->group);
@@ -362,11 +405,10 @@ master_prepare(cairn_server_t *s, char *err, size_t errlen)
             snprintf(err, errlen, "Group '%s' does not exist", core->group);
             return -1;
         }
-        M.gid = gr->gr_gid;
+        u->gid = gr->gr_gid;
     }
 
-    M.drop = 1;
-    cairn__log_set_owner(1, M.uid, M.gid);
+    u->drop = 1;
 
     return 0;
 }
@@ -852,7 +894,7 @@ master_check_child(int fd)
     if (rc == 0) {
         rc = cairn__conf_check_serving(s);
     }
-    if (rc == 0 && master_prepare(s, err, sizeof(err)) != 0) {
+    if (rc == 0 && master_prepare(s, 0, err, sizeof(err)) != 0) {
         cairn__conf_error(s, NULL, 0, "%s", err);
         rc = -1;
     }
@@ -1078,7 +1120,7 @@ master_load(cairn__conf_source_t *src, int level, const char *what)
     s = cairn__server_create(M.conf_file, &M.defines, 0);
     cairn__conf_use_source(s, src);
     if (cairn__conf_load(s) == 0
-        && master_prepare(s, err, sizeof(err)) == 0)
+        && master_prepare(s, 1, err, sizeof(err)) == 0)
     {
         return s;
     }

@@ -150,6 +150,28 @@ int cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines);
 /* Frees what the master holds, its current generation included. */
 void cairn__master_cleanup(void);
 
+/* Who the workers of a generation run as. */
+typedef struct {
+    int          drop;          /* switch to uid/gid (started as root) */
+    uid_t        uid;
+    gid_t        gid;
+    const char  *user;          /* the name, for messages */
+    int          by_default;    /* User not set: CAIRN__DEFAULT_USER */
+} cairn__workers_user_t;
+
+/* The user the workers of a master started as root run as when User is
+ * not set, as nginx's; with its primary group unless Group is set. */
+#define CAIRN__DEFAULT_USER     "nobody"
+
+/*
+ * Works out who the workers of s run as: started as root, User (or
+ * CAIRN__DEFAULT_USER) and Group (or the user's group); started as
+ * anyone else, that user, and User/Group are ignored.  Returns 0, or -1
+ * with a message in err when a user or group does not exist.
+ */
+int cairn__master_workers_user(cairn_server_t *s, cairn__workers_user_t *u,
+                               char *err, size_t errlen);
+
 /* Writes this process's pid into path; logs and returns -1 on failure. */
 int cairn__master_write_pid(const char *path);
 

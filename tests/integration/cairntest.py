@@ -564,6 +564,8 @@ class Server:
         ModuleDir MODULEDIR TESTMODULEDIR
         Listen 127.0.0.1:PORT
         Workers 1
+        User root               (when run as root: the tests' files are
+                                 root's; a test may set another User)
         LoadModule M            (for each of modules, in order)
         DocumentRoot DOCROOT    (when static is among them)
 
@@ -617,6 +619,10 @@ class Server:
             lines.append("Listen 127.0.0.1:@PORT@")
             if self.workers is not None:
                 lines.append("Workers %s" % self.workers)
+            if os.geteuid() == 0:
+                # Started as root without User, workers run as nobody,
+                # which cannot read the test's private directory.
+                lines.append("User root")
             for m in self.modules:
                 lines.append("LoadModule %s" % m)
             if "static" in self.modules:

@@ -327,7 +327,7 @@ def test_dump_and_explain_cover_every_core_directive():
         for conf, _ in CORE_DIRECTIVES:
             contains(p.stdout, s.subst(conf), "%s output" % " ".join(args))
         if "--explain" in args:
-            contains(p.stdout, "User (not set)", "an unset directive")
+            contains(p.stdout, "Group (not set)", "an unset directive")
     bare = Server(workers=None)
     p = bare.run(["-T", "--explain", "localhost", "/x"])
     eq(p.returncode, 0, "exit status of --explain\n" + output(p))

@@ -187,13 +187,18 @@ def example_server(extra):
                conf="ModuleDir %s\n"
                     "Listen 127.0.0.1:@PORT@\n"
                     "Workers 1\n"
+                    # Run as root, the workers would otherwise be nobody,
+                    # who cannot read the test's private directory.
+                    "%s"
                     "LoadModule static\n"
                     "DocumentRoot @DOCROOT@\n"
                     "LoadModule example %s\n"
                     "ExampleRoute /hello/:name\n"
                     "<Location /hello>\n"
                     "    ExampleEnabled on\n"
-                    "</Location>\n%s" % (moddir, so, extra))
+                    "</Location>\n%s"
+                    % (moddir, "User root\n" if os.geteuid() == 0 else "",
+                       so, extra))
     s.write("index.html", "index\n")
     try:
         s.start()

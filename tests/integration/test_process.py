@@ -325,6 +325,98 @@ def test_user_and_group():
         eq(got, (nobody.pw_uid, nobody.pw_uid), "uid of worker %d" % k)
 
 
+def worker_ids(s, n):
+    """(uid, gid) of each of the master's n workers, once each has
+    served a request (a worker switches users right after the fork)."""
+    kids = s.wait_workers(n)
+    for _ in range(2 * n):
+        s.get("/f.txt")
+    ids = []
+    for k in kids:
+        with open("/proc/%d/status" % k) as f:
+            text = f.read()
+        uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)", text, re.M)
+        gid = re.search(r"^Gid:\s+(\d+)\s+(\d+)", text, re.M)
+        ids.append((int(uid.group(2)), int(gid.group(2))))
+    return ids
+
+
+def bare_root_server(conf=""):
+    """A server with no User unless conf sets one, started as root."""
+    if os.geteuid() != 0:
+        skip("needs root")
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        skip("no user nobody")
+    s = make_server(base=False, modules=("static",),
+                    conf="ModuleDir @MODULEDIR@\n"
+                         "Listen 127.0.0.1:@PORT@\n"
+                         "Workers 2\n"
+                         "LoadModule static\n"
+                         "DocumentRoot @DOCROOT@\n" + conf)
+    os.chmod(s.tmp, 0o755)
+    os.chmod(s.docroot, 0o755)
+    os.chmod(os.path.join(s.docroot, "f.txt"), 0o644)
+    return s, nobody
+
+
+@test
+def test_root_without_user_runs_workers_as_nobody():
+    s, nobody = bare_root_server()
+    p = s.run(["-t"])
+    eq(p.returncode, 0, "exit status of -t\n" + output(p))
+    contains(p.stderr, "User is not set: started as root, the workers "
+             "would run as nobody (uid %d, gid %d)"
+             % (nobody.pw_uid, nobody.pw_gid), "stderr of -t")
+    p = s.run(["-t", "-q"])
+    eq(p.stderr, "", "stderr of -t -q")
+    s.start()
+    eq(s.get("/f.txt").status, 200, "GET /f.txt served by nobody")
+    for ids in worker_ids(s, 2):
+        eq(ids, (nobody.pw_uid, nobody.pw_gid), "worker uid and gid")
+    with open("/proc/%d/status" % s.pid) as f:
+        eq(re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1), "0",
+           "the master's uid")
+    contains(s.log(), "[notice] [pid %d] started as root without User: the "
+             "workers run as nobody (uid %d, gid %d); set User and Group to "
+             "choose" % (s.pid, nobody.pw_uid, nobody.pw_gid), "the log")
+
+
+@test
+def test_root_with_group_only():
+    s, nobody = bare_root_server("Group root\n")
+    s.start()
+    for ids in worker_ids(s, 2):
+        eq(ids, (nobody.pw_uid, 0), "worker uid and gid")
+
+
+@test
+def test_user_root_is_explicit_and_warned():
+    s, _ = bare_root_server("User root\n")
+    p = s.run(["-t", "-q"])
+    eq(p.returncode, 0, "exit status of -t -q\n" + output(p))
+    contains(p.stderr, "warning: User root: the workers would serve "
+             "requests as root", "stderr of -t -q")
+    s.start()
+    for ids in worker_ids(s, 2):
+        eq(ids, (0, 0), "worker uid and gid")
+    contains(s.log(), "[warn] [pid %d] User root: the workers serve "
+             "requests as root" % s.pid, "the log")
+
+
+@test
+def test_user_that_does_not_exist():
+    s, _ = bare_root_server("User no-such-user-here\n")
+    p = s.run(["-t"])
+    eq(p.returncode, 1, "exit status of -t\n" + output(p))
+    contains(p.stderr, "%s: User 'no-such-user-here' does not exist"
+             % s.conf_path, "stderr of -t")
+    rc, log = s.start_fails()
+    check(rc != 0, "cairnd started with a User that does not exist")
+    contains(log, "User 'no-such-user-here' does not exist", "stderr")
+
+
 @test
 def test_systemd_notify():
     s = make_server()
