@@ -131,8 +131,6 @@ static conf_frame_t *conf_push(conf_ctx_t *ctx, conf_frame_kind_t kind,
 static cairn__scope_t *conf_scope_new(conf_ctx_t *ctx,
                                       cairn__scope_kind_t kind,
                                       const char *name);
-static void conf_regfree(void *re);
-static long conf_regex_stacked(const char *re);
 static void conf_module_section(conf_ctx_t *ctx, const char *name,
                                 const cairn_cmd_t *cmd, int modidx,
                                 cairn__rec_t *rec);
@@ -534,7 +532,7 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
     cairn__rec_t           *rec;
     cairn_cmd_t             cmd;
     conf_frame_t           *f;
-    int                     neg, active, i, rc;
+    int                     neg, active, i;
     size_t                  k;
 
     if (strcasecmp(name, "IfModule") == 0
@@ -677,30 +675,15 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
         scope->parent = ctx->scope;
 
         if (regex) {
-            char  msg[256];
-            long  at;
+            const char  *msg;
 
-            at = conf_regex_stacked(argv[1]);
-            if (at >= 0) {
+            msg = cairn_regex_compile(a, &scope->re, argv[1], REG_NOSUB);
+            if (msg != NULL) {
                 cairn__conf_error(s, ctx->file, ctx->line, "<LocationMatch "
-                                  "%s>: a repetition ('%c' at offset %ld) "
-                                  "follows another one; POSIX leaves that "
-                                  "undefined, and long runs of them make "
-                                  "the expression take minutes to compile",
-                                  argv[1], argv[1][at], at);
+                                  "%s>: %s", argv[1], msg);
                 conf_push(ctx, FRAME_SKIP, name);
                 return;
             }
-            rc = regcomp(&scope->re, argv[1], REG_EXTENDED | REG_NOSUB);
-            if (rc != 0) {
-                regerror(rc, &scope->re, msg, sizeof(msg));
-                cairn__conf_error(s, ctx->file, ctx->line, "<LocationMatch "
-                                  "%s>: bad regular expression: %s",
-                                  argv[1], msg);
-                conf_push(ctx, FRAME_SKIP, name);
-                return;
-            }
-            cairn_arena_cleanup_add(a, conf_regfree, &scope->re);
         }
 
         vh = ctx->vhost;
@@ -1501,101 +1484,6 @@ conf_scope_new(conf_ctx_t *ctx, cairn__scope_kind_t kind, const char *name)
     scope->recs_tail = &scope->recs;
 
     return scope;
-}
-
-
-/*
- * The offset of the first repetition operator (*, +, ? or an interval)
- * that follows another one in the extended regular expression re, such
- * as "a**" or "a+?", or -1 when there is none.  POSIX leaves stacked
- * repetitions undefined, and glibc's regcomp() takes time exponential in
- * their number (a hundred "*" in a row do not compile in minutes), so
- * they are refused before compiling.  Escapes and bracket expressions
- * are skipped.
- */
-static long
-conf_regex_stacked(const char *re)
-{
-    const char  *p = re;
-    int          after_rep = 0;
-
-    while (*p != '\0') {
-        switch (*p) {
-        case '\\':
-            after_rep = 0;
-            if (p[1] != '\0') {
-                p++;
-            }
-            break;
-
-        case '[':
-            /* To the closing ']': one first (or after '^') is a member,
-             * and so is everything inside "[:", "[." or "[=" pairs. */
-            after_rep = 0;
-            p++;
-            if (*p == '^') {
-                p++;
-            }
-            if (*p == ']') {
-                p++;
-            }
-            while (*p != '\0' && *p != ']') {
-                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-                    char  close = p[1];
-
-                    p += 2;
-                    while (*p != '\0' && !(*p == close && p[1] == ']')) {
-                        p++;
-                    }
-                    if (*p == '\0') {
-                        return -1;
-                    }
-                    p++;
-                }
-                p++;
-            }
-            if (*p == '\0') {
-                return -1;          /* regcomp() says what is wrong */
-            }
-            break;
-
-        case '*':
-        case '+':
-        case '?':
-            if (after_rep) {
-                return (long) (p - re);
-            }
-            after_rep = 1;
-            break;
-
-        case '{':
-            if (after_rep) {
-                return (long) (p - re);
-            }
-            while (*p != '\0' && *p != '}') {
-                p++;
-            }
-            if (*p == '\0') {
-                return -1;
-            }
-            after_rep = 1;
-            break;
-
-        default:
-            after_rep = 0;
-            break;
-        }
-        p++;
-    }
-
-    return -1;
-}
-
-
-static void
-conf_regfree(void *re)
-{
-    regfree(re);
 }
 
 

@@ -1,8 +1,9 @@
 /*
  * core/conf_value.c: the value parsers of the built-in directive types
- * (flag, number, size, time) and key-list lookup, used by the config
- * parser and by modules' own setters (cairn/config.h).  Plain functions of
- * their arguments: they know nothing of servers or scopes.
+ * (flag, number, size, time), key-list lookup and the compiling of
+ * regular expressions, used by the config parser and by modules' own
+ * setters (cairn/config.h).  Plain functions of their arguments: they
+ * know nothing of servers or scopes.
  */
 
 #include "config.h"
@@ -11,12 +12,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <regex.h>
 
 #include <cairn/cairn.h>
 
 
 static const char *conf_value_number(const char *s, uint64_t max,
                                      uint64_t *out, const char **end);
+static long conf_value_regex_stacked(const char *re);
+static void conf_value_regfree(void *re);
 
 
 /*
@@ -180,6 +184,135 @@ cairn_kvv_get(const cairn_kvv_t *kv, const char *key)
     }
 
     return NULL;
+}
+
+
+/*
+ * Every regular expression of the configuration is compiled here, so that
+ * none reaches regcomp() with a run of stacked repetitions: a location's
+ * or a module's, all written by the admin, all compiled at start and at
+ * every reload.
+ */
+const char *
+cairn_regex_compile(cairn_arena_t *a, regex_t *re, const char *pattern,
+                    int cflags)
+{
+    char  msg[256];
+    long  at;
+    int   rc;
+
+    at = conf_value_regex_stacked(pattern);
+    if (at >= 0) {
+        return cairn_arena_printf(a, "a repetition ('%c' at offset %ld) "
+                                  "follows another one; POSIX leaves that "
+                                  "undefined, and long runs of them make "
+                                  "the expression take minutes to compile",
+                                  pattern[at], at);
+    }
+
+    rc = regcomp(re, pattern, REG_EXTENDED | cflags);
+    if (rc != 0) {
+        regerror(rc, re, msg, sizeof(msg));
+        return cairn_arena_printf(a, "bad regular expression: %s", msg);
+    }
+    cairn_arena_cleanup_add(a, conf_value_regfree, re);
+
+    return NULL;
+}
+
+
+/*
+ * The offset of the first repetition operator (*, +, ? or an interval)
+ * that follows another one in the extended regular expression re, such
+ * as "a**" or "a+?", or -1 when there is none.  POSIX leaves stacked
+ * repetitions undefined, and glibc's regcomp() takes time exponential in
+ * their number (a hundred "*" in a row do not compile in minutes), so
+ * they are refused before compiling.  Escapes and bracket expressions
+ * are skipped.
+ */
+static long
+conf_value_regex_stacked(const char *re)
+{
+    const char  *p = re;
+    int          after_rep = 0;
+
+    while (*p != '\0') {
+        switch (*p) {
+        case '\\':
+            after_rep = 0;
+            if (p[1] != '\0') {
+                p++;
+            }
+            break;
+
+        case '[':
+            /* To the closing ']': one first (or after '^') is a member,
+             * and so is everything inside "[:", "[." or "[=" pairs. */
+            after_rep = 0;
+            p++;
+            if (*p == '^') {
+                p++;
+            }
+            if (*p == ']') {
+                p++;
+            }
+            while (*p != '\0' && *p != ']') {
+                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                    char  close = p[1];
+
+                    p += 2;
+                    while (*p != '\0' && !(*p == close && p[1] == ']')) {
+                        p++;
+                    }
+                    if (*p == '\0') {
+                        return -1;
+                    }
+                    p++;
+                }
+                p++;
+            }
+            if (*p == '\0') {
+                return -1;          /* regcomp() says what is wrong */
+            }
+            break;
+
+        case '*':
+        case '+':
+        case '?':
+            if (after_rep) {
+                return (long) (p - re);
+            }
+            after_rep = 1;
+            break;
+
+        case '{':
+            if (after_rep) {
+                return (long) (p - re);
+            }
+            while (*p != '\0' && *p != '}') {
+                p++;
+            }
+            if (*p == '\0') {
+                return -1;
+            }
+            after_rep = 1;
+            break;
+
+        default:
+            after_rep = 0;
+            break;
+        }
+        p++;
+    }
+
+    return -1;
+}
+
+
+static void
+conf_value_regfree(void *re)
+{
+    regfree(re);
 }
 
 

@@ -23,6 +23,7 @@
 #ifndef CAIRN_CONFIG_H
 #define CAIRN_CONFIG_H
 
+#include <regex.h>
 #include <stddef.h>
 
 #include <cairn/defs.h>
@@ -181,6 +182,22 @@ CAIRN_API const char *cairn_parse_flag(const char *s, int *out);
 CAIRN_API const char *cairn_parse_int(const char *s, int *out);
 CAIRN_API const char *cairn_parse_size(const char *s, int64_t *out);
 CAIRN_API const char *cairn_parse_msec(const char *s, int64_t *out);
+
+/*
+ * Compiles the POSIX extended regular expression pattern into *re
+ * (regcomp(3) with REG_EXTENDED | cflags, e.g. REG_NOSUB or REG_ICASE);
+ * *re is freed with regfree() when the arena a dies.  A repetition that
+ * follows another one ("a**", "a+?", "a*{2}") is refused before
+ * compiling: POSIX leaves it undefined and glibc's regcomp() takes time
+ * exponential in a run of them, so an expression from a configuration
+ * must never reach regcomp() without this check.  Returns NULL, or a
+ * message (in a) for a setter to return: "a repetition ('*' at offset 2)
+ * follows another one; ..." or "bad regular expression: " and regerror's
+ * text.  For config time (a setter, post_config), not per request.
+ * (ABI 1.4.)
+ */
+CAIRN_API const char *cairn_regex_compile(cairn_arena_t *a, regex_t *re,
+                                          const char *pattern, int cflags);
 
 /* Looks a key up in a key list; NULL when absent. */
 CAIRN_API const char *cairn_kvv_get(const cairn_kvv_t *kv, const char *key);

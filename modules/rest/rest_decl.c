@@ -24,7 +24,6 @@ static const char *const  rest_decl_types[] = {
 #define REST_NTYPES  (sizeof(rest_decl_types) / sizeof(rest_decl_types[0]))
 
 
-static void rest_decl_regfree(void *data);
 static const char *rest_decl_sql_type(cairn_arena_t *a,
                                       const rest_field_t *f);
 static int rest_decl_is_text(rest_type_t t);
@@ -81,13 +80,6 @@ rest_decl_is_numeric(rest_type_t t)
 }
 
 
-static void
-rest_decl_regfree(void *data)
-{
-    regfree(data);
-}
-
-
 rest_field_t *
 rest_field_find(const rest_resource_t *res, const char *name)
 {
@@ -109,11 +101,10 @@ const char *
 rest_field_add(cairn_arena_t *a, rest_resource_t *res, int argc, char **argv)
 {
     rest_field_t  *f, *grown;
-    const char    *opt;
-    char          *end, msg[256];
+    const char    *opt, *err;
+    char          *end;
     double         num;
     size_t         i;
-    int            rc;
 
     if (argc < 2) {
         return "Field takes a name, a type and options: Field name string "
@@ -230,13 +221,11 @@ rest_field_add(cairn_arena_t *a, rest_resource_t *res, int argc, char **argv)
             }
             f->pattern = cairn_arena_strdup(a, opt + 8);
             f->re = cairn_arena_calloc(a, sizeof(regex_t));
-            rc = regcomp(f->re, f->pattern, REG_EXTENDED | REG_NOSUB);
-            if (rc != 0) {
-                regerror(rc, f->re, msg, sizeof(msg));
+            err = cairn_regex_compile(a, f->re, f->pattern, REG_NOSUB);
+            if (err != NULL) {
                 return cairn_arena_printf(a, "Field %s: bad pattern '%s': "
-                                          "%s", f->name, f->pattern, msg);
+                                          "%s", f->name, f->pattern, err);
             }
-            cairn_arena_cleanup_add(a, rest_decl_regfree, f->re);
         } else {
             return cairn_arena_printf(a, "Field %s: unknown option '%s' "
                                       "(required, unique, max=N, min=N, "

@@ -149,6 +149,14 @@ def test_config_errors():
                  ["unknown option 'requird'"], "requird")
     config_fails(resource("Field x string pattern=(["),
                  ["bad pattern"], "pattern=([")
+    # A run of stacked repetitions would keep regcomp() busy for minutes:
+    # refused before it, as in <LocationMatch>, with its file:line.
+    config_fails(resource("Field x string pattern=^a" + "*" * 60 + "$"),
+                 ["Field x: bad pattern '^a**", "follows another one"],
+                 "pattern=^a**")
+    config_fails(resource("Field x string pattern=a+?"),
+                 ["a repetition ('?' at offset 2) follows another one"],
+                 "pattern=a+?")
     config_fails(resource("Field x bool max=3"),
                  ["does not apply to a bool"], "max=3")
     config_fails(resource("Field x string max=abc"),

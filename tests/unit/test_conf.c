@@ -1216,6 +1216,56 @@ START_TEST(section_stacked_repetition)
 END_TEST
 
 
+/* cairn_regex_compile(), which <LocationMatch> and modules' patterns
+ * (mod_rest's pattern=) share: the same refusal, before regcomp(). */
+START_TEST(regex_compile_api)
+{
+    static const char  *bad[] = {
+        "a**", "a+?", "^a*{2}", "x{1,2}*", "(x)+*", "a?+",
+        "[0-9]+***************************************************b",
+    };
+    static const char  *good[] = {
+        "^[a-z]+$", "\\*+", "[*+?]+", "a{1,2}b*", "[[:alpha:]*]*x",
+        "(a*)*",
+    };
+    cairn_arena_t  *a = cairn_server_arena(s);
+    const char     *msg;
+    regex_t        *re;
+    size_t          i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        re = cairn_arena_calloc(a, sizeof(regex_t));
+        msg = cairn_regex_compile(a, re, bad[i], REG_NOSUB);
+        ck_assert_msg(msg != NULL, "%s was compiled", bad[i]);
+        ck_assert_msg(strstr(msg, "follows another one") != NULL,
+                      "%s: %s", bad[i], msg);
+    }
+    msg = cairn_regex_compile(a, cairn_arena_calloc(a, sizeof(regex_t)),
+                              "a**", 0);
+    ck_assert_str_eq(msg, "a repetition ('*' at offset 2) follows another "
+                     "one; POSIX leaves that undefined, and long runs of "
+                     "them make the expression take minutes to compile");
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        re = cairn_arena_calloc(a, sizeof(regex_t));
+        msg = cairn_regex_compile(a, re, good[i], REG_NOSUB);
+        ck_assert_msg(msg == NULL, "%s: %s", good[i], msg);
+    }
+
+    re = cairn_arena_calloc(a, sizeof(regex_t));
+    ck_assert_ptr_null(cairn_regex_compile(a, re, "^ab+c$", REG_ICASE));
+    ck_assert_int_eq(regexec(re, "ABBC", 0, NULL, 0), 0);
+    ck_assert_int_ne(regexec(re, "ac", 0, NULL, 0), 0);
+
+    msg = cairn_regex_compile(a, cairn_arena_calloc(a, sizeof(regex_t)),
+                              "([", 0);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_msg(strncmp(msg, "bad regular expression: ", 24) == 0, "%s",
+                  msg);
+}
+END_TEST
+
+
 START_TEST(section_unknown)
 {
     ck_assert_int_eq(parse("<Nosuch x y>\n"
@@ -2320,6 +2370,7 @@ conf_suite(void)
         { "section_location_path_relative", section_location_path_relative, 0 },
         { "section_bad_regex", section_bad_regex, 0 },
         { "section_stacked_repetition", section_stacked_repetition, 0 },
+        { "regex_compile_api", regex_compile_api, 0 },
         { "section_unknown", section_unknown, 0 },
         { "section_trailing_comment", section_trailing_comment, 0 },
         { "section_too_deep_recovers", section_too_deep_recovers, 0 },

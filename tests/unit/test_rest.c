@@ -150,6 +150,13 @@ START_TEST(field_errors)
     ck_assert_ptr_nonnull(strstr(err, "unknown option 'requird'"));
     err = field(rs, "x string pattern=([");
     ck_assert_ptr_nonnull(strstr(err, "bad pattern"));
+    /* Refused before regcomp(), like <LocationMatch> (cairn_regex_compile). */
+    err = field(rs, "x string pattern=^[a-z]+*$");
+    ck_assert_ptr_nonnull(err);
+    ck_assert_str_eq(err, "Field x: bad pattern '^[a-z]+*$': a repetition "
+                     "('*' at offset 7) follows another one; POSIX leaves "
+                     "that undefined, and long runs of them make the "
+                     "expression take minutes to compile");
     err = field(rs, "x bool max=1");
     ck_assert_ptr_nonnull(strstr(err, "does not apply"));
     err = field(rs, "x string max=-1");
