@@ -2,7 +2,9 @@
  * tests/fuzz/fuzz_rest.h: the resource that mod_rest's fuzz targets
  * declare, as a RestResource block would: every field type, the
  * constraints and the list parameters (tests/unit/test_rest.c declares
- * its own the same way).
+ * its own the same way), and the targets' LLVMFuzzerInitialize, which
+ * declares it once for the whole run: a target includes this header
+ * once and uses fuzz_res.
  */
 
 #ifndef CAIRN_FUZZ_REST_H
@@ -87,6 +89,28 @@ fuzz_rest_resource(cairn_arena_t *a)
     }
 
     return res;
+}
+
+
+static cairn_arena_t    *fuzz_arena;
+static rest_resource_t  *fuzz_res;
+
+
+static void
+fuzz_rest_cleanup(void)
+{
+    cairn_arena_destroy(fuzz_arena);
+}
+
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    fuzz_arena = cairn_arena_create(0);
+    fuzz_res = fuzz_rest_resource(fuzz_arena);
+    atexit(fuzz_rest_cleanup);
+
+    return 0;
 }
 
 #endif /* CAIRN_FUZZ_REST_H */

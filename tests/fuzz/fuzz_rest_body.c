@@ -16,31 +16,10 @@
 #include "fuzz_rest.h"
 
 
-static cairn_arena_t    *fuzz_arena;
-static rest_resource_t  *fuzz_res;
-
 static const char  fuzz_row[] =
     "{\"id\": 7, \"name\": \"ann\", \"email\": \"ann@example.com\", "
     "\"age\": 30, \"prefs\": {\"a\": [1]}, "
     "\"born\": \"2020-01-02T03:04:05Z\", \"day\": \"2020-01-02\"}";
-
-
-static void
-fuzz_rest_cleanup(void)
-{
-    cairn_arena_destroy(fuzz_arena);
-}
-
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    fuzz_arena = cairn_arena_create(0);
-    fuzz_res = fuzz_rest_resource(fuzz_arena);
-    atexit(fuzz_rest_cleanup);
-
-    return 0;
-}
 
 
 int

@@ -15,28 +15,6 @@
 #include "fuzz_rest.h"
 
 
-static cairn_arena_t    *fuzz_arena;
-static rest_resource_t  *fuzz_res;
-
-
-static void
-fuzz_rest_cleanup(void)
-{
-    cairn_arena_destroy(fuzz_arena);
-}
-
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    fuzz_arena = cairn_arena_create(0);
-    fuzz_res = fuzz_rest_resource(fuzz_arena);
-    atexit(fuzz_rest_cleanup);
-
-    return 0;
-}
-
-
 static void
 fuzz_rest_fail(const char *what)
 {
