@@ -548,6 +548,30 @@ def socket_owner(server_port, client_sock, pids):
     return None
 
 
+def established_connections(pid, port):
+    """How many established TCP connections to the loopback port the
+    process pid holds (0 when it is gone)."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return 0
+    n = 0
+    local = "0100007F:%04X" % port
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            parts = line.split()
+            if parts[1] == local and parts[3] == "01" and parts[9] in inodes:
+                n += 1
+    return n
+
+
 _live_servers = []
 _problems = []
 

@@ -72,6 +72,34 @@ def rest_server(db, conf, modules=("mysql", "rest"), start=True, workers=1,
     return s
 
 
+def tagged_table(table):
+    """CREATE TABLE for rows written under load and faults
+    (test_faults.py, tests/soak): an id, a tag, a number, and the
+    row_version of mod_rest's ETags."""
+    return """
+CREATE TABLE %s (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  tag VARCHAR(64) NOT NULL,
+  n INT,
+  row_version BIGINT NOT NULL DEFAULT 1
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+""" % table
+
+
+def tagged_resource(path, table):
+    """The <Resource> over a tagged_table() on the <Database main>."""
+    return """
+<Resource %s>
+    Database main
+    Table %s
+    Key id
+    Field id int
+    Field tag string required max=64
+    Field n int
+</Resource>
+""" % (path, table)
+
+
 def call(s, method, path, doc=None, headers=None, raw=None,
          ctype="application/json"):
     """One request; returns (response, parsed JSON body or None)."""

@@ -37,8 +37,10 @@ import threading
 import time
 
 from cairntest import (Clients, Conn, ProtocolError, Server, build_request,
-                       check, children_of, contains, eq, main, module_path,
+                       check, children_of, contains, eq,
+                       established_connections, main, module_path,
                        sanitizers, skip, test)
+from resttest import tagged_resource, tagged_table
 
 BODY = "fault line\n" * 20
 
@@ -63,29 +65,6 @@ def wait_for(cond, timeout, what, step=0.02):
     check(False, "%s: not within %s s" % (what, timeout))
 
 
-def worker_connections(pid, port):
-    """How many established TCP connections to port the process holds."""
-    inodes = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
-    except OSError:
-        return 0
-    n = 0
-    local = "0100007F:%04X" % port
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            parts = line.split()
-            if parts[1] == local and parts[3] == "01" and parts[9] in inodes:
-                n += 1
-    return n
-
-
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
@@ -102,25 +81,9 @@ def prlimit(pid, resource_opt):
 # MariaDB killed under writes
 # ----------------------------------------------------------------------
 
-FAULTS_TABLE = """
-CREATE TABLE faults (
-  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  tag VARCHAR(64) NOT NULL,
-  n INT,
-  row_version BIGINT NOT NULL DEFAULT 1
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
-"""
+FAULTS_TABLE = tagged_table("faults")
+FAULTS = tagged_resource("/faults", "faults")
 
-FAULTS = """
-<Resource /faults>
-    Database main
-    Table faults
-    Key id
-    Field id int
-    Field tag string required max=64
-    Field n int
-</Resource>
-"""
 
 _rest = {}
 
@@ -353,7 +316,7 @@ def test_worker_killed_under_load():
         # Stopped first, so that it takes no connection between the
         # count and the kill.
         os.kill(victim, signal.SIGSTOP)
-        held = worker_connections(victim, s.port)
+        held = established_connections(victim, s.port)
         before = clients.total()
         os.kill(victim, signal.SIGKILL)
         t0 = time.monotonic()

@@ -33,8 +33,10 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "integration"))
 
 import cairntest  # noqa: E402
-from cairntest import Server, children_of  # noqa: E402
+from cairntest import (Server, children_of,  # noqa: E402
+                       established_connections)
 from mariadb import MariaDB  # noqa: E402
+from resttest import tagged_resource, tagged_table  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "3600"))
 RELOAD_EVERY = float(os.environ.get("SOAK_RELOAD_EVERY", "60"))
@@ -49,14 +51,7 @@ OUT = os.environ.get("SOAK_OUT", ".")
 USER, PASSWORD, DB = "soak", "soak-pass", "soakdb"
 FILE = b"soak static file\n" * 64
 
-TABLE = """
-CREATE TABLE things (
-  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-  tag VARCHAR(64) NOT NULL,
-  n INT,
-  row_version BIGINT NOT NULL DEFAULT 1
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
-"""
+TABLE = tagged_table("things")
 
 CONF = """
 LogLevel notice
@@ -71,14 +66,7 @@ AccessLog @TMP@/access.log
     PoolTimeout 2s
     QueryTimeout 5s
 </Database>
-<Resource /things>
-    Database main
-    Table things
-    Key id
-    Field id int
-    Field tag string required max=64
-    Field n int
-</Resource>
+%(things)s
 <Location /private>
     AuthType Basic
     AuthName "soak"
@@ -244,28 +232,6 @@ def age(pid):
     return up - start / os.sysconf("SC_CLK_TCK")
 
 
-def connections_of(pid, port):
-    inodes = set()
-    try:
-        for fd in os.listdir("/proc/%d/fd" % pid):
-            try:
-                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
-    except OSError:
-        return 0
-    local = "0100007F:%04X" % port
-    n = 0
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            p = line.split()
-            if p[1] == local and p[3] == "01" and p[9] in inodes:
-                n += 1
-    return n
-
-
 def flat(values, what, failures, slack=0):
     """The median of the last fifth against that of the first fifth of
     the values after the warm-up."""
@@ -298,7 +264,9 @@ def main():
     db.sql(TABLE, database=DB)
     s = Server(modules=("static", "log", "auth", "metrics", "mysql", "rest"),
                workers=2, conf=CONF % {"port": db.port, "user": USER,
-                                       "db": DB})
+                                       "db": DB,
+                                       "things": tagged_resource(
+                                           "/things", "things")})
     s.expect_fatal = True           # the killed workers are logged
     s.write("f.txt", FILE)
     s.write("private/f.txt", FILE)
@@ -372,7 +340,7 @@ def main():
                 if ws:
                     victim = random.choice(ws)
                     os.kill(victim, signal.SIGSTOP)
-                    held = connections_of(victim, s.port)
+                    held = established_connections(victim, s.port)
                     os.kill(victim, signal.SIGKILL)
                     kills.append((time.monotonic(), victim, held))
             if now >= next_report:
