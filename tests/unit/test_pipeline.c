@@ -574,6 +574,20 @@ request(cairn_method_t method, const char *target)
 }
 
 
+/* POST /x announcing a body of 5 bytes, none of them read yet. */
+static cairn_request_t *
+post_request(void)
+{
+    cairn_request_t  *r;
+
+    r = request(CAIRN_METHOD_POST, "/x");
+    r->has_body = 1;
+    r->content_length = 5;
+
+    return r;
+}
+
+
 /* One report from the connection, bracketed as a loop callback is. */
 static void
 event(cairn_request_t *r, cairn__pev_t ev, int arg)
@@ -1036,9 +1050,7 @@ START_TEST(body_then_handler)
     cairn_request_t  *r;
 
     server_up("", 0);
-    r = request(CAIRN_METHOD_POST, "/x");
-    r->has_body = 1;
-    r->content_length = 5;
+    r = post_request();
 
     event(r, CAIRN__EV_HEADERS, 0);
 
@@ -1079,9 +1091,7 @@ START_TEST(body_in_read_body)
 
     server_up("", 0);
     fake.body_in_read = 1;
-    r = request(CAIRN_METHOD_POST, "/x");
-    r->has_body = 1;
-    r->content_length = 5;
+    r = post_request();
 
     event(r, CAIRN__EV_HEADERS, 0);
 
@@ -1102,9 +1112,7 @@ START_TEST(body_unread_on_refusal)
 
     server_up("", 0);
     phase_rc[CAIRN_PHASE_AUTHORIZE] = 401;
-    r = request(CAIRN_METHOD_POST, "/x");
-    r->has_body = 1;
-    r->content_length = 5;
+    r = post_request();
 
     event(r, CAIRN__EV_HEADERS, 0);
 
@@ -1123,9 +1131,7 @@ START_TEST(body_too_large)
     cairn_request_t  *r;
 
     server_up("LimitRequestBody 4\n", 0);
-    r = request(CAIRN_METHOD_POST, "/x");
-    r->has_body = 1;
-    r->content_length = 5;
+    r = post_request();
 
     event(r, CAIRN__EV_HEADERS, 0);
 
@@ -1184,9 +1190,7 @@ START_TEST(fail_in_body)
     cairn_request_t  *r;
 
     server_up("", 0);
-    r = request(CAIRN_METHOD_POST, "/x");
-    r->has_body = 1;
-    r->content_length = 5;
+    r = post_request();
 
     event(r, CAIRN__EV_HEADERS, 0);
     ck_assert_int_eq(r->state, CAIRN__REQ_BODY);
@@ -1602,6 +1606,35 @@ END_TEST
 /* Bugs found here, now fixed                                         */
 /* ------------------------------------------------------------------ */
 
+/* GET /x through the headers event, answered by a handler that streams
+ * its whole body before it returns rc. */
+static cairn_request_t *
+stream_sync_get(int rc)
+{
+    cairn_request_t  *r;
+
+    handler_mode = H_STREAM_SYNC;
+    handler_rc = rc;
+    r = request(CAIRN_METHOD_GET, "/x");
+
+    event(r, CAIRN__EV_HEADERS, 0);
+
+    return r;
+}
+
+
+/* The stream's writer reports DRAINED: the end was sent once, and the
+ * request logged and handed back once. */
+static void
+drained_once(cairn_request_t *r)
+{
+    event(r, CAIRN__EV_DRAINED, 0);
+    ck_assert_uint_eq(fake.lasts, 1);
+    ck_assert_uint_eq(nlog, 1);
+    ck_assert_uint_eq(fake.done, 1);
+}
+
+
 /*
  * A handler streams its whole body before it returns (start, write,
  * write, end) and returns CAIRN_SUSPENDED, as response.h tells a
@@ -1615,11 +1648,7 @@ START_TEST(stream_sync)
     cairn_request_t  *r;
 
     server_up("", 0);
-    handler_mode = H_STREAM_SYNC;
-    handler_rc = CAIRN_SUSPENDED;
-    r = request(CAIRN_METHOD_GET, "/x");
-
-    event(r, CAIRN__EV_HEADERS, 0);
+    r = stream_sync_get(CAIRN_SUSPENDED);
 
     ck_assert_int_eq(stream_rc[0], CAIRN_OK);
     ck_assert_int_eq(stream_rc[1], CAIRN_OK);
@@ -1630,10 +1659,7 @@ START_TEST(stream_sync)
     ck_assert_uint_eq(fake.lasts, 1);
     ck_assert_uint_eq(fake.after_last, 0);
 
-    event(r, CAIRN__EV_DRAINED, 0);
-    ck_assert_uint_eq(fake.lasts, 1);
-    ck_assert_uint_eq(nlog, 1);
-    ck_assert_uint_eq(fake.done, 1);
+    drained_once(r);
     ck_assert_int_eq(r->state, CAIRN__REQ_DONE);
 }
 END_TEST
@@ -1649,16 +1675,10 @@ END_TEST
  */
 START_TEST(stream_sync_next)
 {
-    cairn_request_t  *r;
-
     server_up("", 0);
     fake.drain_in_write = 1;
     fake.next_in_done = 1;
-    handler_mode = H_STREAM_SYNC;
-    handler_rc = CAIRN_SUSPENDED;
-    r = request(CAIRN_METHOD_GET, "/x");
-
-    event(r, CAIRN__EV_HEADERS, 0);
+    stream_sync_get(CAIRN_SUSPENDED);
 
     ck_assert_str_eq(fake.body, "onetwo");
     ck_assert_uint_eq(fake.lasts, 1);
@@ -1683,21 +1703,14 @@ START_TEST(stream_sync_ok)
     cairn_request_t  *r;
 
     server_up("", 0);
-    handler_mode = H_STREAM_SYNC;
-    handler_rc = CAIRN_OK;
-    r = request(CAIRN_METHOD_GET, "/x");
-
-    event(r, CAIRN__EV_HEADERS, 0);
+    r = stream_sync_get(CAIRN_OK);
 
     ck_assert_str_eq(fake.body, "onetwo");
     ck_assert_str_eq(trace, PHASES_TO_FIXUPS " handler");
     ck_assert_uint_eq(fake.lasts, 1);
     ck_assert_uint_eq(fake.after_last, 0);
 
-    event(r, CAIRN__EV_DRAINED, 0);
-    ck_assert_uint_eq(fake.lasts, 1);
-    ck_assert_uint_eq(nlog, 1);
-    ck_assert_uint_eq(fake.done, 1);
+    drained_once(r);
 }
 END_TEST
 
@@ -1712,10 +1725,7 @@ START_TEST(stream_sync_ok_next)
     server_up("", 0);
     fake.drain_in_write = 1;
     fake.next_in_done = 1;
-    handler_mode = H_STREAM_SYNC;
-    handler_rc = CAIRN_OK;
-
-    event(request(CAIRN_METHOD_GET, "/x"), CAIRN__EV_HEADERS, 0);
+    stream_sync_get(CAIRN_OK);
 
     ck_assert_uint_eq(nlog, 1);
     ck_assert_uint_eq(fake.done, 1);
