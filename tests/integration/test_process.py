@@ -3,6 +3,7 @@ graceful stop (TERM) and GracefulTimeout, reload (HUP) without dropping
 requests and with a broken config, log reopening (USR1), PidFile,
 ErrorLog, Listen errors, User/Group, systemd readiness."""
 
+import grp
 import os
 import pwd
 import re
@@ -309,36 +310,29 @@ def test_user_and_group():
     os.chmod(s.docroot, 0o755)
     os.chmod(os.path.join(s.docroot, "f.txt"), 0o644)
     s.start()
-    kids = s.wait_workers(2)
-    # A worker switches users right after the fork: serve a request first,
-    # then look (and give a slow machine a moment).
     eq(s.get("/f.txt").status, 200, "GET /f.txt served by nobody")
+    check_worker_ids(s, 2, nobody.pw_uid, grp.getgrnam("nogroup").gr_gid)
+
+
+def check_worker_ids(s, n, uid, gid):
+    """Each of the master's n workers runs as uid and gid (real and
+    effective).  A worker switches users right after the fork: serve a
+    request first, then look (and give a slow machine a moment)."""
+    kids = s.wait_workers(n)
+    eq(s.get("/f.txt").status, 200, "GET /f.txt")
     for k in kids:
         deadline = time.time() + 2 * slow_factor()
         while True:
             with open("/proc/%d/status" % k) as f:
-                uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)", f.read(), re.M)
-            got = (int(uid.group(1)), int(uid.group(2)))
-            if got == (nobody.pw_uid, nobody.pw_uid) or time.time() > deadline:
+                text = f.read()
+            u = re.search(r"^Uid:\s+(\d+)\s+(\d+)", text, re.M)
+            g = re.search(r"^Gid:\s+(\d+)\s+(\d+)", text, re.M)
+            got = tuple(int(x) for x in u.groups() + g.groups())
+            if got == (uid, uid, gid, gid) or time.time() > deadline:
                 break
             time.sleep(0.05)
-        eq(got, (nobody.pw_uid, nobody.pw_uid), "uid of worker %d" % k)
-
-
-def worker_ids(s, n):
-    """(uid, gid) of each of the master's n workers, once each has
-    served a request (a worker switches users right after the fork)."""
-    kids = s.wait_workers(n)
-    for _ in range(2 * n):
-        s.get("/f.txt")
-    ids = []
-    for k in kids:
-        with open("/proc/%d/status" % k) as f:
-            text = f.read()
-        uid = re.search(r"^Uid:\s+(\d+)\s+(\d+)", text, re.M)
-        gid = re.search(r"^Gid:\s+(\d+)\s+(\d+)", text, re.M)
-        ids.append((int(uid.group(2)), int(gid.group(2))))
-    return ids
+        eq(got, (uid, uid, gid, gid), "uid and gid (real, effective) of "
+           "worker %d" % k)
 
 
 def bare_root_server(conf=""):
@@ -373,8 +367,7 @@ def test_root_without_user_runs_workers_as_nobody():
     eq(p.stderr, "", "stderr of -t -q")
     s.start()
     eq(s.get("/f.txt").status, 200, "GET /f.txt served by nobody")
-    for ids in worker_ids(s, 2):
-        eq(ids, (nobody.pw_uid, nobody.pw_gid), "worker uid and gid")
+    check_worker_ids(s, 2, nobody.pw_uid, nobody.pw_gid)
     with open("/proc/%d/status" % s.pid) as f:
         eq(re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1), "0",
            "the master's uid")
@@ -387,8 +380,7 @@ def test_root_without_user_runs_workers_as_nobody():
 def test_root_with_group_only():
     s, nobody = bare_root_server("Group root\n")
     s.start()
-    for ids in worker_ids(s, 2):
-        eq(ids, (nobody.pw_uid, 0), "worker uid and gid")
+    check_worker_ids(s, 2, nobody.pw_uid, 0)
 
 
 @test
@@ -399,8 +391,7 @@ def test_user_root_is_explicit_and_warned():
     contains(p.stderr, "warning: User root: the workers would serve "
              "requests as root", "stderr of -t -q")
     s.start()
-    for ids in worker_ids(s, 2):
-        eq(ids, (0, 0), "worker uid and gid")
+    check_worker_ids(s, 2, 0, 0)
     contains(s.log(), "[warn] [pid %d] User root: the workers serve "
              "requests as root" % s.pid, "the log")
 
