@@ -157,6 +157,12 @@ def skip(reason):
 # Environment
 # ----------------------------------------------------------------------
 
+def in_ci():
+    """Whether this runs in CI (CI=true), where a missing tool fails
+    instead of skipping."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def module_path(name):
     """The .so of a module in the build tree (test modules included)."""
     for d in (MODULEDIR, TESTMODULEDIR):

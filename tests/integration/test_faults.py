@@ -38,15 +38,11 @@ import time
 
 from cairntest import (Clients, Conn, ProtocolError, Server, build_request,
                        check, children_of, contains, eq,
-                       established_connections, main, module_path,
+                       established_connections, in_ci, main, module_path,
                        sanitizers, skip, test)
 from resttest import tagged_resource, tagged_table
 
 BODY = "fault line\n" * 20
-
-
-def in_ci():
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def static_server(conf="", workers=1, modules=("static",)):

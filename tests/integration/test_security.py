@@ -26,7 +26,8 @@ import subprocess
 import tempfile
 import time
 
-from cairntest import (Server, TestFailure, check, contains, eq, fail, main,
+from cairntest import (Server, TestFailure, check, contains, eq, fail, in_ci,
+                       main,
                        module_path, need_modules, not_contains, skip,
                        slow_factor, test)
 
@@ -767,7 +768,7 @@ def rest_db():
     if module_path("rest") is None or module_path("mysql") is None:
         skip("mod_rest or mod_mysql was not built")
     if not have_mariadb():
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        if in_ci():
             fail("MariaDB (mariadb-server, mariadb-client) is not "
                  "installed, and CI=true")
         skip("MariaDB (mariadb-server, mariadb-client) is not installed")
