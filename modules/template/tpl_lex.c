@@ -39,7 +39,7 @@ typedef struct {
 
 static int tpl_lex_tag(tpl_lexer_t *lx, tpl_tok_type_t open,
                        unsigned line, unsigned col);
-static int tpl_lex_number(tpl_lexer_t *lx, tpl_tok_t *tok);
+static int tpl_lex_number(tpl_lexer_t *lx, tpl_tok_t *tok, int index);
 static int tpl_lex_string(tpl_lexer_t *lx, tpl_tok_t *tok);
 static void tpl_lex_text(tpl_lexer_t *lx, const char *s, size_t len,
                          unsigned line, unsigned col);
@@ -322,8 +322,11 @@ tpl_lex_tag(tpl_lexer_t *lx, tpl_tok_type_t open, unsigned line,
         if ((c >= '0' && c <= '9')
             || (c == '-' && n >= 2 && p[1] >= '0' && p[1] <= '9'))
         {
+            /* After a '.', digits are an index: grid.1.0 */
+            trim = lx->out->n > 0
+                   && lx->out->toks[lx->out->n - 1].type == TPL_T_DOT;
             tok = tpl_lex_push(lx, TPL_T_INT, lx->line, lx->col);
-            if (tok == NULL || tpl_lex_number(lx, tok) != 0) {
+            if (tok == NULL || tpl_lex_number(lx, tok, trim) != 0) {
                 return -1;
             }
             continue;
@@ -394,7 +397,7 @@ unexpected:
 
 
 static int
-tpl_lex_number(tpl_lexer_t *lx, tpl_tok_t *tok)
+tpl_lex_number(tpl_lexer_t *lx, tpl_tok_t *tok, int index)
 {
     const char  *p = lx->p, *end = lx->end;
     char         buf[TPL_NUMBER_MAX + 1], *e;
@@ -407,7 +410,8 @@ tpl_lex_number(tpl_lexer_t *lx, tpl_tok_t *tok)
     while (p + n < end && p[n] >= '0' && p[n] <= '9') {
         n++;
     }
-    if (p + n + 1 < end && p[n] == '.' && p[n + 1] >= '0' && p[n + 1] <= '9')
+    if (!index && p + n + 1 < end && p[n] == '.'
+        && p[n + 1] >= '0' && p[n + 1] <= '9')
     {
         real = 1;
         n++;
@@ -415,7 +419,7 @@ tpl_lex_number(tpl_lexer_t *lx, tpl_tok_t *tok)
             n++;
         }
     }
-    if (p + n < end && (p[n] == 'e' || p[n] == 'E')) {
+    if (!index && p + n < end && (p[n] == 'e' || p[n] == 'E')) {
         size_t  m = n + 1;
 
         if (p + m < end && (p[m] == '+' || p[m] == '-')) {

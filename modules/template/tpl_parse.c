@@ -98,6 +98,7 @@ tpl_compile(const char *name, const char *src, size_t len,
 {
     tpl_t       *t;
     tpl_toks_t   toks;
+    char        *copy;
 
     memset(err, 0, sizeof(*err));
     memset(&toks, 0, sizeof(toks));
@@ -122,7 +123,14 @@ tpl_compile(const char *name, const char *src, size_t len,
         max_depth = TPL_DEPTH_MAX;
     }
 
-    if (tpl_lex(t, src, len, &toks, err) != 0
+    /* Text nodes point into the template's own copy of the source. */
+    copy = tpl_pool_strndup(&t->pool, src, len);
+    if (copy == NULL) {
+        tpl_set_error(err, TPL_ERR_MEMORY, name, 1, 1, "out of memory");
+        goto failed;
+    }
+
+    if (tpl_lex(t, copy, len, &toks, err) != 0
         || tpl_parse(t, &toks, max_depth, err) != 0)
     {
         goto failed;

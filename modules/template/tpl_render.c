@@ -888,7 +888,7 @@ tpl_count(tpl_ctx_t *ctx)
 static int
 tpl_equal(const json_t *a, const json_t *b)
 {
-    double  x, y;
+    double  x = 0.0, y = 0.0;
 
     if (json_is_number(a) && json_is_number(b)) {
         if (json_is_integer(a) && json_is_integer(b)) {

@@ -1,0 +1,1 @@
+<header><a href="/">{{ site }}</a>{% for link in links %} <a href="{{ link.href }}">{{ link.text }}</a>{% end %}</header>
