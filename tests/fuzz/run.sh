@@ -22,6 +22,7 @@ dict_of() {
     config) echo conf.dict ;;
     jwt) echo jwt.dict ;;
     rest_body) echo json.dict ;;
+    template) echo template.dict ;;
     esac
 }
 
