@@ -34,6 +34,10 @@
 #define TPL_DEFAULT_MAX_DEPTH       16
 #define TPL_DEFAULT_MAX_ITERATIONS  1000000
 
+/* max_depth is never above this: the recursion of the parser and the
+ * renderer stays far from the end of a stack. */
+#define TPL_DEPTH_LIMIT             256
+
 typedef struct tpl_s  tpl_t;
 
 /* What went wrong. */

@@ -24,9 +24,7 @@
 /* Expressions nest at most this deep (parentheses, 'not', arguments). */
 #define TPL_EXPR_DEPTH      64
 
-/* max_depth is never above this (the recursion of the parser and the
- * renderer stays far from the end of a worker's stack). */
-#define TPL_DEPTH_MAX       256
+#define TPL_DEPTH_MAX       TPL_DEPTH_LIMIT
 
 /* Templates a render has open at once: one per include/extends level. */
 #define TPL_CHAIN_MAX       (TPL_DEPTH_MAX + 1)
