@@ -3,7 +3,8 @@
 # site (demo/htdocs, with the shipped conf.d) on http://127.0.0.1:8080/,
 # with a private MariaDB (its own data directory, socket and port under a
 # temporary directory, removed on exit) behind the REST resource /users
-# of conf.d/60-rest.conf and its /openapi.json.
+# of conf.d/60-rest.conf and its /openapi.json; a browser gets /users as
+# an HTML page (demo/templates/users/list.tpl, mod_template).
 #
 #   scripts/demo.sh            the demo site, the database and /users
 #   scripts/demo.sh --no-db    the demo site alone
@@ -79,6 +80,7 @@ EOF
 
 core/cairnd -f "$tmp/cairn.conf" -D REST_DEMO -t -q
 echo "serving http://127.0.0.1:8080/ with /users and /openapi.json (Ctrl-C stops)"
+echo "  open http://127.0.0.1:8080/users in a browser: a table of the users and a form to add one"
 echo "  curl -s -X POST -H 'Content-Type: application/json' \\"
 echo "       -d '{\"name\":\"Alice\",\"email\":\"alice@example.com\"}' http://127.0.0.1:8080/users"
 echo "  curl -s 'http://127.0.0.1:8080/users?sort=-name'"

@@ -297,6 +297,26 @@ def test_limits():
         eq((r.status, len(r.body)), (200, 64), "the defaults")
 
 
+@test
+def test_demo_templates():
+    from cairntest import SRCDIR
+    demo = os.path.join(SRCDIR, "demo", "templates")
+    s = Server(modules=("template",),
+               conf="TemplateDir %s\nTemplateData %s/site.json\n"
+                    "<Location /home>\nTemplate index.tpl\n</Location>\n"
+                    % (demo, demo))
+    try:
+        p = s.run(["-t"])
+        eq(p.returncode, 0, "-t over demo/templates\n" + output(p))
+        s.start()
+        r = s.get("/home")
+        eq(r.status, 200, "the demo's home page")
+        contains(r.text, "<h1>cairn demo is running</h1>", "its heading")
+        contains(r.text, '<a href="/users">Users</a>', "its links")
+    finally:
+        s.cleanup()
+
+
 # ----------------------------------------------------------------------
 # REST as HTML
 # ----------------------------------------------------------------------
