@@ -95,6 +95,7 @@ typedef struct {
 static void *mod_template_create_conf(cairn_arena_t *a);
 static int mod_template_post_config(cairn_server_t *s);
 static int mod_template_worker_exit(cairn_server_t *s);
+static void mod_template_cache_free(void *data);
 static int mod_template_handler(cairn_request_t *r);
 static unsigned mod_template_handler_methods(cairn_request_t *r);
 static int mod_template_render(const cairn_render_t *rp, cairn_request_t *r,
@@ -208,6 +209,7 @@ mod_template_post_config(cairn_server_t *s)
 
     memset(&ck, 0, sizeof(ck));
     ck.a = cairn_server_arena(s);
+    cairn_arena_cleanup_add(ck.a, mod_template_cache_free, NULL);
 
     err = cairn_server_each_conf(s, &mod_template_module,
                                  mod_template_check_conf, &ck);
@@ -229,10 +231,23 @@ mod_template_post_config(cairn_server_t *s)
 static int
 mod_template_worker_exit(cairn_server_t *s)
 {
+    (void) s;
+
+    mod_template_cache_free(NULL);
+
+    return CAIRN_OK;
+}
+
+
+/* Empties the cache: at a worker's exit, and with the generation whose
+ * post_config filled it (in the master). */
+static void
+mod_template_cache_free(void *data)
+{
     mod_template_file_t  *f, *next;
     size_t                i;
 
-    (void) s;
+    (void) data;
 
     for (i = 0; i < MOD_TEMPLATE_BUCKETS; i++) {
         for (f = mod_template_cache[i]; f != NULL; f = next) {
@@ -244,8 +259,6 @@ mod_template_worker_exit(cairn_server_t *s)
         }
         mod_template_cache[i] = NULL;
     }
-
-    return CAIRN_OK;
 }
 
 
