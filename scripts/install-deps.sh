@@ -10,7 +10,7 @@ packages=(
     libcrypt-dev libssl-dev openssl apache2-utils whois
     mariadb-server mariadb-client python3-jsonschema valgrind
     zlib1g-dev libbrotli-dev libzstd-dev brotli zstd python3-brotli
-    python3-zstd
+    python3-zstd chromium python3-websocket
 )
 
 missing=()
