@@ -1,7 +1,8 @@
 """The soak run behind tests/soak/soak.sh (see there for the knobs).
 
 Mixed traffic against one cairnd (2 workers) and a private MariaDB:
-static files, REST reads, POSTs and If-Match PUTs, Basic-authenticated
+static files (plain and gzip), a template page, REST reads, POSTs and
+If-Match PUTs, Basic-authenticated
 requests (and refused ones), metrics scrapes.  A reload (SIGHUP) every
 SOAK_RELOAD_EVERY seconds, a worker SIGKILLed every SOAK_KILL_EVERY.
 RSS and descriptors of the master and of each worker are sampled every
@@ -17,6 +18,7 @@ Only the Python standard library, and the integration tests' helpers.
 
 import base64
 import csv
+import gzip
 import http.client
 import json
 import os
@@ -76,7 +78,24 @@ AccessLog @TMP@/access.log
 <Location /metrics>
     Metrics on
 </Location>
+Compress gzip br
+TemplateDir @TMP@/templates
+TemplateData @TMP@/site.json
+<Location /page>
+    Template page.tpl
+</Location>
 """
+
+PAGE_TPL = """<h1>{{ site }}</h1>
+{%- for i in items %}
+<p class="{% if loop.first %}first{% end %}">{{ i.n }}: {{ i.text | upper }}</p>
+{%- end %}
+"""
+PAGE_DATA = {"site": "soak <page>",
+             "items": [{"n": k, "text": "item %d" % k} for k in range(40)]}
+PAGE = ("<h1>soak &lt;page&gt;</h1>" + "".join(
+    '\n<p class="%s">%d: ITEM %d</p>' % ("first" if k == 0 else "", k, k)
+    for k in range(40)) + "\n").encode()
 
 
 def log(msg):
@@ -184,10 +203,21 @@ class Client(threading.Thread):
     def run(self):
         while not self.stopping.is_set():
             x = self.rng.random()
-            if x < 0.40:
+            if x < 0.30:
                 r, data = self.one("static", "GET", "/f.txt", (200,))
                 if r is not None and data != FILE:
                     self.stats.error("static", "wrong body")
+            elif x < 0.35:
+                r, data = self.one("gzip", "GET", "/f.txt", (200,),
+                                   headers={"Accept-Encoding": "gzip"})
+                if r is not None and (r.getheader("Content-Encoding")
+                                      != "gzip"
+                                      or gzip.decompress(data) != FILE):
+                    self.stats.error("gzip", "wrong body")
+            elif x < 0.40:
+                r, data = self.one("template", "GET", "/page", (200,))
+                if r is not None and data != PAGE:
+                    self.stats.error("template", "wrong page")
             elif x < 0.55:
                 self.one("rest-read", "GET", "/things?limit=5", (200,))
             elif x < 0.68:
@@ -262,7 +292,8 @@ def main():
     db.start()
     db.create_app(USER, PASSWORD, DB)
     db.sql(TABLE, database=DB)
-    s = Server(modules=("static", "log", "auth", "metrics", "mysql", "rest"),
+    s = Server(modules=("static", "log", "auth", "metrics", "mysql", "rest",
+                        "compress", "template"),
                workers=2, conf=CONF % {"port": db.port, "user": USER,
                                        "db": DB,
                                        "things": tagged_resource(
@@ -276,6 +307,8 @@ def main():
                           stdout=subprocess.PIPE, text=True,
                           check=True).stdout.strip()
     s.write_tmp("htpasswd", line + "\n")
+    s.write_tmp("templates/page.tpl", PAGE_TPL)
+    s.write_tmp("site.json", json.dumps(PAGE_DATA))
     s.start()
     master = s.pid
     s.wait_workers(2)
