@@ -8,7 +8,8 @@
 #
 #   tests/soak/soak.sh [BUILDDIR]      (default: $CAIRN_BUILDDIR, else .)
 #
-# Traffic (SOAK_CLIENTS keep-alive client threads): static files, REST
+# Traffic (SOAK_CLIENTS keep-alive client threads): static files (plain
+# and gzip), a template page, REST
 # reads, POSTs and If-Match PUTs against a private MariaDB, Basic-
 # authenticated requests and refused ones, /metrics scrapes.
 #
@@ -41,7 +42,7 @@ bench=soak.sh
 . "$here/../bench/lib.sh"
 
 [ -x "$builddir/core/cairnd" ] || die "$builddir/core/cairnd not found: build cairn first, or pass its build directory"
-for m in static log auth metrics mysql rest; do
+for m in static log auth metrics mysql rest compress template; do
     [ -f "$builddir/modules/.libs/mod_$m.so" ] || die "mod_$m.so is not built in $builddir/modules/.libs"
 done
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || die "mariadbd not found: apt-get install mariadb-server mariadb-client"
