@@ -29,7 +29,6 @@ static int rest_json_datetime_parse(const char *in, time_t *t);
 static char *rest_json_decode(cairn_arena_t *a, const char *s, size_t len);
 static int rest_json_parse_long(const char *s, long *out);
 static int rest_json_typed_ok(const rest_field_t *f, const char *v);
-static double rest_json_accept_q(const char *accept, const char *type);
 
 
 /*
@@ -1426,73 +1425,17 @@ rest_cursor_decode(const char *s, long *offset, long *limit)
 }
 
 
-/* The q value Accept gives to type ("text/html"): exact match first,
- * then "text/ *", then "* / *"; 0 when absent, 1 without an Accept. */
-static double
-rest_json_accept_q(const char *accept, const char *type)
-{
-    const char  *p, *end, *semi, *slash;
-    double       best = -1, q;
-    int          spec, best_spec = -1;
-    size_t       len, tlen = strlen(type);
-    char        *qe;
-
-    slash = strchr(type, '/');
-    for (p = accept; *p != '\0'; p = *end ? end + 1 : end) {
-        while (*p == ' ' || *p == '\t') {
-            p++;
-        }
-        end = strchr(p, ',');
-        if (end == NULL) {
-            end = p + strlen(p);
-        }
-        semi = memchr(p, ';', (size_t) (end - p));
-        len = (size_t) ((semi ? semi : end) - p);
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
-            len--;
-        }
-        if (len == tlen && strncasecmp(p, type, len) == 0) {
-            spec = 2;
-        } else if (len == (size_t) (slash - type) + 2
-                   && strncasecmp(p, type, (size_t) (slash - type) + 1) == 0
-                   && p[len - 1] == '*')
-        {
-            spec = 1;
-        } else if (len == 3 && strncmp(p, "*/*", 3) == 0) {
-            spec = 0;
-        } else {
-            continue;
-        }
-        q = 1;
-        if (semi != NULL) {
-            for (semi++; semi < end; semi++) {
-                if ((semi[0] == 'q' || semi[0] == 'Q') && semi[1] == '=') {
-                    q = strtod(semi + 2, &qe);
-                    break;
-                }
-            }
-        }
-        if (spec > best_spec) {
-            best_spec = spec;
-            best = q;
-        }
-    }
-
-    return best < 0 ? 0 : best;
-}
-
-
 /* Whether the client prefers text/html to application/json. */
 int
 rest_prefers_html(const char *accept)
 {
-    double  html, json;
+    int  html, json;
 
     if (accept == NULL || *accept == '\0') {
         return 0;
     }
-    html = rest_json_accept_q(accept, "text/html");
-    json = rest_json_accept_q(accept, "application/json");
+    html = cairn_accept_q(accept, "text/html");
+    json = cairn_accept_q(accept, "application/json");
 
     return html > 0 && html > json;
 }
