@@ -418,6 +418,8 @@ START_TEST(try_alloc)
 END_TEST
 
 
+#ifndef UNIT_ASAN
+
 /* The address space of this (forked) process now, in bytes. */
 static size_t
 vm_size(void)
@@ -479,6 +481,8 @@ START_TEST(reserve_spent_and_taken_back)
     cairn__mem_release();
 }
 END_TEST
+
+#endif /* !UNIT_ASAN */
 
 
 static Suite *
