@@ -1204,6 +1204,8 @@ conn_flush(cairn_conn_t *c)
 
     if (r != NULL && r->out_eos) {
         cairn__pipeline_event(r, CAIRN__EV_DRAINED, 0);
+    } else if (r != NULL && r->drain_cb != NULL) {
+        cairn__pipeline_event(r, CAIRN__EV_FLUSHED, 0);
     }
 }
 
@@ -2055,7 +2057,7 @@ http_write(cairn_request_t *r, cairn_buf_t *in)
         }
 
         if (b->flags & CAIRN_BUF_LAST) {
-            if (r->chunked_out && !r->head) {
+            if (r->chunked_out && !r->head && !r->out_aborted) {
                 evbuffer_add(c->out, "0\r\n\r\n", 5);
                 r->bytes_queued += 5;
                 r->framing_bytes += 5;

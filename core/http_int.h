@@ -159,6 +159,10 @@ struct cairn_request_s {
     /* Async. */
     cairn_cancel_cb          cancel_cb;
     void                    *cancel_data;
+    cairn_drain_cb           drain_cb;      /* a stream waits for room */
+    void                    *drain_data;
+    unsigned                 out_aborted:1; /* a stream cut short: no
+                                               last chunk, close */
     unsigned                 pending_tasks;
 };
 
@@ -325,6 +329,8 @@ typedef enum {
     CAIRN__EV_HEADERS = 0,      /* the header block is parsed */
     CAIRN__EV_BODY,             /* the body the handler waits for is in */
     CAIRN__EV_DRAINED,          /* all of the response is written */
+    CAIRN__EV_FLUSHED,          /* what a stream queued so far is
+                                   written (its drain callback) */
     CAIRN__EV_GONE,             /* the client is gone, or the server
                                    closes the connection */
     CAIRN__EV_FAIL              /* the request cannot be read on (a

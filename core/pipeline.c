@@ -31,6 +31,7 @@ static void pipeline_send(cairn_request_t *r);
 static void pipeline_output_done(cairn_request_t *r);
 static void pipeline_fail(cairn_request_t *r, int status);
 static void pipeline_cancel(cairn_request_t *r);
+static void pipeline_flushed(cairn_request_t *r);
 static void pipeline_options_server(cairn_request_t *r);
 static int pipeline_refuse_method(cairn_request_t *r);
 
@@ -112,6 +113,10 @@ cairn__pipeline_event(cairn_request_t *r, cairn__pev_t ev, int arg)
             return;
         }
         cairn__request_finish(r);
+        return;
+
+    case CAIRN__EV_FLUSHED:
+        pipeline_flushed(r);
         return;
 
     case CAIRN__EV_GONE:
@@ -611,15 +616,23 @@ cairn__request_finish(cairn_request_t *r)
 /* Streamed responses (response.h)                                    */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A module streams from its own events (an upstream socket), outside
+ * any entry of the core: each call brackets the connection like the
+ * core's entries do, so a client that fails under a write is freed only
+ * when the call returns, never under it.
+ */
 int
 cairn_response_stream_start(cairn_request_t *r, int status)
 {
-    int  rc;
+    cairn_conn_t  *c = r->conn;
+    int            rc;
 
     if (r->headers_sent || r->cancelled) {
         return CAIRN_ERROR;
     }
 
+    cairn__conn_enter(c);
     r->status = status;
     r->body_kind = CAIRN__BODY_STREAM;
     r->state = CAIRN__REQ_STREAMING;
@@ -627,6 +640,7 @@ cairn_response_stream_start(cairn_request_t *r, int status)
     r->out_busy++;
     rc = cairn__output_stream_head(r);
     pipeline_output_done(r);
+    cairn__conn_leave(c);
 
     return rc;
 }
@@ -635,15 +649,18 @@ cairn_response_stream_start(cairn_request_t *r, int status)
 int
 cairn_response_stream_write(cairn_request_t *r, const void *data, size_t len)
 {
-    int  rc;
+    cairn_conn_t  *c = r->conn;
+    int            rc;
 
     if (r->state != CAIRN__REQ_STREAMING || r->cancelled) {
         return CAIRN_ERROR;
     }
 
+    cairn__conn_enter(c);
     r->out_busy++;
     rc = cairn__output_stream_data(r, data, len);
     pipeline_output_done(r);
+    cairn__conn_leave(c);
 
     return rc;
 }
@@ -654,17 +671,41 @@ cairn_response_stream_write(cairn_request_t *r, const void *data, size_t len)
 int
 cairn_response_stream_end(cairn_request_t *r)
 {
+    cairn_conn_t  *c = r->conn;
+
     if (r->state != CAIRN__REQ_STREAMING) {
         return CAIRN_ERROR;
     }
 
+    cairn__conn_enter(c);
     r->state = CAIRN__REQ_SENDING;
+    r->drain_cb = NULL;
 
     r->out_busy++;
     (void) cairn__output_stream_end(r);
     pipeline_output_done(r);
+    cairn__conn_leave(c);
 
     return CAIRN_OK;
+}
+
+
+/*
+ * The body cannot be completed (the upstream failed half-way): end it
+ * without the last chunk and close the connection, so that the client
+ * sees a truncated response instead of a complete one.
+ */
+int
+cairn_response_stream_abort(cairn_request_t *r)
+{
+    if (r->state != CAIRN__REQ_STREAMING) {
+        return CAIRN_ERROR;
+    }
+
+    r->out_aborted = 1;
+    r->keepalive = 0;
+
+    return cairn_response_stream_end(r);
 }
 
 
@@ -672,4 +713,46 @@ size_t
 cairn_response_stream_pending(const cairn_request_t *r)
 {
     return r->conn->proto->pending(r);
+}
+
+
+int
+cairn_response_stream_on_drain(cairn_request_t *r, cairn_drain_cb cb,
+                               void *data)
+{
+    if (r->state != CAIRN__REQ_STREAMING || r->cancelled) {
+        return CAIRN_ERROR;
+    }
+    if (r->conn->proto->pending(r) == 0) {
+        r->drain_cb = NULL;
+        return CAIRN_DECLINED;
+    }
+
+    r->drain_cb = cb;
+    r->drain_data = data;
+
+    return CAIRN_OK;
+}
+
+
+/*
+ * What a stream queued is written: run its drain callback once, unless
+ * an output call is on the stack (then the module is writing anyway).
+ */
+static void
+pipeline_flushed(cairn_request_t *r)
+{
+    cairn_drain_cb  cb;
+
+    if (r->state != CAIRN__REQ_STREAMING || r->cancelled || r->out_busy > 0
+        || r->drain_cb == NULL)
+    {
+        return;
+    }
+
+    cb = r->drain_cb;
+    r->drain_cb = NULL;
+    cairn__log_module = r->suspended_by;
+    cb(r, r->drain_data);
+    cairn__log_module = NULL;
 }

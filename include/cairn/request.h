@@ -279,6 +279,35 @@ CAIRN_API int cairn_response_stream_end(cairn_request_t *r);
 /* Bytes queued for the client but not yet written (for flow control). */
 CAIRN_API size_t cairn_response_stream_pending(const cairn_request_t *r);
 
+/*
+ * Back-pressure for a stream fed from another source (ABI 1.5): a
+ * handler that finds cairn_response_stream_pending() above its bound
+ * stops reading its source and asks to be told when the client has
+ * taken everything queued.  cb(r, data) then runs once, on the loop,
+ * from the write event that emptied the queue; the handler resumes
+ * reading there.  Returns CAIRN_OK when armed, CAIRN_DECLINED when
+ * nothing is pending (go on at once; cb will not run), CAIRN_ERROR when
+ * r is not streaming or its client is gone (the cancel callback runs
+ * instead).  A later call replaces cb; cairn_response_stream_end()
+ * forgets it.  The stream functions may be called from the module's
+ * own events (an upstream socket): a client that fails during a call
+ * is released only after the call has returned.
+ */
+typedef void (*cairn_drain_cb)(cairn_request_t *r, void *data);
+
+CAIRN_API int cairn_response_stream_on_drain(cairn_request_t *r,
+                                             cairn_drain_cb cb, void *data);
+
+/*
+ * Ends a stream that cannot be completed (its source failed after the
+ * head went out), ABI 1.5: what was queued is still written, but a
+ * chunked body gets no last chunk and the connection closes after it,
+ * so the client sees a truncated response rather than a complete one.
+ * Like cairn_response_stream_end(), r may be gone when it returns.
+ * Returns CAIRN_OK, or CAIRN_ERROR when r is not streaming.
+ */
+CAIRN_API int cairn_response_stream_abort(cairn_request_t *r);
+
 
 /* ------------------------------------------------------------------ */
 /* Connections                                                        */
