@@ -1,0 +1,489 @@
+#!/usr/bin/env python3
+"""mod_proxy: a location's requests go to real python3 backends on
+loopback ports started here (proxytest.py); statuses, headers, bodies,
+what the backends saw and the error log are checked."""
+
+import hashlib
+import json
+import os
+import socket
+import socketserver
+import threading
+import time
+
+from cairntest import (Server, check, config_error, contains, eq, fail,
+                       main, not_contains, test)
+from proxytest import PATTERN, Backend, RawBackend, refused_port
+import proxytest
+
+
+def proxy_server(conf, modules=("proxy",), workers=1):
+    s = Server(conf=conf, modules=modules, workers=workers)
+    s.start()
+    return s
+
+
+def one_location(backend_addr, extra="", loc="/api/", url_path="/v1/"):
+    return ("<Location %s>\n    ProxyPass http://%s%s\n%s</Location>\n"
+            % (loc, backend_addr, url_path, extra))
+
+
+def echo(resp):
+    eq(resp.status, 200, "status\n" + resp.describe())
+    return json.loads(resp.body)
+
+
+def hdr(doc, name):
+    for k, v in doc["headers"]:
+        if k.lower() == name.lower():
+            return v
+    return None
+
+
+def worker_pid(s):
+    s.wait_workers(1)
+    kids = s.children()
+    check(len(kids) >= 1, "no worker")
+    return kids[0]
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+# ------------------------------------------------------------------ #
+# Stage 1: one upstream                                              #
+# ------------------------------------------------------------------ #
+
+@test
+def test_get_is_forwarded_with_prefix_and_client_headers():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        doc = echo(s.get("/api/echo?x=1", headers={"X-Custom": "yes"}))
+        eq(doc["path"], "/v1/echo?x=1", "target upstream")
+        eq(doc["method"], "GET", "method")
+        eq(hdr(doc, "X-Custom"), "yes", "a client header")
+        eq(hdr(doc, "Host"), b.addr, "Host (ProxyPreserveHost off)")
+        eq(hdr(doc, "X-Forwarded-For"), "127.0.0.1", "X-Forwarded-For")
+        eq(hdr(doc, "X-Real-IP"), "127.0.0.1", "X-Real-IP")
+        eq(hdr(doc, "X-Forwarded-Proto"), "http", "X-Forwarded-Proto")
+        eq(hdr(doc, "X-Forwarded-Host"), "127.0.0.1:%d" % s.port,
+           "X-Forwarded-Host")
+        # Outside the location: not proxied.
+        eq(s.get("/other").status, 404, "a path outside the location")
+
+
+@test
+def test_target_without_path_is_passed_as_is():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr, url_path=""))
+        doc = echo(s.get("/api/echo/%41b?q=%20"))
+        eq(doc["path"], "/api/echo/%41b?q=%20", "raw target upstream")
+
+
+@test
+def test_x_forwarded_for_appended_and_hop_by_hop_stripped():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        with s.conn() as c:
+            r = c.request("GET", "/api/echo", headers=[
+                ("X-Forwarded-For", "203.0.113.7"),
+                ("Connection", "keep-alive, X-Private"),
+                ("X-Private", "secret"), ("Keep-Alive", "timeout=5"),
+                ("TE", "trailers"), ("Proxy-Authorization", "Basic eA=="),
+                ("Upgrade", "websocket"), ("X-Forwarded-Proto", "gopher"),
+                ("X-Real-IP", "198.51.100.1")])
+        doc = echo(r)
+        eq(hdr(doc, "X-Forwarded-For"), "203.0.113.7, 127.0.0.1",
+           "X-Forwarded-For appended")
+        eq(hdr(doc, "X-Real-IP"), "127.0.0.1", "X-Real-IP replaced")
+        eq(hdr(doc, "X-Forwarded-Proto"), "http", "X-Forwarded-Proto")
+        for name in ("X-Private", "Keep-Alive", "TE", "Upgrade",
+                     "Proxy-Authorization"):
+            eq(hdr(doc, name), None, "%s upstream" % name)
+        eq(hdr(doc, "Connection"), "close", "Connection upstream")
+
+
+@test
+def test_preserve_host_and_set_header_expansion():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr, extra=(
+            "    ProxyPreserveHost on\n"
+            "    ProxySetHeader X-Who \"%{remote_addr} %{http_x_user} "
+            "%{scheme}://%{host}\"\n"
+            "    ProxySetHeader X-Req %{request_id}\n"
+            "    ProxySetHeader User-Agent \"\"\n")))
+        doc = echo(s.get("/api/echo", host="www.example.test",
+                         headers={"X-User": "alice",
+                                  "User-Agent": "test-agent"}))
+        eq(hdr(doc, "Host"), "www.example.test", "Host preserved")
+        eq(hdr(doc, "X-Who"), "127.0.0.1 alice http://www.example.test",
+           "ProxySetHeader with variables")
+        check(hdr(doc, "X-Req") not in (None, ""), "%{request_id} expanded")
+        eq(hdr(doc, "User-Agent"), None, "an empty ProxySetHeader removes")
+
+
+@test
+def test_forwarded_header_rfc7239():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr,
+                                      extra="    ProxyAddForwarded on\n"))
+        doc = echo(s.get("/api/echo", host="h.test",
+                         headers={"Forwarded": "for=192.0.2.60"}))
+        eq(hdr(doc, "Forwarded"),
+           'for=192.0.2.60, for=127.0.0.1;proto=http;host="h.test"',
+           "Forwarded")
+
+
+@test
+def test_traceparent_passed_on():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr), modules=("log", "proxy"))
+        tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+        doc = echo(s.get("/api/echo", headers={
+            "traceparent": "00-%s-00f067aa0ba902b7-01" % tid}))
+        tp = hdr(doc, "traceparent")
+        check(tp is not None, "no traceparent upstream")
+        parts = tp.split("-")
+        eq(len(parts), 4, "traceparent fields")
+        eq(parts[1], tid, "the trace id goes on")
+        check(parts[2] != "00f067aa0ba902b7" and len(parts[2]) == 16,
+              "the parent is this server's span: %s" % tp)
+        eq(parts[3], "01", "flags kept")
+
+
+@test
+def test_response_headers_filtered_and_hidden():
+    with Backend("a") as b:
+        s = proxy_server(one_location(
+            b.addr, extra="    ProxyHideHeader X-Hide-Me\n"))
+        with s.conn() as c:
+            r = c.request("GET", "/api/hop")
+            eq(r.status, 200, "status")
+            eq(r.body, b"hop\n", "body")
+            eq(r.header("X-Kept"), "yes", "an ordinary header")
+            for name in ("X-Secret", "Keep-Alive", "Proxy-Connection",
+                         "Upgrade", "X-Hide-Me"):
+                eq(r.header(name), None, "%s to the client" % name)
+            eq(r.header("Server"), "cairn", "Server")
+            eq(len(r.header_all("Date")), 1, "one Date")
+            not_contains(r.header("Date"), "1970", "Date is cairn's")
+            # The client connection is still usable.
+            eq(c.request("GET", "/api/id").body, b"a", "next request")
+
+
+@test
+def test_pass_reverse_rewrites_location():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr, extra=(
+            "    ProxyPassReverse default\n")))
+        r = s.get("/api/redirect")
+        eq(r.status, 302, "status")
+        eq(r.header("Location"), "/api/next?a=1", "Location")
+        eq(r.header("Content-Location"), "/api/here", "Content-Location")
+        eq(r.header("Refresh"), "5; url=/api/later", "Refresh")
+        # Without the directive: untouched.
+        s2 = proxy_server(one_location(b.addr))
+        eq(s2.get("/api/redirect").header("Location"),
+           "http://127.0.0.1:%d/v1/next?a=1" % b.port, "no rewrite")
+
+
+@test
+def test_request_body_forwarded():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        body = os.urandom(300000)
+        doc = echo(s.request("POST", "/api/echo", body=body,
+                             headers={"Content-Type": "x/y"}))
+        eq(doc["method"], "POST", "method")
+        eq(doc["body_len"], len(body), "body length")
+        eq(doc["body_sha"], hashlib.sha256(body).hexdigest(), "body")
+        eq(hdr(doc, "Content-Type"), "x/y", "Content-Type")
+        # A chunked request body arrives with a length.
+        with s.conn() as c:
+            c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            doc = echo(c.read_response())
+        eq(doc["body_len"], 11, "chunked body length")
+        eq(hdr(doc, "Content-Length"), "11", "Content-Length upstream")
+        eq(hdr(doc, "Transfer-Encoding"), None, "no Transfer-Encoding")
+
+
+@test
+def test_chunked_response_both_versions():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        with s.conn() as c:
+            r = c.request("GET", "/api/chunked")
+            eq(r.status, 200, "status")
+            check(getattr(r, "chunked", False), "chunked to HTTP/1.1")
+            eq(r.body, b"first\nsecond\nthird\n", "body")
+        with s.conn() as c:
+            c.send(b"GET /api/chunked HTTP/1.0\r\n\r\n")
+            r = c.read_response()
+            eq(r.body, b"first\nsecond\nthird\n", "body to HTTP/1.0")
+            eq(r.header("Transfer-Encoding"), None, "no chunks to 1.0")
+
+
+@test
+def test_head_and_304_have_no_body():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        with s.conn() as c:
+            r = c.request("HEAD", "/api/big?n=5000")
+            eq(r.status, 200, "HEAD status")
+            eq(r.header("Content-Length"), "5000", "HEAD Content-Length")
+            r = c.request("GET", "/api/notmod")
+            eq(r.status, 304, "304")
+            eq(r.header("ETag"), '"v1"', "ETag of the 304")
+            eq(r.body, b"", "no body")
+            # Nothing stray on the connection: the next answer parses.
+            eq(c.request("GET", "/api/id").body, b"a", "next request")
+        eq(b.count(method="HEAD"), 1, "HEAD reached the backend as HEAD")
+
+
+@test
+def test_refused_is_502_with_log_line():
+    port = refused_port()
+    s = proxy_server(one_location("127.0.0.1:%d" % port))
+    t0 = time.monotonic()
+    r = s.get("/api/x")
+    eq(r.status, 502, "status")
+    check(time.monotonic() - t0 < 2, "502 came at once")
+    s.wait_log(r"\[error\].*upstream 127\.0\.0\.1:%d.*connect\(\) failed"
+               r".*Connection refused" % port)
+
+
+@test
+def test_stalled_upstream_is_504_after_read_timeout():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr,
+                                      extra="    ProxyReadTimeout 1s\n"))
+        t0 = time.monotonic()
+        r = s.get("/api/stall")
+        took = time.monotonic() - t0
+        eq(r.status, 504, "status")
+        check(0.8 < took < 5, "504 after about 1 s, not %.2f s" % took)
+        s.wait_log(r"\[error\].*upstream %s timed out \(1000 ms\) "
+                   r"reading the response" % b.addr.replace(".", r"\."))
+        s.assert_serving("/api/id", 200)
+
+
+@test
+def test_upstream_cut_mid_body_truncates_response():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        with s.conn() as c:
+            c.send(b"GET /api/cut HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = c.read_until_close(5)
+        contains(data.decode("latin-1"), "Content-Length: 100", "head")
+        head, _, body = data.partition(b"\r\n\r\n")
+        eq(body, b"0123456789", "what came before the cut")
+        s.wait_log(r"\[error\].*upstream %s: the upstream closed the "
+                   r"connection in the middle of the body"
+                   % b.addr.replace(".", r"\."))
+
+
+@test
+def test_garbage_from_upstream_is_502():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+
+    def serve():
+        c, _ = srv.accept()
+        c.recv(65536)
+        c.sendall(b"HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n")
+        time.sleep(0.5)
+        c.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    s = proxy_server(one_location("127.0.0.1:%d" % port))
+    eq(s.get("/api/x").status, 502, "status")
+    s.wait_log(r"\[error\].*upstream 127\.0\.0\.1:%d: " % port)
+    srv.close()
+
+
+@test
+def test_slow_client_back_pressure():
+    """The upstream is read only as fast as the client drains: with the
+    client paused, the backend cannot have sent much more than the
+    socket buffers hold, and the worker's memory stays flat."""
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        pid = worker_pid(s)
+        rss0 = rss_kib(pid)
+        total = 256 * 1024 * 1024
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.sendall(b"GET /api/big?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % total)
+        got = 0
+        while got < 4 * 1024 * 1024:
+            got += len(c.recv(65536))
+        time.sleep(1.5)
+        sent = b.sent_bytes
+        check(sent < 64 * 1024 * 1024,
+              "the backend sent %d bytes while the client had read %d"
+              % (sent, got))
+        grew = rss_kib(pid) - rss0
+        check(grew < 20 * 1024, "RSS grew by %d KiB" % grew)
+        c.close()
+        check(got > 0 and sent > got, "data flowed (%d, %d)" % (sent, got))
+
+
+@test
+def test_full_download_through_slow_reads():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        total = 20 * 1024 * 1024
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.settimeout(30)
+        c.sendall(b"GET /api/big?n=%d HTTP/1.1\r\nHost: x\r\n"
+                  b"Connection: close\r\n\r\n" % total)
+        data = bytearray()
+        while True:
+            chunk = c.recv(262144)
+            if not chunk:
+                break
+            data += chunk
+            if len(data) < 2 * 1024 * 1024:
+                time.sleep(0.01)
+        c.close()
+        head, _, body = bytes(data).partition(b"\r\n\r\n")
+        contains(head.decode(), "Content-Length: %d" % total, "head")
+        eq(len(body), total, "body length")
+        want = (PATTERN * (total // len(PATTERN) + 1))[:total]
+        check(body == want, "body bytes differ")
+
+
+@test
+def test_client_gone_closes_upstream():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.sendall(b"GET /api/hold HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.recv(4096)
+        c.close()
+        check(b.held_closed.wait(5),
+              "the upstream connection stayed open after the client left")
+        s.assert_serving("/api/id", 200)
+
+
+@test
+def test_client_gone_while_waiting_for_head():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        pid = worker_pid(s)
+        s.assert_serving("/api/id", 200)
+        n0 = len(os.listdir("/proc/%d/fd" % pid))
+        for _ in range(5):
+            c = socket.create_connection(("127.0.0.1", s.port))
+            c.sendall(b"GET /api/stall HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.1)
+            c.close()
+        time.sleep(0.5)
+        n1 = len(os.listdir("/proc/%d/fd" % pid))
+        check(n1 <= n0 + 1, "descriptors: %d before, %d after" % (n0, n1))
+        s.assert_serving("/api/id", 200)
+
+
+class _UnixServer(socketserver.ThreadingMixIn,
+                  socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+@test
+def test_unix_socket_upstream():
+    s0 = Server(conf="", modules=("proxy",))
+    path = os.path.join(s0.tmp, "app.sock")
+    httpd = _UnixServer(path, proxytest._Handler)
+    httpd.backend = Backend.__new__(Backend)
+    httpd.backend.name = "unix"
+    httpd.backend.lock = threading.Lock()
+    httpd.backend.hits = []
+    httpd.backend.port = 0
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        s0.extra = ("<Location /u/>\n    ProxyPass unix:%s:/v1/\n"
+                    "</Location>\n" % path)
+        s0.start()
+        doc = echo(s0.get("/u/echo?z=2"))
+        eq(doc["name"], "unix", "served by the unix socket backend")
+        eq(doc["path"], "/v1/echo?z=2", "target")
+        eq(hdr(doc, "Host"), "localhost", "Host for a unix socket")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@test
+def test_many_requests_keep_alive_client():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        with s.conn() as c:
+            for i in range(50):
+                r = c.request("GET", "/api/id")
+                eq(r.body, b"a", "body of request %d" % i)
+        eq(b.count("/v1/id"), 50, "backend hits")
+
+
+def post_config_error(conf, needle, message):
+    """A mistake found once the whole configuration is read: cairnd -t
+    fails with file:line of the line and the message."""
+    s = Server(conf=conf, modules=("proxy",))
+    p = s.run(["-t"])
+    eq(p.returncode, 1, "exit status of -t\n" + p.stderr)
+    contains(p.stderr, "%s:%d: %s" % (s.conf_path, s.line_of(needle),
+                                      message), "stderr of -t")
+
+
+@test
+def test_bad_config_lines():
+    config_error("LoadModule proxy\n<Location /a>\n"
+                 "    ProxyPass ftp://x/\n</Location>\n",
+                 ["ProxyPass \"ftp://x/\": expected"],
+                 line_of="ProxyPass", modules=())
+    config_error("LoadModule proxy\n<Location /a>\n"
+                 "    ProxyPass https://127.0.0.1/\n</Location>\n",
+                 ["https upstreams are not supported"],
+                 line_of="ProxyPass", modules=())
+    config_error("LoadModule proxy\n<Location /a>\n"
+                 "    ProxyPass http://127.0.0.1:99999/\n</Location>\n",
+                 ["the port must be a number from 1 to 65535"],
+                 line_of="ProxyPass", modules=())
+    config_error("LoadModule proxy\n<Location /a>\n"
+                 "    ProxyPass http://no-such-host.invalid/\n</Location>\n",
+                 ["does not resolve"], line_of="ProxyPass", modules=())
+    post_config_error("<Location /a>\n"
+                      "    ProxyPass upstream://nowhere/\n</Location>\n",
+                      "ProxyPass", "ProxyPass upstream://nowhere/: there "
+                      "is no <Upstream nowhere>")
+    config_error("LoadModule proxy\n<Location /a>\n"
+                 "    ProxyPassReverse default\n</Location>\n",
+                 ["ProxyPassReverse default needs a ProxyPass"],
+                 line_of="ProxyPassReverse", modules=())
+    config_error("LoadModule proxy\n<Location /a>\n"
+                 "    ProxyNextUpstream error sometimes\n</Location>\n",
+                 ["ProxyNextUpstream \"sometimes\""],
+                 line_of="ProxyNextUpstream", modules=())
+
+
+@test
+def test_module_loaded_without_proxypass_changes_nothing():
+    s = Server(conf="", modules=("static", "proxy"))
+    s.write("index.html", "home\n")
+    s.start()
+    eq(s.get("/index.html").body, b"home\n", "static still serves")
+    eq(s.get("/nope").status, 404, "404 as before")
+
+
+if __name__ == "__main__":
+    main()
