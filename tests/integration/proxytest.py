@@ -76,6 +76,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _any(self):
         self._count()
         b = self.server.backend
+        with b.lock:
+            b.peers.add(self.client_address)
+        if b.stall:
+            time.sleep(30)
+            return
+        if b.status is not None:
+            self._body()
+            self._send(b.status, ("%s %d\n" % (b.name, b.status)).encode())
+            return
         url = urllib.parse.urlsplit(self.path)
         q = urllib.parse.parse_qs(url.query)
         path = url.path
@@ -171,17 +180,33 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+class _UnixServer(socketserver.ThreadingMixIn,
+                  socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
 class Backend:
-    def __init__(self, name="b", host="127.0.0.1", port=0):
+    """status: answer every request with it; stall: never answer."""
+
+    def __init__(self, name="b", host="127.0.0.1", port=0, status=None,
+                 stall=False, unix=None):
         self.name = name
+        self.status = status
+        self.stall = stall
+        self.peers = set()
         self.lock = threading.Lock()
         self.hits = []
         self.sent_bytes = 0
         self.held_closed = threading.Event()
-        self.httpd = _Server((host, port), _Handler)
+        if unix is not None:
+            self.httpd = _UnixServer(unix, _Handler)
+            self.port = 0
+            self.addr = "unix:" + unix
+        else:
+            self.httpd = _Server((host, port), _Handler)
+            self.port = self.httpd.server_address[1]
+            self.addr = "%s:%d" % (host, self.port)
         self.httpd.backend = self
-        self.port = self.httpd.server_address[1]
-        self.addr = "%s:%d" % (host, self.port)
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        daemon=True)
         self.thread.start()
@@ -239,6 +264,69 @@ class RawBackend:
 
     def stop(self):
         self.stopped = True
+        self.sock.close()
+
+
+class StaleBackend:
+    """Keep-alive connections that the server drops when reused: the
+    first request on each connection is answered (keep-alive), the second
+    finds the connection closed, the race of an upstream's idle timeout.
+    Counts answered requests."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.answered = 0
+        self.dropped = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,),
+                             daemon=True).start()
+
+    def _read_request(self, c, buf):
+        while b"\r\n\r\n" not in buf:
+            data = c.recv(65536)
+            if not data:
+                return None, b""
+            buf += data
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        n = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                n = int(v)
+        while len(rest) < n:
+            rest += c.recv(65536)
+        return head, rest[n:]
+
+    def _conn(self, c):
+        try:
+            head, buf = self._read_request(c, b"")
+            if head is None:
+                return
+            self.answered += 1
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+            # Wait for the reuse, then drop it unanswered.
+            head, buf = self._read_request(c, buf)
+            if head is not None:
+                self.dropped += 1
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
         self.sock.close()
 
 

@@ -3,17 +3,20 @@
 loopback ports started here (proxytest.py); statuses, headers, bodies,
 what the backends saw and the error log are checked."""
 
+import collections
+import concurrent.futures
 import hashlib
 import json
 import os
+import signal
 import socket
-import socketserver
 import threading
 import time
 
 from cairntest import (Server, check, config_error, contains, eq, fail,
                        main, not_contains, test)
-from proxytest import PATTERN, Backend, RawBackend, refused_port
+from proxytest import (PATTERN, Backend, RawBackend, StaleBackend,
+                       refused_port)
 import proxytest
 
 
@@ -394,24 +397,11 @@ def test_client_gone_while_waiting_for_head():
         s.assert_serving("/api/id", 200)
 
 
-class _UnixServer(socketserver.ThreadingMixIn,
-                  socketserver.UnixStreamServer):
-    daemon_threads = True
-
-
 @test
 def test_unix_socket_upstream():
     s0 = Server(conf="", modules=("proxy",))
     path = os.path.join(s0.tmp, "app.sock")
-    httpd = _UnixServer(path, proxytest._Handler)
-    httpd.backend = Backend.__new__(Backend)
-    httpd.backend.name = "unix"
-    httpd.backend.lock = threading.Lock()
-    httpd.backend.hits = []
-    httpd.backend.port = 0
-    t = threading.Thread(target=httpd.serve_forever, daemon=True)
-    t.start()
-    try:
+    with Backend("unix", unix=path):
         s0.extra = ("<Location /u/>\n    ProxyPass unix:%s:/v1/\n"
                     "</Location>\n" % path)
         s0.start()
@@ -419,9 +409,6 @@ def test_unix_socket_upstream():
         eq(doc["name"], "unix", "served by the unix socket backend")
         eq(doc["path"], "/v1/echo?z=2", "target")
         eq(hdr(doc, "Host"), "localhost", "Host for a unix socket")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 @test
@@ -483,6 +470,316 @@ def test_module_loaded_without_proxypass_changes_nothing():
     s.start()
     eq(s.get("/index.html").body, b"home\n", "static still serves")
     eq(s.get("/nope").status, 404, "404 as before")
+
+
+# ------------------------------------------------------------------ #
+# Stage 2: <Upstream> groups                                         #
+# ------------------------------------------------------------------ #
+
+def upstream_conf(servers, extra="", loc_extra="", name="app"):
+    lines = ["<Upstream %s>" % name]
+    lines += ["    Server %s" % sv for sv in servers]
+    lines += ["    " + l for l in extra.splitlines() if l.strip()]
+    lines.append("</Upstream>")
+    lines.append("<Location /api/>")
+    lines.append("    ProxyPass upstream://%s/" % name)
+    lines += ["    " + l for l in loc_extra.splitlines() if l.strip()]
+    lines.append("</Location>")
+    return "\n".join(lines) + "\n"
+
+
+def names(s, n, path="/api/id"):
+    out = []
+    with s.conn() as c:
+        for _ in range(n):
+            r = c.request("GET", path)
+            eq(r.status, 200, "status\n" + r.describe())
+            out.append(r.body.decode())
+    return out
+
+
+@test
+def test_round_robin_weights_1_2_3():
+    with Backend("a") as a, Backend("b") as b, Backend("c") as c:
+        s = proxy_server(upstream_conf(["%s weight=1" % a.addr,
+                                        "%s weight=2" % b.addr,
+                                        "%s weight=3" % c.addr]))
+        got = names(s, 300)
+        cnt = collections.Counter(got)
+        for name, want in (("a", 50), ("b", 100), ("c", 150)):
+            check(abs(cnt[name] - want) <= 1,
+                  "%s served %d of 300, want %d" % (name, cnt[name], want))
+        # Smooth: never more than three of c in a row.
+        eq(got[:6], ["c", "b", "a", "c", "b", "c"], "the first round")
+
+
+@test
+def test_least_conn_prefers_the_idle_server():
+    with Backend("a") as a, Backend("b") as b:
+        s = proxy_server(upstream_conf([a.addr, b.addr],
+                                       extra="Balance least_conn"))
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        slow = pool.submit(s.get, "/api/sleep?ms=1500")
+        deadline = time.monotonic() + 5
+        while a.count() + b.count() == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        busy = "a" if a.count() else "b"
+        fast = names(s, 10)
+        eq(set(fast), {"b" if busy == "a" else "a"},
+           "fast requests while %s holds a slow one" % busy)
+        eq(slow.result().body.decode(), busy, "the slow one")
+        pool.shutdown()
+        # Both idle: shared again.
+        eq(set(names(s, 4)), {"a", "b"}, "both used when idle")
+
+
+def from_source(port, src, path="/api/id"):
+    c = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                 source_address=(src, 0))
+    try:
+        c.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                   % path).encode())
+        data = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+    finally:
+        c.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    check(head.startswith(b"HTTP/1.1 200"), "status %r" % head[:40])
+    return body.decode()
+
+
+@test
+def test_ip_hash_sticky_across_workers_and_reload():
+    with Backend("a") as a, Backend("b") as b, Backend("c") as c:
+        s = proxy_server(upstream_conf([a.addr, b.addr, c.addr],
+                                       extra="Balance ip_hash"), workers=2)
+        sources = ["127.0.0.%d" % i for i in range(2, 12)]
+        first = {}
+        for src in sources:
+            got = {from_source(s.port, src) for _ in range(6)}
+            eq(len(got), 1, "servers for %s (two workers)" % src)
+            first[src] = got.pop()
+        check(len(set(first.values())) >= 2,
+              "ten addresses all went to one server: %s" % first)
+        old = s.children()
+        s.signal(signal.SIGHUP)
+        s.wait_workers(2, timeout=10, exclude=old)
+        for src in sources:
+            eq(from_source(s.port, src), first[src],
+               "server for %s after a reload" % src)
+
+
+@test
+def test_hash_key_sticky():
+    with Backend("a") as a, Backend("b") as b:
+        s = proxy_server(upstream_conf([a.addr, b.addr],
+                                       extra="Balance hash %{http_x_user}"))
+        seen = {}
+        for user in ("alice", "bob", "carol", "dave", "erin", "frank"):
+            got = set()
+            for _ in range(4):
+                r = s.get("/api/id", headers={"X-User": user})
+                got.add(r.body.decode())
+            eq(len(got), 1, "servers for user %s" % user)
+            seen[user] = got.pop()
+        check(len(set(seen.values())) == 2, "all users on one server")
+
+
+@test
+def test_random_uses_every_server():
+    with Backend("a") as a, Backend("b") as b, Backend("c") as c:
+        s = proxy_server(upstream_conf([a.addr, b.addr, c.addr],
+                                       extra="Balance random"))
+        cnt = collections.Counter(names(s, 90))
+        eq(set(cnt), {"a", "b", "c"}, "servers used")
+
+
+@test
+def test_backup_only_when_the_others_are_down():
+    with Backend("a") as a, Backend("bk") as bk:
+        s = proxy_server(upstream_conf([a.addr, "%s backup" % bk.addr]))
+        eq(set(names(s, 10)), {"a"}, "with the primary up")
+        dead = refused_port()
+        s2 = proxy_server(upstream_conf(["127.0.0.1:%d" % dead,
+                                         "%s backup" % bk.addr]))
+        eq(set(names(s2, 5)), {"bk"}, "with the primary down")
+
+
+@test
+def test_get_retried_while_one_backend_refuses():
+    with Backend("b") as b:
+        dead = refused_port()
+        s = proxy_server(upstream_conf(["127.0.0.1:%d" % dead, b.addr]))
+        got = names(s, 20)
+        eq(set(got), {"b"}, "every answer from the live server")
+        s.wait_log(r"\[warn\].*upstream \"app\": server 127\.0\.0\.1:%d is "
+                   r"down for 10000 ms after 1 failure" % dead)
+        # Once down it is not tried again: one connect error logged.
+        eq(len([l for l in s.log().splitlines()
+                if "127.0.0.1:%d: connect() failed" % dead in l]), 1,
+           "connect errors logged")
+
+
+@test
+def test_post_not_retried_after_its_body_went_out():
+    with Backend("b") as b:
+        raw = RawBackend()
+        try:
+            s = proxy_server(upstream_conf(
+                ["%s max_fails=0" % raw.addr, "%s max_fails=0" % b.addr]))
+            # Round robin starts with the raw one.
+            r = s.request("POST", "/api/echo", body=b"x" * 1000)
+            eq(r.status, 502, "POST to a server that closed")
+            eq(raw.accepted, 1, "the closing server saw it once")
+            eq(b.count(method="POST"), 0, "not sent to the other one")
+            # A GET in the same situation is retried.
+            n0 = raw.accepted
+            got = names(s, 2)
+            eq(got, ["b", "b"], "GETs answered by the live server")
+            check(raw.accepted > n0, "a GET went to the closing server")
+        finally:
+            raw.stop()
+
+
+@test
+def test_post_retried_when_connect_failed():
+    with Backend("b") as b:
+        dead = refused_port()
+        s = proxy_server(upstream_conf(["127.0.0.1:%d" % dead, b.addr]))
+        doc = echo(s.request("POST", "/api/echo", body=b"abc"))
+        eq(doc["name"], "b", "POST moved on after a refused connect")
+        eq(doc["body_len"], 3, "body")
+
+
+@test
+def test_http_503_retried_when_listed():
+    with Backend("sick", status=503) as sick, Backend("b") as b:
+        s = proxy_server(upstream_conf(
+            ["%s max_fails=0" % sick.addr, "%s max_fails=0" % b.addr],
+            loc_extra="ProxyNextUpstream error timeout http_503"))
+        eq(names(s, 6), ["b"] * 6, "503s replaced by the other server")
+        check(sick.count() >= 3, "the sick server was tried")
+        # Without http_503 the answer is passed on.
+        s2 = proxy_server(upstream_conf(["%s max_fails=0" % sick.addr,
+                                         b.addr]))
+        r = s2.get("/api/id")
+        eq(r.status, 503, "503 passed on")
+        eq(r.body, b"sick 503\n", "its body")
+
+
+@test
+def test_all_down_is_502_fast():
+    p1, p2 = refused_port(), refused_port()
+    s = proxy_server(upstream_conf(["127.0.0.1:%d" % p1,
+                                    "127.0.0.1:%d" % p2]))
+    t0 = time.monotonic()
+    eq(s.get("/api/id").status, 502, "first request")
+    eq(s.get("/api/id").status, 502, "second request")
+    check(time.monotonic() - t0 < 1.5, "502s came fast")
+    s.wait_log(r"upstream \"app\": no live server to send the request to")
+
+
+@test
+def test_stalled_server_times_out_to_the_next():
+    with Backend("stall", stall=True) as st, Backend("b") as b:
+        s = proxy_server(upstream_conf(
+            [st.addr, b.addr], loc_extra="ProxyReadTimeout 1s"))
+        t0 = time.monotonic()
+        eq(names(s, 1), ["b"], "answered by the next server")
+        check(time.monotonic() - t0 >= 0.9, "after the read timeout")
+        s.wait_log(r"upstream %s timed out \(1000 ms\)"
+                   % st.addr.replace(".", r"\."))
+        # Without retries on timeout: 504.
+        s2 = proxy_server(upstream_conf(
+            [st.addr, b.addr], loc_extra="ProxyReadTimeout 1s\n"
+                                         "ProxyNextUpstream error"))
+        eq(s2.get("/api/id").status, 504, "504 without timeout retries")
+
+
+@test
+def test_next_upstream_tries_bound():
+    p1, p2 = refused_port(), refused_port()
+    with Backend("b") as b:
+        s = proxy_server(upstream_conf(
+            ["127.0.0.1:%d" % p1, "127.0.0.1:%d" % p2, b.addr],
+            loc_extra="ProxyNextUpstreamTries 2"))
+        eq(s.get("/api/id").status, 502, "two refused tries, then 502")
+        eq(b.count(), 0, "the third server was not tried")
+
+
+@test
+def test_keepalive_pool_reuses_connections():
+    with Backend("a") as a:
+        s = proxy_server(upstream_conf([a.addr], extra="KeepAlive 4"))
+        eq(names(s, 30), ["a"] * 30, "answers")
+        eq(len(a.peers), 1, "upstream connections for 30 requests")
+        doc = echo(s.get("/api/echo"))
+        eq(hdr(doc, "Connection"), None, "no Connection: close upstream")
+        # Without KeepAlive: a connection per request.
+        s2 = proxy_server(upstream_conf([a.addr], name="app"))
+        a.peers.clear()
+        names(s2, 5)
+        eq(len(a.peers), 5, "connections without a pool")
+
+
+@test
+def test_stale_pooled_connection_retried_for_post():
+    stale = StaleBackend()
+    try:
+        s = proxy_server(upstream_conf([stale.addr], extra="KeepAlive 4"))
+        for i in range(3):
+            r = s.request("POST", "/api/x", body=b"data")
+            eq(r.status, 200, "POST %d" % i)
+            eq(r.body, b"ok\n", "body %d" % i)
+        eq(stale.answered, 3, "answered requests")
+        check(stale.dropped >= 2, "reused connections dropped: %d"
+              % stale.dropped)
+    finally:
+        stale.stop()
+
+
+@test
+def test_max_conns_skips_a_full_server():
+    with Backend("a") as a, Backend("b") as b:
+        s = proxy_server(upstream_conf(["%s max_conns=1" % a.addr,
+                                        "%s weight=1" % b.addr],
+                                       extra="Balance round_robin"))
+        pool = concurrent.futures.ThreadPoolExecutor(4)
+        futs = [pool.submit(s.get, "/api/sleep?ms=800") for _ in range(4)]
+        got = collections.Counter(f.result().body.decode() for f in futs)
+        pool.shutdown()
+        eq(got["a"], 1, "requests a held at once (%s)" % dict(got))
+        eq(got["b"], 3, "requests b took (%s)" % dict(got))
+
+
+@test
+def test_bad_upstream_config():
+    base = "LoadModule proxy\n"
+    config_error(base + "<Upstream app>\n    Server 127.0.0.1:1 "
+                 "weight=0\n</Upstream>\n",
+                 ["weight= is from 1 to 1000"], line_of="weight=0",
+                 modules=())
+    config_error(base + "<Upstream app>\n    Server 127.0.0.1:1 "
+                 "heavy\n</Upstream>\n",
+                 ["Server: unknown parameter \"heavy\""], line_of="heavy",
+                 modules=())
+    config_error(base + "<Upstream app>\n    Balance fastest\n"
+                 "</Upstream>\n", ["Balance \"fastest\""],
+                 line_of="Balance", modules=())
+    config_error(base + "<Upstream app>\n    Balance hash\n"
+                 "</Upstream>\n", ["Balance hash takes one key"],
+                 line_of="Balance", modules=())
+    config_error(base + "<Upstream app>\n    Server 127.0.0.1:1\n"
+                 "</Upstream>\n<Upstream \"app\">\n    Server 127.0.0.1:2\n"
+                 "</Upstream>\n", ["<Upstream app> is already defined"],
+                 line_of='<Upstream "app">', modules=())
+    post_config_error("<Upstream empty>\n</Upstream>\n", "<Upstream empty>",
+                      "<Upstream empty> has no Server")
+
 
 
 if __name__ == "__main__":
