@@ -5,6 +5,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -288,11 +289,12 @@ mod_log_format_text(cairn_request_t *r, mod_log_str_t *s,
 void
 mod_log_format_json(cairn_request_t *r, mod_log_str_t *s)
 {
-    uint64_t   us;
-    time_t     sec;
-    struct tm  tm;
-    char       ms[4];
-    unsigned   frac;
+    uint64_t     us;
+    time_t       sec;
+    struct tm    tm;
+    char         ms[4];
+    unsigned     frac;
+    const char  *upstream;
 
     us = mod_log_request_time_us(r);
     sec = (time_t) (us / 1000000);
@@ -331,6 +333,16 @@ mod_log_format_json(cairn_request_t *r, mod_log_str_t *s)
     MOD_LOG_JSON_FIELD(s, "user_agent",
                            cairn_request_header(r, "User-Agent"));
     MOD_LOG_JSON_FIELD(s, "referer", cairn_request_header(r, "Referer"));
+    /* A proxied request (mod_proxy's notes): where it went, how long. */
+    upstream = cairn_request_note(r, "upstream_addr");
+    if (upstream != NULL) {
+        MOD_LOG_JSON_FIELD(s, "upstream_addr", upstream);
+        upstream = cairn_request_note(r, "upstream_ms");
+        if (upstream != NULL) {
+            MOD_LOG_PUT_LIT(s, ",\"upstream_ms\":");
+            mod_log_putu(s, strtoull(upstream, NULL, 10));
+        }
+    }
     MOD_LOG_PUT_LIT(s, ",\"pid\":");
     mod_log_putu(s, (uint64_t) (mod_log_pid != 0 ? mod_log_pid : getpid()));
     mod_log_put(s, "}", 1);

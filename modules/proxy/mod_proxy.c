@@ -17,7 +17,7 @@
  *     </Location>
  *
  * Directives: <Upstream name> ... </Upstream>            server
- *             (inside: Server, Balance, KeepAlive)
+ *             (inside: Server, Balance, KeepAlive, HealthCheck)
  *             ProxyPass URL|off                           any
  *             ProxyPassReverse FROM|default [TO]          any
  *             ProxyPreserveHost on|off                    any  off
@@ -30,7 +30,7 @@
  *                 http_503|http_504|off...                any  error timeout
  *             ProxyNextUpstreamTries N                    any  0 (no limit)
  *             ProxyNextUpstreamTimeout TIME               any  0 (no limit)
- * Hooks:      handler (FIRST), post_config, worker_exit
+ * Hooks:      handler (FIRST), post_config, worker_init, worker_exit
  *
  * Names are resolved when the configuration is loaded (a reload picks up
  * a changed address), so nothing resolves on a worker's loop.  Every
@@ -53,6 +53,7 @@
 static void *mod_proxy_create_conf(cairn_arena_t *a);
 static int mod_proxy_handler(cairn_request_t *r);
 static int mod_proxy_post_config(cairn_server_t *s);
+static int mod_proxy_worker_init(cairn_server_t *s);
 static int mod_proxy_worker_exit(cairn_server_t *s);
 static const char *mod_proxy_set_upstream(cairn_cmd_t *cmd, void *conf,
                                           int argc, char **argv);
@@ -114,6 +115,9 @@ static const cairn_directive_t  mod_proxy_upstream_directives[] = {
     CAIRN_DIRECTIVE_CUSTOM("KeepAlive", CAIRN_ARGS_ONE, mod_proxy_upstream_t,
                            keepalive, CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
                            mod_proxy_set_count),
+    CAIRN_DIRECTIVE_CUSTOM("HealthCheck", CAIRN_ARGS_ANY,
+                           mod_proxy_upstream_t, hc, CAIRN_SCOPE_SECTION,
+                           CAIRN_MERGE_NONE, mod_proxy_set_healthcheck),
     CAIRN_DIRECTIVE_END
 };
 
@@ -174,6 +178,7 @@ static const cairn_hook_decl_t  mod_proxy_hooks[] = {
     /* Ahead of mod_static, which would answer 404 for a proxied path. */
     CAIRN_HOOK_HANDLER(mod_proxy_handler, CAIRN_ORDER_FIRST),
     CAIRN_HOOK_POST_CONFIG(mod_proxy_post_config, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_INIT(mod_proxy_worker_init, CAIRN_ORDER_MIDDLE),
     CAIRN_HOOK_WORKER_EXIT(mod_proxy_worker_exit, CAIRN_ORDER_MIDDLE),
     CAIRN_HOOK_END
 };
@@ -382,7 +387,18 @@ mod_proxy_post_config(cairn_server_t *s)
         return CAIRN_ERROR;
     }
 
-    return CAIRN_OK;
+    return mod_proxy_health_init(s, mc != NULL ? mc->upstreams : NULL);
+}
+
+
+static int
+mod_proxy_worker_init(cairn_server_t *s)
+{
+    mod_proxy_conf_t  *mc;
+
+    mc = cairn_server_conf(s, &mod_proxy_module);
+
+    return mod_proxy_health_worker_init(mc != NULL ? mc->upstreams : NULL);
 }
 
 
@@ -395,6 +411,7 @@ mod_proxy_worker_exit(cairn_server_t *s)
     if (mc != NULL) {
         mod_proxy_pool_close_all(mc->upstreams);
     }
+    mod_proxy_health_worker_exit();
 
     return CAIRN_OK;
 }

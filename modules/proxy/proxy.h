@@ -46,6 +46,32 @@ typedef struct mod_proxy_conn_s      mod_proxy_conn_t;
 typedef struct mod_proxy_upstream_s  mod_proxy_upstream_t;
 
 /*
+ * A server's health as every worker sees it: one slot of a shared
+ * mapping (proxy_health.c), changed with atomic operations.
+ */
+typedef struct {
+    uint64_t                 down_until_us; /* passive: out until then */
+    uint64_t                 fail_since_us;
+    uint32_t                 fails;
+    uint32_t                 hc_down;       /* the active check says */
+    uint32_t                 hc_fails;
+    uint32_t                 hc_passes;
+    uint64_t                 hc_next_us;    /* the next check is due */
+} mod_proxy_shared_t;
+
+/* HealthCheck of an <Upstream>. */
+typedef struct {
+    int                      enabled;
+    const char              *uri;
+    int64_t                  interval_ms;
+    int64_t                  timeout_ms;
+    int                      fails;
+    int                      passes;
+    int                      expect_lo;
+    int                      expect_hi;
+} mod_proxy_hc_t;
+
+/*
  * One server of an upstream.  The address is resolved at configuration
  * load.  The fields below "per worker" change at run time; each worker
  * has its own copy of the configuration memory (it forked after the
@@ -64,12 +90,10 @@ typedef struct {
     size_t                   idx;       /* in up->servers */
     uint64_t                 name_hash;
     mod_proxy_upstream_t    *up;
+    mod_proxy_shared_t      *sh;        /* NULL for a ProxyPass http:// */
 
     /* per worker */
     int64_t                  current_weight;
-    int                      fails;
-    uint64_t                 fail_since_us;
-    uint64_t                 down_until_us;
     int                      active;
     mod_proxy_conn_t        *idle;      /* pooled connections, newest
                                            first */
@@ -86,6 +110,7 @@ struct mod_proxy_upstream_s {
     int                      balance;   /* mod_proxy_balance_t */
     const char              *hash_key;  /* Balance hash KEY */
     int                      keepalive; /* idle connections per worker */
+    mod_proxy_hc_t           hc;
     unsigned                 implicit:1;/* ProxyPass http://... */
     mod_proxy_upstream_t    *next;
 
@@ -245,11 +270,44 @@ mod_proxy_server_t *mod_proxy_pick(mod_proxy_upstream_t *up,
                                    const unsigned char *tried,
                                    const char *key);
 
-/* Passive health: a failed or a successful try of s. */
-void mod_proxy_server_failed(mod_proxy_server_t *s);
-void mod_proxy_server_ok(mod_proxy_server_t *s);
+/*
+ * The monotonic clock, read now: cairn_now_us() is cached per turn of
+ * the loop by the core's own callbacks, and the module's callbacks (an
+ * upstream socket, a health check timer) run outside them.
+ */
+uint64_t mod_proxy_now_us(void);
 
 /* A 64-bit hash of bytes (FNV-1a, then mixed). */
 uint64_t mod_proxy_hash(const void *data, size_t len, uint64_t seed);
+
+
+/* ------------------------------------------------------------------ */
+/* proxy_health.c                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Maps the shared health of every server of ups and registers the
+ * metrics (post_config). */
+int mod_proxy_health_init(cairn_server_t *srv, mod_proxy_upstream_t *ups);
+
+/* Whether s may be tried (not down, passively or by its checks). */
+int mod_proxy_server_live(const mod_proxy_server_t *s, uint64_t now_us);
+
+/* Passive health: a failed try of s (cause: connect, timeout, read,
+ * invalid, status; counted in the metrics) or a good response. */
+void mod_proxy_server_failed(mod_proxy_server_t *s, const char *cause);
+void mod_proxy_server_ok(mod_proxy_server_t *s);
+
+/* Metrics: a response of s, and connections to it changing state. */
+void mod_proxy_metric_response(mod_proxy_server_t *s, int status,
+                               uint64_t took_us);
+void mod_proxy_metric_conns(mod_proxy_server_t *s, int active, int idle);
+
+/* HealthCheck's setter (inside <Upstream>). */
+const char *mod_proxy_set_healthcheck(cairn_cmd_t *cmd, void *conf,
+                                      int argc, char **argv);
+
+/* Starts and stops this worker's health checks. */
+int mod_proxy_health_worker_init(mod_proxy_upstream_t *ups);
+void mod_proxy_health_worker_exit(void);
 
 #endif /* MOD_PROXY_PROXY_H */

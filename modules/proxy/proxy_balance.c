@@ -16,14 +16,15 @@
  *   random       two weighted random picks, the less busy one wins
  *                (power of two choices).
  *
- * A server is live unless it is down (max_fails failures within
- * fail_timeout put it out for fail_timeout) or at max_conns.  Backups
- * are used only when no primary server is live.  The state is the
- * worker's own (see proxy.h).
+ * A server is live unless it is down (proxy_health.c: max_fails
+ * failures within fail_timeout, or its health checks) or at max_conns
+ * (counted per worker).  Backups are used only when no primary server
+ * is live.
  */
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proxy.h"
@@ -42,7 +43,7 @@ mod_proxy_pick(mod_proxy_upstream_t *up, const unsigned char *tried,
                const char *key)
 {
     mod_proxy_server_t  *s;
-    uint64_t             now_us = cairn_now_us();
+    uint64_t             now_us = mod_proxy_now_us();
 
     s = mod_proxy_pick_group(up, tried, key, 0, now_us);
     if (s == NULL) {
@@ -53,37 +54,14 @@ mod_proxy_pick(mod_proxy_upstream_t *up, const unsigned char *tried,
 }
 
 
-void
-mod_proxy_server_failed(mod_proxy_server_t *s)
+uint64_t
+mod_proxy_now_us(void)
 {
-    uint64_t  now_us = cairn_now_us();
+    struct timespec  ts;
 
-    if (s->max_fails == 0) {
-        return;
-    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
 
-    if (s->fails == 0
-        || now_us - s->fail_since_us > (uint64_t) s->fail_timeout_ms * 1000)
-    {
-        s->fails = 0;
-        s->fail_since_us = now_us;
-    }
-
-    if (++s->fails >= s->max_fails) {
-        s->down_until_us = now_us + (uint64_t) s->fail_timeout_ms * 1000;
-        s->fails = 0;
-        cairn_log_warn(NULL, 0, "upstream \"%s\": server %s is down for "
-                       "%lld ms after %d failure%s", s->up->name, s->name,
-                       (long long) s->fail_timeout_ms, s->max_fails,
-                       s->max_fails == 1 ? "" : "s");
-    }
-}
-
-
-void
-mod_proxy_server_ok(mod_proxy_server_t *s)
-{
-    s->fails = 0;
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 
@@ -110,16 +88,14 @@ mod_proxy_hash(const void *data, size_t len, uint64_t seed)
 }
 
 
+/* Live: not down (proxy_health.c) and under max_conns here. */
 static int
 mod_proxy_live(const mod_proxy_server_t *s, uint64_t now_us)
 {
-    if (s->down_until_us > now_us) {
-        return 0;
-    }
     if (s->max_conns > 0 && s->active >= s->max_conns) {
         return 0;
     }
-    return 1;
+    return mod_proxy_server_live(s, now_us);
 }
 
 
@@ -248,7 +224,7 @@ mod_proxy_random(mod_proxy_upstream_t *up)
     uint64_t  x = up->rand_state;
 
     if (x == 0) {
-        x = cairn_now_us() ^ ((uint64_t) getpid() << 32)
+        x = mod_proxy_now_us() ^ ((uint64_t) getpid() << 32)
             ^ 0x9e3779b97f4a7c15ULL;
     }
     x ^= x >> 12;

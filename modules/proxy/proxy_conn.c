@@ -59,6 +59,12 @@ typedef enum {
     MOD_PROXY_FAIL_STATUS
 } mod_proxy_fail_t;
 
+/* The metrics' names of those, in that order. */
+static const char *const  mod_proxy_causes[] = {
+    "connect", "timeout", "send", "timeout", "read", "timeout", "invalid",
+    "status"
+};
+
 typedef struct mod_proxy_req_s  mod_proxy_req_t;
 
 struct mod_proxy_conn_s {
@@ -151,7 +157,7 @@ mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
     ctx->key = hash_key;
     ctx->loc = cairn_request_location(r);
     ctx->tried = cairn_arena_calloc(a, ctx->up->n + 1);
-    ctx->start_us = cairn_now_us();
+    ctx->start_us = mod_proxy_now_us();
     ctx->last_status = 502;
 
     m = cairn_request_method(r);
@@ -226,7 +232,7 @@ mod_proxy_try(mod_proxy_req_t *ctx)
             if (ctx->tries > 0
                 && ((conf->next_tries > 0 && ctx->tries >= conf->next_tries)
                     || (conf->next_timeout_ms > 0
-                        && cairn_now_us() - ctx->start_us
+                        && mod_proxy_now_us() - ctx->start_us
                            >= (uint64_t) conf->next_timeout_ms * 1000)))
             {
                 return ctx->last_status;
@@ -248,7 +254,7 @@ mod_proxy_try(mod_proxy_req_t *ctx)
         ctx->sent = 0;
         ctx->out_pos = 0;
         ctx->retry_status = 0;
-        ctx->try_us = cairn_now_us();
+        ctx->try_us = mod_proxy_now_us();
         mod_proxy_resp_init(&ctx->resp, ctx->arena,
                             cairn_request_method(ctx->r)
                             == CAIRN_METHOD_HEAD);
@@ -261,7 +267,7 @@ mod_proxy_try(mod_proxy_req_t *ctx)
         ctx->fresh_only = 0;
         cairn_log_error(ctx->r, err, "upstream %s: connect() failed",
                         s->name);
-        mod_proxy_server_failed(s);
+        mod_proxy_server_failed(s, "connect");
         ctx->last_status = 502;
         if (!(conf->next_upstream & MOD_PROXY_NEXT_ERROR)) {
             return 502;
@@ -293,6 +299,7 @@ mod_proxy_start(mod_proxy_req_t *ctx, mod_proxy_server_t *s, int *err)
         pc->req = ctx;
         ctx->pc = pc;
         s->active++;
+        mod_proxy_metric_conns(s, 1, -1);
         mod_proxy_send(ctx);
         return 0;
     }
@@ -341,6 +348,7 @@ mod_proxy_start(mod_proxy_req_t *ctx, mod_proxy_server_t *s, int *err)
     }
     ctx->pc = pc;
     s->active++;
+    mod_proxy_metric_conns(s, 1, 0);
 
     {
         struct timeval  tv;
@@ -646,7 +654,7 @@ static void
 mod_proxy_set_notes(mod_proxy_req_t *ctx)
 {
     cairn_request_t  *r = ctx->r;
-    uint64_t          us = cairn_now_us() - ctx->try_us;
+    uint64_t          us = mod_proxy_now_us() - ctx->try_us;
 
     cairn_request_set_note(r, "upstream_addr", ctx->server->name);
     cairn_request_set_note(r, "upstream_time",
@@ -670,6 +678,8 @@ mod_proxy_complete(mod_proxy_req_t *ctx)
     cairn_request_t  *r = ctx->r;
 
     mod_proxy_server_ok(ctx->server);
+    mod_proxy_metric_response(ctx->server, ctx->resp.status,
+                              mod_proxy_now_us() - ctx->try_us);
     mod_proxy_set_notes(ctx);
     mod_proxy_release(ctx, ctx->resp.keepalive);
 
@@ -748,7 +758,11 @@ mod_proxy_fail(mod_proxy_req_t *ctx, mod_proxy_fail_t kind, int err,
         break;
     }
 
-    mod_proxy_server_failed(s);
+    mod_proxy_set_notes(ctx);
+    mod_proxy_server_failed(s, mod_proxy_causes[kind]);
+    if (kind == MOD_PROXY_FAIL_STATUS) {
+        mod_proxy_metric_response(s, status, mod_proxy_now_us() - ctx->try_us);
+    }
     ctx->last_status = status;
 
     if (ctx->streaming) {
@@ -828,6 +842,7 @@ mod_proxy_release(mod_proxy_req_t *ctx, int reuse)
     s = pc->server;
     up = s->up;
     s->active--;
+    mod_proxy_metric_conns(s, -1, 0);
     pc->req = NULL;
 
     if (!reuse || up->keepalive == 0) {
@@ -858,11 +873,12 @@ mod_proxy_release(mod_proxy_req_t *ctx, int reuse)
     }
 
     event_del(pc->ev_write);
-    pc->idle_since_us = cairn_now_us();
+    pc->idle_since_us = mod_proxy_now_us();
     pc->next = s->idle;
     s->idle = pc;
     s->nidle++;
     up->nidle++;
+    mod_proxy_metric_conns(s, 0, 1);
     tv.tv_sec = MOD_PROXY_IDLE_MS / 1000;
     tv.tv_usec = 0;
     event_add(pc->ev_read, &tv);
@@ -882,6 +898,7 @@ mod_proxy_conn_close(mod_proxy_conn_t *pc)
                 *pp = pc->next;
                 s->nidle--;
                 s->up->nidle--;
+                mod_proxy_metric_conns(s, 0, -1);
                 break;
             }
         }

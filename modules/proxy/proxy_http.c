@@ -319,9 +319,17 @@ mod_proxy_on_headers_complete(llhttp_t *h)
     p->status = llhttp_get_status_code(h);
     p->version = llhttp_get_http_major(h) * 10 + llhttp_get_http_minor(h);
 
+    if (p->status < 100) {
+        /* llhttp takes any three digits; 050 has no meaning (and no
+         * rule for its body). */
+        p->error = "the upstream sent a status below 100";
+        return -1;
+    }
     if (p->status < 200) {
-        /* Interim: dropped; 101 ends the parse (HPE_PAUSED_UPGRADE). */
-        return 0;
+        /* Interim: dropped, and it has no body whatever its headers
+         * say (llhttp leaves that to the reader); 101 ends the parse
+         * (HPE_PAUSED_UPGRADE). */
+        return 1;
     }
 
     p->headers_done = 1;

@@ -8,6 +8,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -579,9 +580,9 @@ def test_hash_key_sticky():
         s = proxy_server(upstream_conf([a.addr, b.addr],
                                        extra="Balance hash %{http_x_user}"))
         seen = {}
-        for user in ("alice", "bob", "carol", "dave", "erin", "frank"):
+        for user in ["user%d" % i for i in range(20)]:
             got = set()
-            for _ in range(4):
+            for _ in range(3):
                 r = s.get("/api/id", headers={"X-User": user})
                 got.add(r.body.decode())
             eq(len(got), 1, "servers for user %s" % user)
@@ -777,9 +778,140 @@ def test_bad_upstream_config():
                  "</Upstream>\n<Upstream \"app\">\n    Server 127.0.0.1:2\n"
                  "</Upstream>\n", ["<Upstream app> is already defined"],
                  line_of='<Upstream "app">', modules=())
+    config_error(base + "<Upstream app>\n    HealthCheck uri=/h "
+                 "often=1\n</Upstream>\n",
+                 ["HealthCheck: unknown parameter \"often=1\""],
+                 line_of="HealthCheck", modules=())
+    config_error(base + "<Upstream app>\n    HealthCheck expect=300-200\n"
+                 "</Upstream>\n", ["HealthCheck expect=300-200"],
+                 line_of="HealthCheck", modules=())
+    config_error(base + "<Upstream app>\n    HealthCheck uri=health\n"
+                 "</Upstream>\n", ["HealthCheck uri=health: a path"],
+                 line_of="HealthCheck", modules=())
     post_config_error("<Upstream empty>\n</Upstream>\n", "<Upstream empty>",
                       "<Upstream empty> has no Server")
 
+
+
+# ------------------------------------------------------------------ #
+# Stage 3: shared health, HealthCheck, metrics, logs                 #
+# ------------------------------------------------------------------ #
+
+@test
+def test_health_check_takes_a_server_out_and_back():
+    with Backend("b") as b:
+        a = Backend("a")
+        port = a.port
+        s = proxy_server(upstream_conf(
+            ["%s max_fails=0" % a.addr, "%s max_fails=0" % b.addr],
+            extra="HealthCheck uri=/id interval=200ms timeout=500ms "
+                  "fails=2 passes=2"))
+        eq(set(names(s, 4)), {"a", "b"}, "both up")
+        check(a.count("/id") >= 1, "a was checked")
+        a.stop()
+        t0 = time.monotonic()
+        s.wait_log(r"\[warn\].*upstream \"app\": server 127\.0\.0\.1:%d is "
+                   r"down after 2 failed health checks \(GET /id: "
+                   r"connect\(\) failed\)" % port, timeout=5)
+        took = time.monotonic() - t0
+        check(took < 2.0, "out after %.2f s (interval x fails = 0.4 s)"
+              % took)
+        errors0 = s.log().count("connect() failed")
+        eq(names(s, 10), ["b"] * 10, "while a is out")
+        eq(s.log().count("connect() failed"), errors0,
+           "no request tried the server that is out")
+        a2 = Backend("a", port=port)
+        try:
+            s.wait_log(r"\[notice\].*upstream \"app\": server "
+                       r"127\.0\.0\.1:%d is up again after 2 good health "
+                       r"checks" % port, timeout=5)
+            eq(set(names(s, 4)), {"a", "b"}, "a is back")
+        finally:
+            a2.stop()
+
+
+@test
+def test_health_check_expect_range():
+    with Backend("a") as a, Backend("b") as b:
+        s = proxy_server(upstream_conf(
+            [a.addr, b.addr],
+            extra="HealthCheck uri=/status/404 interval=100ms fails=1 "
+                  "passes=1 expect=200-299"))
+        s.wait_log(r"server %s is down after 1 failed health check "
+                   r"\(GET /status/404: answered 404\)"
+                   % a.addr.replace(".", r"\."))
+        s.wait_log(r"server %s is down after 1 failed health check"
+                   % b.addr.replace(".", r"\."))
+        eq(s.get("/api/id").status, 502, "every server out")
+
+
+@test
+def test_passive_health_shared_by_workers():
+    """One worker's discovery takes the server out for the other."""
+    with Backend("b") as b:
+        dead = refused_port()
+        s = proxy_server(upstream_conf(
+            ["127.0.0.1:%d max_fails=1 fail_timeout=30s" % dead, b.addr]),
+            workers=2)
+        s.wait_workers(2)
+        for _ in range(40):
+            eq(from_source(s.port, "127.0.0.1"), "b", "answer")
+        eq(s.log().count("127.0.0.1:%d: connect() failed" % dead), 1,
+           "connect errors over two workers")
+
+
+@test
+def test_metrics_per_upstream_server():
+    with Backend("a") as a:
+        dead = refused_port()
+        conf = upstream_conf(["127.0.0.1:%d" % dead, a.addr],
+                             extra="KeepAlive 2")
+        conf += "<Location /metrics>\n    Metrics on\n</Location>\n"
+        s = proxy_server(conf, modules=("metrics", "proxy"))
+        names(s, 5)
+        text = s.get("/metrics").body.decode()
+        contains(text, 'cairn_proxy_requests_total{upstream="app",'
+                       'server="%s",code="200"} 5' % a.addr, "requests")
+        contains(text, 'cairn_proxy_errors_total{upstream="app",'
+                       'server="127.0.0.1:%d",cause="connect"} 1' % dead,
+                 "errors")
+        contains(text, 'cairn_proxy_server_up{upstream="app",'
+                       'server="127.0.0.1:%d"} 0' % dead, "down server")
+        contains(text, 'cairn_proxy_server_up{upstream="app",'
+                       'server="%s"} 1' % a.addr, "up server")
+        contains(text, 'cairn_proxy_connections{upstream="app",'
+                       'server="%s",state="idle"} 1' % a.addr, "idle")
+        contains(text, 'cairn_proxy_response_seconds_count{upstream="app",'
+                       'server="%s"} 5' % a.addr, "latency histogram")
+
+
+@test
+def test_access_log_upstream_fields():
+    with Backend("a") as a:
+        conf = upstream_conf([a.addr])
+        conf += ('AccessLog @TMP@/access.log "%r %>s %{upstream_addr}n '
+                 '%{upstream_status}n %{upstream_time}n"\n'
+                 'AccessLog @TMP@/access.json json\n')
+        s = proxy_server(conf, modules=("log", "proxy"))
+        eq(s.get("/api/status/201").status, 201, "status")
+        deadline = time.monotonic() + 5
+        text = ""
+        while time.monotonic() < deadline:
+            try:
+                text = open(s.path("access.log")).read()
+                js = open(s.path("access.json")).read()
+            except FileNotFoundError:
+                text = js = ""
+            if text and js:
+                break
+            time.sleep(0.1)
+        matches_re = re.search(
+            r'GET /api/status/201 HTTP/1.1 201 %s 201 \d+\.\d{3}'
+            % a.addr.replace(".", r"\."), text)
+        check(matches_re is not None, "access log line: %r" % text)
+        doc = json.loads(js.splitlines()[-1])
+        eq(doc.get("upstream_addr"), a.addr, "json upstream_addr")
+        check(isinstance(doc.get("upstream_ms"), int), "json upstream_ms")
 
 
 if __name__ == "__main__":
