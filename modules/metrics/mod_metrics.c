@@ -52,6 +52,21 @@ struct mod_metrics_module_s {
 };
 
 
+/* One upstream server of mod_proxy, from its metrics. */
+typedef struct mod_metrics_peer_s  mod_metrics_peer_t;
+
+struct mod_metrics_peer_s {
+    const char            *upstream;
+    const char            *server;
+    double                 up;
+    double                 active;
+    double                 idle;
+    double                 requests;
+    double                 errors;
+    mod_metrics_peer_t    *next;
+};
+
+
 /* What the status page shows, gathered in one walk over the registry. */
 typedef struct {
     cairn_arena_t         *arena;
@@ -67,6 +82,8 @@ typedef struct {
     mod_metrics_module_t  *modules;
     mod_metrics_module_t **modules_tail;
     size_t                 nmodules;
+    mod_metrics_peer_t    *peers;
+    mod_metrics_peer_t   **peers_tail;
 } mod_metrics_status_t;
 
 
@@ -82,6 +99,11 @@ static const char *mod_metrics_label(const char *const *names,
                                      const char *const *values,
                                      const char *want);
 static double mod_metrics_uptime(const mod_metrics_status_t *st);
+static void mod_metrics_visit_peer(mod_metrics_status_t *st,
+                                   const char *what,
+                                   const char *const *label_names,
+                                   const char *const *label_values,
+                                   double value);
 static int mod_metrics_status_html(cairn_request_t *r,
                                    const mod_metrics_status_t *st);
 static int mod_metrics_status_json(cairn_request_t *r,
@@ -186,6 +208,7 @@ mod_metrics_status_page(cairn_request_t *r)
     memset(&st, 0, sizeof(st));
     st.arena = cairn_request_arena(r);
     st.modules_tail = &st.modules;
+    st.peers_tail = &st.peers;
 
     cairn_metrics_each(mod_metrics_visit, &st);
 
@@ -240,6 +263,10 @@ mod_metrics_visit(const char *name, cairn_metric_type_t type,
     } else if (strcmp(name, "cairn_worker_restarts_total") == 0) {
         st->worker_restarts += value;
 
+    } else if (strncmp(name, "cairn_proxy_", 12) == 0) {
+        mod_metrics_visit_peer(st, name + 12, label_names, label_values,
+                               value);
+
     } else if (strcmp(name, "cairn_module_info") == 0
                && type == CAIRN_METRIC_GAUGE && value > 0)
     {
@@ -256,6 +283,55 @@ mod_metrics_visit(const char *name, cairn_metric_type_t type,
         *st->modules_tail = mod;
         st->modules_tail = &mod->next;
         st->nmodules++;
+    }
+}
+
+
+/*
+ * mod_proxy's series (cairn_proxy_*): one row per upstream server, in
+ * the order the registry holds them.
+ */
+static void
+mod_metrics_visit_peer(mod_metrics_status_t *st, const char *what,
+                       const char *const *label_names,
+                       const char *const *label_values, double value)
+{
+    mod_metrics_peer_t  *p;
+    const char          *up, *server, *state;
+
+    up = mod_metrics_label(label_names, label_values, "upstream");
+    server = mod_metrics_label(label_names, label_values, "server");
+    if (up == NULL || server == NULL) {
+        return;
+    }
+
+    for (p = st->peers; p != NULL; p = p->next) {
+        if (strcmp(p->upstream, up) == 0 && strcmp(p->server, server) == 0) {
+            break;
+        }
+    }
+    if (p == NULL) {
+        p = cairn_arena_calloc(st->arena, sizeof(mod_metrics_peer_t));
+        p->upstream = cairn_arena_strdup(st->arena, up);
+        p->server = cairn_arena_strdup(st->arena, server);
+        p->up = -1;
+        *st->peers_tail = p;
+        st->peers_tail = &p->next;
+    }
+
+    if (strcmp(what, "server_up") == 0) {
+        p->up = value;
+    } else if (strcmp(what, "requests_total") == 0) {
+        p->requests += value;
+    } else if (strcmp(what, "errors_total") == 0) {
+        p->errors += value;
+    } else if (strcmp(what, "connections") == 0) {
+        state = mod_metrics_label(label_names, label_values, "state");
+        if (state != NULL && strcmp(state, "active") == 0) {
+            p->active += value;
+        } else if (state != NULL && strcmp(state, "idle") == 0) {
+            p->idle += value;
+        }
     }
 }
 
@@ -308,9 +384,30 @@ mod_metrics_status_html(cairn_request_t *r, const mod_metrics_status_t *st)
         "<h1>cairn status</h1>\n";
     cairn_arena_t               *a;
     const mod_metrics_module_t  *mod;
-    char                        *body, *rows;
+    const mod_metrics_peer_t    *p;
+    char                        *body, *rows, *peers;
 
     a = cairn_request_arena(r);
+
+    peers = "";
+    for (p = st->peers; p != NULL; p = p->next) {
+        peers = cairn_arena_printf(a, "%s<tr><td>%s</td><td>%s</td>"
+                                   "<td>%s</td><td>%.0f</td><td>%.0f</td>"
+                                   "<td>%.0f</td><td>%.0f</td></tr>\n",
+                                   peers,
+                                   cairn_arena_html_escape(a, p->upstream),
+                                   cairn_arena_html_escape(a, p->server),
+                                   p->up == 0 ? "down" : "up", p->active,
+                                   p->idle, p->requests, p->errors);
+    }
+    if (peers[0] != '\0') {
+        peers = cairn_arena_printf(a, "<h2>upstreams</h2>\n<table>\n"
+                                   "<tr><th>upstream</th><th>server</th>"
+                                   "<th>state</th><th>active</th>"
+                                   "<th>idle</th><th>responses</th>"
+                                   "<th>errors</th></tr>\n%s</table>\n",
+                                   peers);
+    }
 
     rows = "";
     for (mod = st->modules; mod != NULL; mod = mod->next) {
@@ -337,11 +434,13 @@ mod_metrics_status_html(cairn_request_t *r, const mod_metrics_status_t *st)
         "<table>\n<tr><th>module</th><th>version</th></tr>\n"
         "%s"
         "</table>\n"
+        "%s"
         "</body>\n</html>\n",
         head, cairn_arena_html_escape(a, cairn_version()), st->workers,
         st->connections_open, st->connections_accepted, st->requests_total,
         st->requests_in_flight, mod_metrics_uptime(st),
-        st->config_generation, st->reloads, st->worker_restarts, rows);
+        st->config_generation, st->reloads, st->worker_restarts, rows,
+        peers);
 
     return cairn_respond(r, 200, "text/html; charset=utf-8", body,
                          strlen(body));
@@ -356,7 +455,8 @@ static int
 mod_metrics_status_json(cairn_request_t *r, const mod_metrics_status_t *st)
 {
     const mod_metrics_module_t  *mod;
-    json_t                      *doc, *modules;
+    const mod_metrics_peer_t    *p;
+    json_t                      *doc, *modules, *upstreams, *list;
     char                        *body;
     size_t                       len;
 
@@ -367,8 +467,26 @@ mod_metrics_status_json(cairn_request_t *r, const mod_metrics_status_t *st)
                                         "version", mod->version));
     }
 
+    upstreams = json_object();
+    for (p = st->peers; p != NULL; p = p->next) {
+        list = json_object_get(upstreams, p->upstream);
+        if (list == NULL) {
+            list = json_array();
+            json_object_set_new(upstreams, p->upstream, list);
+        }
+        json_array_append_new(list,
+                              json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}",
+                                        "server", p->server,
+                                        "up", p->up != 0,
+                                        "active", (json_int_t) p->active,
+                                        "idle", (json_int_t) p->idle,
+                                        "responses",
+                                        (json_int_t) p->requests,
+                                        "errors", (json_int_t) p->errors));
+    }
+
     doc = json_pack("{s:s, s:I, s:{s:I, s:I}, s:{s:I, s:I},"
-                    " s:I, s:I, s:I, s:I, s:I, s:o}",
+                    " s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
                     "version", cairn_version(),
                     "workers", (json_int_t) st->workers,
                     "connections",
@@ -382,7 +500,8 @@ mod_metrics_status_json(cairn_request_t *r, const mod_metrics_status_t *st)
                     "config_generation", (json_int_t) st->config_generation,
                     "reloads", (json_int_t) st->reloads,
                     "worker_restarts", (json_int_t) st->worker_restarts,
-                    "modules", modules);
+                    "modules", modules,
+                    "upstreams", upstreams);
     if (doc == NULL) {
         cairn_log_error(r, 0, "mod_metrics: the status document could not "
                         "be built");

@@ -886,6 +886,28 @@ def test_metrics_per_upstream_server():
 
 
 @test
+def test_status_page_lists_upstream_servers():
+    with Backend("a") as a:
+        dead = refused_port()
+        conf = upstream_conf(["127.0.0.1:%d" % dead, a.addr],
+                             extra="KeepAlive 2")
+        conf += "<Location /status>\n    Status on\n</Location>\n"
+        s = proxy_server(conf, modules=("metrics", "proxy"))
+        names(s, 3)
+        doc = json.loads(s.get("/status?format=json").body)
+        servers = {p["server"]: p for p in doc["upstreams"]["app"]}
+        eq(servers["127.0.0.1:%d" % dead]["up"], False, "the dead one")
+        eq(servers["127.0.0.1:%d" % dead]["errors"], 1, "its errors")
+        eq(servers[a.addr]["up"], True, "the live one")
+        eq(servers[a.addr]["responses"], 3, "its responses")
+        eq(servers[a.addr]["idle"], 1, "its idle connections")
+        html = s.get("/status").body.decode()
+        contains(html, "<h2>upstreams</h2>", "HTML section")
+        contains(html, "<td>127.0.0.1:%d</td><td>down</td>" % dead,
+                 "HTML row of the dead server")
+
+
+@test
 def test_access_log_upstream_fields():
     with Backend("a") as a:
         conf = upstream_conf([a.addr])

@@ -1,0 +1,244 @@
+#!/bin/bash
+# The reverse proxy: cairn's mod_proxy against the distribution's nginx
+# (proxy_pass), the same backend, same machine, same run.
+#
+#   tests/bench/proxy.sh [BUILDDIR]      (default: $CAIRN_BUILDDIR, else .)
+#
+# The backend is a second cairnd (mod_static, one worker) serving a
+# 13-byte and a 4 KiB file.  Both proxies run one worker pinned to CPU 0
+# and keep idle connections to the backend (cairn: KeepAlive 32; nginx:
+# keepalive 32 with proxy_http_version 1.1 and an empty Connection
+# header); the backend and wrk share CPU 1 (taskset -c 1 wrk -t1 -c50
+# -d10s --latency).  Rounds alternate cairn, nginx, cairn, nginx... and
+# each prints req/s, p99 latency and the proxy's CPU time per request
+# (utime + stime of its master and workers, from /proc/PID/stat, before
+# and after the round).  The summary gives the median of each and the
+# cairn/nginx ratio per file.
+#
+# Environment: BENCH_DURATION (10s), BENCH_ROUNDS (3), BENCH_CONNS (50),
+# BENCH_WARMUP (2s; 0 to skip).  Not part of `make check`.
+
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+builddir=${1:-${CAIRN_BUILDDIR:-.}}
+builddir=$(cd "$builddir" && pwd)
+duration=${BENCH_DURATION:-10s}
+rounds=${BENCH_ROUNDS:-3}
+conns=${BENCH_CONNS:-50}
+warmup=${BENCH_WARMUP:-2s}
+
+cairnd=$builddir/core/cairnd
+moddir=$builddir/modules/.libs
+nginx=/usr/sbin/nginx
+
+bench=proxy.sh
+. "$here/lib.sh"
+
+[ -x "$cairnd" ] || die "$cairnd not found: build cairn first, or pass its build directory"
+[ -f "$moddir/mod_static.so" ] || die "$moddir/mod_static.so not found (configured with --disable-mod-static?)"
+[ -f "$moddir/mod_proxy.so" ] || die "$moddir/mod_proxy.so not found (configured with --disable-mod-proxy?)"
+[ -x "$nginx" ] || die "$nginx not found: apt-get install nginx-light"
+command -v wrk >/dev/null || die "wrk not found: apt-get install wrk"
+command -v taskset >/dev/null || die "taskset not found: apt-get install util-linux"
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (proxies on CPU 0, backend and wrk on CPU 1); this machine has $(nproc)"
+
+bench_setup bench
+
+# The content: a 13-byte and a 4 KiB file, served by the backend.
+root=$tmp/htdocs
+mkdir -p "$root" "$tmp/backend"
+printf 'hello, world\n' > "$root/13b.txt"
+head -c 3072 /dev/urandom | base64 -w 0 | head -c 4096 > "$root/4k.txt"
+[ "$(stat -c %s "$root/13b.txt")" = 13 ] || die "13b.txt is not 13 bytes"
+[ "$(stat -c %s "$root/4k.txt")" = 4096 ] || die "4k.txt is not 4096 bytes"
+
+backend_port=$(free_port)
+cairn_port=$(free_port)
+nginx_port=$(free_port)
+while [ "$nginx_port" = "$cairn_port" ] || [ "$backend_port" = "$cairn_port" ] \
+      || [ "$backend_port" = "$nginx_port" ]; do
+    cairn_port=$(free_port)
+    nginx_port=$(free_port)
+done
+
+common="Workers 1
+LogLevel error
+KeepAliveTimeout 300s
+MaxKeepAliveRequests 100000000
+MaxConnections 4096"
+
+cat > "$tmp/backend/cairn.conf" <<EOF
+ModuleDir $moddir
+Listen 127.0.0.1:$backend_port
+$common
+LoadModule static
+DocumentRoot $root
+EOF
+
+cat > "$tmp/cairn.conf" <<EOF
+ModuleDir $moddir
+Listen 127.0.0.1:$cairn_port
+$common
+LoadModule proxy
+<Upstream backend>
+    Server 127.0.0.1:$backend_port
+    KeepAlive 32
+</Upstream>
+ProxyPass upstream://backend
+EOF
+
+cat > "$tmp/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log error;
+
+events {
+    worker_connections 4096;
+}
+
+http {
+    access_log off;
+    tcp_nodelay on;
+    keepalive_timeout 300s;
+    keepalive_requests 100000;
+    server_tokens off;
+
+    client_body_temp_path $tmp/nginx-body;
+    proxy_temp_path $tmp/nginx-proxy;
+    fastcgi_temp_path $tmp/nginx-fastcgi;
+    scgi_temp_path $tmp/nginx-scgi;
+    uwsgi_temp_path $tmp/nginx-uwsgi;
+
+    upstream backend {
+        server 127.0.0.1:$backend_port;
+        keepalive 32;
+    }
+
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+
+"$cairnd" -f "$tmp/backend/cairn.conf" -t -q || die "cairn rejects the backend config"
+"$cairnd" -f "$tmp/cairn.conf" -t -q || die "cairn rejects the proxy config"
+"$nginx" -t -q -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" \
+    || die "nginx rejects the benchmark config"
+
+taskset -c 1 "$cairnd" -f "$tmp/backend/cairn.conf" 2> "$tmp/backend-stderr.log" &
+backend_pid=$!
+bench_track "$backend_pid"
+taskset -c 0 "$cairnd" -f "$tmp/cairn.conf" 2> "$tmp/cairn-stderr.log" &
+cairn_pid=$!
+bench_track "$cairn_pid"
+taskset -c 0 "$nginx" -p "$tmp" -c "$tmp/nginx.conf" -e "$tmp/nginx-error.log" &
+nginx_pid=$!
+bench_track "$nginx_pid"
+
+wait_port "$backend_port" "$backend_pid" || { cat "$tmp/backend-stderr.log" >&2; die "the backend did not start"; }
+wait_port "$cairn_port" "$cairn_pid" || { cat "$tmp/cairn-stderr.log" >&2; die "cairn did not start"; }
+wait_port "$nginx_port" "$nginx_pid" || { cat "$tmp/nginx-error.log" >&2; die "nginx did not start"; }
+# Let the three finish forking their workers.
+sleep 0.5
+
+for f in 13b.txt 4k.txt; do
+    for port in "$cairn_port" "$nginx_port"; do
+        want=$(stat -c %s "$root/$f")
+        got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' \
+            "http://127.0.0.1:$port/$f")
+        [ "$got" = "200 $want" ] || die "GET /$f on port $port: $got (want 200 $want)"
+    done
+done
+
+echo "cairn:  $("$cairnd" -V 2>&1 | head -n 1), pid $cairn_pid, port $cairn_port"
+echo "nginx:  $("$nginx" -v 2>&1), pid $nginx_pid, port $nginx_port"
+echo "wrk:    taskset -c 1 wrk -t1 -c$conns -d$duration --latency; proxies on CPU 0,"
+echo "        the backend (cairnd, pid $backend_pid) on CPU 1"
+echo "rounds: $rounds per file, cairn and nginx interleaved"
+echo
+
+# p99 as microseconds, from wrk's "99%  1.23ms" line.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") m = 1; else if (u == "ms") m = 1000;
+        else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
+        else m = 0
+        printf "%.0f", n * m }'
+}
+
+results=$tmp/results
+: > "$results"
+
+one_round() {
+    local name=$1 pid=$2 port=$3 file=$4 round=$5 out before after
+    local rps reqs p99 p99us ticks cpu_us
+    before=$(cpu_ticks "$pid")
+    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"$duration" --latency \
+        "http://127.0.0.1:$port/$file")
+    after=$(cpu_ticks "$pid")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
+    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
+    p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
+    if [ -z "$rps" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+        echo "$out" >&2
+        die "wrk failed against $name"
+    fi
+    if grep -q "Non-2xx or 3xx responses" <<< "$out"; then
+        echo "$out" >&2
+        die "$name answered errors during the round"
+    fi
+    p99us=$(to_us "${p99:-0us}")
+    ticks=$((after - before))
+    cpu_us=$(cpu_us_per "$ticks" "$reqs")
+    printf '%-8s %-6s %5s %12s %10s %14s\n' "$file" "$name" "$round" \
+        "$rps" "${p99:-?}" "$cpu_us"
+    echo "$file $name $rps $p99us $cpu_us" >> "$results"
+}
+
+if [ "$warmup" != 0 ] && [ "$warmup" != 0s ]; then
+    for port in "$cairn_port" "$nginx_port"; do
+        taskset -c 1 wrk -t1 -c"$conns" -d"$warmup" \
+            "http://127.0.0.1:$port/13b.txt" > /dev/null
+    done
+fi
+
+printf '%-8s %-6s %5s %12s %10s %14s\n' file server round req/s p99 cpu-us/req
+for file in 13b.txt 4k.txt; do
+    for round in $(seq 1 "$rounds"); do
+        one_round cairn "$cairn_pid" "$cairn_port" "$file" "$round"
+        one_round nginx "$nginx_pid" "$nginx_port" "$file" "$round"
+    done
+done
+
+kill -0 "$cairn_pid" 2>/dev/null || die "cairn died during the benchmark"
+kill -0 "$nginx_pid" 2>/dev/null || die "nginx died during the benchmark"
+kill -0 "$backend_pid" 2>/dev/null || die "the backend died during the benchmark"
+
+echo
+echo "medians over $rounds rounds:"
+printf '%-8s %12s %12s %8s %10s %10s %10s %10s\n' file cairn-req/s \
+    nginx-req/s ratio cairn-p99 nginx-p99 cairn-cpu nginx-cpu
+for file in 13b.txt 4k.txt; do
+    c_rps=$(awk -v f="$file" '$1 == f && $2 == "cairn" { print $3 }' "$results" | median)
+    n_rps=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $3 }' "$results" | median)
+    c_p99=$(awk -v f="$file" '$1 == f && $2 == "cairn" { print $4 }' "$results" | median)
+    n_p99=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $4 }' "$results" | median)
+    c_cpu=$(awk -v f="$file" '$1 == f && $2 == "cairn" { print $5 }' "$results" | median)
+    n_cpu=$(awk -v f="$file" '$1 == f && $2 == "nginx" { print $5 }' "$results" | median)
+    ratio=$(awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "%.2f", (n > 0 ? c / n : 0) }')
+    printf '%-8s %12.0f %12.0f %8s %8sus %8sus %10s %10s\n' "$file" "$c_rps" \
+        "$n_rps" "$ratio" "$c_p99" "$n_p99" "$c_cpu" "$n_cpu"
+done
+echo
+echo "ratio = cairn req/s / nginx req/s (1.00 = as fast as nginx);"
+echo "cpu = proxy CPU microseconds per request (master + workers; the"
+echo "backend's, the same for both, is not counted)"
