@@ -45,6 +45,9 @@
 /* Bytes queued for the client above which the upstream is not read. */
 #define MOD_PROXY_STREAM_HIGH   (64 * 1024)
 #define MOD_PROXY_READ_SIZE     (16 * 1024)
+/* Body pieces of the first read kept while a whole response may be in
+ * it (mod_proxy_on_body). */
+#define MOD_PROXY_SLICES        16
 /* How long an idle pooled connection is kept. */
 #define MOD_PROXY_IDLE_MS       60000
 
@@ -102,6 +105,13 @@ struct mod_proxy_req_s {
     int                      depth;
     int                      sync_status;   /* failed inside the handler */
     mod_proxy_resp_t         resp;
+    struct {
+        const char          *at;
+        size_t               len;
+    }                        slices[MOD_PROXY_SLICES];
+    size_t                   nslices;
+    size_t                   slices_len;
+    unsigned                 deferred:1;    /* head parsed, not yet sent */
     unsigned                 idempotent:1;
     unsigned                 sent:1;        /* bytes went out this try */
     unsigned                 streaming:1;
@@ -128,6 +138,9 @@ static int mod_proxy_on_body(mod_proxy_resp_t *p, void *data,
 static void mod_proxy_fail(mod_proxy_req_t *ctx, mod_proxy_fail_t kind,
                            int err, const char *what);
 static void mod_proxy_complete(mod_proxy_req_t *ctx);
+static void mod_proxy_complete_whole(mod_proxy_req_t *ctx);
+static int mod_proxy_stream_head(mod_proxy_req_t *ctx);
+static int mod_proxy_flush_deferred(mod_proxy_req_t *ctx);
 static void mod_proxy_finish(mod_proxy_req_t *ctx, int status);
 static void mod_proxy_leave(mod_proxy_req_t *ctx);
 static void mod_proxy_release(mod_proxy_req_t *ctx, int reuse);
@@ -254,6 +267,7 @@ mod_proxy_try(mod_proxy_req_t *ctx)
         ctx->sent = 0;
         ctx->out_pos = 0;
         ctx->retry_status = 0;
+        ctx->deferred = 0;
         ctx->try_us = mod_proxy_now_us();
         mod_proxy_resp_init(&ctx->resp, ctx->arena,
                             cairn_request_method(ctx->r)
@@ -516,6 +530,7 @@ mod_proxy_read(mod_proxy_req_t *ctx)
     }
 
     if (rc != 0) {
+        ctx->deferred = 0;
         if (ctx->retry_status != 0) {
             mod_proxy_fail(ctx, MOD_PROXY_FAIL_STATUS, 0, NULL);
         } else if (n == 0 && !ctx->resp.got_bytes) {
@@ -526,6 +541,16 @@ mod_proxy_read(mod_proxy_req_t *ctx)
                            0, ctx->resp.error);
         }
         return;
+    }
+
+    if (ctx->deferred) {
+        if (ctx->resp.complete) {
+            mod_proxy_complete_whole(ctx);
+            return;
+        }
+        if (mod_proxy_flush_deferred(ctx) != 0) {
+            return;
+        }
     }
 
     if (ctx->resp.complete) {
@@ -595,7 +620,6 @@ static int
 mod_proxy_on_head(mod_proxy_resp_t *p, void *data)
 {
     mod_proxy_req_t  *ctx = data;
-    cairn_request_t  *r = ctx->r;
     int               st = p->status, bit;
 
     bit = st == 502 ? MOD_PROXY_NEXT_502 : st == 503 ? MOD_PROXY_NEXT_503
@@ -608,13 +632,59 @@ mod_proxy_on_head(mod_proxy_resp_t *p, void *data)
         return -1;
     }
 
-    mod_proxy_resp_headers(p, &ctx->conf->hide_headers, ctx->conf->reverse,
-                           ctx->loc, cairn_request_arena(r), mod_proxy_emit,
-                           r);
+    if (!p->head_only && st != 204 && st != 304) {
+        /* Held back until the end of this read: a small response that
+         * is all in it goes out as one memory body, head and body in
+         * one write (mod_proxy_read). */
+        ctx->deferred = 1;
+        ctx->nslices = 0;
+        ctx->slices_len = 0;
+        return 0;
+    }
+
+    return mod_proxy_stream_head(ctx);
+}
+
+
+/* The head goes to the client: the response is streamed from now on. */
+static int
+mod_proxy_stream_head(mod_proxy_req_t *ctx)
+{
+    cairn_request_t  *r = ctx->r;
+
+    mod_proxy_resp_headers(&ctx->resp, &ctx->conf->hide_headers,
+                           ctx->conf->reverse, ctx->loc,
+                           cairn_request_arena(r), mod_proxy_emit, r);
     ctx->streaming = 1;
-    if (cairn_response_stream_start(r, st) != CAIRN_OK || ctx->r == NULL) {
+    if (cairn_response_stream_start(r, ctx->resp.status) != CAIRN_OK
+        || ctx->r == NULL)
+    {
         return -1;
     }
+
+    return 0;
+}
+
+
+/* The response is larger than one read: stream what was held back. */
+static int
+mod_proxy_flush_deferred(mod_proxy_req_t *ctx)
+{
+    size_t  i;
+
+    ctx->deferred = 0;
+    if (mod_proxy_stream_head(ctx) != 0) {
+        return -1;
+    }
+    for (i = 0; i < ctx->nslices; i++) {
+        if (cairn_response_stream_write(ctx->r, ctx->slices[i].at,
+                                        ctx->slices[i].len) != CAIRN_OK
+            || ctx->r == NULL)
+        {
+            return -1;
+        }
+    }
+    ctx->nslices = 0;
 
     return 0;
 }
@@ -627,6 +697,21 @@ mod_proxy_on_body(mod_proxy_resp_t *p, void *data, const char *at,
     mod_proxy_req_t  *ctx = data;
 
     (void) p;
+
+    if (ctx->deferred) {
+        if (ctx->nslices < MOD_PROXY_SLICES) {
+            /* at points into mod_proxy_read()'s buffer, alive until
+             * the held-back response is sent. */
+            ctx->slices[ctx->nslices].at = at;
+            ctx->slices[ctx->nslices].len = len;
+            ctx->nslices++;
+            ctx->slices_len += len;
+            return 0;
+        }
+        if (mod_proxy_flush_deferred(ctx) != 0) {
+            return -1;
+        }
+    }
 
     if (ctx->r == NULL
         || cairn_response_stream_write(ctx->r, at, len) != CAIRN_OK
@@ -686,6 +771,47 @@ mod_proxy_complete(mod_proxy_req_t *ctx)
     ctx->finished = 1;
     cairn_request_on_cancel(r, NULL, NULL);
     cairn_response_stream_end(r);
+}
+
+
+/*
+ * The whole response came in one read: answered as a memory body (the
+ * head and the body leave in one write, with a Content-Length), through
+ * the RESPONSE hooks like any handler's answer.
+ */
+static void
+mod_proxy_complete_whole(mod_proxy_req_t *ctx)
+{
+    cairn_request_t  *r = ctx->r;
+    char             *body, *p;
+    size_t            i;
+
+    ctx->deferred = 0;
+    mod_proxy_resp_headers(&ctx->resp, &ctx->conf->hide_headers,
+                           ctx->conf->reverse, ctx->loc,
+                           cairn_request_arena(r), mod_proxy_emit, r);
+    /* The length is the core's to write, from the body. */
+    cairn_response_header_unset(r, "Content-Length");
+
+    body = cairn_arena_alloc(cairn_request_arena(r), ctx->slices_len + 1);
+    for (p = body, i = 0; i < ctx->nslices; i++) {
+        memcpy(p, ctx->slices[i].at, ctx->slices[i].len);
+        p += ctx->slices[i].len;
+    }
+
+    mod_proxy_server_ok(ctx->server);
+    mod_proxy_metric_response(ctx->server, ctx->resp.status,
+                              mod_proxy_now_us() - ctx->try_us);
+    mod_proxy_set_notes(ctx);
+    cairn_request_set_note(r, "upstream_status",
+                           cairn_arena_printf(cairn_request_arena(r), "%d",
+                                              ctx->resp.status));
+    mod_proxy_release(ctx, ctx->resp.keepalive);
+
+    ctx->r = NULL;
+    ctx->finished = 1;
+    cairn_respond(r, ctx->resp.status, NULL, body, ctx->slices_len);
+    cairn_request_resume(r, CAIRN_OK);
 }
 
 
