@@ -293,6 +293,86 @@ def test_upstream_cut_mid_body_truncates_response():
                    % b.addr.replace(".", r"\."))
 
 
+def one_shot_upstream(answer, delay=0.0):
+    """A loopback server that reads one request head and sends answer
+    (then, after delay, closes).  Returns (port, the request it got, as
+    a list filled in later)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    got = []
+
+    def serve():
+        c, _ = srv.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = c.recv(65536)
+            if not d:
+                break
+            data += d
+        got.append(data)
+        c.sendall(answer)
+        time.sleep(delay)
+        c.close()
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], got
+
+
+@test
+def test_http_1_0_upstream_body_until_close():
+    body = b"x" * 50000 + b"end"
+    port, got = one_shot_upstream(b"HTTP/1.0 200 OK\r\nContent-Type: a/b\r\n"
+                                  b"\r\n" + body, delay=0.2)
+    s = proxy_server(one_location("127.0.0.1:%d" % port))
+    with s.conn() as c:
+        r = c.request("GET", "/api/x")
+        eq(r.status, 200, "status")
+        eq(r.body, body, "body read until the upstream closed")
+        eq(r.header("Content-Type"), "a/b", "Content-Type")
+    check(got and got[0].startswith(b"GET /v1/x HTTP/1.1\r\n"),
+          "request line upstream: %r" % got[:1])
+
+
+@test
+def test_interim_responses_are_not_passed_on():
+    port, _ = one_shot_upstream(
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+    s = proxy_server(one_location("127.0.0.1:%d" % port))
+    with s.conn() as c:
+        r = c.request("GET", "/api/x")
+        eq(r.status, 200, "the final status")
+        eq(r.body, b"ok\n", "body")
+        eq(r.header("Link"), None, "the 103's header")
+
+
+@test
+def test_status_below_100_is_502():
+    port, _ = one_shot_upstream(b"HTTP/1.1 050 Odd\r\n\r\nbody")
+    s = proxy_server(one_location("127.0.0.1:%d" % port))
+    eq(s.get("/api/x").status, 502, "status")
+    s.wait_log(r"upstream 127\.0\.0\.1:%d: the upstream sent a status "
+               r"below 100" % port)
+
+
+@test
+def test_expect_100_continue_from_the_client():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        with s.conn() as c:
+            c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            r = c.read_response()
+            eq(r.status, 100, "100 Continue from cairn")
+            c.send(b"hello")
+            doc = echo(c.read_response())
+        eq(doc["body_len"], 5, "body upstream")
+        eq(hdr(doc, "Expect"), None, "no Expect upstream")
+
+
 @test
 def test_garbage_from_upstream_is_502():
     srv = socket.socket()
