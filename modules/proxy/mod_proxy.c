@@ -77,7 +77,12 @@ typedef struct {
     mod_proxy_conf_t        *main;
 } mod_proxy_check_t;
 static const char *mod_proxy_address(cairn_arena_t *a, const char *spec,
-                                     mod_proxy_server_t *s);
+                                     mod_proxy_server_t *s, size_t nth,
+                                     size_t *naddr);
+static const char *mod_proxy_more_addresses(cairn_arena_t *a,
+                                            mod_proxy_upstream_t *up,
+                                            mod_proxy_server_t *s,
+                                            const char *spec, size_t naddr);
 static mod_proxy_server_t *mod_proxy_add_server(cairn_arena_t *a,
                                                 mod_proxy_upstream_t *up);
 static const char *mod_proxy_target(cairn_request_t *r,
@@ -488,10 +493,11 @@ mod_proxy_set_server(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     cairn_arena_t         *a = cairn_cmd_arena(cmd);
     const char            *err, *v;
     int64_t                ms;
+    size_t                 naddr;
     int                    i, n;
 
     s = mod_proxy_add_server(a, up);
-    err = mod_proxy_address(a, argv[0], s);
+    err = mod_proxy_address(a, argv[0], s, 0, &naddr);
     if (err != NULL) {
         return err;
     }
@@ -542,7 +548,7 @@ mod_proxy_set_server(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
         }
     }
 
-    return NULL;
+    return mod_proxy_more_addresses(a, up, s, argv[0], naddr);
 }
 
 
@@ -618,6 +624,7 @@ mod_proxy_set_pass(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     cairn_arena_t         *a = cairn_cmd_arena(cmd);
     const char            *url = argv[0], *rest, *slash, *err;
     char                  *addr;
+    size_t                 naddr;
 
     (void) argc;
 
@@ -676,7 +683,7 @@ mod_proxy_set_pass(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
                                   "upstream://name[/prefix] or off", url);
     }
 
-    err = mod_proxy_address(a, addr, s);
+    err = mod_proxy_address(a, addr, s, 0, &naddr);
     if (err != NULL) {
         return cairn_arena_printf(a, "ProxyPass %s: %s", url, err);
     }
@@ -684,7 +691,7 @@ mod_proxy_set_pass(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     up->name = s->name;
     pass->up = up;
 
-    return NULL;
+    return mod_proxy_more_addresses(a, up, s, addr, naddr);
 }
 
 
@@ -825,11 +832,48 @@ mod_proxy_add_server(cairn_arena_t *a, mod_proxy_upstream_t *up)
 }
 
 
-/* host:port (a name resolved now) or unix:/path into s. */
+/*
+ * A name that resolves to several addresses is several servers, as in
+ * nginx: s (the first) is copied for each further one.
+ */
 static const char *
-mod_proxy_address(cairn_arena_t *a, const char *spec, mod_proxy_server_t *s)
+mod_proxy_more_addresses(cairn_arena_t *a, mod_proxy_upstream_t *up,
+                         mod_proxy_server_t *s, const char *spec,
+                         size_t naddr)
 {
-    struct addrinfo      hints, *res;
+    mod_proxy_server_t  *t;
+    const char          *err;
+    size_t               k, i, idx;
+
+    for (k = 1; k < naddr; k++) {
+        t = mod_proxy_add_server(a, up);
+        idx = t->idx;
+        *t = *s;
+        t->idx = idx;
+        err = mod_proxy_address(a, spec, t, k, NULL);
+        if (err != NULL) {
+            return err;
+        }
+        for (i = 0; i < idx; i++) {
+            if (strcmp(up->servers[i]->name, t->name) == 0) {
+                /* The same address twice: once is enough. */
+                up->n--;
+                break;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+/* host:port (a name resolved now: its nth address; *naddr gets how many
+ * there are) or unix:/path into s. */
+static const char *
+mod_proxy_address(cairn_arena_t *a, const char *spec, mod_proxy_server_t *s,
+                  size_t nth, size_t *naddr)
+{
+    struct addrinfo      hints, *res, *ai;
     struct sockaddr_un  *sun;
     const char          *colon;
     char                *host, text[NI_MAXHOST];
@@ -851,6 +895,9 @@ mod_proxy_address(cairn_arena_t *a, const char *spec, mod_proxy_server_t *s)
         s->name = cairn_arena_strdup(a, spec);
         s->host = "localhost";
         s->name_hash = mod_proxy_hash(s->name, strlen(s->name), 0);
+        if (naddr != NULL) {
+            *naddr = 1;
+        }
         return NULL;
     }
 
@@ -891,8 +938,17 @@ mod_proxy_address(cairn_arena_t *a, const char *spec, mod_proxy_server_t *s)
         return cairn_arena_printf(a, "host \"%s\" does not resolve: %s",
                                   host, gai_strerror(rc));
     }
-    memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
-    s->addrlen = res->ai_addrlen;
+    ai = res;
+    for (rc = 0; ai->ai_next != NULL && (size_t) rc < nth; rc++) {
+        ai = ai->ai_next;
+    }
+    memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
+    s->addrlen = ai->ai_addrlen;
+    if (naddr != NULL) {
+        for (*naddr = 0, ai = res; ai != NULL; ai = ai->ai_next) {
+            (*naddr)++;
+        }
+    }
     freeaddrinfo(res);
 
     if (s->addr.ss_family == AF_INET) {

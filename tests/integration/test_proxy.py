@@ -479,6 +479,15 @@ def test_client_gone_while_waiting_for_head():
 
 
 @test
+def test_name_with_several_addresses():
+    """localhost may be ::1 and 127.0.0.1: each is a server, and a
+    refused one is passed over."""
+    with Backend("a") as b:
+        s = proxy_server(one_location("localhost:%d" % b.port))
+        eq(names(s, 4), ["a"] * 4, "answers through localhost")
+
+
+@test
 def test_unix_socket_upstream():
     s0 = Server(conf="", modules=("proxy",))
     path = os.path.join(s0.tmp, "app.sock")
