@@ -61,6 +61,7 @@ static int conn_discard_body(cairn_request_t *r);
 static void http_read_body(cairn_request_t *r);
 static int http_write(cairn_request_t *r, cairn_buf_t *in);
 static size_t http_pending(const cairn_request_t *r);
+static void http_tunnel(cairn_request_t *r);
 static void http_done(cairn_request_t *r, int keepalive);
 static void conn_linger(cairn_conn_t *c);
 static void conn_eof(cairn_conn_t *c);
@@ -97,7 +98,8 @@ const cairn__conn_handler_t  cairn__http_handler = {
 };
 
 static const cairn__proto_t  http_proto = {
-    "http/1.1", http_read_body, http_write, http_pending, http_done
+    "http/1.1", http_read_body, http_write, http_pending, http_done,
+    http_tunnel
 };
 
 
@@ -572,6 +574,20 @@ conn_process(cairn_conn_t *c)
         }
 
         r = c->req;
+
+        if (r != NULL && r->tunnel) {
+            /* After a 101 the bytes are another protocol's: handed
+             * over as they come, never parsed. */
+            if (c->in_start < c->in_end) {
+                const char  *p = c->in + c->in_start;
+                size_t       n = c->in_end - c->in_start;
+
+                c->in_start = 0;
+                c->in_end = 0;
+                cairn__pipeline_tunnel_data(r, p, n);
+            }
+            break;
+        }
 
         if (r == NULL) {
             if (c->in_start == c->in_end) {
@@ -1928,7 +1944,9 @@ http_head(cairn_request_t *r, struct evbuffer *out, int64_t body_len,
         p = http_put(p, "\r\n", 2);
     }
 
-    if (!r->keepalive) {
+    if (r->tunnel) {
+        p = http_put(p, "Connection: upgrade\r\n", 21);
+    } else if (!r->keepalive) {
         p = http_put(p, "Connection: close\r\n", 19);
     } else if (r->version == 10) {
         p = http_put(p, "Connection: keep-alive\r\n", 24);
@@ -2019,7 +2037,7 @@ http_write(cairn_request_t *r, cairn_buf_t *in)
     }
 
     for (b = in; b != NULL; b = b->next) {
-        if (b->len > 0 && !r->out_header_only) {
+        if (b->len > 0 && (!r->out_header_only || r->tunnel)) {
             if (r->chunked_out) {
                 n = snprintf(size, sizeof(size), "%zx\r\n", b->len);
                 evbuffer_add(c->out, size, (size_t) n);
@@ -2077,6 +2095,21 @@ static size_t
 http_pending(const cairn_request_t *r)
 {
     return evbuffer_get_length(r->conn->out);
+}
+
+
+/* The connection becomes a tunnel (cairn_response_tunnel): what the
+ * client already sent goes over now, the rest as it is read. */
+static void
+http_tunnel(cairn_request_t *r)
+{
+    cairn_conn_t  *c = r->conn;
+
+    if (!c->reading && !c->eof && !c->closing) {
+        event_add(c->ev_read, NULL);
+        c->reading = 1;
+    }
+    conn_process(c);
 }
 
 

@@ -161,6 +161,9 @@ struct cairn_request_s {
     void                    *cancel_data;
     cairn_drain_cb           drain_cb;      /* a stream waits for room */
     void                    *drain_data;
+    cairn_tunnel_cb          tunnel_cb;     /* after a 101: client bytes */
+    void                    *tunnel_data;
+    unsigned                 tunnel:1;      /* the connection is a tunnel */
     unsigned                 out_aborted:1; /* a stream cut short: no
                                                last chunk, close */
     unsigned                 pending_tasks;
@@ -279,6 +282,12 @@ typedef struct cairn__proto_s {
     /* r is finished and logged (its arena is recycled next): serve the
      * next request, or close (keepalive 0). */
     void       (*done)(cairn_request_t *r, int keepalive);
+
+    /* r's response was a 101 and r->tunnel is set: from now on every
+     * byte the client sends (those already read first, before this
+     * returns) goes to cairn__pipeline_tunnel_data(), never to the
+     * parser. */
+    void       (*tunnel)(cairn_request_t *r);
 } cairn__proto_t;
 
 
@@ -343,6 +352,10 @@ cairn_request_t *cairn__request_new(cairn_conn_t *c);
 
 /* The single entry from the connection into the pipeline. */
 void cairn__pipeline_event(cairn_request_t *r, cairn__pev_t ev, int arg);
+
+/* And the one for a tunnel's bytes from the client (proto->tunnel). */
+void cairn__pipeline_tunnel_data(cairn_request_t *r, const char *data,
+                                 size_t len);
 
 /* Runs the pipeline of r from its current phase until it suspends or
  * the response is sent (async.c: a resumed request). */

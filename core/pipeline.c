@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -650,6 +651,7 @@ int
 cairn_response_stream_write(cairn_request_t *r, const void *data, size_t len)
 {
     cairn_conn_t  *c = r->conn;
+    cairn_buf_t    b;
     int            rc;
 
     if (r->state != CAIRN__REQ_STREAMING || r->cancelled) {
@@ -658,7 +660,16 @@ cairn_response_stream_write(cairn_request_t *r, const void *data, size_t len)
 
     cairn__conn_enter(c);
     r->out_busy++;
-    rc = cairn__output_stream_data(r, data, len);
+    if (r->tunnel) {
+        /* Another protocol's bytes: no body filter may touch them. */
+        memset(&b, 0, sizeof(b));
+        b.data = data;
+        b.len = len;
+        b.fd = -1;
+        rc = len > 0 ? c->proto->write(r, &b) : CAIRN_OK;
+    } else {
+        rc = cairn__output_stream_data(r, data, len);
+    }
     pipeline_output_done(r);
     cairn__conn_leave(c);
 
@@ -706,6 +717,58 @@ cairn_response_stream_abort(cairn_request_t *r)
     r->keepalive = 0;
 
     return cairn_response_stream_end(r);
+}
+
+
+/*
+ * A 101 whose connection becomes a tunnel: the head goes out, then the
+ * client's bytes go to cb and the handler's stream writes go out as
+ * they are (http.c's proto->tunnel).
+ */
+int
+cairn_response_tunnel(cairn_request_t *r, int status, cairn_tunnel_cb cb,
+                      void *data)
+{
+    cairn_conn_t  *c = r->conn;
+    int            rc;
+
+    if (status != 101 || !r->upgrade || r->headers_sent || r->cancelled
+        || cb == NULL || c->proto->tunnel == NULL)
+    {
+        return CAIRN_ERROR;
+    }
+
+    r->tunnel = 1;
+    r->tunnel_cb = cb;
+    r->tunnel_data = data;
+    r->keepalive = 0;
+
+    rc = cairn_response_stream_start(r, status);
+    if (rc != CAIRN_OK || r->cancelled) {
+        return CAIRN_ERROR;
+    }
+
+    cairn__conn_enter(c);
+    c->proto->tunnel(r);
+    rc = r->cancelled ? CAIRN_ERROR : CAIRN_OK;
+    cairn__conn_leave(c);
+
+    return rc;
+}
+
+
+void
+cairn__pipeline_tunnel_data(cairn_request_t *r, const char *data, size_t len)
+{
+    if (r->state != CAIRN__REQ_STREAMING || r->cancelled
+        || r->tunnel_cb == NULL)
+    {
+        return;
+    }
+
+    cairn__log_module = r->suspended_by;
+    r->tunnel_cb(r, data, len, r->tunnel_data);
+    cairn__log_module = NULL;
 }
 
 

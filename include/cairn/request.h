@@ -308,6 +308,28 @@ CAIRN_API int cairn_response_stream_on_drain(cairn_request_t *r,
  */
 CAIRN_API int cairn_response_stream_abort(cairn_request_t *r);
 
+/*
+ * Tunnels (ABI 1.5): a request that asked for a protocol upgrade
+ * (Connection: upgrade and Upgrade) may be answered 101 with
+ * cairn_response_tunnel(r, 101, cb, data) instead of a stream start:
+ * the head goes out with the headers set so far and "Connection:
+ * upgrade", and the connection carries another protocol from then on.
+ * Every byte the client sends is handed to cb(r, bytes, len, data) as
+ * it is read (those it already sent, before this returns); the
+ * handler's cairn_response_stream_write() calls send bytes as they are,
+ * without framing or body filters; pending and on_drain work as for a
+ * stream; cairn_response_stream_end() closes the connection once what
+ * is queued is written, and a client that closes ends the request
+ * through the cancel callback.  Returns CAIRN_OK, or CAIRN_ERROR when
+ * status is not 101, r asked for no upgrade, its head went out already
+ * or its client is gone.
+ */
+typedef void (*cairn_tunnel_cb)(cairn_request_t *r, const char *data,
+                                size_t len, void *arg);
+
+CAIRN_API int cairn_response_tunnel(cairn_request_t *r, int status,
+                                    cairn_tunnel_cb cb, void *data);
+
 
 /* ------------------------------------------------------------------ */
 /* Connections                                                        */

@@ -30,6 +30,7 @@
  *                 http_503|http_504|off...                any  error timeout
  *             ProxyNextUpstreamTries N                    any  0 (no limit)
  *             ProxyNextUpstreamTimeout TIME               any  0 (no limit)
+ *             ProxyTunnelTimeout TIME                     any  60s
  * Hooks:      handler (FIRST), post_config, worker_init, worker_exit
  *
  * Names are resolved when the configuration is loaded (a reload picks up
@@ -163,6 +164,9 @@ static const cairn_directive_t  mod_proxy_directives[] = {
     CAIRN_DIRECTIVE_MSEC("ProxyNextUpstreamTimeout", mod_proxy_conf_t,
                          next_timeout_ms, CAIRN_SCOPE_ANY,
                          CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_MSEC("ProxyTunnelTimeout", mod_proxy_conf_t,
+                         tunnel_timeout_ms, CAIRN_SCOPE_ANY,
+                         CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_END
 };
 
@@ -175,7 +179,7 @@ static const char *const  mod_proxy_defaults[] = {
     "(none)",
     NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     "error timeout",
-    NULL, NULL
+    NULL, NULL, NULL
 };
 
 
@@ -213,7 +217,7 @@ mod_proxy_handler(cairn_request_t *r)
 {
     const mod_proxy_conf_t  *conf;
     const char              *connection, *name, *value, *xff, *host, *key;
-    const char              *trace, *span, *tp;
+    const char              *trace, *span, *tp, *upgrade;
     cairn_arena_t           *a = cairn_request_arena(r);
     struct evbuffer         *b;
     size_t                   i, n, len, body_len;
@@ -243,6 +247,15 @@ mod_proxy_handler(cairn_request_t *r)
     }
 
     connection = cairn_request_header(r, "Connection");
+    upgrade = cairn_request_header(r, "Upgrade");
+    if (upgrade != NULL
+        && (connection == NULL || !mod_proxy_token_in(connection, "upgrade")
+            || mod_proxy_set_by_conf(conf, "Upgrade")))
+    {
+        /* An Upgrade the Connection header does not name is no
+         * request for one. */
+        upgrade = NULL;
+    }
     n = cairn_request_header_count(r);
     has_body = 0;
     for (i = 0; i < n; i++) {
@@ -334,7 +347,12 @@ mod_proxy_handler(cairn_request_t *r)
     if (body_len > 0 || has_body) {
         evbuffer_add_printf(b, "Content-Length: %zu\r\n", body_len);
     }
-    if (conf->pass->up->keepalive == 0) {
+    if (upgrade != NULL) {
+        /* The one hop-by-hop request passed on: a protocol switch (a
+         * WebSocket), tunnelled after the upstream's 101. */
+        evbuffer_add_printf(b, "Upgrade: %s\r\nConnection: upgrade\r\n",
+                            upgrade);
+    } else if (conf->pass->up->keepalive == 0) {
         evbuffer_add_printf(b, "Connection: close\r\n");
     }
     evbuffer_add(b, "\r\n", 2);
@@ -352,7 +370,7 @@ mod_proxy_handler(cairn_request_t *r)
         key = mod_proxy_expand(r, conf->pass->up->hash_key);
     }
 
-    rc = mod_proxy_run(r, conf, head, len, key);
+    rc = mod_proxy_run(r, conf, head, len, key, upgrade != NULL);
     if (rc >= 400) {
         return rc;
     }
@@ -436,6 +454,7 @@ mod_proxy_create_conf(cairn_arena_t *a)
     conf->read_timeout_ms = 60000;
     conf->send_timeout_ms = 60000;
     conf->next_upstream = MOD_PROXY_NEXT_ERROR | MOD_PROXY_NEXT_TIMEOUT;
+    conf->tunnel_timeout_ms = 60000;
 
     return conf;
 }

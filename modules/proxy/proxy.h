@@ -152,6 +152,7 @@ typedef struct {
     int                      next_upstream;
     int                      next_tries;
     int64_t                  next_timeout_ms;
+    int64_t                  tunnel_timeout_ms;
 } mod_proxy_conf_t;
 
 
@@ -182,6 +183,7 @@ struct mod_proxy_resp_s {
     int                      status;
     int                      version;   /* 10, 11 */
     int                      head_only; /* a HEAD request: no body */
+    int                      allow_upgrade; /* a 101 is taken */
     mod_proxy_header_t      *headers;
     size_t                   nheaders;
     size_t                   header_bytes;
@@ -194,6 +196,9 @@ struct mod_proxy_resp_s {
     unsigned                 complete:1;
     unsigned                 keepalive:1;
     unsigned                 got_bytes:1;
+    unsigned                 upgraded:1;    /* a 101 taken: rest follows */
+    const char              *rest;      /* bytes after the 101's head */
+    size_t                   rest_len;
     const char              *error;     /* why parsing failed */
     mod_proxy_resp_head_cb   on_head;
     mod_proxy_resp_body_cb   on_body;
@@ -215,6 +220,9 @@ int mod_proxy_resp_feed(mod_proxy_resp_t *p, const char *data, size_t len);
 /* The first header called name in the response, or NULL. */
 const char *mod_proxy_resp_header(const mod_proxy_resp_t *p,
                                   const char *name);
+
+/* Whether the comma-separated token list holds name (any case). */
+int mod_proxy_token_in(const char *list, const char *name);
 
 /* Whether name is hop-by-hop (RFC 9110 7.6.1) for a message whose
  * Connection header is connection (may be NULL). */
@@ -251,7 +259,8 @@ const char *mod_proxy_reverse(const mod_proxy_reverse_t *rev,
 /* Runs a request through its upstream; returns what the handler
  * returns (CAIRN_SUSPENDED, or an error status). */
 int mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
-                  const char *head, size_t head_len, const char *hash_key);
+                  const char *head, size_t head_len, const char *hash_key,
+                  int upgrade);
 
 /* Closes the pooled connections of every upstream (worker exit). */
 void mod_proxy_pool_close_all(mod_proxy_upstream_t *ups);

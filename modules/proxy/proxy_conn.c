@@ -26,6 +26,12 @@
  * whatever the method, as it never reached the application.  After the
  * head went out a failure can only cut the response short
  * (cairn_response_stream_abort).
+ *
+ * A 101 to a client that asked for an upgrade joins the two connections
+ * (cairn_response_tunnel): the upstream's bytes go to the client as a
+ * stream's, with the same back-pressure, the client's are queued for the
+ * upstream (at most MOD_PROXY_TUNNEL_MAX), until either side closes or
+ * ProxyTunnelTimeout passes without a byte either way.
  */
 
 #include <errno.h>
@@ -37,6 +43,7 @@
 
 #include <sys/uio.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "proxy.h"
@@ -48,6 +55,8 @@
 /* Body pieces of the first read kept while a whole response may be in
  * it (mod_proxy_on_body). */
 #define MOD_PROXY_SLICES        16
+/* Client bytes of a tunnel that may wait for the upstream. */
+#define MOD_PROXY_TUNNEL_MAX    (1024 * 1024)
 /* How long an idle pooled connection is kept. */
 #define MOD_PROXY_IDLE_MS       60000
 
@@ -112,6 +121,9 @@ struct mod_proxy_req_s {
     size_t                   nslices;
     size_t                   slices_len;
     unsigned                 deferred:1;    /* head parsed, not yet sent */
+    unsigned                 upgrade:1;     /* the client asked for one */
+    unsigned                 tunnel:1;      /* after a 101 */
+    struct evbuffer         *up_out;        /* tunnel: client to upstream */
     unsigned                 idempotent:1;
     unsigned                 sent:1;        /* bytes went out this try */
     unsigned                 streaming:1;
@@ -147,11 +159,19 @@ static void mod_proxy_release(mod_proxy_req_t *ctx, int reuse);
 static void mod_proxy_conn_close(mod_proxy_conn_t *pc);
 static void mod_proxy_emit(const char *name, const char *value, void *data);
 static void mod_proxy_set_notes(mod_proxy_req_t *ctx);
+static void mod_proxy_tunnel_start(mod_proxy_req_t *ctx);
+static void mod_proxy_tunnel_client(cairn_request_t *r, const char *data,
+                                    size_t len, void *arg);
+static void mod_proxy_tunnel_write(mod_proxy_req_t *ctx);
+static void mod_proxy_tunnel_end(mod_proxy_req_t *ctx, const char *why,
+                                 int err);
+static void mod_proxy_free_out(void *data);
 
 
 int
 mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
-              const char *head, size_t head_len, const char *hash_key)
+              const char *head, size_t head_len, const char *hash_key,
+              int upgrade)
 {
     mod_proxy_req_t  *ctx;
     cairn_arena_t    *a;
@@ -172,6 +192,7 @@ mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
     ctx->tried = cairn_arena_calloc(a, ctx->up->n + 1);
     ctx->start_us = mod_proxy_now_us();
     ctx->last_status = 502;
+    ctx->upgrade = upgrade ? 1 : 0;
 
     m = cairn_request_method(r);
     ctx->idempotent = m == CAIRN_METHOD_GET || m == CAIRN_METHOD_HEAD
@@ -272,6 +293,7 @@ mod_proxy_try(mod_proxy_req_t *ctx)
         mod_proxy_resp_init(&ctx->resp, ctx->arena,
                             cairn_request_method(ctx->r)
                             == CAIRN_METHOD_HEAD);
+        ctx->resp.allow_upgrade = ctx->upgrade;
 
         if (mod_proxy_start(ctx, s, &err) == 0) {
             return 0;
@@ -462,6 +484,14 @@ mod_proxy_write_cb(evutil_socket_t fd, short what, void *arg)
             goto out;
         }
         pc->connecting = 0;
+    } else if (ctx->tunnel) {
+        if (what & EV_TIMEOUT) {
+            mod_proxy_tunnel_end(ctx, "the upstream took nothing for "
+                                 "ProxyTunnelTimeout", 0);
+        } else {
+            mod_proxy_tunnel_write(ctx);
+        }
+        goto out;
     } else if (what & EV_TIMEOUT) {
         mod_proxy_fail(ctx, MOD_PROXY_FAIL_SEND_TIMEOUT, 0,
                        "sending the request");
@@ -491,7 +521,9 @@ mod_proxy_read_cb(evutil_socket_t fd, short what, void *arg)
     }
     ctx->depth++;
 
-    if (what & EV_TIMEOUT) {
+    if ((what & EV_TIMEOUT) && ctx->tunnel) {
+        mod_proxy_tunnel_end(ctx, "idle for ProxyTunnelTimeout", 0);
+    } else if (what & EV_TIMEOUT) {
         mod_proxy_fail(ctx, MOD_PROXY_FAIL_READ_TIMEOUT, 0,
                        "reading the response");
     } else {
@@ -517,8 +549,26 @@ mod_proxy_read(mod_proxy_req_t *ctx)
             return;
         }
         err = errno;
+        if (ctx->tunnel) {
+            mod_proxy_tunnel_end(ctx, "the upstream failed", err);
+            return;
+        }
         mod_proxy_fail(ctx, MOD_PROXY_FAIL_READ, err, "reading the response");
         return;
+    }
+
+    if (ctx->tunnel) {
+        /* Another protocol: the bytes go over as they are. */
+        if (n == 0) {
+            mod_proxy_tunnel_end(ctx, NULL, 0);
+            return;
+        }
+        if (cairn_response_stream_write(ctx->r, buf, (size_t) n)
+            != CAIRN_OK || ctx->r == NULL)
+        {
+            return;
+        }
+        goto pressure;
     }
 
     rc = mod_proxy_resp_feed(&ctx->resp, buf, (size_t) n);
@@ -553,10 +603,17 @@ mod_proxy_read(mod_proxy_req_t *ctx)
         }
     }
 
+    if (ctx->resp.upgraded && ctx->tunnel) {
+        mod_proxy_tunnel_start(ctx);
+        return;
+    }
+
     if (ctx->resp.complete) {
         mod_proxy_complete(ctx);
         return;
     }
+
+pressure:
 
     if (ctx->streaming
         && cairn_response_stream_pending(ctx->r) > MOD_PROXY_STREAM_HIGH)
@@ -577,6 +634,7 @@ mod_proxy_drain_cb(cairn_request_t *r, void *data)
 {
     mod_proxy_req_t  *ctx = data;
     struct timeval    tv;
+    int64_t           ms;
 
     (void) r;
 
@@ -585,8 +643,10 @@ mod_proxy_drain_cb(cairn_request_t *r, void *data)
     }
     ctx->depth++;
     ctx->paused = 0;
-    tv.tv_sec = ctx->conf->read_timeout_ms / 1000;
-    tv.tv_usec = (ctx->conf->read_timeout_ms % 1000) * 1000;
+    ms = ctx->tunnel ? ctx->conf->tunnel_timeout_ms
+                     : ctx->conf->read_timeout_ms;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
     event_add(ctx->pc->ev_read, &tv);
     /* What the upstream sent meanwhile is read now, not on the next
      * turn of the loop. */
@@ -630,6 +690,34 @@ mod_proxy_on_head(mod_proxy_resp_t *p, void *data)
     {
         ctx->retry_status = st;
         return -1;
+    }
+
+    if (p->upgraded) {
+        /* 101: the head goes out with the Upgrade the upstream chose;
+         * the connection is a tunnel from now on. */
+        const char  *proto = mod_proxy_resp_header(p, "Upgrade");
+
+        mod_proxy_resp_headers(p, &ctx->conf->hide_headers,
+                               ctx->conf->reverse, ctx->loc,
+                               cairn_request_arena(ctx->r), mod_proxy_emit,
+                               ctx->r);
+        if (proto != NULL) {
+            cairn_response_header_add(ctx->r, "Upgrade", proto);
+        }
+        ctx->streaming = 1;
+        ctx->tunnel = 1;
+        ctx->up_out = evbuffer_new();
+        if (ctx->up_out == NULL) {
+            return -1;
+        }
+        cairn_arena_cleanup_add(ctx->arena, mod_proxy_free_out,
+                                ctx->up_out);
+        if (cairn_response_tunnel(ctx->r, 101, mod_proxy_tunnel_client, ctx)
+            != CAIRN_OK || ctx->r == NULL)
+        {
+            return -1;
+        }
+        return 0;
     }
 
     if (!p->head_only && st != 204 && st != 304) {
@@ -771,6 +859,123 @@ mod_proxy_complete(mod_proxy_req_t *ctx)
     ctx->finished = 1;
     cairn_request_on_cancel(r, NULL, NULL);
     cairn_response_stream_end(r);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Tunnels (101 Switching Protocols)                                   */
+/* ------------------------------------------------------------------ */
+
+/* The 101 is out: what came behind it goes to the client, then both
+ * directions run until either side closes or ProxyTunnelTimeout. */
+static void
+mod_proxy_tunnel_start(mod_proxy_req_t *ctx)
+{
+    struct timeval  tv;
+
+    mod_proxy_set_notes(ctx);
+    cairn_request_set_note(ctx->r, "upstream_status", "101");
+    mod_proxy_server_ok(ctx->server);
+
+    if (ctx->resp.rest_len > 0
+        && (cairn_response_stream_write(ctx->r, ctx->resp.rest,
+                                        ctx->resp.rest_len) != CAIRN_OK
+            || ctx->r == NULL))
+    {
+        return;
+    }
+
+    tv.tv_sec = ctx->conf->tunnel_timeout_ms / 1000;
+    tv.tv_usec = (ctx->conf->tunnel_timeout_ms % 1000) * 1000;
+    event_add(ctx->pc->ev_read, &tv);
+}
+
+
+/* Bytes from the client: queued for the upstream (bounded). */
+static void
+mod_proxy_tunnel_client(cairn_request_t *r, const char *data, size_t len,
+                        void *arg)
+{
+    mod_proxy_req_t  *ctx = arg;
+    struct timeval    tv;
+
+    (void) r;
+
+    if (ctx->pc == NULL || ctx->r == NULL) {
+        return;
+    }
+    ctx->depth++;
+
+    if (evbuffer_get_length(ctx->up_out) + len > MOD_PROXY_TUNNEL_MAX) {
+        mod_proxy_tunnel_end(ctx, "the client sent more than 1 MiB that "
+                             "the upstream did not take", 0);
+        goto out;
+    }
+    evbuffer_add(ctx->up_out, data, len);
+
+    /* Activity either way keeps the tunnel alive. */
+    tv.tv_sec = ctx->conf->tunnel_timeout_ms / 1000;
+    tv.tv_usec = (ctx->conf->tunnel_timeout_ms % 1000) * 1000;
+    if (!ctx->paused) {
+        event_add(ctx->pc->ev_read, &tv);
+    }
+    mod_proxy_tunnel_write(ctx);
+
+out:
+    mod_proxy_leave(ctx);
+}
+
+
+static void
+mod_proxy_tunnel_write(mod_proxy_req_t *ctx)
+{
+    mod_proxy_conn_t  *pc = ctx->pc;
+    struct timeval     tv;
+    int                n;
+
+    while (evbuffer_get_length(ctx->up_out) > 0) {
+        n = evbuffer_write(ctx->up_out, pc->fd);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                tv.tv_sec = ctx->conf->tunnel_timeout_ms / 1000;
+                tv.tv_usec = (ctx->conf->tunnel_timeout_ms % 1000) * 1000;
+                event_add(pc->ev_write, &tv);
+                return;
+            }
+            mod_proxy_tunnel_end(ctx, "writing to the upstream failed",
+                                 errno);
+            return;
+        }
+    }
+    event_del(pc->ev_write);
+}
+
+
+/* Either side is done (why: NULL for an orderly close). */
+static void
+mod_proxy_tunnel_end(mod_proxy_req_t *ctx, const char *why, int err)
+{
+    cairn_request_t  *r = ctx->r;
+
+    if (why != NULL) {
+        cairn_log(r, CAIRN_LOG_INFO, err, "upstream %s: tunnel closed: %s",
+                  ctx->server->name, why);
+    }
+    mod_proxy_release(ctx, 0);
+    ctx->r = NULL;
+    ctx->finished = 1;
+    cairn_request_on_cancel(r, NULL, NULL);
+    cairn_response_stream_end(r);
+}
+
+
+static void
+mod_proxy_free_out(void *data)
+{
+    evbuffer_free(data);
 }
 
 

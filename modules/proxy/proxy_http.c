@@ -4,8 +4,9 @@
  * llhttp parses it in response mode (strict, as the core parses
  * requests); the header block is bounded (MOD_PROXY_MAX_HEADER_BYTES,
  * MOD_PROXY_MAX_HEADERS) before anything is kept.  Interim 1xx
- * responses (100 Continue, 103 Early Hints) are dropped; 101 is refused,
- * since nothing here tunnels.  Nothing in this file touches a request
+ * responses (100 Continue, 103 Early Hints) are dropped; a 101 is the
+ * response only when the client asked for the upgrade (allow_upgrade),
+ * and refused otherwise.  Nothing in this file touches a request
  * or a socket: tests/fuzz/fuzz_proxy_response.c drives it directly.
  */
 
@@ -24,7 +25,6 @@ static int mod_proxy_on_message_complete(llhttp_t *h);
 static int mod_proxy_header_end(mod_proxy_resp_t *p);
 static char *mod_proxy_append(mod_proxy_resp_t *p, char *old, size_t *len,
                               const char *at, size_t n);
-static int mod_proxy_token_in(const char *list, const char *name);
 
 
 void
@@ -92,7 +92,21 @@ mod_proxy_resp_feed(mod_proxy_resp_t *p, const char *data, size_t len)
         err = llhttp_execute(&p->parser, data, len);
     }
 
-    if (err == HPE_OK || (err == HPE_PAUSED && p->complete)) {
+    if (err == HPE_OK
+        || ((err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) && p->complete))
+    {
+        if (len > 0 && llhttp_get_error_pos(&p->parser) != NULL
+            && llhttp_get_error_pos(&p->parser) < data + len)
+        {
+            if (p->upgraded) {
+                /* The other protocol's first bytes. */
+                p->rest = llhttp_get_error_pos(&p->parser);
+                p->rest_len = (size_t) (data + len - p->rest);
+            } else if (err != HPE_OK) {
+                /* Bytes after the response: not reusable. */
+                p->keepalive = 0;
+            }
+        }
         return 0;
     }
 
@@ -325,6 +339,20 @@ mod_proxy_on_headers_complete(llhttp_t *h)
         p->error = "the upstream sent a status below 100";
         return -1;
     }
+    if (p->status == 101 && p->allow_upgrade) {
+        /* Switching protocols, as the client asked: the head is the
+         * response, the rest is a tunnel's. */
+        p->headers_done = 1;
+        p->upgraded = 1;
+        p->keepalive = 0;
+        if (p->on_head != NULL && p->on_head(p, p->data) != 0) {
+            if (p->error == NULL) {
+                p->error = "stopped";
+            }
+            return -1;
+        }
+        return 1;
+    }
     if (p->status < 200) {
         /* Interim: dropped, and it has no body whatever its headers
          * say (llhttp leaves that to the reader); 101 ends the parse
@@ -376,7 +404,8 @@ mod_proxy_on_message_complete(llhttp_t *h)
     }
 
     p->complete = 1;
-    p->keepalive = p->keepalive && llhttp_should_keep_alive(h);
+    p->keepalive = p->keepalive && !p->upgraded
+                   && llhttp_should_keep_alive(h);
 
     if (p->on_done != NULL && p->on_done(p, p->data) != 0) {
         if (p->error == NULL) {
@@ -463,7 +492,7 @@ mod_proxy_append(mod_proxy_resp_t *p, char *old, size_t *len,
 
 
 /* Whether the comma-separated token list holds name. */
-static int
+int
 mod_proxy_token_in(const char *list, const char *name)
 {
     size_t       n = strlen(name);

@@ -373,6 +373,152 @@ def test_expect_100_continue_from_the_client():
         eq(hdr(doc, "Expect"), None, "no Expect upstream")
 
 
+class EchoTunnel:
+    """A WebSocket-like upstream: answers an Upgrade with 101 (and a
+    first greeting right behind its head), then echoes every byte in
+    upper case until the client closes.  Records the request heads."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.heads = []
+        self.closed = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,),
+                             daemon=True).start()
+
+    def _conn(self, c):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = c.recv(65536)
+            if not d:
+                c.close()
+                return
+            data += d
+        head, rest = data.split(b"\r\n\r\n", 1)
+        self.heads.append(head.decode("latin-1"))
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                  b"\r\nhello\n")
+        try:
+            if rest:
+                c.sendall(rest.upper())
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                c.sendall(d.upper())
+        except OSError:
+            pass
+        self.closed.set()
+        c.close()
+
+    def stop(self):
+        self.srv.close()
+
+
+def ws_request(path="/api/ws", extra=b""):
+    return (b"GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n%s"
+            % (path.encode(), extra))
+
+
+def read_exactly(c, n, timeout=5):
+    c.settimeout(timeout)
+    data = b""
+    while len(data) < n:
+        d = c.recv(n - len(data))
+        if not d:
+            break
+        data += d
+    return data
+
+
+@test
+def test_websocket_tunnel_both_ways():
+    up = EchoTunnel()
+    try:
+        s = proxy_server(one_location(up.addr))
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.sendall(ws_request(extra=b"early "))
+        data = b""
+        c.settimeout(5)
+        while b"\r\n\r\n" not in data:
+            data += c.recv(4096)
+        head, rest = data.split(b"\r\n\r\n", 1)
+        text = head.decode("latin-1")
+        check(text.startswith("HTTP/1.1 101 "), "status line: %r" % text)
+        contains(text, "Upgrade: websocket", "Upgrade")
+        contains(text, "Connection: upgrade", "Connection")
+        contains(text, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=",
+                 "accept key")
+        got = rest + read_exactly(c, len(b"hello\nEARLY ") - len(rest))
+        eq(got, b"hello\nEARLY ", "greeting and the bytes sent early")
+        for msg in (b"one", b"two " * 1000, bytes(range(256))):
+            c.sendall(msg)
+            eq(read_exactly(c, len(msg)), msg.upper(), "echo")
+        c.close()
+        check(up.closed.wait(5), "the upstream side closed with the client")
+        h = up.heads[0]
+        contains(h, "Upgrade: websocket", "Upgrade upstream")
+        contains(h, "Connection: upgrade", "Connection upstream")
+        contains(h, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                 "key upstream")
+        s.assert_serving("/other", 404)
+    finally:
+        up.stop()
+
+
+@test
+def test_websocket_tunnel_idle_timeout():
+    up = EchoTunnel()
+    try:
+        s = proxy_server(one_location(up.addr,
+                                      extra="    ProxyTunnelTimeout 1s\n"))
+        c = socket.create_connection(("127.0.0.1", s.port))
+        c.sendall(ws_request())
+        c.settimeout(5)
+        data = b""
+        while b"hello\n" not in data:
+            data += c.recv(4096)
+        c.sendall(b"ping")
+        eq(read_exactly(c, 4), b"PING", "echo")
+        t0 = time.monotonic()
+        c.settimeout(5)
+        rest = c.recv(4096)
+        took = time.monotonic() - t0
+        eq(rest, b"", "closed by cairn")
+        check(0.8 < took < 4, "closed after %.2f s idle" % took)
+        check(up.closed.wait(5), "the upstream side closed too")
+    finally:
+        up.stop()
+
+
+@test
+def test_upgrade_refused_by_upstream_is_a_plain_response():
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr))
+        with s.conn() as c:
+            c.send(ws_request("/api/echo"))
+            r = c.read_response()
+        doc = echo(r)
+        eq(hdr(doc, "Upgrade"), "websocket", "Upgrade upstream")
+        eq(r.header("Connection"), "close", "the client connection closes")
+
+
 @test
 def test_garbage_from_upstream_is_502():
     srv = socket.socket()
