@@ -4,12 +4,13 @@
  * header bounds, interim responses, the headers passed to the client
  * and the ProxyPassReverse rewrite.
  *
- * Input: a byte of flags (bit 0: the request was a HEAD; bits 1-7: where
- * the rest is cut in two, as two reads), then the bytes the upstream
- * sent; an end of file follows.  The target checks what the proxy
+ * Input: a byte of flags (bit 0: the request was a HEAD; bit 1: it asked
+ * for an upgrade; bits 2-7: where the rest is cut in two, as two reads),
+ * then the bytes the upstream sent; an end of file follows.  The target checks what the proxy
  * promises: no hop-by-hop, Date or Server header reaches the client, a
  * 204 or 304 passes no Content-Length, a HEAD gets no body, and no body
- * bytes come before the head.
+ * bytes come before the head, and the bytes behind a 101 lie inside the
+ * input.
  */
 
 #include "config.h"
@@ -121,16 +122,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     a = cairn_arena_create(0);
     mod_proxy_resp_init(&p, a, data[0] & 1);
+    p.allow_upgrade = (data[0] >> 1) & 1;
 
     copy = fuzz_strndup(data + 1, size - 1);
     size--;
-    cut = size > 0 ? ((size_t) (data[0] >> 1) * 7919) % (size + 1) : 0;
+    cut = size > 0 ? ((size_t) (data[0] >> 2) * 7919) % (size + 1) : 0;
 
     rc = mod_proxy_resp_feed(&p, copy, cut);
-    if (rc == 0 && cut < size) {
+    if (rc == 0 && cut < size && !p.upgraded) {
         rc = mod_proxy_resp_feed(&p, copy + cut, size - cut);
     }
-    if (rc == 0 && !p.complete) {
+    if (p.upgraded && p.rest_len > 0
+        && (p.rest < copy || p.rest + p.rest_len > copy + size))
+    {
+        fprintf(stderr, "the bytes behind the 101 lie outside the input\n");
+        abort();
+    }
+    if (rc == 0 && !p.complete && !p.upgraded) {
         rc = mod_proxy_resp_feed(&p, "", 0);
     }
     if (rc != 0 && p.error == NULL) {
