@@ -70,7 +70,9 @@ fuzz_proxy_head(mod_proxy_resp_t *p, void *data)
 {
     fuzz_proxy_state_t  *st = data;
 
-    if (p->status < 200 || p->status > 999) {
+    if ((p->status < 200 && !(p->status == 101 && p->upgraded))
+        || p->status > 999 || (p->upgraded && !p->allow_upgrade))
+    {
         fprintf(stderr, "head with status %d\n", p->status);
         abort();
     }
