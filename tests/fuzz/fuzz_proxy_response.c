@@ -6,11 +6,11 @@
  *
  * Input: a byte of flags (bit 0: the request was a HEAD; bit 1: it asked
  * for an upgrade; bits 2-7: where the rest is cut in two, as two reads),
- * then the bytes the upstream sent; an end of file follows.  The target checks what the proxy
- * promises: no hop-by-hop, Date or Server header reaches the client, a
- * 204 or 304 passes no Content-Length, a HEAD gets no body, and no body
- * bytes come before the head, and the bytes behind a 101 lie inside the
- * input.
+ * then the bytes the upstream sent; an end of file follows.  The target
+ * checks what the proxy promises: no hop-by-hop, Date or Server header
+ * reaches the client, a 204 or 304 passes no Content-Length, a HEAD gets
+ * no body, no body bytes come before the head, and the bytes behind a
+ * 101 lie inside the input.
  */
 
 #include "config.h"
