@@ -65,13 +65,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _body(self):
         n = int(self.headers.get("Content-Length") or 0)
-        data = b""
+        data = bytearray()
         while len(data) < n:
-            chunk = self.rfile.read(min(65536, n - len(data)))
+            chunk = self.rfile.read(min(1 << 20, n - len(data)))
             if not chunk:
                 break
             data += chunk
-        return data
+        return bytes(data)
 
     def _any(self):
         self._count()

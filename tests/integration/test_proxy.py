@@ -219,6 +219,44 @@ def test_request_body_forwarded():
 
 
 @test
+def test_large_upload_forwarded():
+    with Backend("a") as b:
+        s = proxy_server("LimitRequestBody 100M\n" + one_location(b.addr))
+        body = os.urandom(1024 * 1024) * 48
+        doc = echo(s.request("PUT", "/api/echo", body=body, timeout=60))
+        eq(doc["body_len"], len(body), "body length upstream")
+        eq(doc["body_sha"], hashlib.sha256(body).hexdigest(), "body")
+
+
+@test
+def test_upstream_that_takes_no_body_times_out():
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    port = srv.getsockname()[1]
+    held = []
+
+    def serve():
+        c, _ = srv.accept()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        held.append(c)
+
+    threading.Thread(target=serve, daemon=True).start()
+    s = proxy_server("LimitRequestBody 100M\n" + one_location(
+        "127.0.0.1:%d" % port, extra="    ProxySendTimeout 1s\n"))
+    t0 = time.monotonic()
+    r = s.request("POST", "/api/x", body=b"z" * (32 * 1024 * 1024),
+                  timeout=30)
+    eq(r.status, 504, "status")
+    check(time.monotonic() - t0 < 10, "answered after the send timeout")
+    s.wait_log(r"upstream 127\.0\.0\.1:%d timed out \(1000 ms\) sending "
+               r"the request" % port)
+    for c in held:
+        c.close()
+    srv.close()
+
+
+@test
 def test_chunked_response_both_versions():
     with Backend("a") as b:
         s = proxy_server(one_location(b.addr))
