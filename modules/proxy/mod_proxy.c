@@ -222,7 +222,7 @@ mod_proxy_handler(cairn_request_t *r)
     struct evbuffer         *b;
     size_t                   i, n, len, body_len;
     char                    *head;
-    int                      rc, has_body;
+    int                      has_body;
 
     conf = cairn_request_conf(r, &mod_proxy_module);
     if (conf == NULL || conf->pass == NULL || conf->pass->up == NULL) {
@@ -370,12 +370,7 @@ mod_proxy_handler(cairn_request_t *r)
         key = mod_proxy_expand(r, conf->pass->up->hash_key);
     }
 
-    rc = mod_proxy_run(r, conf, head, len, key, upgrade != NULL);
-    if (rc >= 400) {
-        return rc;
-    }
-
-    return rc;
+    return mod_proxy_run(r, conf, head, len, key, upgrade != NULL);
 }
 
 
