@@ -62,6 +62,7 @@ static void http_read_body(cairn_request_t *r);
 static int http_write(cairn_request_t *r, cairn_buf_t *in);
 static size_t http_pending(const cairn_request_t *r);
 static void http_tunnel(cairn_request_t *r);
+static void conn_body_progress(cairn_request_t *r);
 static void http_done(cairn_request_t *r, int keepalive);
 static void conn_linger(cairn_conn_t *c);
 static void conn_eof(cairn_conn_t *c);
@@ -605,7 +606,10 @@ conn_process(cairn_conn_t *c)
             cairn__worker_conn_idle(c->worker, &c->link, 0);
         }
 
-        if (r->state != CAIRN__REQ_HEADERS && r->state != CAIRN__REQ_BODY) {
+        if (r->state != CAIRN__REQ_HEADERS && r->state != CAIRN__REQ_BODY
+            && !(r->body_cb != NULL && r->body_reading && !r->body_paused
+                 && !r->body_done && c->in_start < c->in_end))
+        {
             break;
         }
 
@@ -627,6 +631,13 @@ conn_parse_more(cairn_conn_t *c, cairn_request_t *r)
         return 1;
     }
     if (c->req != r) {
+        return 0;
+    }
+    if (r->body_cb != NULL && r->body_reading && !r->body_paused
+        && !r->body_done)
+    {
+        /* The handler asked for its streamed body from inside its call
+         * (the parser was on the stack then): parse on. */
         return 0;
     }
 
@@ -712,6 +723,14 @@ conn_parse(cairn_conn_t *c)
         return conn_parse_more(c, r);
     }
 
+    if (r->body_cb != NULL && r->body_done && !r->body_ended) {
+        /* A streamed body is complete: its timeout ends with it. */
+        r->body_ended = 1;
+        c->deadline_us = 0;
+        cairn__pipeline_body_data(r, NULL, 0);
+        return 1;
+    }
+
     return 0;
 }
 
@@ -764,6 +783,20 @@ conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
 {
     cairn_request_t  *r = c->req;
     int               status;
+
+    if (r != NULL && r->body_cb != NULL && !r->body_done
+        && r->state != CAIRN__REQ_HEADERS && r->state != CAIRN__REQ_BODY)
+    {
+        /* A streamed body broke under a handler that took it: the
+         * request is cancelled with the connection. */
+        cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: request body refused "
+                  "(%d): %s", c->peer_text,
+                  r->error_status ? (int) r->error_status : 400,
+                  llhttp_get_error_reason(&c->parser));
+        c->in_start = c->in_end;
+        cairn__conn_close(c);
+        return;
+    }
 
     if (r == NULL || (r->state != CAIRN__REQ_HEADERS
                       && r->state != CAIRN__REQ_BODY))
@@ -910,6 +943,18 @@ http_read_body(cairn_request_t *r)
 {
     cairn_conn_t              *c = r->conn;
     const cairn__core_conf_t  *core = r->loc->core;
+
+    if (r->body_cb != NULL && r->body_start_us != 0) {
+        /* A streamed body read on after a pause: the timeout counts
+         * from now, the pause was the handler's. */
+        conn_body_progress(r);
+        if (!c->reading && !c->closing && !c->eof) {
+            event_add(c->ev_read, NULL);
+            c->reading = 1;
+        }
+        conn_process(c);
+        return;
+    }
 
     r->body_start_us = cairn_now_us();
 
@@ -1162,9 +1207,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         c->reading = 0;
         cairn__pipeline_event(r, CAIRN__EV_FAIL, 408);
     } else {
-        /* Sending stalled past SendTimeout. */
-        cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: send timed out",
-                  c->peer_text);
+        /* Sending stalled past SendTimeout, or a streamed body past
+         * RequestBodyTimeout. */
+        cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: %s timed out",
+                  c->peer_text, r->body_cb != NULL && !r->body_done
+                                ? "request body" : "send");
         cairn__conn_close(c);
     }
 
@@ -1350,7 +1397,8 @@ http_req(llhttp_t *p)
     cairn_request_t  *r = c->req;
 
     if (c->discarding || r == NULL
-        || (r->state != CAIRN__REQ_HEADERS && r->state != CAIRN__REQ_BODY))
+        || (r->state != CAIRN__REQ_HEADERS && r->state != CAIRN__REQ_BODY
+            && !(r->body_cb != NULL && r->body_reading && !r->body_done)))
     {
         return NULL;
     }
@@ -1676,7 +1724,9 @@ http_on_body(llhttp_t *p, const char *at, size_t len)
     }
 
     r = http_req(p);
-    if (r == NULL || r->state != CAIRN__REQ_BODY || r->loc == NULL) {
+    if (r == NULL || r->loc == NULL
+        || (r->state != CAIRN__REQ_BODY && r->body_cb == NULL))
+    {
         return -1;
     }
     limit = r->loc->core->limit_request_body;
@@ -1684,6 +1734,14 @@ http_on_body(llhttp_t *p, const char *at, size_t len)
     if (limit > 0 && (int64_t) (r->body_len + len) > limit) {
         r->error_status = 413;
         return -1;
+    }
+
+    if (r->body_cb != NULL) {
+        /* Streamed: counted (limit, rate), handed over, not kept. */
+        r->body_len += len;
+        conn_body_progress(r);
+        cairn__pipeline_body_data(r, at, len);
+        return c->closing ? -1 : 0;
     }
 
     if (r->body_cap - r->body_len < len + 1

@@ -164,6 +164,11 @@ struct cairn_request_s {
     cairn_tunnel_cb          tunnel_cb;     /* after a 101: client bytes */
     void                    *tunnel_data;
     unsigned                 tunnel:1;      /* the connection is a tunnel */
+    cairn_body_cb            body_cb;       /* the body is streamed */
+    void                    *body_cb_data;
+    unsigned                 body_reading:1;    /* the handler asked */
+    unsigned                 body_paused:1;
+    unsigned                 body_ended:1;      /* cb had its end */
     unsigned                 out_aborted:1; /* a stream cut short: no
                                                last chunk, close */
     unsigned                 pending_tasks;
@@ -352,6 +357,10 @@ cairn_request_t *cairn__request_new(cairn_conn_t *c);
 
 /* The single entry from the connection into the pipeline. */
 void cairn__pipeline_event(cairn_request_t *r, cairn__pev_t ev, int arg);
+
+/* A streamed body's pieces (NULL, 0: its end), from http_on_body. */
+void cairn__pipeline_body_data(cairn_request_t *r, const char *data,
+                               size_t len);
 
 /* And the one for a tunnel's bytes from the client (proto->tunnel). */
 void cairn__pipeline_tunnel_data(cairn_request_t *r, const char *data,

@@ -156,7 +156,7 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             if (r->phase == CAIRN_PHASE_ROUTE) {
                 request_route(r);
             } else if (r->phase == CAIRN_PHASE_HANDLER && r->has_body
-                       && !r->body_done)
+                       && !r->body_done && r->body_cb == NULL)
             {
                 if (pipeline_refuse_method(r)) {
                     goto response;
@@ -754,6 +754,66 @@ cairn_response_tunnel(cairn_request_t *r, int status, cairn_tunnel_cb cb,
     cairn__conn_leave(c);
 
     return rc;
+}
+
+
+int
+cairn_request_body_stream(cairn_request_t *r, cairn_body_cb cb, void *arg)
+{
+    if (cb == NULL || !r->has_body || r->body_done || r->body_len > 0
+        || r->state != CAIRN__REQ_PHASES || r->phase >= CAIRN_PHASE_HANDLER)
+    {
+        return CAIRN_DECLINED;
+    }
+
+    r->body_cb = cb;
+    r->body_cb_data = arg;
+
+    return CAIRN_OK;
+}
+
+
+void
+cairn_request_body_pause(cairn_request_t *r)
+{
+    r->body_paused = 1;
+}
+
+
+/* The first call starts reading the body (100 Continue included). */
+void
+cairn_request_body_resume(cairn_request_t *r)
+{
+    cairn_conn_t  *c = r->conn;
+
+    if (r->body_cb == NULL || r->body_done || r->cancelled) {
+        r->body_paused = 0;
+        return;
+    }
+
+    r->body_paused = 0;
+    r->body_reading = 1;
+
+    cairn__conn_enter(c);
+    c->proto->read_body(r);
+    cairn__conn_leave(c);
+}
+
+
+void
+cairn__pipeline_body_data(cairn_request_t *r, const char *data, size_t len)
+{
+    /* The handler may ask from inside its call (PHASES), or later. */
+    if ((r->state != CAIRN__REQ_PHASES && r->state != CAIRN__REQ_SUSPENDED
+         && r->state != CAIRN__REQ_STREAMING)
+        || r->cancelled || r->body_cb == NULL)
+    {
+        return;
+    }
+
+    cairn__log_module = r->suspended_by;
+    r->body_cb(r, data, len, r->body_cb_data);
+    cairn__log_module = NULL;
 }
 
 

@@ -103,6 +103,33 @@ CAIRN_API const char *cairn_request_param(const cairn_request_t *r,
 CAIRN_API const char *cairn_request_body(const cairn_request_t *r,
                                          size_t *len);
 
+/*
+ * A body streamed to the handler instead of read whole (ABI 1.5).  A
+ * hook that runs before HANDLER (FIXUPS, say) calls
+ * cairn_request_body_stream(r, cb, arg): the core then reads no body
+ * before the handlers, and the handler that answers (suspended, or
+ * streaming) asks for it with cairn_request_body_resume(), which sends
+ * "100 Continue" when the client waits for one and starts reading.  Each
+ * piece goes to cb(r, data, len, arg) as it is parsed (de-chunked), and
+ * cb(r, NULL, 0, arg) follows the last; cairn_request_body() stays
+ * NULL.  cairn_request_body_pause() stops reading (at most one input
+ * buffer more is parsed) until the next resume.  cb runs inside the
+ * connection's parser: it must only take the bytes (copy, queue, pause),
+ * never answer or resume r there.  A body that breaks (bad framing,
+ * LimitRequestBody, RequestBodyTimeout) cancels r (its cancel callback)
+ * and closes the connection; a response that ends before the body does
+ * leaves the rest to be discarded as for any early answer.  Returns
+ * CAIRN_OK, or CAIRN_DECLINED when r has no body to stream (none, or
+ * too late: HANDLER reached).
+ */
+typedef void (*cairn_body_cb)(cairn_request_t *r, const char *data,
+                              size_t len, void *arg);
+
+CAIRN_API int cairn_request_body_stream(cairn_request_t *r,
+                                        cairn_body_cb cb, void *arg);
+CAIRN_API void cairn_request_body_pause(cairn_request_t *r);
+CAIRN_API void cairn_request_body_resume(cairn_request_t *r);
+
 /* The authenticated user, or NULL; set by AUTHENTICATE hooks.  The
  * string is copied into the request arena. */
 CAIRN_API const char *cairn_request_user(const cairn_request_t *r);

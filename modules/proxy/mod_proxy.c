@@ -31,7 +31,9 @@
  *             ProxyNextUpstreamTries N                    any  0 (no limit)
  *             ProxyNextUpstreamTimeout TIME               any  0 (no limit)
  *             ProxyTunnelTimeout TIME                     any  60s
- * Hooks:      handler (FIRST), post_config, worker_init, worker_exit
+ *             ProxyRequestBuffering on|off                any  off
+ * Hooks:      fixups (LAST), handler (FIRST), post_config, worker_init,
+ *             worker_exit
  *
  * Names are resolved when the configuration is loaded (a reload picks up
  * a changed address), so nothing resolves on a worker's loop.  Every
@@ -52,6 +54,7 @@
 
 
 static void *mod_proxy_create_conf(cairn_arena_t *a);
+static int mod_proxy_fixups(cairn_request_t *r);
 static int mod_proxy_handler(cairn_request_t *r);
 static int mod_proxy_post_config(cairn_server_t *s);
 static int mod_proxy_worker_init(cairn_server_t *s);
@@ -167,6 +170,9 @@ static const cairn_directive_t  mod_proxy_directives[] = {
     CAIRN_DIRECTIVE_MSEC("ProxyTunnelTimeout", mod_proxy_conf_t,
                          tunnel_timeout_ms, CAIRN_SCOPE_ANY,
                          CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_FLAG("ProxyRequestBuffering", mod_proxy_conf_t,
+                         request_buffering, CAIRN_SCOPE_ANY,
+                         CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_END
 };
 
@@ -179,11 +185,12 @@ static const char *const  mod_proxy_defaults[] = {
     "(none)",
     NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     "error timeout",
-    NULL, NULL, NULL
+    NULL, NULL, NULL, NULL
 };
 
 
 static const cairn_hook_decl_t  mod_proxy_hooks[] = {
+    CAIRN_HOOK_FIXUPS(mod_proxy_fixups, CAIRN_ORDER_LAST),
     /* Ahead of mod_static, which would answer 404 for a proxied path. */
     CAIRN_HOOK_HANDLER(mod_proxy_handler, CAIRN_ORDER_FIRST),
     CAIRN_HOOK_POST_CONFIG(mod_proxy_post_config, CAIRN_ORDER_MIDDLE),
@@ -209,6 +216,32 @@ CAIRN_MODULE(proxy) = {
 /* ------------------------------------------------------------------ */
 
 /*
+ * ProxyRequestBuffering off (the default): the body goes upstream as it
+ * arrives instead of being read whole first.
+ */
+static int
+mod_proxy_fixups(cairn_request_t *r)
+{
+    const mod_proxy_conf_t  *conf;
+    mod_proxy_stream_t      *st;
+
+    conf = cairn_request_conf(r, &mod_proxy_module);
+    if (conf == NULL || conf->pass == NULL || conf->pass->up == NULL
+        || conf->request_buffering)
+    {
+        return CAIRN_DECLINED;
+    }
+
+    st = cairn_arena_calloc(cairn_request_arena(r), sizeof(*st));
+    if (cairn_request_body_stream(r, mod_proxy_body_piece, st) == CAIRN_OK) {
+        cairn_request_set_ctx(r, &mod_proxy_module, st);
+    }
+
+    return CAIRN_DECLINED;
+}
+
+
+/*
  * Builds the request head for the upstream once (every try sends the
  * same bytes) and hands the request to proxy_conn.c.
  */
@@ -218,6 +251,7 @@ mod_proxy_handler(cairn_request_t *r)
     const mod_proxy_conf_t  *conf;
     const char              *connection, *name, *value, *xff, *host, *key;
     const char              *trace, *span, *tp, *upgrade;
+    mod_proxy_stream_t      *st;
     cairn_arena_t           *a = cairn_request_arena(r);
     struct evbuffer         *b;
     size_t                   i, n, len, body_len;
@@ -343,9 +377,20 @@ mod_proxy_handler(cairn_request_t *r)
         }
     }
 
-    (void) cairn_request_body(r, &body_len);
-    if (body_len > 0 || has_body) {
-        evbuffer_add_printf(b, "Content-Length: %zu\r\n", body_len);
+    st = cairn_request_ctx(r, &mod_proxy_module);
+    if (st != NULL) {
+        /* Streamed: the client's length, or chunks as it sent them. */
+        value = cairn_request_header(r, "Content-Length");
+        if (value != NULL) {
+            evbuffer_add_printf(b, "Content-Length: %s\r\n", value);
+        } else {
+            evbuffer_add_printf(b, "Transfer-Encoding: chunked\r\n");
+        }
+    } else {
+        (void) cairn_request_body(r, &body_len);
+        if (body_len > 0 || has_body) {
+            evbuffer_add_printf(b, "Content-Length: %zu\r\n", body_len);
+        }
     }
     if (upgrade != NULL) {
         /* The one hop-by-hop request passed on: a protocol switch (a
@@ -370,7 +415,7 @@ mod_proxy_handler(cairn_request_t *r)
         key = mod_proxy_expand(r, conf->pass->up->hash_key);
     }
 
-    return mod_proxy_run(r, conf, head, len, key, upgrade != NULL);
+    return mod_proxy_run(r, conf, head, len, key, upgrade != NULL, st);
 }
 
 

@@ -153,7 +153,14 @@ typedef struct {
     int                      next_tries;
     int64_t                  next_timeout_ms;
     int64_t                  tunnel_timeout_ms;
+    int                      request_buffering;
 } mod_proxy_conf_t;
+
+/* A request whose body is streamed upstream (ProxyRequestBuffering
+ * off): set at FIXUPS, its state found by the body callback. */
+typedef struct {
+    void                    *req;       /* proxy_conn.c's state */
+} mod_proxy_stream_t;
 
 
 /* ------------------------------------------------------------------ */
@@ -260,7 +267,12 @@ const char *mod_proxy_reverse(const mod_proxy_reverse_t *rev,
  * returns (CAIRN_SUSPENDED, or an error status). */
 int mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
                   const char *head, size_t head_len, const char *hash_key,
-                  int upgrade);
+                  int upgrade, mod_proxy_stream_t *st);
+
+/* The body callback of a streamed request body (arg: its
+ * mod_proxy_stream_t). */
+void mod_proxy_body_piece(cairn_request_t *r, const char *data, size_t len,
+                          void *arg);
 
 /* Closes the pooled connections of every upstream (worker exit). */
 void mod_proxy_pool_close_all(mod_proxy_upstream_t *ups);

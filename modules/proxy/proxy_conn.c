@@ -27,6 +27,12 @@
  * head went out a failure can only cut the response short
  * (cairn_response_stream_abort).
  *
+ * A request body is streamed (ProxyRequestBuffering off): after the head
+ * the body is asked from the core piece by piece (mod_proxy_body_piece),
+ * the client paused while MOD_PROXY_STREAM_HIGH bytes wait for the
+ * upstream; its first 64 KiB are kept so that a retry can send them
+ * again, and past that a failed try is not retried.
+ *
  * A 101 to a client that asked for an upgrade joins the two connections
  * (cairn_response_tunnel): the upstream's bytes go to the client as a
  * stream's, with the same back-pressure, the client's are queued for the
@@ -124,6 +130,16 @@ struct mod_proxy_req_s {
     unsigned                 upgrade:1;     /* the client asked for one */
     unsigned                 tunnel:1;      /* after a 101 */
     struct evbuffer         *up_out;        /* tunnel: client to upstream */
+    struct evbuffer         *body_out;      /* a streamed request body */
+    struct evbuffer         *body_copy;     /* its first 64 KiB, for a
+                                               retry */
+    unsigned                 copy_overflow:1;   /* more than that came */
+    unsigned                 body_stream:1;
+    unsigned                 body_chunked:1;    /* framed as chunks */
+    unsigned                 body_asked:1;      /* reading it started */
+    unsigned                 body_taken:1;      /* bytes came: no retry */
+    unsigned                 body_in_done:1;    /* its end came */
+    unsigned                 body_resent:1;     /* this try has it all */
     unsigned                 idempotent:1;
     unsigned                 sent:1;        /* bytes went out this try */
     unsigned                 streaming:1;
@@ -166,12 +182,13 @@ static void mod_proxy_tunnel_write(mod_proxy_req_t *ctx);
 static void mod_proxy_tunnel_end(mod_proxy_req_t *ctx, const char *why,
                                  int err);
 static void mod_proxy_free_out(void *data);
+static void mod_proxy_send_body(mod_proxy_req_t *ctx);
 
 
 int
 mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
               const char *head, size_t head_len, const char *hash_key,
-              int upgrade)
+              int upgrade, mod_proxy_stream_t *st)
 {
     mod_proxy_req_t  *ctx;
     cairn_arena_t    *a;
@@ -193,6 +210,23 @@ mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
     ctx->start_us = mod_proxy_now_us();
     ctx->last_status = 502;
     ctx->upgrade = upgrade ? 1 : 0;
+    if (st != NULL) {
+        ctx->body_stream = 1;
+        ctx->body_chunked = cairn_request_header(r, "Content-Length") == NULL;
+        ctx->body_out = evbuffer_new();
+        if (ctx->body_out == NULL) {
+            cairn_arena_destroy(a);
+            return 503;
+        }
+        cairn_arena_cleanup_add(a, mod_proxy_free_out, ctx->body_out);
+        ctx->body_copy = evbuffer_new();
+        if (ctx->body_copy == NULL) {
+            cairn_arena_destroy(a);
+            return 503;
+        }
+        cairn_arena_cleanup_add(a, mod_proxy_free_out, ctx->body_copy);
+        st->req = ctx;
+    }
 
     m = cairn_request_method(r);
     ctx->idempotent = m == CAIRN_METHOD_GET || m == CAIRN_METHOD_HEAD
@@ -287,6 +321,7 @@ mod_proxy_try(mod_proxy_req_t *ctx)
         ctx->server = s;
         ctx->sent = 0;
         ctx->out_pos = 0;
+        ctx->body_resent = 0;
         ctx->retry_status = 0;
         ctx->deferred = 0;
         ctx->try_us = mod_proxy_now_us();
@@ -447,10 +482,147 @@ mod_proxy_send(mod_proxy_req_t *ctx)
         ctx->out_pos += (size_t) n;
     }
 
+    if (ctx->body_stream) {
+        mod_proxy_send_body(ctx);
+        return;
+    }
+
     event_del(pc->ev_write);
     tv.tv_sec = ctx->conf->read_timeout_ms / 1000;
     tv.tv_usec = (ctx->conf->read_timeout_ms % 1000) * 1000;
     event_add(pc->ev_read, &tv);
+}
+
+
+/*
+ * The head is out: the client's body follows as it comes (the first
+ * call asks the core for it, which sends 100 Continue if the client
+ * waits for one).  The upstream may answer meanwhile (read without a
+ * timeout until the body is out); the read timeout starts after it.
+ */
+static void
+mod_proxy_send_body(mod_proxy_req_t *ctx)
+{
+    mod_proxy_conn_t  *pc = ctx->pc;
+    struct timeval     tv;
+    int                n;
+
+    if (!ctx->body_in_done) {
+        /* No read timeout while the client still sends. */
+        event_add(pc->ev_read, NULL);
+    }
+    if (ctx->out_pos == ctx->head_len + ctx->body_len && ctx->body_taken
+        && !ctx->body_resent)
+    {
+        /* A new try: what the client sent so far (all of it in the
+         * copy, or the try would not be made) goes again. */
+        ctx->body_resent = 1;
+        evbuffer_drain(ctx->body_out, evbuffer_get_length(ctx->body_out));
+        evbuffer_add(ctx->body_out, evbuffer_pullup(ctx->body_copy, -1),
+                     evbuffer_get_length(ctx->body_copy));
+    }
+    if (!ctx->body_asked) {
+        ctx->body_asked = 1;
+        ctx->body_resent = 1;
+        /* Pieces already read come at once (mod_proxy_body_piece). */
+        cairn_request_body_resume(ctx->r);
+        if (ctx->r == NULL || ctx->pc == NULL) {
+            return;
+        }
+    }
+
+    while (evbuffer_get_length(ctx->body_out) > 0) {
+        n = evbuffer_write(ctx->body_out, pc->fd);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                tv.tv_sec = ctx->conf->send_timeout_ms / 1000;
+                tv.tv_usec = (ctx->conf->send_timeout_ms % 1000) * 1000;
+                event_add(pc->ev_write, &tv);
+                return;
+            }
+            mod_proxy_fail(ctx, MOD_PROXY_FAIL_SEND, errno,
+                           "sending the request body");
+            return;
+        }
+    }
+
+    event_del(pc->ev_write);
+
+    if (ctx->body_in_done) {
+        tv.tv_sec = ctx->conf->read_timeout_ms / 1000;
+        tv.tv_usec = (ctx->conf->read_timeout_ms % 1000) * 1000;
+        event_add(pc->ev_read, &tv);
+        return;
+    }
+
+    /* All taken: more from the client. */
+    cairn_request_body_resume(ctx->r);
+}
+
+
+/*
+ * A piece of the client's body (NULL: its end), inside the core's
+ * parser: queued for the upstream (chunk-framed when the client sent no
+ * length), the client paused past MOD_PROXY_STREAM_HIGH, and the write
+ * left to the loop.
+ */
+void
+mod_proxy_body_piece(cairn_request_t *r, const char *data, size_t len,
+                     void *arg)
+{
+    mod_proxy_stream_t  *st = arg;
+    mod_proxy_req_t     *ctx = st->req;
+    size_t               before, added, n;
+
+    if (ctx == NULL || ctx->finished || (data != NULL && len == 0)) {
+        return;
+    }
+
+    before = evbuffer_get_length(ctx->body_out);
+    if (data == NULL) {
+        if (ctx->body_chunked) {
+            evbuffer_add(ctx->body_out, "0\r\n\r\n", 5);
+        }
+        ctx->body_in_done = 1;
+    } else if (len > 0) {
+        if (ctx->body_chunked) {
+            evbuffer_add_printf(ctx->body_out, "%zx\r\n", len);
+            evbuffer_add(ctx->body_out, data, len);
+            evbuffer_add(ctx->body_out, "\r\n", 2);
+        } else {
+            evbuffer_add(ctx->body_out, data, len);
+        }
+        if (evbuffer_get_length(ctx->body_out) > MOD_PROXY_STREAM_HIGH) {
+            cairn_request_body_pause(r);
+        }
+    }
+    ctx->body_taken = 1;
+
+    /* The first 64 KiB are kept: a retry can send them again. */
+    added = evbuffer_get_length(ctx->body_out) - before;
+    if (!ctx->copy_overflow) {
+        if (evbuffer_get_length(ctx->body_copy) + added
+            > MOD_PROXY_STREAM_HIGH)
+        {
+            ctx->copy_overflow = 1;
+            evbuffer_drain(ctx->body_copy,
+                           evbuffer_get_length(ctx->body_copy));
+        } else {
+            n = evbuffer_get_length(ctx->body_out);
+            evbuffer_add(ctx->body_copy,
+                         (char *) evbuffer_pullup(ctx->body_out, -1)
+                         + (n - added), added);
+        }
+    }
+
+    if (ctx->pc != NULL && !ctx->pc->connecting
+        && ctx->out_pos >= ctx->head_len)
+    {
+        event_active(ctx->pc->ev_write, EV_WRITE, 0);
+    }
 }
 
 
@@ -853,7 +1025,8 @@ mod_proxy_complete(mod_proxy_req_t *ctx)
     cairn_request_set_note(r, "upstream_status",
                            cairn_arena_printf(cairn_request_arena(r), "%d",
                                               ctx->resp.status));
-    mod_proxy_release(ctx, ctx->resp.keepalive);
+    mod_proxy_release(ctx, ctx->resp.keepalive
+                           && (!ctx->body_stream || ctx->body_in_done));
 
     ctx->r = NULL;
     ctx->finished = 1;
@@ -1011,7 +1184,8 @@ mod_proxy_complete_whole(mod_proxy_req_t *ctx)
     cairn_request_set_note(r, "upstream_status",
                            cairn_arena_printf(cairn_request_arena(r), "%d",
                                               ctx->resp.status));
-    mod_proxy_release(ctx, ctx->resp.keepalive);
+    mod_proxy_release(ctx, ctx->resp.keepalive
+                           && (!ctx->body_stream || ctx->body_in_done));
 
     ctx->r = NULL;
     ctx->finished = 1;
@@ -1036,6 +1210,7 @@ mod_proxy_fail(mod_proxy_req_t *ctx, mod_proxy_fail_t kind, int err,
 
     stale = ctx->pc != NULL && ctx->pc->reused && !ctx->resp.got_bytes
             && !ctx->stale_retried
+            && (!ctx->body_taken || !ctx->copy_overflow)
             && (kind == MOD_PROXY_FAIL_SEND || kind == MOD_PROXY_FAIL_READ);
 
     mod_proxy_release(ctx, 0);
@@ -1106,7 +1281,8 @@ mod_proxy_fail(mod_proxy_req_t *ctx, mod_proxy_fail_t kind, int err,
 
     if (!(conf->next_upstream & bit) || (conf->next_upstream
                                          & MOD_PROXY_NEXT_OFF)
-        || (ctx->sent && !ctx->idempotent))
+        || (ctx->sent && !ctx->idempotent)
+        || (ctx->body_taken && ctx->copy_overflow))
     {
         mod_proxy_finish(ctx, status);
         return;

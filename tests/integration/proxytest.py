@@ -64,6 +64,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or ""):
+            data = bytearray()
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b""):
+                        pass
+                    break
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            self.server.backend.chunked_bodies += 1
+            return bytes(data)
         n = int(self.headers.get("Content-Length") or 0)
         data = bytearray()
         while len(data) < n:
@@ -194,6 +206,7 @@ class Backend:
         self.status = status
         self.stall = stall
         self.peers = set()
+        self.chunked_bodies = 0
         self.lock = threading.Lock()
         self.hits = []
         self.sent_bytes = 0

@@ -214,6 +214,18 @@ def test_request_body_forwarded():
                    b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
             doc = echo(c.read_response())
         eq(doc["body_len"], 11, "chunked body length")
+        eq(hdr(doc, "Transfer-Encoding"), "chunked",
+           "streamed upstream in chunks, as it came")
+        eq(b.chunked_bodies, 1, "bodies the backend read as chunks")
+        # Buffered, the body goes with its length.
+        s2 = proxy_server(one_location(
+            b.addr, extra="    ProxyRequestBuffering on\n"))
+        with s2.conn() as c:
+            c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            doc = echo(c.read_response())
+        eq(doc["body_len"], 11, "buffered body length")
         eq(hdr(doc, "Content-Length"), "11", "Content-Length upstream")
         eq(hdr(doc, "Transfer-Encoding"), None, "no Transfer-Encoding")
 
@@ -226,6 +238,111 @@ def test_large_upload_forwarded():
         doc = echo(s.request("PUT", "/api/echo", body=body, timeout=60))
         eq(doc["body_len"], len(body), "body length upstream")
         eq(doc["body_sha"], hashlib.sha256(body).hexdigest(), "body")
+
+
+class BodyWatcher:
+    """An upstream that reads a request head, then its body as it comes,
+    noting when it had first_bytes of it, and answers 200 with the count
+    once it has all (Content-Length or chunked, de-chunked)."""
+
+    def __init__(self, first_bytes):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(4)
+        self.port = self.srv.getsockname()[1]
+        self.first = threading.Event()
+        self.first_bytes = first_bytes
+        self.got = 0
+        self.closed = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        c, _ = self.srv.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += c.recv(65536)
+        head, rest = data.split(b"\r\n\r\n", 1)
+        n = None
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                n = int(v)
+        self.got = len(rest)
+        try:
+            while n is None or self.got < n:
+                d = c.recv(1 << 20)
+                if not d:
+                    self.closed.set()
+                    return
+                self.got += len(d)
+                if self.got >= self.first_bytes:
+                    self.first.set()
+                if n is None and d.endswith(b"0\r\n\r\n"):
+                    break
+            body = b"%d\n" % self.got
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(body), body))
+        except OSError:
+            self.closed.set()
+        c.close()
+
+
+@test
+def test_upload_streams_without_buffering():
+    """The upstream has the first MiB while the client still holds the
+    rest back, and the worker's memory stays flat for 100 MiB."""
+    up = BodyWatcher(1 << 20)
+    s = proxy_server("LimitRequestBody 200M\n" + one_location(
+        "127.0.0.1:%d" % up.port))
+    pid = worker_pid(s)
+    rss0 = rss_kib(pid)
+    total = 100 << 20
+    block = os.urandom(1 << 20)
+    c = socket.create_connection(("127.0.0.1", s.port))
+    c.sendall(b"PUT /api/up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+              b"\r\n" % total)
+    c.sendall(block)
+    check(up.first.wait(5), "the upstream had nothing while the client "
+                            "paused after 1 MiB")
+    peak = rss0
+    for _ in range(99):
+        c.sendall(block)
+        peak = max(peak, rss_kib(pid))
+    c.settimeout(30)
+    data = b""
+    while b"\r\n\r\n" not in data or not data.endswith(b"\n"):
+        d = c.recv(65536)
+        if not d:
+            break
+        data += d
+    c.close()
+    check(data.startswith(b"HTTP/1.1 200"), "status: %r" % data[:40])
+    check(data.endswith(b"\r\n\r\n%d\n" % total), "upstream count: %r"
+          % data[-20:])
+    check(peak - rss0 < 20 * 1024, "RSS grew by %d KiB for 100 MiB"
+          % (peak - rss0))
+
+
+@test
+def test_broken_streamed_body_closes_both_sides():
+    up = BodyWatcher(1 << 30)
+    s = proxy_server("LogLevel info\n"
+                     + one_location("127.0.0.1:%d" % up.port))
+    c = socket.create_connection(("127.0.0.1", s.port))
+    c.sendall(b"POST /api/up HTTP/1.1\r\nHost: x\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+    time.sleep(0.3)
+    c.sendall(b"zz\r\nnot a chunk\r\n")
+    c.settimeout(5)
+    try:
+        rest = c.recv(65536)
+    except OSError:
+        rest = b""
+    c.close()
+    eq(rest, b"", "the client connection closed without an answer")
+    check(up.closed.wait(5), "the upstream connection closed too")
+    s.wait_log(r"request body refused \(400\)")
+    s.assert_serving("/other", 404)
 
 
 @test
