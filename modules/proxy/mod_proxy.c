@@ -227,7 +227,9 @@ mod_proxy_fixups(cairn_request_t *r)
 
     conf = cairn_request_conf(r, &mod_proxy_module);
     if (conf == NULL || conf->pass == NULL || conf->pass->up == NULL
-        || conf->request_buffering)
+        || conf->request_buffering
+        || (cairn_request_header(r, "Content-Length") == NULL
+            && cairn_request_header(r, "Transfer-Encoding") == NULL))
     {
         return CAIRN_DECLINED;
     }
