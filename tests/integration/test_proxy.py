@@ -15,7 +15,7 @@ import threading
 import time
 
 from cairntest import (Server, check, config_error, contains, eq, fail,
-                       main, not_contains, test)
+                       main, not_contains, sanitizers, test)
 from proxytest import (PATTERN, Backend, RawBackend, StaleBackend,
                        refused_port)
 import proxytest
@@ -319,8 +319,10 @@ def test_upload_streams_without_buffering():
     check(data.startswith(b"HTTP/1.1 200"), "status: %r" % data[:40])
     check(data.endswith(b"\r\n\r\n%d\n" % total), "upstream count: %r"
           % data[-20:])
-    check(peak - rss0 < 20 * 1024, "RSS grew by %d KiB for 100 MiB"
-          % (peak - rss0))
+    if not sanitizers():
+        # ASan's quarantine keeps what was freed: no figure there.
+        check(peak - rss0 < 20 * 1024, "RSS grew by %d KiB for 100 MiB"
+              % (peak - rss0))
 
 
 @test
