@@ -76,12 +76,22 @@ struct mod_template_file_s {
     tpl_t                *tpl;          /* NULL: missing or broken */
     json_t               *json;
     tpl_error_t           err;          /* why tpl or json is NULL */
+    size_t                out_hint;     /* the last page's size */
 };
 
 /* What the loader of one render needs. */
 typedef struct {
     const mod_template_conf_t  *conf;
 } mod_template_loader_t;
+
+/* The names a render gets besides its data, made on first use. */
+typedef struct {
+    cairn_request_t  *r;
+    json_t           *request;
+    json_t           *user;
+    json_t           *server;
+    int               failed;       /* out of memory making one */
+} mod_template_names_t;
 
 /* The directories post_config has already walked. */
 typedef struct {
@@ -112,6 +122,7 @@ static void mod_template_walk(mod_template_check_t *ck, const char *dir,
 static int mod_template_answer(cairn_request_t *r,
                                const mod_template_conf_t *conf,
                                const char *name, int status, json_t *extra);
+static json_t *mod_template_lookup(void *ctx, const char *name);
 static json_t *mod_template_request_data(cairn_request_t *r);
 static tpl_t *mod_template_load(void *ctx, const tpl_t *from,
                                 const char *name, tpl_error_t *err);
@@ -549,21 +560,22 @@ mod_template_walk(mod_template_check_t *ck, const char *dir, int depth)
 /* ------------------------------------------------------------------ */
 
 /*
- * Renders name (under conf->dir) over extra's members plus request,
- * user and server, and answers r with status.  CAIRN_DECLINED when the
- * template does not exist, 500 when it is broken or goes over a limit.
+ * Renders name (under conf->dir) over data's members plus request, user
+ * and server (which win over data's members of the same names), and
+ * answers r with status.  CAIRN_DECLINED when the template does not
+ * exist, 500 when it is broken or goes over a limit.
  */
 static int
 mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
-                    const char *name, int status, json_t *extra)
+                    const char *name, int status, json_t *data)
 {
     mod_template_loader_t   ld;
+    mod_template_names_t    names;
     mod_template_file_t    *f;
     cairn_arena_t          *a = cairn_request_arena(r);
     tpl_error_t             err;
     tpl_env_t               env;
     tpl_buf_t               out = { NULL, 0, 0 };
-    json_t                 *root;
     tpl_t                  *t;
     int                     rc;
 
@@ -583,14 +595,8 @@ mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
         return 500;
     }
 
-    root = mod_template_request_data(r);
-    if (root == NULL) {
-        return 500;
-    }
-    cairn_arena_cleanup_add(a, mod_template_decref, root);
-    if (extra != NULL && json_object_update_missing(root, extra) != 0) {
-        return 500;
-    }
+    memset(&names, 0, sizeof(names));
+    names.r = r;
 
     memset(&env, 0, sizeof(env));
     env.max_output = (size_t) conf->max_output;
@@ -599,19 +605,39 @@ mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
     env.load = mod_template_load;
     ld.conf = conf;
     env.load_ctx = &ld;
+    env.lookup = mod_template_lookup;
+    env.lookup_ctx = &names;
 
-    /* Held for the render: an include of itself may replace it. */
+    /* The output buffer at once as large as this page was last time, not
+     * grown by doubling from nothing on every request. */
+    if (f->out_hint > 0 && f->out_hint <= (size_t) conf->max_output) {
+        out.data = malloc(f->out_hint);
+        out.cap = out.data != NULL ? f->out_hint : 0;
+    }
+
+    /* Held for the render: an include of itself may replace it, and a
+     * data file may be read again by a loader. */
     t = tpl_ref(f->tpl);
-    rc = tpl_render(t, root, &env, &out, &err);
+    json_incref(data);
+    rc = tpl_render(t, data, &env, &out, &err);
+    json_decref(data);
     tpl_unref(t);
+    json_decref(names.request);
+    json_decref(names.user);
+    json_decref(names.server);
 
     if (out.data != NULL) {
         cairn_arena_cleanup_add(a, free, out.data);
+    }
+    if (names.failed) {
+        cairn_log_error(r, 0, "template %s: out of memory", name);
+        return 500;
     }
     if (rc != 0) {
         cairn_log_error(r, 0, "%s", err.message);
         return 500;
     }
+    f->out_hint = out.len + 1;
 
     return cairn_respond(r, status, MOD_TEMPLATE_CONTENT_TYPE,
                          out.data != NULL ? out.data : "", out.len);
@@ -619,27 +645,80 @@ mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
 
 
 /*
- * {"request": {"method", "path", "query": {}, "headers": {}, "params":
- * {}}, "user": NAME or null, "server": {"name", "version"}}.  Query
- * arguments and headers that are not valid UTF-8 are left out.
+ * The engine's lookup of the names a page gets besides its data:
+ * request, user (mod_auth's user or null) and server ({"name",
+ * "version"}), each made the first time the render asks for it, so a
+ * page that prints none of them costs nothing for them.
+ */
+static json_t *
+mod_template_lookup(void *ctx, const char *name)
+{
+    mod_template_names_t  *nm = ctx;
+    const char            *user;
+    json_t               **slot;
+
+    switch (name[0]) {
+    case 'r':
+        if (strcmp(name, "request") != 0) {
+            return NULL;
+        }
+        slot = &nm->request;
+        if (*slot == NULL) {
+            *slot = mod_template_request_data(nm->r);
+        }
+        break;
+    case 'u':
+        if (strcmp(name, "user") != 0) {
+            return NULL;
+        }
+        slot = &nm->user;
+        if (*slot == NULL) {
+            user = cairn_request_user(nm->r);
+            *slot = user != NULL ? json_string(user) : json_null();
+        }
+        break;
+    case 's':
+        if (strcmp(name, "server") != 0) {
+            return NULL;
+        }
+        slot = &nm->server;
+        if (*slot == NULL) {
+            *slot = json_pack("{ssss}", "name", "cairn", "version",
+                              cairn_version());
+        }
+        break;
+    default:
+        return NULL;
+    }
+
+    if (*slot == NULL) {
+        nm->failed = 1;
+        return json_null();
+    }
+
+    return *slot;
+}
+
+
+/*
+ * {"method", "path", "query": {}, "headers": {}, "params": {}}.  Query
+ * arguments and headers that are not valid UTF-8 are left out.  NULL:
+ * out of memory.
  */
 static json_t *
 mod_template_request_data(cairn_request_t *r)
 {
     cairn_arena_t  *a = cairn_request_arena(r);
     const char     *q, *amp, *eq, *name, *value, *pattern, *seg, *end;
-    json_t         *root, *req, *query, *headers, *params, *v;
+    json_t         *req, *query, *headers, *params, *v;
     char           *key, *p;
     size_t          i, n;
 
-    root = json_object();
     req = json_object();
     query = json_object();
     headers = json_object();
     params = json_object();
-    if (root == NULL || req == NULL || query == NULL || headers == NULL
-        || params == NULL)
-    {
+    if (req == NULL || query == NULL || headers == NULL || params == NULL) {
         goto failed;
     }
 
@@ -708,20 +787,11 @@ mod_template_request_data(cairn_request_t *r)
     json_object_set_new(req, "query", query);
     json_object_set_new(req, "headers", headers);
     json_object_set_new(req, "params", params);
-    json_object_set_new(root, "request", req);
 
-    value = cairn_request_user(r);
-    v = value != NULL ? json_string(value) : NULL;
-    json_object_set_new(root, "user", v != NULL ? v : json_null());
-
-    v = json_pack("{ssss}", "name", "cairn", "version", cairn_version());
-    json_object_set_new(root, "server", v != NULL ? v : json_null());
-
-    return root;
+    return req;
 
 failed:
 
-    json_decref(root);
     json_decref(req);
     json_decref(query);
     json_decref(headers);

@@ -75,6 +75,14 @@ typedef struct {
 typedef tpl_t *(*tpl_load_cb)(void *ctx, const tpl_t *from,
                               const char *name, tpl_error_t *err);
 
+/*
+ * Names the caller provides besides the data, looked up before the
+ * data's members: a value that lives as long as the render, or NULL.
+ * The caller may make the value on its first lookup (mod_template makes
+ * "request" only for pages that print it).
+ */
+typedef json_t *(*tpl_lookup_cb)(void *ctx, const char *name);
+
 typedef struct {
     size_t          max_output;     /* bytes; 0: TPL_DEFAULT_MAX_OUTPUT */
     unsigned        max_depth;      /* 0: TPL_DEFAULT_MAX_DEPTH */
@@ -82,6 +90,8 @@ typedef struct {
                                        extends; 0: the default */
     tpl_load_cb     load;           /* NULL: include/extends fail */
     void           *load_ctx;
+    tpl_lookup_cb   lookup;         /* NULL: names come from data only */
+    void           *lookup_ctx;
 } tpl_env_t;
 
 

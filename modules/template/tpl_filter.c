@@ -68,6 +68,11 @@ static int tpl_case(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
 static int tpl_json_chunk(const char *buf, size_t size, void *data);
 static int tpl_parse_iso(const char *s, size_t len, long long *epoch);
 static long long tpl_days_from_civil(long long y, unsigned m, unsigned d);
+static void tpl_utc(long long epoch, struct tm *tm);
+static size_t tpl_format_date(const char *fmt, const struct tm *tm,
+                              char *out, size_t size);
+static int tpl_set_copy(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
+                        const char *s, size_t len, int safe);
 static int tpl_str_add(tpl_ctx_t *ctx, tpl_str_t *b, const char *s,
                        size_t n);
 static int tpl_set_string(tpl_ctx_t *ctx, const tpl_expr_t *e,
@@ -142,7 +147,7 @@ tpl_filter_default(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
     (void) e;
 
     if (json_is_null(v->v)) {
-        v->v = json_incref(args[0]);
+        tpl_val_set(v, json_incref(args[0]));
         v->safe = 0;
     }
 
@@ -172,8 +177,7 @@ tpl_filter_length(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
     if (n == NULL) {
         return tpl_ctx_fail(ctx, e, TPL_ERR_MEMORY, "out of memory");
     }
-    json_decref(v->v);
-    v->v = n;
+    tpl_val_set(v, n);
     v->safe = 0;
 
     return 0;
@@ -313,33 +317,48 @@ tpl_filter_urlencode(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
 {
     static const char   hex[] = "0123456789ABCDEF";
     tpl_str_t           b = { NULL, 0, 0 };
+    const unsigned char *s;
     unsigned char       c;
-    char               *s, pct[3];
-    size_t              len, i;
+    char               *made = NULL, pct[3];
+    size_t              len, i, run;
     int                 rc = 0;
 
     (void) args;
 
-    s = tpl_stringify(v->v, &len);
-    if (s == NULL) {
-        return tpl_ctx_fail(ctx, e, TPL_ERR_MEMORY, "out of memory");
+    if (json_is_string(v->v)) {
+        s = (const unsigned char *) json_string_value(v->v);
+        len = json_string_length(v->v);
+    } else {
+        made = tpl_stringify(v->v, &len);
+        if (made == NULL) {
+            return tpl_ctx_fail(ctx, e, TPL_ERR_MEMORY, "out of memory");
+        }
+        s = (const unsigned char *) made;
     }
 
-    for (i = 0; i < len && rc == 0; i++) {
-        c = (unsigned char) s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-            || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'
-            || c == '~')
-        {
-            rc = tpl_str_add(ctx, &b, (char *) &c, 1);
-        } else {
-            pct[0] = '%';
-            pct[1] = hex[c >> 4];
-            pct[2] = hex[c & 15];
-            rc = tpl_str_add(ctx, &b, pct, 3);
+    /* Runs of unreserved bytes in one append, the others as %XX. */
+    for (i = 0; i < len && rc == 0; i += run) {
+        for (run = 0; i + run < len; run++) {
+            c = s[i + run];
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+                  || (c >= '0' && c <= '9') || c == '-' || c == '_'
+                  || c == '.' || c == '~'))
+            {
+                break;
+            }
         }
+        if (run > 0) {
+            rc = tpl_str_add(ctx, &b, (const char *) s + i, run);
+            continue;
+        }
+        c = s[i];
+        pct[0] = '%';
+        pct[1] = hex[c >> 4];
+        pct[2] = hex[c & 15];
+        rc = tpl_str_add(ctx, &b, pct, 3);
+        run = 1;
     }
-    free(s);
+    free(made);
 
     if (rc != 0) {
         return tpl_fail_size(ctx, e, &b);
@@ -354,10 +373,9 @@ tpl_filter_date(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
                 json_t **args)
 {
     const char  *fmt = "%Y-%m-%d";
-    char         out[TPL_DATE_MAX], *s;
+    char         out[TPL_DATE_MAX];
     long long    epoch;
     double       d;
-    time_t       t;
     struct tm    tm;
     size_t       n;
 
@@ -384,14 +402,13 @@ tpl_filter_date(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
         return 0;
     }
 
-    t = (time_t) epoch;
-    if (gmtime_r(&t, &tm) == NULL) {
-        return 0;
-    }
+    tpl_utc(epoch, &tm);
 
     n = 0;
     out[0] = '\0';
-    if (strlen(fmt) <= TPL_DATE_FORMAT_MAX) {
+    if (strlen(fmt) <= TPL_DATE_FORMAT_MAX
+        && (n = tpl_format_date(fmt, &tm, out, sizeof(out))) == (size_t) -1)
+    {
         /* The format is the template's to choose, as intended. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -399,12 +416,111 @@ tpl_filter_date(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
 #pragma GCC diagnostic pop
     }
 
-    s = strndup(out, n);
-    if (s == NULL) {
-        return tpl_ctx_fail(ctx, e, TPL_ERR_MEMORY, "out of memory");
-    }
+    return tpl_set_copy(ctx, e, v, out, n, 0);
+}
 
-    return tpl_set_string(ctx, e, v, s, n, 0);
+
+/*
+ * The broken-down UTC time of epoch (in TPL_EPOCH_MIN..MAX): the inverse
+ * of tpl_days_from_civil, with no time zone to consult, which gmtime_r
+ * does on every call.
+ */
+static void
+tpl_utc(long long epoch, struct tm *tm)
+{
+    long long  days, secs, era, doe, yoe, doy, mp, y;
+
+    days = epoch >= 0 ? epoch / 86400 : -((-epoch + 86399) / 86400);
+    secs = epoch - days * 86400;
+
+    memset(tm, 0, sizeof(*tm));
+    tm->tm_hour = (int) (secs / 3600);
+    tm->tm_min = (int) (secs / 60 % 60);
+    tm->tm_sec = (int) (secs % 60);
+    /* 1970-01-01 was a Thursday. */
+    tm->tm_wday = (int) (((days + 4) % 7 + 7) % 7);
+
+    days += 719468;
+    era = (days >= 0 ? days : days - 146096) / 146097;
+    doe = days - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    tm->tm_mday = (int) (doy - (153 * mp + 2) / 5 + 1);
+    tm->tm_mon = (int) (mp < 10 ? mp + 2 : mp - 10);
+    y = yoe + era * 400 + (tm->tm_mon <= 1);
+    tm->tm_year = (int) (y - 1900);
+    tm->tm_yday = (int) (epoch / 86400 - (epoch % 86400 < 0)
+                         - tpl_days_from_civil(y, 1, 1));
+}
+
+
+/*
+ * The common conversions (%Y %m %d %H %M %S %F %T %%) written by hand;
+ * (size_t) -1 for a format with any other, which strftime then writes.
+ */
+static size_t
+tpl_format_date(const char *fmt, const struct tm *tm, char *out, size_t size)
+{
+    const char  *f;
+    size_t       n = 0;
+    int          v[3], k, i, w;
+    char         sep;
+
+    for (f = fmt; *f != '\0'; f++) {
+        if (n + 20 >= size) {
+            return (size_t) -1;
+        }
+        if (*f != '%') {
+            out[n++] = *f;
+            continue;
+        }
+        w = 2;
+        switch (*++f) {
+        case 'Y':
+            /* strftime writes a year below 1000 unpadded. */
+            if (tm->tm_year + 1900 < 1000) {
+                return (size_t) -1;
+            }
+            v[0] = tm->tm_year + 1900; k = 1; w = 4; sep = 0;
+            break;
+        case 'm': v[0] = tm->tm_mon + 1; k = 1; sep = 0; break;
+        case 'd': v[0] = tm->tm_mday; k = 1; sep = 0; break;
+        case 'H': v[0] = tm->tm_hour; k = 1; sep = 0; break;
+        case 'M': v[0] = tm->tm_min; k = 1; sep = 0; break;
+        case 'S': v[0] = tm->tm_sec; k = 1; sep = 0; break;
+        case 'T':
+            v[0] = tm->tm_hour; v[1] = tm->tm_min; v[2] = tm->tm_sec;
+            k = 3; sep = ':';
+            break;
+        case 'F':
+            k = (int) tpl_format_date("%Y-%m-%d", tm, out + n, size - n);
+            if (k < 0) {
+                return (size_t) -1;
+            }
+            n += (size_t) k;
+            continue;
+        case '%':
+            out[n++] = '%';
+            continue;
+        default:
+            return (size_t) -1;
+        }
+        for (i = 0; i < k; i++) {
+            if (i > 0) {
+                out[n++] = sep;
+            }
+            if (w == 4) {
+                out[n++] = (char) ('0' + v[i] / 1000);
+                out[n++] = (char) ('0' + v[i] / 100 % 10);
+            }
+            out[n++] = (char) ('0' + v[i] / 10 % 10);
+            out[n++] = (char) ('0' + v[i] % 10);
+        }
+    }
+    out[n] = '\0';
+
+    return n;
 }
 
 
@@ -667,8 +783,25 @@ tpl_set_string(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v, char *s,
     if (str == NULL) {
         return tpl_ctx_fail(ctx, e, TPL_ERR_MEMORY, "out of memory");
     }
-    json_decref(v->v);
-    v->v = str;
+    tpl_val_set(v, str);
+    v->safe = safe;
+
+    return 0;
+}
+
+
+/* v becomes a copy of the string s (len bytes, valid UTF-8). */
+static int
+tpl_set_copy(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *v,
+             const char *s, size_t len, int safe)
+{
+    json_t  *str;
+
+    str = json_stringn_nocheck(s, len);
+    if (str == NULL) {
+        return tpl_ctx_fail(ctx, e, TPL_ERR_MEMORY, "out of memory");
+    }
+    tpl_val_set(v, str);
     v->safe = safe;
 
     return 0;

@@ -210,12 +210,55 @@ struct tpl_s {
 };
 
 
-/* A value while rendering: a reference and whether it is markup
- * already (raw, json, urlencode), which output does not escape. */
+/*
+ * A value while rendering: whether it is markup already (raw, json,
+ * urlencode), which output does not escape, and whether the value holds
+ * a reference of its own.  Most values are borrowed: a literal of the
+ * template, a member of the data, a variable's value, all of which
+ * outlive the expression; only what an expression makes (a filter's
+ * result, a loop member) is owned.  Borrowing spares the atomic
+ * increments and decrements of jansson's reference counts on every name
+ * a page prints.
+ */
 typedef struct {
     json_t          *v;
     int              safe;
+    int              owned;
 } tpl_val_t;
+
+/* Lets go of v's value, leaving null. */
+static inline void
+tpl_val_drop(tpl_val_t *v)
+{
+    if (v->owned) {
+        json_decref(v->v);
+    }
+    v->v = json_null();
+    v->owned = 0;
+}
+
+/* v's value becomes n, a new reference (the old one is let go). */
+static inline void
+tpl_val_set(tpl_val_t *v, json_t *n)
+{
+    if (v->owned) {
+        json_decref(v->v);
+    }
+    v->v = n;
+    v->owned = 1;
+}
+
+/* A reference of the caller's own to v's value, which v gives up. */
+static inline json_t *
+tpl_val_take(tpl_val_t *v)
+{
+    json_t  *n = v->owned ? v->v : json_incref(v->v);
+
+    v->v = json_null();
+    v->owned = 0;
+
+    return n;
+}
 
 typedef int (*tpl_filter_cb)(tpl_ctx_t *ctx, const tpl_expr_t *e,
                              tpl_val_t *v, json_t **args);

@@ -31,6 +31,17 @@
 
 #include "tpl_int.h"
 
+/* A name the template uses, interned (see tpl_parse_name). */
+typedef struct tpl_name_s  tpl_name_t;
+
+struct tpl_name_s {
+    tpl_name_t  *next;
+    const char  *s;
+    size_t       len;
+};
+
+#define TPL_NAME_BUCKETS    64
+
 typedef struct {
     tpl_t            *t;
     const tpl_tok_t  *tok;
@@ -38,6 +49,7 @@ typedef struct {
     unsigned          depth;
     unsigned          max_depth;
     unsigned          edepth;
+    tpl_name_t       *names[TPL_NAME_BUCKETS];
 } tpl_parser_t;
 
 typedef enum {
@@ -71,6 +83,8 @@ static tpl_expr_t *tpl_parse_list(tpl_parser_t *ps);
 static tpl_expr_t *tpl_parse_lit(tpl_parser_t *ps, const tpl_tok_t *tok,
                                  json_t *v);
 static const char *tpl_parse_var_name(tpl_parser_t *ps);
+static const char *tpl_parse_name(tpl_parser_t *ps, const char *s,
+                                  size_t len);
 static const char *tpl_parse_template_name(tpl_parser_t *ps);
 static int tpl_expect(tpl_parser_t *ps, tpl_tok_type_t type,
                       const char *what);
@@ -911,7 +925,7 @@ tpl_parse_primary(tpl_parser_t *ps)
             if (e == NULL) {
                 return NULL;
             }
-            e->u.name = tpl_pool_strndup(&ps->t->pool, at->s, at->len);
+            e->u.name = tpl_parse_name(ps, at->s, at->len);
             if (e->u.name == NULL) {
                 tpl_fail(ps, at, "out of memory");
                 return NULL;
@@ -1025,7 +1039,7 @@ static const char *
 tpl_parse_var_name(tpl_parser_t *ps)
 {
     const tpl_tok_t  *tok = ps->tok;
-    char             *name;
+    const char       *name;
 
     if (tok->type != TPL_T_NAME || tpl_is_keyword(tok)
         || tpl_is_name(tok, "true") || tpl_is_name(tok, "false")
@@ -1039,7 +1053,7 @@ tpl_parse_var_name(tpl_parser_t *ps)
         return NULL;
     }
 
-    name = tpl_pool_strndup(&ps->t->pool, tok->s, tok->len);
+    name = tpl_parse_name(ps, tok->s, tok->len);
     if (name == NULL) {
         tpl_fail(ps, tok, "out of memory");
         return NULL;
@@ -1047,6 +1061,43 @@ tpl_parse_var_name(tpl_parser_t *ps)
     tpl_advance(ps);
 
     return name;
+}
+
+
+/*
+ * The one copy of a variable's name in the template: the renderer finds
+ * a variable by comparing pointers first, so the name a loop or a set
+ * binds and the names that use it are the same string.  NULL: out of
+ * memory.
+ */
+static const char *
+tpl_parse_name(tpl_parser_t *ps, const char *s, size_t len)
+{
+    tpl_name_t  *nm;
+    uint32_t     h = 2166136261u;
+    size_t       i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char) s[i]) * 16777619u;
+    }
+    h %= TPL_NAME_BUCKETS;
+
+    for (nm = ps->names[h]; nm != NULL; nm = nm->next) {
+        if (nm->len == len && memcmp(nm->s, s, len) == 0) {
+            return nm->s;
+        }
+    }
+
+    nm = tpl_pool_alloc(&ps->t->pool, sizeof(tpl_name_t));
+    if (nm == NULL || (nm->s = tpl_pool_strndup(&ps->t->pool, s, len)) == NULL)
+    {
+        return NULL;
+    }
+    nm->len = len;
+    nm->next = ps->names[h];
+    ps->names[h] = nm;
+
+    return nm->s;
 }
 
 

@@ -71,6 +71,7 @@ static int tpl_render_include(tpl_ctx_t *ctx, const tpl_node_t *n);
 static int tpl_render_block(tpl_ctx_t *ctx, const tpl_node_t *n);
 static int tpl_render_value(tpl_ctx_t *ctx, const tpl_val_t *val);
 static int tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out);
+static void tpl_eval_member(tpl_val_t *out, tpl_val_t *c, json_t *v);
 static int tpl_eval_cmp(tpl_ctx_t *ctx, const tpl_expr_t *e, json_t *a,
                         json_t *b);
 static int tpl_eval_loop(tpl_ctx_t *ctx, const tpl_expr_t *e,
@@ -87,6 +88,7 @@ static int tpl_number(const json_t *v, double *d);
 static int tpl_write(tpl_ctx_t *ctx, const char *s, size_t len);
 static int tpl_write_escaped(tpl_ctx_t *ctx, const char *s, size_t len);
 static size_t tpl_format_real(double d, char *buf, size_t size);
+static char *tpl_format_int(json_int_t i, char *end);
 
 
 /* ------------------------------------------------------------------ */
@@ -165,7 +167,7 @@ tpl_render_template(tpl_ctx_t *ctx, tpl_t *t)
         ctx->node = n;
         rc = tpl_eval(ctx, n->u.set.e, &val);
         if (rc == 0) {
-            rc = tpl_bind(ctx, n->u.set.name, val.v, NULL, 1);
+            rc = tpl_bind(ctx, n->u.set.name, tpl_val_take(&val), NULL, 1);
         }
         if (rc != 0) {
             goto done;
@@ -222,7 +224,7 @@ tpl_render_nodes(tpl_ctx_t *ctx, const tpl_node_t *n)
             if (rc == 0) {
                 ctx->node = n;
                 rc = tpl_render_value(ctx, &val);
-                json_decref(val.v);
+                tpl_val_drop(&val);
             }
             break;
 
@@ -237,7 +239,8 @@ tpl_render_nodes(tpl_ctx_t *ctx, const tpl_node_t *n)
         case TPL_N_SET:
             rc = tpl_eval(ctx, n->u.set.e, &val);
             if (rc == 0) {
-                rc = tpl_bind(ctx, n->u.set.name, val.v, NULL, 1);
+                rc = tpl_bind(ctx, n->u.set.name, tpl_val_take(&val), NULL,
+                              1);
             }
             break;
 
@@ -297,7 +300,7 @@ tpl_render_if(tpl_ctx_t *ctx, const tpl_node_t *n)
             return -1;
         }
         yes = tpl_truthy(val.v);
-        json_decref(val.v);
+        tpl_val_drop(&val);
         ctx->node = n;
 
         if (yes) {
@@ -334,7 +337,7 @@ tpl_render_for(tpl_ctx_t *ctx, const tpl_node_t *n)
                   : json_is_object(seq.v) ? json_object_size(seq.v) : 0;
 
     if (loop.length == 0) {
-        json_decref(seq.v);
+        tpl_val_drop(&seq);
         return tpl_render_nested(ctx, n->u.loop.empty);
     }
 
@@ -361,6 +364,9 @@ tpl_render_for(tpl_ctx_t *ctx, const tpl_node_t *n)
             break;
         }
 
+        /* One name over an object is its keys; two are key (or index)
+         * and value.  The key is made only when a name takes it. */
+        key = NULL;
         if (obj) {
             if (it == NULL) {
                 break;
@@ -371,15 +377,15 @@ tpl_render_for(tpl_ctx_t *ctx, const tpl_node_t *n)
             it = json_object_iter_next(seq.v, it);
         } else {
             v = json_array_get(seq.v, loop.index);
-            key = json_integer((json_int_t) loop.index);
+            if (n->u.loop.key != NULL) {
+                key = json_integer((json_int_t) loop.index);
+            }
         }
-        if (key == NULL) {
+        if (key == NULL && (obj || n->u.loop.key != NULL)) {
             rc = tpl_ctx_fail(ctx, NULL, TPL_ERR_MEMORY, "out of memory");
             break;
         }
 
-        /* One name over an object is its keys; two are key (or index)
-         * and value. */
         json_decref(ctx->vars[mark].v);
         if (n->u.loop.key != NULL) {
             ctx->vars[mark].v = key;
@@ -389,7 +395,6 @@ tpl_render_for(tpl_ctx_t *ctx, const tpl_node_t *n)
             ctx->vars[mark].v = key;
         } else {
             ctx->vars[mark].v = json_incref(v);
-            json_decref(key);
         }
 
         rc = tpl_render_nested(ctx, n->u.loop.body);
@@ -403,7 +408,7 @@ done:
 
     tpl_unbind(ctx, mark);
     ctx->scope = outer;
-    json_decref(seq.v);
+    tpl_val_drop(&seq);
 
     return rc;
 }
@@ -492,9 +497,8 @@ tpl_render_value(tpl_ctx_t *ctx, const tpl_val_t *val)
                          : tpl_write_escaped(ctx, json_string_value(v), len);
 
     case JSON_INTEGER:
-        len = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-                       json_integer_value(v));
-        return tpl_write(ctx, num, len);
+        s = tpl_format_int(json_integer_value(v), num + sizeof(num));
+        return tpl_write(ctx, s, num + sizeof(num) - s);
 
     case JSON_REAL:
         len = tpl_format_real(json_real_value(v), num, sizeof(num));
@@ -526,24 +530,29 @@ tpl_render_value(tpl_ctx_t *ctx, const tpl_val_t *val)
 /* Expressions                                                         */
 /* ------------------------------------------------------------------ */
 
-/* Evaluates e into out (a new reference); returns 0 or -1. */
+/*
+ * Evaluates e into out, borrowed or owned (tpl_val_t); returns 0 or -1.
+ * A member or an element of a borrowed value is borrowed too; of an owned
+ * one, it takes a reference of its own before the container is let go.
+ */
 static int
 tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
 {
     tpl_var_t  *var;
-    tpl_val_t   a, b;
-    json_t     *args[TPL_FILTER_ARGS] = { NULL, NULL }, *v;
+    tpl_val_t   a, b, args[TPL_FILTER_ARGS];
+    json_t     *argv[TPL_FILTER_ARGS] = { NULL, NULL }, *v;
     json_int_t  i;
-    unsigned    k;
+    unsigned    k, n;
     int         rc;
 
     out->v = json_null();
     out->safe = 0;
+    out->owned = 0;
 
     switch (e->type) {
 
     case TPL_E_LIT:
-        out->v = json_incref(e->u.lit);
+        out->v = e->u.lit;
         return 0;
 
     case TPL_E_VAR:
@@ -552,10 +561,16 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
             return tpl_eval_loop(ctx, e, var->loop, NULL, out);
         }
         if (var != NULL) {
-            out->v = json_incref(var->v);
-        } else if (ctx->root != NULL) {
+            out->v = var->v;
+            return 0;
+        }
+        v = ctx->env->lookup != NULL
+            ? ctx->env->lookup(ctx->env->lookup_ctx, e->u.name) : NULL;
+        if (v == NULL && ctx->root != NULL) {
             v = json_object_get(ctx->root, e->u.name);
-            out->v = v != NULL ? json_incref(v) : json_null();
+        }
+        if (v != NULL) {
+            out->v = v;
         }
         return 0;
 
@@ -570,9 +585,9 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
         if (tpl_eval(ctx, e->u.attr.obj, &a) != 0) {
             return -1;
         }
-        v = json_object_get(a.v, e->u.attr.name);
-        out->v = v != NULL ? json_incref(v) : json_null();
-        json_decref(a.v);
+        v = json_is_object(a.v) ? json_object_get(a.v, e->u.attr.name)
+                                : NULL;
+        tpl_eval_member(out, &a, v);
         return 0;
 
     case TPL_E_INDEX:
@@ -580,7 +595,7 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
             return -1;
         }
         if (tpl_eval(ctx, e->u.index.index, &b) != 0) {
-            json_decref(a.v);
+            tpl_val_drop(&a);
             return -1;
         }
         v = NULL;
@@ -597,9 +612,8 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
             v = json_object_getn(a.v, json_string_value(b.v),
                                  json_string_length(b.v));
         }
-        out->v = v != NULL ? json_incref(v) : json_null();
-        json_decref(a.v);
-        json_decref(b.v);
+        tpl_val_drop(&b);
+        tpl_eval_member(out, &a, v);
         return 0;
 
     case TPL_E_FILTER:
@@ -607,19 +621,24 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
             return -1;
         }
         rc = 0;
-        for (k = 0; k < e->u.filter.nargs && rc == 0; k++) {
-            rc = tpl_eval(ctx, e->u.filter.args[k], &a);
-            args[k] = a.v;
+        n = e->u.filter.nargs;
+        for (k = 0; k < n; k++) {
+            if (rc == 0) {
+                rc = tpl_eval(ctx, e->u.filter.args[k], &args[k]);
+            } else {
+                args[k].v = json_null();
+                args[k].owned = 0;
+            }
+            argv[k] = args[k].v;
         }
         if (rc == 0) {
-            rc = e->u.filter.f->fn(ctx, e, out, args);
+            rc = e->u.filter.f->fn(ctx, e, out, argv);
         }
-        for (k = 0; k < e->u.filter.nargs; k++) {
-            json_decref(args[k]);
+        for (k = 0; k < n; k++) {
+            tpl_val_drop(&args[k]);
         }
         if (rc != 0) {
-            json_decref(out->v);
-            out->v = json_null();
+            tpl_val_drop(out);
         }
         return rc;
 
@@ -628,7 +647,7 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
             return -1;
         }
         out->v = json_boolean(!tpl_truthy(a.v));
-        json_decref(a.v);
+        tpl_val_drop(&a);
         return 0;
 
     case TPL_E_AND:
@@ -640,7 +659,7 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
         if (tpl_truthy(out->v) == (e->type == TPL_E_OR)) {
             return 0;
         }
-        json_decref(out->v);
+        tpl_val_drop(out);
         return tpl_eval(ctx, e->u.bin.b, out);
 
     case TPL_E_CMP:
@@ -648,17 +667,34 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
             return -1;
         }
         if (tpl_eval(ctx, e->u.bin.b, &b) != 0) {
-            json_decref(a.v);
+            tpl_val_drop(&a);
             return -1;
         }
         rc = tpl_eval_cmp(ctx, e, a.v, b.v);
-        json_decref(a.v);
-        json_decref(b.v);
+        tpl_val_drop(&a);
+        tpl_val_drop(&b);
         out->v = json_boolean(rc);
         return 0;
     }
 
     return 0;
+}
+
+
+/* out becomes v (NULL: null), a member or element of container c, which
+ * is let go: v is borrowed when c was, else it takes its own reference. */
+static void
+tpl_eval_member(tpl_val_t *out, tpl_val_t *c, json_t *v)
+{
+    if (v == NULL) {
+        v = json_null();
+    } else if (c->owned) {
+        json_incref(v);
+        out->owned = 1;
+    }
+    out->v = v;
+    out->safe = 0;
+    tpl_val_drop(c);
 }
 
 
@@ -764,6 +800,7 @@ tpl_eval_loop(tpl_ctx_t *ctx, const tpl_expr_t *e, const tpl_loop_t *loop,
         return tpl_ctx_fail(ctx, e, TPL_ERR_MEMORY, "out of memory");
     }
     out->v = v;
+    out->owned = 1;
 
     return 0;
 }
@@ -779,7 +816,11 @@ tpl_lookup(tpl_ctx_t *ctx, const char *name)
     size_t  i;
 
     for (i = ctx->nvars; i > 0; i--) {
-        if (strcmp(ctx->vars[i - 1].name, name) == 0) {
+        /* Names are interned per template: the pointer mostly tells. */
+        if (ctx->vars[i - 1].name == name
+            || (ctx->vars[i - 1].name[0] == name[0]
+                && strcmp(ctx->vars[i - 1].name, name) == 0))
+        {
             return &ctx->vars[i - 1];
         }
     }
@@ -996,6 +1037,27 @@ tpl_utf8_length(const char *s, size_t len)
 }
 
 
+/* The decimal digits of i, written backwards to end; returns their
+ * start (no printf for the integers a page is full of). */
+static char *
+tpl_format_int(json_int_t i, char *end)
+{
+    unsigned long long  u;
+    char               *p = end;
+
+    u = i < 0 ? 0ULL - (unsigned long long) i : (unsigned long long) i;
+    do {
+        *--p = (char) ('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (i < 0) {
+        *--p = '-';
+    }
+
+    return p;
+}
+
+
 /* The shortest of %.15g and %.17g that reads back the same, always with
  * a '.' or an exponent so that a real stays visibly one (2.0). */
 static size_t
@@ -1062,20 +1124,26 @@ tpl_write(tpl_ctx_t *ctx, const char *s, size_t len)
 static int
 tpl_write_escaped(tpl_ctx_t *ctx, const char *s, size_t len)
 {
-    const char  *start = s, *end = s + len, *ent;
-    size_t       n;
+    static const unsigned char  special[256] = {
+        ['&'] = 1, ['<'] = 2, ['>'] = 3, ['"'] = 4, ['\''] = 5
+    };
+    static const struct {
+        const char  *s;
+        size_t       n;
+    } ent[] = {
+        { "", 0 }, { "&amp;", 5 }, { "&lt;", 4 }, { "&gt;", 4 },
+        { "&quot;", 6 }, { "&#39;", 5 }
+    };
+    const char     *start = s, *end = s + len;
+    unsigned        k;
 
     for ( ; s < end; s++) {
-        switch (*s) {
-        case '&': ent = "&amp;"; n = 5; break;
-        case '<': ent = "&lt;"; n = 4; break;
-        case '>': ent = "&gt;"; n = 4; break;
-        case '"': ent = "&quot;"; n = 6; break;
-        case '\'': ent = "&#39;"; n = 5; break;
-        default: continue;
+        k = special[(unsigned char) *s];
+        if (k == 0) {
+            continue;
         }
         if (tpl_write(ctx, start, s - start) != 0
-            || tpl_write(ctx, ent, n) != 0)
+            || tpl_write(ctx, ent[k].s, ent[k].n) != 0)
         {
             return -1;
         }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -733,6 +734,80 @@ START_TEST(limit_iterations)
 END_TEST
 
 
+/*
+ * The date filter computes the calendar itself and writes the common
+ * conversions by hand: the same as gmtime_r and strftime for 20,000
+ * instants spread over years 1 to 9999, and the edges.
+ */
+START_TEST(filters_date_vs_libc)
+{
+    static const char  *fmts[] = {
+        "%Y-%m-%d %H:%M:%S", "%F %T", "%d/%m/%Y %%", "%j %a %b %u %w %Y"
+    };
+    const long long     edges[] = {
+        -62135596800LL, -62135596799LL, -1, 0, 1, 86399, 86400,
+        951782400LL, 951868800LL, 4107542399LL, 253402300799LL
+    };
+    char                src[128], want[128], data[64];
+    const char         *got;
+    unsigned long long  x = 88172645463325252ULL;
+    long long           e;
+    struct tm           tm;
+    time_t              t;
+    size_t              i, f;
+
+    for (i = 0; i < 20000 + sizeof(edges) / sizeof(edges[0]); i++) {
+        if (i < sizeof(edges) / sizeof(edges[0])) {
+            e = edges[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            e = -62135596800LL
+                + (long long) (x % (253402300799ULL + 62135596800ULL));
+        }
+        f = i % (sizeof(fmts) / sizeof(fmts[0]));
+        t = (time_t) e;
+        ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        ck_assert_uint_gt(strftime(want, sizeof(want), fmts[f], &tm), 0);
+#pragma GCC diagnostic pop
+        snprintf(src, sizeof(src), "{{ t | date(\"%s\") | raw }}", fmts[f]);
+        snprintf(data, sizeof(data), "{\"t\": %lld}", e);
+        got = tt_render(src, data);
+        ck_assert_msg(strcmp(got, want) == 0, "epoch %lld, \"%s\": got "
+                      "\"%s\", libc \"%s\"", e, fmts[f], got, want);
+    }
+}
+END_TEST
+
+
+/*
+ * Values are borrowed from the data and the variables while a page
+ * renders: rebinding a name to itself or to its own member, in a loop
+ * and out of it, must neither free what is still in use nor leak
+ * (valgrind and ASan run this suite).
+ */
+START_TEST(borrowed_values)
+{
+    const char  *data = "{\"u\": {\"a\": {\"b\": [1, 2, {\"c\": \"x\"}]}},"
+                        " \"xs\": [[1, 2], [3]], \"s\": \"str\"}";
+
+    TT_EQ("{% set u = u %}{% set u = u.a %}{% set u = u.b %}"
+          "{{ u[2].c }}{{ u | length }}", data, "x3");
+    TT_EQ("{% for x in xs %}{% set x = x[0] %}{{ x }}{% set xs = 0 %}"
+          "{% end %}{{ xs | length }}", data, "132");
+    TT_EQ("{% set s = s | upper %}{% set s = s %}{{ s }}{{ s | lower }}",
+          data, "STRstr");
+    TT_EQ("{{ (u.a.b | default(0))[2].c }}{{ ([1, 2] | join(\"-\")) }}",
+          data, "x1-2");
+    TT_EQ("{% for k, v in u.a %}{% set v = v[2] %}{{ k }}={{ v.c }}"
+          "{% end %}", data, "b=x");
+}
+END_TEST
+
+
 START_TEST(refcounts)
 {
     tpl_error_t  err;
@@ -829,6 +904,8 @@ template_suite(void)
         { "filters_default_length_join", filters_default_length_join, 0 },
         { "filters_json_urlencode_raw", filters_json_urlencode_raw, 0 },
         { "filters_date", filters_date, 0 },
+        { "filters_date_vs_libc", filters_date_vs_libc, 0 },
+        { "borrowed_values", borrowed_values, 0 },
         { "filters_truncate_chain", filters_truncate_chain, 0 },
         { "escaping", escaping, 0 },
         { "syntax_errors", syntax_errors, 0 },
