@@ -35,6 +35,7 @@
 
 #include <jansson.h>
 
+#include <cairn/async.h>
 #include <cairn/cairn.h>
 #include <cairn/render.h>
 
@@ -42,6 +43,10 @@
 
 /* A template or data file larger than this is refused. */
 #define MOD_TEMPLATE_FILE_MAX       (16 * 1024 * 1024)
+
+/* A file larger than this is read and compiled on the task pool, off the
+ * worker's loop; a smaller one costs less than the round trip. */
+#define MOD_TEMPLATE_INLINE_MAX     (64 * 1024)
 
 /* TemplateDir is walked this deep for the checks of post_config. */
 #define MOD_TEMPLATE_WALK_DEPTH     16
@@ -61,7 +66,15 @@ typedef struct {
 } mod_template_conf_t;
 
 /* A file of the cache: a compiled template, or a data document. */
-typedef struct mod_template_file_s  mod_template_file_t;
+typedef struct mod_template_file_s    mod_template_file_t;
+typedef struct mod_template_waiter_s  mod_template_waiter_t;
+
+/* A page request waiting for a file that has no version yet. */
+struct mod_template_waiter_s {
+    mod_template_waiter_t  *next;
+    mod_template_file_t    *f;          /* NULL: the cache was emptied */
+    cairn_request_t        *r;
+};
 
 struct mod_template_file_s {
     mod_template_file_t  *next;
@@ -77,11 +90,29 @@ struct mod_template_file_s {
     json_t               *json;
     tpl_error_t           err;          /* why tpl or json is NULL */
     size_t                out_hint;     /* the last page's size */
+    int                   loading;      /* a task-pool job reads it */
+    mod_template_waiter_t *waiters;     /* pages waiting for that job */
 };
+
+/* A task-pool job: one file read and compiled (or parsed) off the loop,
+ * its result put in the cache on the loop. */
+typedef struct {
+    char                 *path;
+    int                   is_data;
+    dev_t                 dev;          /* what the job read */
+    ino_t                 ino;
+    off_t                 size;
+    struct timespec       mtime;
+    int                   again;        /* reading failed: look again */
+    tpl_t                *tpl;
+    json_t               *json;
+    tpl_error_t           err;
+} mod_template_job_t;
 
 /* What the loader of one render needs. */
 typedef struct {
     const mod_template_conf_t  *conf;
+    mod_template_file_t        *pending;    /* an include still loading */
 } mod_template_loader_t;
 
 /* The names a render gets besides its data, made on first use. */
@@ -119,7 +150,7 @@ static const char *mod_template_check_conf(void *conf, const char *where,
                                            void *data);
 static void mod_template_walk(mod_template_check_t *ck, const char *dir,
                               int depth);
-static int mod_template_answer(cairn_request_t *r,
+static int mod_template_answer(int can_wait, cairn_request_t *r,
                                const mod_template_conf_t *conf,
                                const char *name, int status, json_t *extra);
 static json_t *mod_template_lookup(void *ctx, const char *name);
@@ -131,6 +162,15 @@ static mod_template_file_t *mod_template_find(const char *dir,
 static mod_template_file_t *mod_template_file(const char *path,
                                               int is_data);
 static void mod_template_read(mod_template_file_t *f, int fd);
+static int mod_template_read_fd(const char *path, int fd, off_t size,
+                                int is_data, tpl_t **tpl, json_t **json,
+                                tpl_error_t *err);
+static int mod_template_job_start(mod_template_file_t *f);
+static void mod_template_job_work(void *data);
+static void mod_template_job_done(cairn_request_t *r, void *data);
+static int mod_template_pending(const mod_template_file_t *f);
+static int mod_template_wait(cairn_request_t *r, mod_template_file_t *f);
+static void mod_template_wait_cancel(cairn_request_t *r, void *data);
 static int mod_template_name_ok(const char *name);
 static char *mod_template_path(const char *dir, const char *name,
                                const char *suffix);
@@ -255,14 +295,18 @@ mod_template_worker_exit(cairn_server_t *s)
 static void
 mod_template_cache_free(void *data)
 {
-    mod_template_file_t  *f, *next;
-    size_t                i;
+    mod_template_file_t    *f, *next;
+    mod_template_waiter_t  *w;
+    size_t                  i;
 
     (void) data;
 
     for (i = 0; i < MOD_TEMPLATE_BUCKETS; i++) {
         for (f = mod_template_cache[i]; f != NULL; f = next) {
             next = f->next;
+            for (w = f->waiters; w != NULL; w = w->next) {
+                w->f = NULL;
+            }
             tpl_unref(f->tpl);
             json_decref(f->json);
             free(f->path);
@@ -292,6 +336,9 @@ mod_template_handler(cairn_request_t *r)
 
     if (conf->data != NULL) {
         data = mod_template_file(conf->data, 1);
+        if (data != NULL && mod_template_pending(data)) {
+            return mod_template_wait(r, data);
+        }
         if (data == NULL || data->json == NULL) {
             cairn_log_error(r, 0, "TemplateData %s: %s", conf->data,
                             data != NULL ? data->err.message
@@ -300,7 +347,7 @@ mod_template_handler(cairn_request_t *r)
         }
     }
 
-    return mod_template_answer(r, conf, conf->page, 200,
+    return mod_template_answer(1, r, conf, conf->page, 200,
                                data != NULL ? data->json : NULL);
 }
 
@@ -349,6 +396,10 @@ mod_template_render(const cairn_render_t *rp, cairn_request_t *r,
 
     if (conf->data != NULL) {
         doc = mod_template_file(conf->data, 1);
+        if (doc != NULL && mod_template_pending(doc)) {
+            cairn_response_header_set(r, "Retry-After", "1");
+            return 503;
+        }
         if (doc == NULL || doc->json == NULL) {
             cairn_log_error(r, 0, "TemplateData %s: %s", conf->data,
                             doc != NULL ? doc->err.message
@@ -370,7 +421,7 @@ mod_template_render(const cairn_render_t *rp, cairn_request_t *r,
         return 500;
     }
 
-    return mod_template_answer(r, conf, template_name, status, extra);
+    return mod_template_answer(0, r, conf, template_name, status, extra);
 }
 
 
@@ -563,10 +614,14 @@ mod_template_walk(mod_template_check_t *ck, const char *dir, int depth)
  * Renders name (under conf->dir) over data's members plus request, user
  * and server (which win over data's members of the same names), and
  * answers r with status.  CAIRN_DECLINED when the template does not
- * exist, 500 when it is broken or goes over a limit.
+ * exist, 500 when it is broken or goes over a limit.  A template or an
+ * include still loading for the first time on the task pool: with
+ * can_wait (a page of this module) the request waits for it and renders
+ * again, else (another module's render) 503 with Retry-After.
  */
 static int
-mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
+mod_template_answer(int can_wait, cairn_request_t *r,
+                    const mod_template_conf_t *conf,
                     const char *name, int status, json_t *data)
 {
     mod_template_loader_t   ld;
@@ -590,6 +645,9 @@ mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
                         conf->dir);
         return 500;
     }
+    if (mod_template_pending(f)) {
+        goto pending;
+    }
     if (f->tpl == NULL) {
         cairn_log_error(r, 0, "%s", f->err.message);
         return 500;
@@ -604,6 +662,7 @@ mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
     env.max_iterations = (unsigned long) conf->max_iterations;
     env.load = mod_template_load;
     ld.conf = conf;
+    ld.pending = NULL;
     env.load_ctx = &ld;
     env.lookup = mod_template_lookup;
     env.lookup_ctx = &names;
@@ -633,6 +692,10 @@ mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
         cairn_log_error(r, 0, "template %s: out of memory", name);
         return 500;
     }
+    if (rc != 0 && ld.pending != NULL) {
+        f = ld.pending;
+        goto pending;
+    }
     if (rc != 0) {
         cairn_log_error(r, 0, "%s", err.message);
         return 500;
@@ -641,6 +704,16 @@ mod_template_answer(cairn_request_t *r, const mod_template_conf_t *conf,
 
     return cairn_respond(r, status, MOD_TEMPLATE_CONTENT_TYPE,
                          out.data != NULL ? out.data : "", out.len);
+
+pending:
+
+    if (can_wait) {
+        return mod_template_wait(r, f);
+    }
+    cairn_log_info(r, "template %s: %s is being loaded", name, f->path);
+    cairn_response_header_set(r, "Retry-After", "1");
+
+    return 503;
 }
 
 
@@ -815,6 +888,14 @@ mod_template_load(void *ctx, const tpl_t *from, const char *name,
     if (f == NULL || !f->found) {
         return NULL;
     }
+    if (mod_template_pending(f)) {
+        /* The render fails; the page renders again once it is loaded. */
+        ld->pending = f;
+        err->status = TPL_ERR_LOAD;
+        snprintf(err->message, sizeof(err->message), "%s: being loaded",
+                 f->path);
+        return NULL;
+    }
     if (f->tpl == NULL) {
         *err = f->err;
         return NULL;
@@ -926,6 +1007,19 @@ mod_template_file(const char *path, int is_data)
     f->ino = st.st_ino;
     f->size = st.st_size;
     f->mtime = st.st_mtim;
+
+    /* A large file, in a worker: read and compiled on the task pool while
+     * requests go on with the version before (or wait, when there is
+     * none).  The job in flight for an earlier change is left to finish;
+     * its result is marked stale if the file changed since. */
+    if (f->loading
+        || (st.st_size > MOD_TEMPLATE_INLINE_MAX
+            && mod_template_job_start(f) == 0))
+    {
+        close(fd);
+        return f;
+    }
+
     mod_template_read(f, fd);
     close(fd);
 
@@ -938,64 +1032,272 @@ mod_template_file(const char *path, int is_data)
 static void
 mod_template_read(mod_template_file_t *f, int fd)
 {
+    tpl_unref(f->tpl);
+    f->tpl = NULL;
+    json_decref(f->json);
+    f->json = NULL;
+
+    if (mod_template_read_fd(f->path, fd, f->size, f->is_data, &f->tpl,
+                             &f->json, &f->err) != 0)
+    {
+        /* Read again on the next look. */
+        f->found = 0;
+    }
+}
+
+
+/*
+ * The reading and compiling of one file, on the loop or on a pool
+ * thread (it touches nothing shared): *tpl or *json, or NULL and *err.
+ * -1 when the file could not be read whole (worth another look), else 0.
+ */
+static int
+mod_template_read_fd(const char *path, int fd, off_t size, int is_data,
+                     tpl_t **tpl, json_t **json, tpl_error_t *err)
+{
     json_error_t   jerr;
     char          *buf;
     size_t         len = 0;
     ssize_t        n;
 
-    tpl_unref(f->tpl);
-    f->tpl = NULL;
-    json_decref(f->json);
-    f->json = NULL;
-    memset(&f->err, 0, sizeof(f->err));
-    f->err.status = TPL_ERR_LOAD;
+    *tpl = NULL;
+    *json = NULL;
+    memset(err, 0, sizeof(*err));
+    err->status = TPL_ERR_LOAD;
 
-    if (f->size > MOD_TEMPLATE_FILE_MAX) {
-        snprintf(f->err.message, sizeof(f->err.message), "%s: larger than "
-                 "%d bytes", f->path, MOD_TEMPLATE_FILE_MAX);
-        return;
+    if (size > MOD_TEMPLATE_FILE_MAX) {
+        snprintf(err->message, sizeof(err->message), "%s: larger than "
+                 "%d bytes", path, MOD_TEMPLATE_FILE_MAX);
+        return 0;
     }
 
-    buf = malloc((size_t) f->size + 1);
+    buf = malloc((size_t) size + 1);
     if (buf == NULL) {
-        snprintf(f->err.message, sizeof(f->err.message), "%s: out of "
-                 "memory", f->path);
-        return;
+        snprintf(err->message, sizeof(err->message), "%s: out of memory",
+                 path);
+        return 0;
     }
-    while (len < (size_t) f->size) {
-        n = read(fd, buf + len, (size_t) f->size - len);
+    while (len < (size_t) size) {
+        n = read(fd, buf + len, (size_t) size - len);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
-            snprintf(f->err.message, sizeof(f->err.message), "%s: %s",
-                     f->path, n < 0 ? strerror(errno) : "shorter than its "
-                     "size");
+            snprintf(err->message, sizeof(err->message), "%s: %s", path,
+                     n < 0 ? strerror(errno) : "shorter than its size");
             free(buf);
-            /* Read again on the next look. */
-            f->found = 0;
-            return;
+            return -1;
         }
         len += (size_t) n;
     }
     buf[len] = '\0';
 
-    if (f->is_data) {
-        f->json = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (f->json == NULL) {
-            snprintf(f->err.message, sizeof(f->err.message), "%s:%d:%d: %s",
-                     f->path, jerr.line, jerr.column, jerr.text);
-        } else if (!json_is_object(f->json)) {
-            json_decref(f->json);
-            f->json = NULL;
-            snprintf(f->err.message, sizeof(f->err.message), "%s: not a "
-                     "JSON object", f->path);
+    if (is_data) {
+        *json = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (*json == NULL) {
+            snprintf(err->message, sizeof(err->message), "%s:%d:%d: %s",
+                     path, jerr.line, jerr.column, jerr.text);
+        } else if (!json_is_object(*json)) {
+            json_decref(*json);
+            *json = NULL;
+            snprintf(err->message, sizeof(err->message), "%s: not a JSON "
+                     "object", path);
         }
     } else {
-        f->tpl = tpl_compile(f->path, buf, len, TPL_DEPTH_LIMIT, &f->err);
+        *tpl = tpl_compile(path, buf, len, TPL_DEPTH_LIMIT, err);
     }
 
     free(buf);
+
+    return 0;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Loading on the task pool                                            */
+/* ------------------------------------------------------------------ */
+
+/* f has no version to use yet, and a job is reading it. */
+static int
+mod_template_pending(const mod_template_file_t *f)
+{
+    return f->loading && f->tpl == NULL && f->json == NULL;
+}
+
+
+/* Starts a job for f's file; -1 outside a worker (post_config, cairnd
+ * -t), when out of memory or when the pool refuses: f is then read on
+ * the spot. */
+static int
+mod_template_job_start(mod_template_file_t *f)
+{
+    mod_template_job_t  *job;
+
+    if (cairn_event_base() == NULL) {
+        return -1;
+    }
+
+    job = calloc(1, sizeof(mod_template_job_t));
+    if (job == NULL || (job->path = strdup(f->path)) == NULL) {
+        free(job);
+        return -1;
+    }
+    job->is_data = f->is_data;
+
+    if (cairn_task_run_detached(mod_template_job_work, mod_template_job_done,
+                                job) != CAIRN_OK)
+    {
+        free(job->path);
+        free(job);
+        return -1;
+    }
+    f->loading = 1;
+
+    return 0;
+}
+
+
+/* On a pool thread: the file as it is now. */
+static void
+mod_template_job_work(void *data)
+{
+    mod_template_job_t  *job = data;
+    struct stat          st;
+    int                  fd;
+
+    fd = open(job->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        job->again = 1;
+        return;
+    }
+
+    job->dev = st.st_dev;
+    job->ino = st.st_ino;
+    job->size = st.st_size;
+    job->mtime = st.st_mtim;
+    job->again = mod_template_read_fd(job->path, fd, st.st_size,
+                                      job->is_data, &job->tpl, &job->json,
+                                      &job->err) != 0;
+    close(fd);
+}
+
+
+/*
+ * On the loop: the job's result replaces the entry's version (unless the
+ * cache was emptied meanwhile), and the pages that waited for it render.
+ */
+static void
+mod_template_job_done(cairn_request_t *r, void *data)
+{
+    mod_template_job_t     *job = data;
+    mod_template_waiter_t  *w, *next;
+    mod_template_file_t    *f;
+    const char             *s;
+    uint32_t                h = 2166136261u;
+
+    (void) r;
+
+    for (s = job->path; *s != '\0'; s++) {
+        h = (h ^ (unsigned char) *s) * 16777619u;
+    }
+    h = (h ^ (uint32_t) job->is_data) % MOD_TEMPLATE_BUCKETS;
+    for (f = mod_template_cache[h]; f != NULL; f = f->next) {
+        if (f->is_data == job->is_data && strcmp(f->path, job->path) == 0) {
+            break;
+        }
+    }
+
+    if (f == NULL) {
+        tpl_unref(job->tpl);
+        json_decref(job->json);
+        free(job->path);
+        free(job);
+        return;
+    }
+
+    f->loading = 0;
+    if (job->again) {
+        /* Gone or unreadable: the next look decides. */
+        f->found = 0;
+        f->checked = 0;
+        tpl_unref(f->tpl);
+        f->tpl = NULL;
+        json_decref(f->json);
+        f->json = NULL;
+        f->err = job->err;
+        if (f->err.message[0] == '\0') {
+            snprintf(f->err.message, sizeof(f->err.message), "%s: no such "
+                     "file", f->path);
+        }
+    } else {
+        tpl_unref(f->tpl);
+        f->tpl = job->tpl;
+        json_decref(f->json);
+        f->json = job->json;
+        f->err = job->err;
+        if (job->dev != f->dev || job->ino != f->ino || job->size != f->size
+            || job->mtime.tv_sec != f->mtime.tv_sec
+            || job->mtime.tv_nsec != f->mtime.tv_nsec)
+        {
+            /* Changed again while the job ran: look again at once. */
+            f->size = -1;
+            f->checked = 0;
+        }
+    }
+    free(job->path);
+    free(job);
+
+    w = f->waiters;
+    f->waiters = NULL;
+    for ( ; w != NULL; w = next) {
+        next = w->next;
+        w->f = NULL;
+        cairn_request_on_cancel(w->r, NULL, NULL);
+        cairn_request_resume(w->r, mod_template_handler(w->r));
+    }
+}
+
+
+/* r waits for f's job; the job's end renders it again. */
+static int
+mod_template_wait(cairn_request_t *r, mod_template_file_t *f)
+{
+    mod_template_waiter_t  *w;
+
+    cairn_log_debug(r, "waiting for %s, being loaded", f->path);
+
+    w = cairn_arena_alloc(cairn_request_arena(r),
+                          sizeof(mod_template_waiter_t));
+    w->f = f;
+    w->r = r;
+    w->next = f->waiters;
+    f->waiters = w;
+    cairn_request_on_cancel(r, mod_template_wait_cancel, w);
+
+    return CAIRN_SUSPENDED;
+}
+
+
+static void
+mod_template_wait_cancel(cairn_request_t *r, void *data)
+{
+    mod_template_waiter_t   *w = data, **pp;
+
+    (void) r;
+
+    if (w->f == NULL) {
+        return;
+    }
+    for (pp = &w->f->waiters; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    w->f = NULL;
 }
 
 

@@ -6,6 +6,7 @@ provider."""
 
 import json
 import os
+import threading
 import time
 
 from cairntest import (Server, check, contains, eq, main, matches,
@@ -178,6 +179,118 @@ def test_broken_on_disk():
         touch_later(path, "mended\n")
         eq(s.get("/other").body, b"mended\n", "mended")
         check(s.proc.poll() is None, "the server died")
+
+
+BIG_CONF = CONF + """
+LogLevel debug
+<Location /big>
+    Template big.tpl
+    TemplateData @TMP@/big.json
+</Location>
+<Location /late>
+    Template late_page.tpl
+</Location>
+"""
+
+
+def big_data(tag, n=4000):
+    return json.dumps({"tag": tag,
+                       "rows": [{"id": i, "name": "row %d" % i}
+                                for i in range(n)]})
+
+
+def big_page(tag, rows):
+    return ("<p>%s</p>" % tag
+            + "".join("<i>%d:row %d</i>" % (i, i) for i in range(rows)))
+
+
+@test
+def test_large_files_off_the_loop():
+    """Files over 64 KiB are read and compiled on the task pool: pages
+    that need one with no version yet wait for it (many at once), an
+    include first seen while rendering makes the page render again, a
+    changed file replaces the version before without a failed request,
+    and a broken one is a 500 with its position."""
+    filler = "<!-- %s -->\n" % ("x" * 80)
+    big_tpl = (filler * 900 + "<p>{{ tag }}</p>"
+               "{% for r in rows %}<i>{{ r.id }}:{{ r.name }}</i>{% end %}")
+    late = filler * 900 + "late"
+    s = server(conf=BIG_CONF, start=False)
+    s.write_tmp("templates/late_page.tpl", "[{% include \"late.tpl\" %}]")
+    s.write_tmp("templates/big.tpl", big_tpl)
+    s.write_tmp("big.json", big_data("one"))
+    s.start()
+    try:
+        want = (filler * 900 + big_page("one", 4000)).encode()
+        eq(s.get("/big").body, want, "the page compiled at start")
+
+        # The data file broken, then mended: the workers have no version
+        # of it, and 20 requests at once wait for the one job.
+        touch_later(s.path("big.json"), "{broken")
+        eq(s.get("/big").status, 500, "broken data file")
+        touch_later(s.path("big.json"), big_data("two", 5000))
+        check(os.path.getsize(s.path("big.json")) > 65536,
+              "the data file is over the inline size")
+        results = []
+
+        def fetch():
+            r = s.get("/big", timeout=30)
+            results.append((r.status, r.body))
+
+        threads = [threading.Thread(target=fetch) for _ in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        want = (filler * 900 + big_page("two", 5000)).encode()
+        eq(len(results), 20, "answers")
+        eq(sorted(set(st for st, _ in results)), [200],
+           "statuses of 20 concurrent requests")
+        check(all(b == want for _, b in results), "every body is the page")
+        s.wait_log(r"\[debug\].*waiting for %s, being loaded"
+                   % s.path("big.json").replace(".", r"\."))
+
+        # An include over 64 KiB that did not exist at start: the render
+        # finds it loading, and the page renders again once it is.
+        eq(s.get("/late").status, 500, "missing include")
+        touch_later(s.path("templates/late.tpl"), late)
+        r = s.get("/late", timeout=30)
+        eq(r.status, 200, "page with a large new include (%r)" % r.body[:80])
+        eq(r.body, ("[" + late + "]").encode(), "the include")
+        s.wait_log(r"\[debug\].*waiting for %s, being loaded"
+                   % s.path("templates/late.tpl").replace(".", r"\."))
+
+        # A changed data file: the version before until the new one is
+        # parsed, never an error.
+        touch_later(s.path("big.json"), big_data("three", 4500))
+        seen = set()
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = s.get("/big", timeout=30)
+            eq(r.status, 200, "while the data file is reloaded")
+            tag = r.body[len(filler) * 900:].split(b"</p>")[0]
+            seen.add(tag)
+            if tag == b"<p>three":
+                break
+            time.sleep(0.05)
+        check(seen <= {b"<p>two", b"<p>three"}, "pages seen: %r" % seen)
+        eq(r.body, (filler * 900 + big_page("three", 4500)).encode(),
+           "page over the new data")
+
+        # A large template broken on disk.
+        touch_later(s.path("templates/big.tpl"), filler * 900 + "{% if %}")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = s.get("/big", timeout=30)
+            if r.status != 200:
+                break
+            time.sleep(0.05)
+        eq(r.status, 500, "broken large template")
+        s.wait_log(r"big\.tpl:901:7: expected an expression")
+        eq(s.get("/other").status, 200, "another page")
+        check(s.proc.poll() is None, "the server died")
+    finally:
+        s.cleanup()
 
 
 @test
