@@ -73,7 +73,7 @@ static int tpl_parse_closer(tpl_parser_t *ps, const tpl_tok_t *open,
                             const char *what, const tpl_tok_t *kw,
                             tpl_closes_t closes);
 static tpl_expr_t *tpl_parse_expr(tpl_parser_t *ps);
-static tpl_expr_t *tpl_parse_and(tpl_parser_t *ps);
+static tpl_expr_t *tpl_parse_logic(tpl_parser_t *ps, size_t level);
 static tpl_expr_t *tpl_parse_not(tpl_parser_t *ps);
 static tpl_expr_t *tpl_parse_cmp(tpl_parser_t *ps);
 static tpl_expr_t *tpl_parse_filtered(tpl_parser_t *ps);
@@ -624,7 +624,7 @@ static tpl_expr_t *
 tpl_parse_expr(tpl_parser_t *ps)
 {
     const tpl_tok_t  *at = ps->tok;
-    tpl_expr_t       *a, *b, *e;
+    tpl_expr_t       *a;
 
     if (++ps->edepth > TPL_EXPR_DEPTH) {
         tpl_fail(ps, at, "expression nested deeper than %d",
@@ -632,22 +632,7 @@ tpl_parse_expr(tpl_parser_t *ps)
         return NULL;
     }
 
-    a = tpl_parse_and(ps);
-    while (a != NULL && tpl_is_name(ps->tok, "or")) {
-        at = ps->tok;
-        tpl_advance(ps);
-        b = tpl_parse_and(ps);
-        if (b == NULL) {
-            return NULL;
-        }
-        e = tpl_new_expr(ps, TPL_E_OR, at);
-        if (e == NULL) {
-            return NULL;
-        }
-        e->u.bin.a = a;
-        e->u.bin.b = b;
-        a = e;
-    }
+    a = tpl_parse_logic(ps, 0);
 
     ps->edepth--;
 
@@ -655,21 +640,41 @@ tpl_parse_expr(tpl_parser_t *ps)
 }
 
 
+/*
+ * The binary logical operators, loosest first: each level is a chain of
+ * operands of the next level (the last level's operands are 'not'
+ * expressions) joined by its keyword, grouped from the left.
+ */
+static const struct {
+    const char       *keyword;
+    tpl_expr_type_t   type;
+} tpl_logic[] = {
+    { "or", TPL_E_OR },
+    { "and", TPL_E_AND },
+};
+
+#define TPL_LOGIC_LEVELS  (sizeof(tpl_logic) / sizeof(tpl_logic[0]))
+
+
 static tpl_expr_t *
-tpl_parse_and(tpl_parser_t *ps)
+tpl_parse_logic(tpl_parser_t *ps, size_t level)
 {
     const tpl_tok_t  *at;
     tpl_expr_t       *a, *b, *e;
 
-    a = tpl_parse_not(ps);
-    while (a != NULL && tpl_is_name(ps->tok, "and")) {
+    if (level == TPL_LOGIC_LEVELS) {
+        return tpl_parse_not(ps);
+    }
+
+    a = tpl_parse_logic(ps, level + 1);
+    while (a != NULL && tpl_is_name(ps->tok, tpl_logic[level].keyword)) {
         at = ps->tok;
         tpl_advance(ps);
-        b = tpl_parse_not(ps);
+        b = tpl_parse_logic(ps, level + 1);
         if (b == NULL) {
             return NULL;
         }
-        e = tpl_new_expr(ps, TPL_E_AND, at);
+        e = tpl_new_expr(ps, tpl_logic[level].type, at);
         if (e == NULL) {
             return NULL;
         }
