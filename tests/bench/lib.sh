@@ -55,6 +55,41 @@ median() {
         else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# A wrk duration ("1.23ms", "850us", "2s") as microseconds.
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+        if (u == "us") m = 1; else if (u == "ms") m = 1000;
+        else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
+        else m = 0
+        printf "%.0f", n * m }'
+}
+
+# wrk_round LABEL PID URL: one wrk run on the client CPU against URL
+# ($conns connections for $duration), with the CPU time PID (and its
+# children) spent meanwhile.  Sets rps, reqs, p99 (as wrk writes it),
+# p99us and cpu_us (per request); dies when wrk failed or any answer was
+# not 2xx/3xx, naming LABEL.
+wrk_round() {
+    local label=$1 pid=$2 url=$3 out before after
+    before=$(cpu_ticks "$pid")
+    out=$($pin_client wrk -t1 -c"$conns" -d"$duration" --latency "$url")
+    after=$(cpu_ticks "$pid")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
+    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
+    p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
+    if [ -z "$rps" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
+        echo "$out" >&2
+        die "wrk failed against $label"
+    fi
+    if grep -q "Non-2xx or 3xx responses" <<< "$out"; then
+        echo "$out" >&2
+        die "$label answered errors during the round"
+    fi
+    p99us=$(to_us "${p99:-0us}")
+    cpu_us=$(cpu_us_per $((after - before)) "$reqs")
+}
+
 # bench_setup NAME: a temporary directory for the run in $tmp, removed at
 # exit after the processes given to bench_track are stopped; and the
 # pinning the benchmarks share: with two CPUs or more the servers run on

@@ -112,24 +112,10 @@ results=$tmp/results
 : > "$results"
 
 one_round() {
-    local name=$1 path=$2 round=$3 out before after rps reqs p99 cpu_us
-    before=$(cpu_ticks "$pid")
-    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"$duration" --latency \
-        "http://127.0.0.1:$port$path")
-    after=$(cpu_ticks "$pid")
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
-    p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
-    if [ -z "$rps" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
-        echo "$out" >&2
-        die "wrk failed on $path"
-    fi
-    if grep -q "Non-2xx or 3xx responses" <<< "$out"; then
-        echo "$out" >&2
-        die "$path answered errors during the round"
-    fi
-    cpu_us=$(cpu_us_per $((after - before)) "$reqs")
-    printf '%-7s %5s %12s %10s %14s\n' "$name" "$round" "$rps" "${p99:-?}" "$cpu_us"
+    local name=$1 path=$2 round=$3
+    wrk_round "$path" "$pid" "http://127.0.0.1:$port$path"
+    printf '%-7s %5s %12s %10s %14s\n' "$name" "$round" "$rps" "${p99:-?}" \
+        "$cpu_us"
     echo "$name $rps $cpu_us" >> "$results"
 }
 
