@@ -26,6 +26,8 @@
  * note (device, inode, size, mtime, ctime): mod_static revalidates the
  * file as it serves it, so a file changed on disk has another identity
  * and is compressed afresh, and a hot one is compressed once per worker.
+ * Finished gzip and zstd compressors are reset and kept for the next
+ * response (up to MC_POOL_MAX of each per worker).
  *
  * Directives (server, virtual host, location; an inner one replaces):
  *   Compress ALGO... | off          CompressTypes TYPE...
@@ -96,6 +98,7 @@ typedef struct {
     size_t                   acc_len;
     size_t                   acc_cap;
     unsigned                 fill:1;
+    int                      algo;
 } mc_ctx_t;
 
 
@@ -132,6 +135,16 @@ static void mc_unpin(void *data);
 static mc_cache_t      *mc_cache;
 static size_t           mc_cache_reported;     /* bytes in the gauge */
 static uint64_t         mc_evictions_reported;
+
+/* Per worker: compressors left by finished responses, reset and kept
+ * for the next ones (gzip and zstd). */
+#define MC_POOL_MAX             16
+
+static mc_stream_t     *mc_pool[MC_NALGOS][MC_POOL_MAX];
+static unsigned         mc_pool_n[MC_NALGOS];
+
+static mc_stream_t *mc_stream_get(mc_algo_t algo, int level);
+static void mc_stream_put(mc_stream_t *s, mc_algo_t algo);
 
 /* Registered at configuration time. */
 static cairn_metric_t  *mc_m_lookups;
@@ -364,7 +377,8 @@ mod_compress_header(cairn_request_t *r)
         }
     }
 
-    ctx->stream = mc_stream_new((mc_algo_t) algo, conf->levels.v[algo]);
+    ctx->algo = algo;
+    ctx->stream = mc_stream_get((mc_algo_t) algo, conf->levels.v[algo]);
     if (ctx->stream == NULL) {
         cairn_log(r, CAIRN_LOG_ERROR, 0, "cannot start a %s stream: "
                   "sending the body as it is", mc_algo_names[algo]);
@@ -681,7 +695,9 @@ mc_ctx_cleanup(void *data)
     mc_ctx_t    *ctx = data;
     mc_chunk_t  *c, *next;
 
-    mc_stream_free(ctx->stream);
+    if (ctx->stream != NULL) {
+        mc_stream_put(ctx->stream, (mc_algo_t) ctx->algo);
+    }
     ctx->stream = NULL;
     free(ctx->acc);
     ctx->acc = NULL;
@@ -777,6 +793,40 @@ mc_unpin(void *data)
 }
 
 
+/* A compressor for algo at level: one kept by the worker, or a new one. */
+static mc_stream_t *
+mc_stream_get(mc_algo_t algo, int level)
+{
+    mc_stream_t  *st;
+    unsigned      i;
+
+    for (i = mc_pool_n[algo]; i-- > 0; ) {
+        st = mc_pool[algo][i];
+        if (mc_stream_level(st) == level) {
+            mc_pool[algo][i] = mc_pool[algo][--mc_pool_n[algo]];
+            return st;
+        }
+    }
+
+    return mc_stream_new(algo, level);
+}
+
+
+/* A response is done with st (on the loop, its task finished): kept for
+ * the next one when it can be reset and there is room, else freed. */
+static void
+mc_stream_put(mc_stream_t *st, mc_algo_t algo)
+{
+    if (mc_stream_reuses(algo) && mc_pool_n[algo] < MC_POOL_MAX
+        && mc_stream_reset(st) == 0)
+    {
+        mc_pool[algo][mc_pool_n[algo]++] = st;
+        return;
+    }
+    mc_stream_free(st);
+}
+
+
 static int
 mod_compress_post_config(cairn_server_t *s)
 {
@@ -820,7 +870,15 @@ mod_compress_worker_init(cairn_server_t *s)
 static int
 mod_compress_worker_exit(cairn_server_t *s)
 {
+    unsigned  a;
+
     (void) s;
+
+    for (a = 0; a < MC_NALGOS; a++) {
+        while (mc_pool_n[a] > 0) {
+            mc_stream_free(mc_pool[a][--mc_pool_n[a]]);
+        }
+    }
 
     if (mc_cache == NULL) {
         return CAIRN_OK;
