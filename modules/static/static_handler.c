@@ -83,7 +83,8 @@ static int mod_static_precompressed(cairn_request_t *r,
                                     mod_static_root_t *root, const char *rel,
                                     size_t rellen,
                                     const struct timespec *mtim,
-                                    const char *type, int is_text);
+                                    const char *type, int is_text,
+                                    int *status);
 static int mod_static_send_variant(cairn_request_t *r,
                                    const mod_static_conf_t *conf,
                                    mod_static_entry_t *e, int fd,
@@ -209,14 +210,13 @@ mod_static_regular(cairn_request_t *r, mod_static_conf_t *conf,
 
     type = mod_static_mime_lookup(mod_static_mime, rel);
 
-    if (conf->compress_static) {
-        status = mod_static_precompressed(r, conf, root, rel, rellen,
-                                          &st->st_mtim, type,
-                                          mod_static_mime_is_text(type));
-        if (status >= 0) {
-            close(fd);
-            return status;
-        }
+    if (conf->compress_static
+        && mod_static_precompressed(r, conf, root, rel, rellen,
+                                    &st->st_mtim, type,
+                                    mod_static_mime_is_text(type), &status))
+    {
+        close(fd);
+        return status;
     }
 
     /* The same conditions as the lookup, so no key is ever cached twice. */
@@ -263,15 +263,13 @@ mod_static_send_entry(cairn_request_t *r, const mod_static_conf_t *conf,
     mod_static_file_t  f;
     int                status;
 
-    if (conf->compress_static) {
-        /* e is not used after a sibling was tried: filling the cache
-         * with the sibling may have taken e's place. */
-        status = mod_static_precompressed(r, conf, e->root, e->key,
-                                          e->keylen, &e->mtim, e->type,
-                                          e->is_text);
-        if (status >= 0) {
-            return status;
-        }
+    /* A sibling that fills the cache (and may take e's place) is
+     * always served: e is used below only when none was found. */
+    if (conf->compress_static
+        && mod_static_precompressed(r, conf, e->root, e->key, e->keylen,
+                                    &e->mtim, e->type, e->is_text, &status))
+    {
+        return status;
     }
 
     f.size = e->size;
@@ -489,8 +487,8 @@ mod_static_status(cairn_request_t *r, mod_static_root_t *root,
  * mod_static_codings on a tie; q=0 never), when it is a regular file at
  * least as new as rel (whose mtime is mtim); a sibling missing, refused
  * or older gives way to the next coding, and the last to rel itself.
- * Returns the status of the answer made from a sibling, or -1 to serve
- * rel.  Every answer gets Vary: Accept-Encoding, since what a client
+ * Returns 1 with the answer made from a sibling in *status (what the
+ * handler returns), or 0 to serve rel.  Every answer gets Vary: Accept-Encoding, since what a client
  * gets depends on it.  rel and mtim may point into a cache entry, which
  * is not touched once a sibling has been found.
  */
@@ -498,7 +496,7 @@ static int
 mod_static_precompressed(cairn_request_t *r, const mod_static_conf_t *conf,
                          mod_static_root_t *root, const char *rel,
                          size_t rellen, const struct timespec *mtim,
-                         const char *type, int is_text)
+                         const char *type, int is_text, int *status)
 {
     const char          *accept, *suffix;
     char                 vrel[PATH_MAX];
@@ -514,7 +512,7 @@ mod_static_precompressed(cairn_request_t *r, const mod_static_conf_t *conf,
 
     accept = cairn_request_header(r, "Accept-Encoding");
     if (accept == NULL) {
-        return -1;
+        return 0;
     }
 
     for (i = 0; i < MOD_STATIC_NCODINGS; i++) {
@@ -529,7 +527,7 @@ mod_static_precompressed(cairn_request_t *r, const mod_static_conf_t *conf,
             }
         }
         if (best == MOD_STATIC_NCODINGS) {
-            return -1;
+            return 0;
         }
         q[best] = 0;
 
@@ -537,7 +535,7 @@ mod_static_precompressed(cairn_request_t *r, const mod_static_conf_t *conf,
         slen = strlen(suffix);
         vlen = rellen + 1 + slen;
         if (vlen >= sizeof(vrel)) {
-            return -1;
+            return 0;
         }
         memcpy(vrel, rel, rellen);
         vrel[rellen] = '.';
@@ -553,8 +551,9 @@ mod_static_precompressed(cairn_request_t *r, const mod_static_conf_t *conf,
                 if (mod_static_newer(mtim, &e->mtim)) {
                     continue;
                 }
-                return mod_static_send_variant(r, conf, e, -1, NULL, best,
-                                               type, is_text);
+                *status = mod_static_send_variant(r, conf, e, -1, NULL,
+                                                  best, type, is_text);
+                return 1;
             }
         }
 
@@ -584,8 +583,9 @@ mod_static_precompressed(cairn_request_t *r, const mod_static_conf_t *conf,
             fd = -1;
         }
 
-        return mod_static_send_variant(r, conf, e, fd, &st, best, type,
-                                       is_text);
+        *status = mod_static_send_variant(r, conf, e, fd, &st, best, type,
+                                          is_text);
+        return 1;
     }
 }
 
