@@ -50,4 +50,16 @@ int mc_stream_run(mc_stream_t *s, const void *in, size_t len,
 
 void mc_stream_free(mc_stream_t *s);
 
+/* Whether streams of algo can be reset and used again (gzip, zstd: their
+ * state is a few hundred KiB that is better not allocated, cleared and
+ * freed per response). */
+int mc_stream_reuses(mc_algo_t algo);
+
+/* The level s compresses at. */
+int mc_stream_level(const mc_stream_t *s);
+
+/* Makes s ready for a new stream at the same algorithm and level, in
+ * whatever state it was left: 0, or -1 (then free it). */
+int mc_stream_reset(mc_stream_t *s);
+
 #endif /* MOD_COMPRESS_H */

@@ -28,6 +28,7 @@ const int  mc_level_default[MC_NALGOS] = { 6, 4, 3 };
 
 struct mc_stream_s {
     mc_algo_t                algo;
+    int                      level;
     int                      ended;
     union {
         z_stream             z;
@@ -78,6 +79,7 @@ mc_stream_new(mc_algo_t algo, int level)
         return NULL;
     }
     s->algo = algo;
+    s->level = level;
 
     switch (algo) {
     case MC_GZIP:
@@ -147,6 +149,39 @@ mc_stream_run(mc_stream_t *s, const void *in, size_t len, mc_flush_t flush,
     }
 
     return rc;
+}
+
+
+int
+mc_stream_reuses(mc_algo_t algo)
+{
+    /* Brotli's encoder has no reset: a new one each time. */
+    return algo == MC_GZIP || algo == MC_ZSTD;
+}
+
+
+int
+mc_stream_level(const mc_stream_t *s)
+{
+    return s->level;
+}
+
+
+int
+mc_stream_reset(mc_stream_t *s)
+{
+    s->ended = 0;
+
+    switch (s->algo) {
+    case MC_GZIP:
+        return deflateReset(&s->u.z) == Z_OK ? 0 : -1;
+    case MC_ZSTD:
+        return ZSTD_isError(ZSTD_CCtx_reset(s->u.zstd,
+                                            ZSTD_reset_session_only))
+               ? -1 : 0;
+    default:
+        return -1;
+    }
 }
 
 

@@ -20,11 +20,21 @@
  * and compressed whole, so that a big body never stalls the worker's
  * other clients.
  *
+ * Each worker keeps the compressed forms of small files (CompressCacheSize
+ * bytes, least recently used out first), keyed by the coding, the level
+ * and the identity mod_static gives a settled file in the "static_file"
+ * note (device, inode, size, mtime, ctime): mod_static revalidates the
+ * file as it serves it, so a file changed on disk has another identity
+ * and is compressed afresh, and a hot one is compressed once per worker.
+ * Finished gzip and zstd compressors are reset and kept for the next
+ * response (up to MC_POOL_MAX of each per worker).
+ *
  * Directives (server, virtual host, location; an inner one replaces):
  *   Compress ALGO... | off          CompressTypes TYPE...
  *   CompressMinLength SIZE          CompressLevel ALGO N
- *   CompressOffloadSize SIZE
- * Hooks: header filter and body filter (MIDDLE).
+ *   CompressOffloadSize SIZE        CompressCacheSize SIZE (server)
+ * Hooks: post_config (the metrics), worker_init and worker_exit (the
+ * cache), header filter and body filter (MIDDLE).
  */
 
 #include <stdint.h>
@@ -36,6 +46,7 @@
 #include <cairn/cairn.h>
 
 #include "compress.h"
+#include "compress_cache.h"
 
 
 typedef struct {
@@ -53,6 +64,7 @@ typedef struct {
     int64_t                  min_length;
     int64_t                  offload;
     mc_levels_t              levels;
+    int64_t                  cache_size;     /* server level */
 } mod_compress_conf_t;
 
 /* A piece of output made on a task-pool thread (malloc()ed). */
@@ -79,6 +91,14 @@ typedef struct {
     mc_chunk_t              *chunks;
     mc_chunk_t             **chunks_tail;
     int                      task_failed;
+    /* The cache: the entry sent, or the key and the output kept. */
+    mc_centry_t             *hit;
+    const char              *key;
+    unsigned char           *acc;
+    size_t                   acc_len;
+    size_t                   acc_cap;
+    unsigned                 fill:1;
+    int                      algo;
 } mc_ctx_t;
 
 
@@ -100,6 +120,36 @@ static int mc_emit_chunk(void *data, const void *p, size_t len);
 static void mc_task_work(void *data);
 static void mc_task_done(cairn_request_t *r, void *data);
 static void mc_ctx_cleanup(void *data);
+static int mod_compress_post_config(cairn_server_t *s);
+static int mod_compress_worker_init(cairn_server_t *s);
+static int mod_compress_worker_exit(cairn_server_t *s);
+static void mc_cache_lookup(cairn_request_t *r, mc_ctx_t *ctx,
+                            const mod_compress_conf_t *conf, int algo,
+                            int64_t len);
+static void mc_cache_store(mc_ctx_t *ctx);
+static void mc_cache_report(void);
+static void mc_unpin(void *data);
+
+
+/* Per worker: the cache of compressed files (NULL: none). */
+static mc_cache_t      *mc_cache;
+static size_t           mc_cache_reported;     /* bytes in the gauge */
+static uint64_t         mc_evictions_reported;
+
+/* Per worker: compressors left by finished responses, reset and kept
+ * for the next ones (gzip and zstd). */
+#define MC_POOL_MAX             16
+
+static mc_stream_t     *mc_pool[MC_NALGOS][MC_POOL_MAX];
+static unsigned         mc_pool_n[MC_NALGOS];
+
+static mc_stream_t *mc_stream_get(mc_algo_t algo, int level);
+static void mc_stream_put(mc_stream_t *s, mc_algo_t algo);
+
+/* Registered at configuration time. */
+static cairn_metric_t  *mc_m_lookups;
+static cairn_metric_t  *mc_m_bytes;
+static cairn_metric_t  *mc_m_evictions;
 
 
 static const cairn_directive_t  mod_compress_directives[] = {
@@ -115,6 +165,9 @@ static const cairn_directive_t  mod_compress_directives[] = {
     CAIRN_DIRECTIVE_CUSTOM("CompressLevel", CAIRN_ARGS_TWO,
                            mod_compress_conf_t, levels, CAIRN_SCOPE_ANY,
                            CAIRN_MERGE_REPLACE, mod_compress_set_level),
+    CAIRN_DIRECTIVE_SIZE("CompressCacheSize", mod_compress_conf_t,
+                         cache_size, CAIRN_SCOPE_SERVER,
+                         CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_END
 };
 
@@ -125,9 +178,13 @@ static const char *const  mod_compress_defaults[] = {
     NULL,
     NULL,
     "gzip 6, br 4, zstd 3",
+    NULL,
 };
 
 static const cairn_hook_decl_t  mod_compress_hooks[] = {
+    CAIRN_HOOK_POST_CONFIG(mod_compress_post_config, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_INIT(mod_compress_worker_init, CAIRN_ORDER_MIDDLE),
+    CAIRN_HOOK_WORKER_EXIT(mod_compress_worker_exit, CAIRN_ORDER_MIDDLE),
     CAIRN_HOOK_HEADER_FILTER(mod_compress_header, CAIRN_ORDER_MIDDLE),
     CAIRN_HOOK_BODY_FILTER(mod_compress_body, CAIRN_ORDER_MIDDLE),
     CAIRN_HOOK_END
@@ -166,6 +223,7 @@ mod_compress_create_conf(cairn_arena_t *a)
     conf->types.v = mc_default_types;
     conf->min_length = 256;
     conf->offload = 64 * 1024;
+    conf->cache_size = 4 * 1024 * 1024;
     for (i = 0; i < MC_NALGOS; i++) {
         conf->levels.v[i] = mc_level_default[i];
     }
@@ -284,8 +342,12 @@ mod_compress_header(cairn_request_t *r)
         return CAIRN_DECLINED;
     }
 
-    /* From here the answer depends on Accept-Encoding. */
-    cairn_response_header_add(r, "Vary", "Accept-Encoding");
+    /* From here the answer depends on Accept-Encoding (mod_static may
+     * have said so already, for CompressStatic). */
+    v = cairn_response_header(r, "Vary");
+    if (v == NULL || strcasestr(v, "Accept-Encoding") == NULL) {
+        cairn_response_header_add(r, "Vary", "Accept-Encoding");
+    }
 
     if (algo < 0) {
         return CAIRN_DECLINED;
@@ -303,15 +365,26 @@ mod_compress_header(cairn_request_t *r)
     ctx->streamed = len < 0;
     ctx->held_tail = &ctx->held;
     ctx->chunks_tail = &ctx->chunks;
-    ctx->stream = mc_stream_new((mc_algo_t) algo, conf->levels.v[algo]);
+    cairn_arena_cleanup_add(cairn_request_arena(r), mc_ctx_cleanup, ctx);
+    cairn_request_set_ctx(r, &mod_compress_module, ctx);
+
+    if (mc_cache != NULL && !ctx->offload && status == 200
+        && cairn_request_method(r) != CAIRN_METHOD_HEAD)
+    {
+        mc_cache_lookup(r, ctx, conf, algo, len);
+        if (ctx->hit != NULL) {
+            return CAIRN_OK;
+        }
+    }
+
+    ctx->algo = algo;
+    ctx->stream = mc_stream_get((mc_algo_t) algo, conf->levels.v[algo]);
     if (ctx->stream == NULL) {
         cairn_log(r, CAIRN_LOG_ERROR, 0, "cannot start a %s stream: "
                   "sending the body as it is", mc_algo_names[algo]);
         cairn_response_header_unset(r, "Content-Encoding");
         return CAIRN_DECLINED;
     }
-    cairn_arena_cleanup_add(cairn_request_arena(r), mc_ctx_cleanup, ctx);
-    cairn_request_set_ctx(r, &mod_compress_module, ctx);
 
     return CAIRN_OK;
 }
@@ -406,6 +479,21 @@ mod_compress_body(cairn_request_t *r, cairn_filter_t *f, cairn_buf_t *in)
 
     ctx->f = f;
 
+    if (ctx->hit != NULL) {
+        /* From the cache: the body given is not read at all. */
+        for (b = in; b != NULL; b = b->next) {
+            end |= (b->flags & CAIRN_BUF_LAST) != 0;
+        }
+        if (!end) {
+            return CAIRN_OK;
+        }
+        b = cairn_buf_memory(r, ctx->hit->data, ctx->hit->len);
+        last = cairn_buf_memory(r, NULL, 0);
+        last->flags = CAIRN_BUF_LAST;
+        b->next = last;
+        return cairn_filter_next(r, f, b);
+    }
+
     if (ctx->offload) {
         /* Held whole, then compressed on the task pool. */
         for (b = in; b != NULL; b = next) {
@@ -454,6 +542,9 @@ mod_compress_body(cairn_request_t *r, cairn_filter_t *f, cairn_buf_t *in)
             ctx->failed = 1;
         }
         if (end) {
+            if (ctx->fill && !ctx->failed) {
+                mc_cache_store(ctx);
+            }
             last = cairn_buf_memory(r, NULL, 0);
             last->flags = CAIRN_BUF_LAST;
             *ctx->out_tail = last;
@@ -472,10 +563,36 @@ mc_emit_arena(void *data, const void *p, size_t len)
     mc_ctx_t     *ctx = data;
     cairn_buf_t  *b;
 
+    unsigned char  *acc;
+    size_t          cap;
+
     b = cairn_buf_memory(ctx->r, cairn_arena_memdup(
         cairn_request_arena(ctx->r), p, len), len);
     *ctx->out_tail = b;
     ctx->out_tail = &b->next;
+
+    /* A copy for the cache, while it stays small enough for it. */
+    if (ctx->fill) {
+        if (ctx->acc_len + len > mc_cache_entry_max(mc_cache)) {
+            ctx->fill = 0;
+            return 0;
+        }
+        if (ctx->acc_len + len > ctx->acc_cap) {
+            cap = ctx->acc_cap != 0 ? ctx->acc_cap : 4096;
+            while (cap < ctx->acc_len + len) {
+                cap *= 2;
+            }
+            acc = realloc(ctx->acc, cap);
+            if (acc == NULL) {
+                ctx->fill = 0;
+                return 0;
+            }
+            ctx->acc = acc;
+            ctx->acc_cap = cap;
+        }
+        memcpy(ctx->acc + ctx->acc_len, p, len);
+        ctx->acc_len += len;
+    }
 
     return 0;
 }
@@ -578,11 +695,200 @@ mc_ctx_cleanup(void *data)
     mc_ctx_t    *ctx = data;
     mc_chunk_t  *c, *next;
 
-    mc_stream_free(ctx->stream);
+    if (ctx->stream != NULL) {
+        mc_stream_put(ctx->stream, (mc_algo_t) ctx->algo);
+    }
     ctx->stream = NULL;
+    free(ctx->acc);
+    ctx->acc = NULL;
     for (c = ctx->chunks; c != NULL; c = next) {
         next = c->next;
         free(c);
     }
     ctx->chunks = NULL;
+}
+
+
+/* ------------------------------------------------------------------ */
+/* The cache of compressed files                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A body mod_static says is a settled file, whole (its "static_file"
+ * note, whose size must be the length sent), is looked up by coding,
+ * level and identity: a hit is pinned in ctx->hit, a miss marks the
+ * output to be kept (ctx->fill) when the file is small enough.
+ */
+static void
+mc_cache_lookup(cairn_request_t *r, mc_ctx_t *ctx,
+                const mod_compress_conf_t *conf, int algo, int64_t len)
+{
+    const char          *id, *p;
+    char                *end;
+    unsigned long long   size;
+
+    /* "dev:ino:size:mtime:ctime", the size in hex. */
+    id = cairn_request_note(r, "static_file");
+    if (id == NULL || len < 0 || (p = strchr(id, ':')) == NULL
+        || (p = strchr(p + 1, ':')) == NULL)
+    {
+        return;
+    }
+    size = strtoull(p + 1, &end, 16);
+    if (*end != ':' || size != (unsigned long long) len) {
+        return;
+    }
+
+    ctx->key = cairn_arena_printf(cairn_request_arena(r), "%s:%d:%s",
+                                  mc_algo_names[algo], conf->levels.v[algo],
+                                  id);
+    ctx->hit = mc_cache_get(mc_cache, ctx->key);
+
+    if (ctx->hit != NULL) {
+        mc_cache_pin(ctx->hit);
+        cairn_arena_cleanup_add(cairn_request_arena(r), mc_unpin, ctx->hit);
+        cairn_metric_add(mc_m_lookups, (const char *[]) { "hit", NULL }, 1);
+        return;
+    }
+
+    cairn_metric_add(mc_m_lookups, (const char *[]) { "miss", NULL }, 1);
+    /* Kept while the output fits in an entry (mc_emit_arena). */
+    ctx->fill = 1;
+}
+
+
+/* The whole output of a miss joins the cache (which takes acc over). */
+static void
+mc_cache_store(mc_ctx_t *ctx)
+{
+    mc_cache_put(mc_cache, ctx->key, ctx->acc, ctx->acc_len);
+    ctx->acc = NULL;
+    ctx->fill = 0;
+    mc_cache_report();
+}
+
+
+/* The gauge of bytes held and the count of evictions follow the cache. */
+static void
+mc_cache_report(void)
+{
+    if (mc_cache->bytes != mc_cache_reported) {
+        cairn_metric_add(mc_m_bytes, NULL, (double) mc_cache->bytes
+                                           - (double) mc_cache_reported);
+        mc_cache_reported = mc_cache->bytes;
+    }
+    if (mc_cache->evictions != mc_evictions_reported) {
+        cairn_metric_add(mc_m_evictions, NULL, (double) (mc_cache->evictions
+                                           - mc_evictions_reported));
+        mc_evictions_reported = mc_cache->evictions;
+    }
+}
+
+
+/* Request arena cleanup: the response no longer points into the entry. */
+static void
+mc_unpin(void *data)
+{
+    mc_cache_unpin(data);
+}
+
+
+/* A compressor for algo at level: one kept by the worker, or a new one. */
+static mc_stream_t *
+mc_stream_get(mc_algo_t algo, int level)
+{
+    mc_stream_t  *st;
+    unsigned      i;
+
+    for (i = mc_pool_n[algo]; i-- > 0; ) {
+        st = mc_pool[algo][i];
+        if (mc_stream_level(st) == level) {
+            mc_pool[algo][i] = mc_pool[algo][--mc_pool_n[algo]];
+            return st;
+        }
+    }
+
+    return mc_stream_new(algo, level);
+}
+
+
+/* A response is done with st (on the loop, its task finished): kept for
+ * the next one when it can be reset and there is room, else freed. */
+static void
+mc_stream_put(mc_stream_t *st, mc_algo_t algo)
+{
+    if (mc_stream_reuses(algo) && mc_pool_n[algo] < MC_POOL_MAX
+        && mc_stream_reset(st) == 0)
+    {
+        mc_pool[algo][mc_pool_n[algo]++] = st;
+        return;
+    }
+    mc_stream_free(st);
+}
+
+
+static int
+mod_compress_post_config(cairn_server_t *s)
+{
+    mc_m_lookups = cairn_metric_counter(s, "cairn_compress_cache_total",
+        "Lookups in the workers' caches of compressed files, by result.",
+        (const char *[]) { "result", NULL });
+    mc_m_bytes = cairn_metric_gauge(s, "cairn_compress_cache_bytes",
+        "Bytes of compressed files (and their keys) the workers' caches "
+        "hold.", NULL);
+    mc_m_evictions = cairn_metric_counter(s,
+        "cairn_compress_cache_evictions_total",
+        "Compressed files evicted from the workers' caches to make room.",
+        NULL);
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_compress_worker_init(cairn_server_t *s)
+{
+    const mod_compress_conf_t  *conf;
+
+    conf = cairn_server_conf(s, &mod_compress_module);
+    if (conf == NULL || conf->cache_size <= 0) {
+        return CAIRN_OK;
+    }
+
+    mc_cache = mc_cache_new((size_t) conf->cache_size);
+    if (mc_cache == NULL) {
+        cairn_log_error(NULL, 0, "no memory for a cache of compressed "
+                        "files: compressing every response");
+    }
+    mc_cache_reported = 0;
+    mc_evictions_reported = 0;
+
+    return CAIRN_OK;
+}
+
+
+static int
+mod_compress_worker_exit(cairn_server_t *s)
+{
+    unsigned  a;
+
+    (void) s;
+
+    for (a = 0; a < MC_NALGOS; a++) {
+        while (mc_pool_n[a] > 0) {
+            mc_stream_free(mc_pool[a][--mc_pool_n[a]]);
+        }
+    }
+
+    if (mc_cache == NULL) {
+        return CAIRN_OK;
+    }
+    mc_cache_free(mc_cache);
+    mc_cache = NULL;
+    if (mc_cache_reported != 0) {
+        cairn_metric_add(mc_m_bytes, NULL, -(double) mc_cache_reported);
+        mc_cache_reported = 0;
+    }
+
+    return CAIRN_OK;
 }

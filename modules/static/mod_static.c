@@ -9,6 +9,7 @@
  *             StaticFileETag on|off          any scope  default on
  *             StaticCacheMaxFileSize SIZE    any scope  default 64k
  *             StaticCacheEntries N           server     default 1024
+ *             CompressStatic on|off          any scope  default off
  * Hooks:      post_config (MIDDLE), worker_init (MIDDLE), worker_exit
  *             (MIDDLE), handler (LAST)
  *
@@ -85,6 +86,12 @@ static const cairn_directive_t  mod_static_directives[] = {
     CAIRN_DIRECTIVE_INT("StaticCacheEntries", mod_static_conf_t,
                         cache_entries, CAIRN_SCOPE_SERVER,
                         CAIRN_MERGE_REPLACE),
+    /* Precompressed siblings (file.br, file.zst, file.gz): mod_static's,
+     * since only it knows which file a path names; named like the other
+     * compression directives, as nginx's gzip_static sits beside gzip. */
+    CAIRN_DIRECTIVE_FLAG("CompressStatic", mod_static_conf_t,
+                         compress_static, CAIRN_SCOPE_ANY,
+                         CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_END
 };
 
@@ -97,6 +104,7 @@ static const char *const  mod_static_defaults[] = {
     NULL,
     "inside",
     "none",
+    NULL,
     NULL,
     NULL,
     NULL,

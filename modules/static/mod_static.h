@@ -79,6 +79,7 @@ typedef struct {
     int                  symlinks;      /* MOD_STATIC_LINKS_* */
     const char          *charset;       /* NULL: none */
     int                  etag;
+    int                  compress_static;   /* CompressStatic */
     int64_t              cache_max_bytes;
     int                  cache_entries;
     mod_static_root_t   *root;          /* per worker, found on first use */

@@ -37,9 +37,30 @@ typedef struct {
     const char          *etag;          /* NULL: StaticFileETag off */
     const char          *lastmod;
     const char          *ctype;
+    const char          *encoding;      /* a precompressed sibling's */
     mod_static_entry_t  *entry;         /* NULL: fd */
     int                  fd;
+    /* The file's identity, for the "static_file" note. */
+    dev_t                dev;
+    ino_t                ino;
+    struct timespec      mtim;
+    struct timespec      ctim;
 } mod_static_file_t;
+
+/* CompressStatic: the codings of the precompressed siblings, in the
+ * order taken when the client weighs several equally (the smallest
+ * output first), and the suffix of each. */
+static const struct {
+    const char          *coding;
+    const char          *suffix;
+} mod_static_codings[] = {
+    { "br",   "br"  },
+    { "zstd", "zst" },
+    { "gzip", "gz"  },
+};
+
+#define MOD_STATIC_NCODINGS                                                   \
+    (sizeof(mod_static_codings) / sizeof(mod_static_codings[0]))
 
 /* The request headers that make a request conditional (Range and
  * If-Range are the core's: it answers ranges of any body). */
@@ -57,6 +78,20 @@ static const char *mod_static_ctype(cairn_request_t *r,
                                     const mod_static_conf_t *conf,
                                     const char *type, int is_text);
 static void mod_static_cond_read(cairn_request_t *r, mod_static_cond_t *c);
+static int mod_static_precompressed(cairn_request_t *r,
+                                    const mod_static_conf_t *conf,
+                                    mod_static_root_t *root, const char *rel,
+                                    size_t rellen,
+                                    const struct timespec *mtim,
+                                    const char *type, int is_text,
+                                    int *status);
+static int mod_static_send_variant(cairn_request_t *r,
+                                   const mod_static_conf_t *conf,
+                                   mod_static_entry_t *e, int fd,
+                                   const struct stat *st, unsigned coding,
+                                   const char *type, int is_text);
+static int mod_static_newer(const struct timespec *a,
+                            const struct timespec *b);
 
 
 /* Bodies of the answers made here, in the style of the core's pages. */
@@ -164,12 +199,24 @@ mod_static_regular(cairn_request_t *r, mod_static_conf_t *conf,
     const char          *type;
     char                 etag[MOD_STATIC_ETAG_MAX];
     char                 lastmod[MOD_STATIC_DATE_MAX];
+    int                  status;
 
     if (!S_ISREG(st->st_mode)) {
         cairn_log_debug(r, "\"%s/%s\" is not a regular file", root->path,
                         rel);
         close(fd);
         return 403;
+    }
+
+    type = mod_static_mime_lookup(mod_static_mime, rel);
+
+    if (conf->compress_static
+        && mod_static_precompressed(r, conf, root, rel, rellen,
+                                    &st->st_mtim, type,
+                                    mod_static_mime_is_text(type), &status))
+    {
+        close(fd);
+        return status;
     }
 
     /* The same conditions as the lookup, so no key is ever cached twice. */
@@ -188,7 +235,6 @@ mod_static_regular(cairn_request_t *r, mod_static_conf_t *conf,
         }
     }
 
-    type = mod_static_mime_lookup(mod_static_mime, rel);
     mod_static_etag(etag, st);
     cairn_http_date(st->st_mtim.tv_sec, lastmod);
 
@@ -197,26 +243,46 @@ mod_static_regular(cairn_request_t *r, mod_static_conf_t *conf,
     f.etag = conf->etag ? etag : NULL;
     f.lastmod = lastmod;
     f.ctype = mod_static_ctype(r, conf, type, mod_static_mime_is_text(type));
+    f.encoding = NULL;
     f.entry = NULL;
     f.fd = fd;
+    f.dev = st->st_dev;
+    f.ino = st->st_ino;
+    f.mtim = st->st_mtim;
+    f.ctim = st->st_ctim;
 
     return mod_static_send(r, conf, &f);
 }
 
 
-/* Answers from a cache entry. */
+/* Answers from a cache entry (or from its precompressed sibling). */
 int
 mod_static_send_entry(cairn_request_t *r, const mod_static_conf_t *conf,
                       mod_static_entry_t *e)
 {
     mod_static_file_t  f;
+    int                status;
+
+    /* A sibling that fills the cache (and may take e's place) is
+     * always served: e is used below only when none was found. */
+    if (conf->compress_static
+        && mod_static_precompressed(r, conf, e->root, e->key, e->keylen,
+                                    &e->mtim, e->type, e->is_text, &status))
+    {
+        return status;
+    }
 
     f.size = e->size;
     f.mtime = e->mtim.tv_sec;
     f.etag = conf->etag ? e->etag : NULL;
     f.lastmod = e->lastmod;
+    f.encoding = NULL;
     f.entry = e;
     f.fd = -1;
+    f.dev = e->dev;
+    f.ino = e->ino;
+    f.mtim = e->mtim;
+    f.ctim = e->ctim;
 
     if (conf->charset != NULL && e->is_text
         && e->ctype_charset == conf->charset)
@@ -275,8 +341,28 @@ mod_static_send(cairn_request_t *r, const mod_static_conf_t *conf,
         cairn_response_header_set(r, "ETag", f->etag);
     }
     cairn_response_header_set(r, "Last-Modified", f->lastmod);
-    /* The core answers a Range against what this says. */
+    /* The core answers a Range against what this says: for a
+     * precompressed sibling, a range of its bytes (of the coded
+     * representation, as RFC 9110 section 14 has it). */
     cairn_response_header_set(r, "Accept-Ranges", "bytes");
+
+    if (f->encoding != NULL) {
+        cairn_response_header_set(r, "Content-Encoding", f->encoding);
+
+    } else if (f->entry != NULL
+               || f->ctim.tv_sec + MOD_STATIC_SETTLE_S <= time(NULL))
+    {
+        /*
+         * The body is this file, whole and unchanged, and the file has
+         * settled: its identity is a key for what others derive from
+         * its bytes (mod_compress's cache of compressed files).
+         */
+        cairn_request_set_note(r, "static_file", cairn_arena_printf(
+            cairn_request_arena(r), "%llx:%llx:%llx:%lld.%09ld:%lld.%09ld",
+            (unsigned long long) f->dev, (unsigned long long) f->ino,
+            (unsigned long long) f->size, (long long) f->mtim.tv_sec,
+            f->mtim.tv_nsec, (long long) f->ctim.tv_sec, f->ctim.tv_nsec));
+    }
 
     if (f->entry != NULL) {
         /* The response points into the entry until the request ends. */
@@ -392,6 +478,170 @@ mod_static_status(cairn_request_t *r, mod_static_root_t *root,
         cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
         return 500;
     }
+}
+
+
+/*
+ * CompressStatic: the sibling rel.br, rel.zst or rel.gz in the coding
+ * the client weighs highest in Accept-Encoding (the order of
+ * mod_static_codings on a tie; q=0 never), when it is a regular file at
+ * least as new as rel (whose mtime is mtim); a sibling missing, refused
+ * or older gives way to the next coding, and the last to rel itself.
+ * Returns 1 with the answer made from a sibling in *status (what the
+ * handler returns), or 0 to serve rel.  Every answer gets Vary: Accept-Encoding, since what a client
+ * gets depends on it.  rel and mtim may point into a cache entry, which
+ * is not touched once a sibling has been found.
+ */
+static int
+mod_static_precompressed(cairn_request_t *r, const mod_static_conf_t *conf,
+                         mod_static_root_t *root, const char *rel,
+                         size_t rellen, const struct timespec *mtim,
+                         const char *type, int is_text, int *status)
+{
+    const char          *accept, *suffix;
+    char                 vrel[PATH_MAX];
+    int                  q[MOD_STATIC_NCODINGS];
+    unsigned             i, best;
+    size_t               vlen, slen;
+    uint32_t             hash = 0;
+    mod_static_entry_t  *e;
+    struct stat          st;
+    int                  fd, cached;
+
+    cairn_response_header_add(r, "Vary", "Accept-Encoding");
+
+    accept = cairn_request_header(r, "Accept-Encoding");
+    if (accept == NULL) {
+        return 0;
+    }
+
+    for (i = 0; i < MOD_STATIC_NCODINGS; i++) {
+        q[i] = cairn_accept_q(accept, mod_static_codings[i].coding);
+    }
+
+    for ( ;; ) {
+        best = MOD_STATIC_NCODINGS;
+        for (i = 0; i < MOD_STATIC_NCODINGS; i++) {
+            if (q[i] > 0 && (best == MOD_STATIC_NCODINGS || q[i] > q[best])) {
+                best = i;
+            }
+        }
+        if (best == MOD_STATIC_NCODINGS) {
+            return 0;
+        }
+        q[best] = 0;
+
+        suffix = mod_static_codings[best].suffix;
+        slen = strlen(suffix);
+        vlen = rellen + 1 + slen;
+        if (vlen >= sizeof(vrel)) {
+            return 0;
+        }
+        memcpy(vrel, rel, rellen);
+        vrel[rellen] = '.';
+        memcpy(vrel + rellen + 1, suffix, slen + 1);
+
+        cached = mod_static_cache != NULL && conf->cache_max_bytes > 0
+                 && vlen <= MOD_STATIC_KEY_MAX;
+        if (cached) {
+            hash = mod_static_hash(vrel, vlen, conf->symlinks);
+            e = mod_static_cache_find(root, conf->symlinks, vrel, vlen,
+                                      hash);
+            if (e != NULL) {
+                if (mod_static_newer(mtim, &e->mtim)) {
+                    continue;
+                }
+                *status = mod_static_send_variant(r, conf, e, -1, NULL,
+                                                  best, type, is_text);
+                return 1;
+            }
+        }
+
+        fd = mod_static_open(r, root, vrel, MOD_STATIC_OPEN_FLAGS,
+                             conf->symlinks);
+        if (fd < 0) {
+            continue;
+        }
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+            || mod_static_newer(mtim, &st.st_mtim))
+        {
+            cairn_log_debug(r, "\"%s/%s\" is not served: not a regular file "
+                            "as new as \"%s\"", root->path, vrel, rel);
+            close(fd);
+            continue;
+        }
+
+        /* As for rel itself: cached when it fits and has settled. */
+        e = NULL;
+        if (cached && st.st_size <= conf->cache_max_bytes
+            && st.st_ctim.tv_sec + MOD_STATIC_SETTLE_S <= time(NULL))
+        {
+            e = mod_static_cache_fill(conf, root, vrel, vlen, hash, fd, &st);
+        }
+        if (e != NULL) {
+            close(fd);
+            fd = -1;
+        }
+
+        *status = mod_static_send_variant(r, conf, e, fd, &st, best, type,
+                                          is_text);
+        return 1;
+    }
+}
+
+
+/*
+ * Answers from a precompressed sibling, a cache entry e or the open fd
+ * (status st): the original's Content-Type, the sibling's length and
+ * Last-Modified, and an ETag of its own (the sibling's, with the suffix:
+ * never the original's).  Owns fd.
+ */
+static int
+mod_static_send_variant(cairn_request_t *r, const mod_static_conf_t *conf,
+                        mod_static_entry_t *e, int fd, const struct stat *st,
+                        unsigned coding, const char *type, int is_text)
+{
+    mod_static_file_t  f;
+    const char        *etag;
+    char               buf[MOD_STATIC_ETAG_MAX];
+    char               lastmod[MOD_STATIC_DATE_MAX];
+
+    memset(&f, 0, sizeof(f));
+
+    if (e != NULL) {
+        f.size = e->size;
+        f.mtime = e->mtim.tv_sec;
+        f.lastmod = e->lastmod;
+        etag = e->etag;
+    } else {
+        mod_static_etag(buf, st);
+        cairn_http_date(st->st_mtim.tv_sec, lastmod);
+        f.size = st->st_size;
+        f.mtime = st->st_mtim.tv_sec;
+        f.lastmod = lastmod;
+        etag = buf;
+    }
+
+    /* "<size>-<mtime>" becomes "<size>-<mtime>-gz". */
+    f.etag = !conf->etag ? NULL
+             : cairn_arena_printf(cairn_request_arena(r), "%.*s-%s\"",
+                                  (int) strlen(etag) - 1, etag,
+                                  mod_static_codings[coding].suffix);
+    f.ctype = mod_static_ctype(r, conf, type, is_text);
+    f.encoding = mod_static_codings[coding].coding;
+    f.entry = e;
+    f.fd = fd;
+
+    return mod_static_send(r, conf, &f);
+}
+
+
+/* Whether a is later than b. */
+static int
+mod_static_newer(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec > b->tv_sec
+           || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
 }
 
 
