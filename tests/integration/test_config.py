@@ -299,5 +299,27 @@ def test_line_numbers_after_continuation():
             "stderr of -t")
 
 
+@test
+def test_post_config_error_is_a_config_error():
+    # mod_log finds an unknown format name only in post_config: its
+    # reason is printed like a parse error, with no log time stamp.
+    _, err = config_error("AccessLog @TMP@/a.log nosuchformat\n",
+                          ['no format called "nosuchformat"'],
+                          line_of="nosuchformat",
+                          modules=("static", "log"))
+    not_contains(err, "[error]", "stderr of -t")
+    not_contains(err, "see the messages above", "stderr of -t")
+    check(not re.search(r"^\d{4}-\d\d-\d\dT", err, re.MULTILINE),
+          "a time-stamped log line in stderr of -t:\n" + err)
+
+
+@test
+def test_bad_access_log_format():
+    _, err = config_error('AccessLog @TMP@/a.log "%h %Z"\n', ['"%Z"'],
+                          line_of="AccessLog", modules=("static", "log"))
+    check(not re.search(r"^\d{4}-\d\d-\d\dT", err, re.MULTILINE),
+          "a time-stamped log line in stderr of -t:\n" + err)
+
+
 if __name__ == "__main__":
     main()
