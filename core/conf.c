@@ -759,7 +759,7 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
 
     e = cairn__directive_find(s, name);
     if (e == NULL || e->d->args != CAIRN_ARGS_SECTION) {
-        const char  *hint = e ? NULL : cairn__module_hint(s, name);
+        const char  *hint = e ? NULL : cairn__module_hint(s, name, 1);
 
         if (e != NULL) {
             cairn__conf_error(s, ctx->file, ctx->line, "%s is a directive, "
@@ -1105,7 +1105,7 @@ conf_directive(conf_ctx_t *ctx, int argc, char **argv)
 
     e = cairn__directive_find(s, name);
     if (e == NULL) {
-        hint = cairn__module_hint(s, name);
+        hint = cairn__module_hint(s, name, 0);
         if (hint != NULL) {
             cairn__conf_error(s, ctx->file, ctx->line, "unknown directive "
                               "'%s': %s", name, hint);

@@ -321,5 +321,55 @@ def test_bad_access_log_format():
           "a time-stamped log line in stderr of -t:\n" + err)
 
 
+@test
+def test_typo_suggestions():
+    # A core directive, a loaded module's, a module's that is not loaded
+    # (found in ModuleDir), a core section and a module's section.
+    config_error("KeepAliveTimout 5s\n",
+                 ["unknown directive 'KeepAliveTimout': did you mean "
+                  "'KeepAliveTimeout'?"], line_of="KeepAliveTimout")
+    config_error("DocumentRot /x\n",
+                 ["unknown directive 'DocumentRot': did you mean "
+                  "'DocumentRoot'?"], line_of="DocumentRot", start=False)
+    _, err = config_error("AccessLgo @TMP@/a.log\n",
+                          ["unknown directive 'AccessLgo': did you mean "
+                           "'AccessLog'?", "LoadModule log"],
+                          line_of="AccessLgo", start=False)
+    config_error("Incldue @TMP@/x.conf\n", ["did you mean 'Include'?"],
+                 line_of="Incldue", start=False)
+    config_error("<Locaton /x>\n    Header X-A 1\n</Locaton>\n",
+                 ["unknown section <Locaton>: did you mean 'Location'?"],
+                 line_of="<Locaton", start=False)
+    config_error("<Resorce /x>\n</Resorce>\n",
+                 ["unknown section <Resorce>: did you mean 'Resource'?",
+                  "LoadModule rest"], line_of="<Resorce", start=False)
+    # Nothing close: no suggestion.
+    _, err = config_error("Frobnicate on\n",
+                          ["unknown directive 'Frobnicate'"],
+                          line_of="Frobnicate", start=False)
+    not_contains(err, "did you mean", "stderr of -t")
+
+
+@test
+def test_apache_sections_say_what_to_use():
+    for section, advice in (("Directory /var/www", "<Location"),
+                            ("Files secret.txt", "<LocationMatch"),
+                            ("FilesMatch \\.php$", "<LocationMatch"),
+                            ("DirectoryMatch ^/x", "<LocationMatch"),
+                            ("If \"%{HTTPS} == 'on'\"", "<Location"),
+                            ("Limit POST", "Require"),
+                            ("LimitExcept GET", "Require")):
+        name = section.split()[0]
+        conf = ("<%s>\n    Require all granted\n    <Files inner>\n"
+                "    </Files>\n    Foo bar\n</%s>\n" % (section, name))
+        _, err = config_error(conf, ["unknown section <%s>" % name, advice],
+                              line_of="<%s" % name, start=False)
+        errors = [l for l in err.splitlines()
+                  if l.strip() and not l.endswith("configuration test "
+                                                  "failed")]
+        eq(len(errors), 1, "errors for <%s> (one, not one per line of its "
+           "body):\n%s" % (name, err))
+
+
 if __name__ == "__main__":
     main()
