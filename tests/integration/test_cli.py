@@ -458,6 +458,44 @@ def test_usage_error():
     check(p.returncode != 0, "-f without a file accepted\n" + output(p))
 
 
+@test
+def test_explain_shows_every_default():
+    """Every directive of every module in the module directory, none of
+    them set: --explain shows each with its effective default, marked
+    (default), read from the module's own configuration (a list a module
+    starts with values, such as CompressTypes, shows them)."""
+    import cairntest
+    names = sorted(f[4:-3] for f in os.listdir(cairntest.MODULEDIR)
+                   if f.startswith("mod_") and f.endswith(".so"))
+    check("static" in names, "no mod_static.so in %s" % cairntest.MODULEDIR)
+    s = Server(modules=names)
+    p = s.run(["-T", "--explain", "localhost", "/x"])
+    eq(p.returncode, 0, "exit status of --explain\n" + output(p))
+    lines = p.stdout.splitlines()
+    for name in names:
+        info = run_cairnd(["--modinfo", module_path(name)])
+        m = matches(info.stdout, r"^directives: (.*)$", "--modinfo " + name)
+        for d in m.group(1).split():
+            if d in ("-", "RequireAny", "RequireAll"):
+                # A group of directives sharing one setting shows once,
+                # at its first (Require all granted).
+                continue
+            shown = [l for l in lines
+                     if re.match(r"^<?%s>?( |$)" % re.escape(d), l)]
+            check(shown, "--explain does not show %s (mod_%s):\n%s"
+                  % (d, name, p.stdout))
+            if d != "DocumentRoot":
+                check(all(l.rstrip().endswith("# (default)")
+                          for l in shown),
+                      "%s not marked (default): %s" % (d, shown))
+    not_contains(p.stdout, "(its module's default)", "--explain")
+    if "compress" in names:
+        m = matches(p.stdout, r"^CompressTypes (.*?)\s+# \(default\)$",
+                    "--explain")
+        check("text/*" in m.group(1).split(),
+              "CompressTypes default lacks text/*: %r" % m.group(0))
+
+
 # ----------------------------------------------------------------------
 # -s: signals from the command line
 # ----------------------------------------------------------------------
