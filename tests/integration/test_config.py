@@ -3,9 +3,12 @@ Include/IncludeOptional, sections, and merging by key."""
 
 import os
 import re
+import signal
+import time
 
-from cairntest import (Server, check, config_error, contains, eq, main,
-                       matches, need_modules, not_contains, output, test)
+from cairntest import (Conn, Server, check, config_error, contains, eq,
+                       fail, free_port, main, matches, need_modules,
+                       not_contains, output, test)
 
 need_modules("static")
 
@@ -369,6 +372,119 @@ def test_apache_sections_say_what_to_use():
                                                   "failed")]
         eq(len(errors), 1, "errors for <%s> (one, not one per line of its "
            "body):\n%s" % (name, err))
+
+
+def host_has_ipv6():
+    """Whether the host has IPv6 at all (an address on some interface)."""
+    try:
+        with open("/proc/net/if_inet6") as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
+def answers(host, port):
+    """The status of GET /f.txt on host:port, or None when refused."""
+    try:
+        with Conn(port, host=host, timeout=5) as c:
+            return c.request("GET", "/f.txt").status
+    except OSError:
+        return None
+
+
+def tcp_listeners(port):
+    """(family, local address) of the sockets listening on port."""
+    out = []
+    for name, fam in (("/proc/net/tcp", "4"), ("/proc/net/tcp6", "6")):
+        try:
+            lines = open(name).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            addr, hexport = f[1].split(":")
+            if f[3] == "0A" and int(hexport, 16) == port:
+                out.append((fam, addr))
+    return out
+
+
+@test
+def test_listen_port_is_dual_stack():
+    # Listen PORT: one [::] socket taking IPv4 too; IPv4 clients are
+    # logged as 127.0.0.1, not ::ffff:127.0.0.1.
+    s = Server(conf="AccessLog @TMP@/access.log \"%h %U\"\n",
+               modules=("static", "log"))
+    s.extra = s.config_text().replace("Listen 127.0.0.1:%d" % s.port,
+                                      "Listen @PORT@")
+    s.base = False
+    s.write("f.txt", "file\n")
+    s.start()
+    eq(answers("127.0.0.1", s.port), 200, "GET over 127.0.0.1")
+    socks = tcp_listeners(s.port)
+    if host_has_ipv6():
+        eq(answers("::1", s.port), 200, "GET over ::1")
+        check(socks and all(fam == "6" and addr == "0" * 32
+                            for fam, addr in socks),
+              "Listen PORT is not one [::] socket per worker: %s" % socks)
+    else:
+        check(socks and all(fam == "4" and addr == "00000000"
+                            for fam, addr in socks),
+              "Listen PORT without IPv6 is not 0.0.0.0: %s" % socks)
+        contains(s.log(), "no IPv6", "server log")
+    s.stop()
+    log = open(s.path("access.log")).read()
+    contains(log, "127.0.0.1 /f.txt", "access log")
+    not_contains(log, "::ffff:", "access log")
+
+
+@test
+def test_listen_address_binds_only_it():
+    v6 = host_has_ipv6()
+    p6 = free_port()
+    p4 = free_port()
+    conf = "Listen 127.0.0.1:%d\n" % p4
+    if v6:
+        conf += "Listen [::1]:%d\n" % p6
+    s = Server(conf=conf)
+    s.write("f.txt", "file\n")
+    s.start()
+    eq(answers("127.0.0.1", p4), 200, "GET on Listen 127.0.0.1:PORT")
+    eq(tcp_listeners(p4), [("4", "0100007F")] * len(tcp_listeners(p4)),
+       "sockets of Listen 127.0.0.1:PORT")
+    if not v6:
+        return
+    eq(answers("::1", p4), None, "::1 on Listen 127.0.0.1:PORT (refused)")
+    eq(answers("::1", p6), 200, "GET on Listen [::1]:PORT")
+    eq(answers("127.0.0.1", p6), None,
+       "127.0.0.1 on Listen [::1]:PORT (refused)")
+
+
+@test
+def test_listen_dual_stack_across_reload():
+    # A reload keeps the very [::] socket of Listen PORT (no new bind,
+    # no refused connection).
+    s = Server()
+    s.extra = s.config_text().replace("Listen 127.0.0.1:%d" % s.port,
+                                      "Listen @PORT@") + "Header X-Gen 1\n"
+    s.base = False
+    s.write("f.txt", "file\n")
+    s.start()
+    before = sorted(tcp_listeners(s.port))
+    s.extra = s.extra.replace("X-Gen 1", "X-Gen 2")
+    s.write_config()
+    s.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with Conn(s.port) as c:
+            if c.request("GET", "/f.txt").header("X-Gen") == "2":
+                break
+        time.sleep(0.05)
+    else:
+        fail("the reload did not take effect:\n" + s.log_tail())
+    eq(sorted(tcp_listeners(s.port)), before, "listening sockets after the "
+       "reload")
+    if host_has_ipv6():
+        eq(answers("::1", s.port), 200, "GET over ::1 after the reload")
 
 
 if __name__ == "__main__":
