@@ -346,6 +346,10 @@ const char *cairn__module_load(cairn_server_t *s, const char *name,
 const char *cairn__module_hint(cairn_server_t *s, const char *directive,
                               int section);
 
+/* The name of table closest to an unknown name (a typo), or NULL. */
+const char *cairn__directive_closest(const cairn_directive_t *table,
+                                     const char *name, int section);
+
 /*
  * (core/module.c) Registers a module descriptor already in memory (the core, a
  * module just opened by cairn__module_load, a test's module): refuses a

@@ -341,6 +341,32 @@ module_suggest_try(module_suggest_t *g, const char *cand, int is_section,
 }
 
 
+/*
+ * The name in table (a module section's own directives) closest to an
+ * unknown one, within the distance cairn__module_hint allows; NULL when
+ * none is.
+ */
+const char *
+cairn__directive_closest(const cairn_directive_t *table, const char *name,
+                         int section)
+{
+    module_suggest_t  g;
+
+    memset(&g, 0, sizeof(g));
+    g.name = name;
+    g.section = section;
+    g.max = strlen(name) < 5 ? 1 : 2;
+    g.dist = g.max + 1;
+
+    for (; table != NULL && table->name != NULL; table++) {
+        module_suggest_try(&g, table->name,
+                           table->args == CAIRN_ARGS_SECTION, NULL, 0);
+    }
+
+    return g.best;
+}
+
+
 /* What Apache admins write that cairn does differently. */
 static const struct {
     const char  *name;

@@ -346,6 +346,11 @@ def test_typo_suggestions():
     config_error("<Resorce /x>\n</Resorce>\n",
                  ["unknown section <Resorce>: did you mean 'Resource'?",
                   "LoadModule rest"], line_of="<Resorce", start=False)
+    # Inside a module's section: its own directives.
+    config_error("<Upstream app>\n    Sever 127.0.0.1:1\n</Upstream>\n",
+                 ["unknown directive 'Sever' inside <Upstream>: did you "
+                  "mean 'Server'?"], line_of="Sever",
+                 modules=("static", "proxy"), start=False)
     # Nothing close: no suggestion.
     _, err = config_error("Frobnicate on\n",
                           ["unknown directive 'Frobnicate'"],
