@@ -78,7 +78,7 @@ main_usage(FILE *out)
         "  -f FILE        main configuration file (default %s/cairn.conf)\n"
         "  -D NAME        define NAME for <IfDefine NAME>\n"
         "  -t             test the configuration and exit\n"
-        "  -q             with -t: print only errors\n"
+        "  -q             with -t or -s: print only errors\n"
         "  -T             dump the effective configuration and exit\n"
         "  --explain HOST PATH\n"
         "                 with -T: show every setting for one request\n"

@@ -542,6 +542,13 @@ def test_signal_reload():
     wait_until(lambda: gen_of(s) == "2", 10, "the reloaded configuration "
                "serves X-Gen 2")
     contains(s.log(), "SIGHUP: reloading", "server log")
+    # -q: nothing said on success.
+    s.extra = PID_CONF % 3
+    p = s.run(["-s", "reload", "-q"])
+    eq(p.returncode, 0, "exit status of -s reload -q\n" + output(p))
+    not_contains(p.stderr, "SIGHUP", "stderr of -s reload -q")
+    wait_until(lambda: gen_of(s) == "3", 10, "the second reload serves "
+               "X-Gen 3")
 
 
 @test
