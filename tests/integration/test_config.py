@@ -431,6 +431,8 @@ def test_listen_port_is_dual_stack():
         check(socks and all(fam == "6" and addr == "0" * 32
                             for fam, addr in socks),
               "Listen PORT is not one [::] socket per worker: %s" % socks)
+        contains(s.log(), "listening on %d (every IPv4 and IPv6 address)"
+                 % s.port, "server log")
     else:
         check(socks and all(fam == "4" and addr == "00000000"
                             for fam, addr in socks),
