@@ -736,8 +736,13 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
             }
         }
         if (d == NULL || d->name == NULL || d->args != CAIRN_ARGS_SECTION) {
+            const char  *near = cairn__directive_closest(mf ? mf->table
+                                                            : NULL, name, 1);
+
             cairn__conf_error(s, ctx->file, ctx->line, "unknown section <%s> "
-                              "inside <%s>", name, mf ? mf->name : "?");
+                              "inside <%s>%s%s%s", name, mf ? mf->name : "?",
+                              near ? ": did you mean '" : "",
+                              near ? near : "", near ? "'?" : "");
             conf_push(ctx, FRAME_SKIP, name);
             return;
         }
@@ -759,7 +764,7 @@ conf_section_open(conf_ctx_t *ctx, int argc, char **argv)
 
     e = cairn__directive_find(s, name);
     if (e == NULL || e->d->args != CAIRN_ARGS_SECTION) {
-        const char  *hint = e ? NULL : cairn__module_hint(s, name);
+        const char  *hint = e ? NULL : cairn__module_hint(s, name, 1);
 
         if (e != NULL) {
             cairn__conf_error(s, ctx->file, ctx->line, "%s is a directive, "
@@ -1074,8 +1079,12 @@ conf_directive(conf_ctx_t *ctx, int argc, char **argv)
             return;
         }
         if (d == NULL || d->name == NULL) {
+            const char  *near = cairn__directive_closest(mf->table, name, 0);
+
             cairn__conf_error(s, ctx->file, ctx->line, "unknown directive "
-                              "'%s' inside <%s>", name, mf->name);
+                              "'%s' inside <%s>%s%s%s", name, mf->name,
+                              near ? ": did you mean '" : "",
+                              near ? near : "", near ? "'?" : "");
             return;
         }
 
@@ -1105,7 +1114,7 @@ conf_directive(conf_ctx_t *ctx, int argc, char **argv)
 
     e = cairn__directive_find(s, name);
     if (e == NULL) {
-        hint = cairn__module_hint(s, name);
+        hint = cairn__module_hint(s, name, 0);
         if (hint != NULL) {
             cairn__conf_error(s, ctx->file, ctx->line, "unknown directive "
                               "'%s': %s", name, hint);

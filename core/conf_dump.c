@@ -594,9 +594,12 @@ conf_dump_default(const cairn_module_t *m, size_t di, const void *conf,
         memcpy(&i, field, sizeof(int));
         value = i ? "json" : "plain";
 
-    } else if (d->merge == CAIRN_MERGE_APPEND
-               && d->size == sizeof(cairn_strv_t))
+    } else if (d->type == CAIRN_TYPE_LIST
+               || (d->merge == CAIRN_MERGE_APPEND
+                   && d->size == sizeof(cairn_strv_t)))
     {
+        /* A list whatever its merge: a module may start it with its
+         * default values (CompressTypes). */
         const cairn_strv_t  *l = (const cairn_strv_t *) field;
 
         for (k = 0; k < l->n; k++) {
@@ -607,8 +610,9 @@ conf_dump_default(const cairn_module_t *m, size_t di, const void *conf,
             n += fprintf(out, " (none)");
         }
 
-    } else if (d->merge == CAIRN_MERGE_KEY
-               && d->size == sizeof(cairn_kvv_t))
+    } else if (d->type == CAIRN_TYPE_KV
+               || (d->merge == CAIRN_MERGE_KEY
+                   && d->size == sizeof(cairn_kvv_t)))
     {
         const cairn_kvv_t  *kv = (const cairn_kvv_t *) field;
 

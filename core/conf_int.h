@@ -336,11 +336,19 @@ const char *cairn__module_load(cairn_server_t *s, const char *name,
                                int line);
 
 /*
- * For an unknown directive: looks through ModuleDir for a module that
- * declares it and returns a hint ("provided by mod_static, which is not
- * loaded: add 'LoadModule static' before this line"), or NULL.
+ * For an unknown directive (or <section>, when section is set): looks
+ * through ModuleDir for a module that declares it and returns a hint
+ * ("it is provided by mod_static, which is not loaded: add 'LoadModule
+ * static' before this line"); for an Apache section cairn lacks, what to
+ * use instead; else the closest known name of the core, a loaded module
+ * or any module in ModuleDir ("did you mean 'DocumentRoot'?"), or NULL.
  */
-const char *cairn__module_hint(cairn_server_t *s, const char *directive);
+const char *cairn__module_hint(cairn_server_t *s, const char *directive,
+                              int section);
+
+/* The name of table closest to an unknown name (a typo), or NULL. */
+const char *cairn__directive_closest(const cairn_directive_t *table,
+                                     const char *name, int section);
 
 /*
  * (core/module.c) Registers a module descriptor already in memory (the core, a

@@ -1022,17 +1022,61 @@ conf_merge_route_add(const cairn__route_t *route, void *data)
 }
 
 
+#define CONF_MERGE_CAPTURED  16
+
+typedef struct {
+    cairn_server_t        *s;
+    int                    n;
+    const char            *msg[CONF_MERGE_CAPTURED];
+} conf_merge_capture_t;
+
+
+/* Whether msg starts with "FILE:LINE: ". */
+static int
+conf_merge_has_place(const char *msg)
+{
+    const char  *p = msg;
+
+    while (*p != '\0' && *p != ':' && *p != ' ') {
+        p++;
+    }
+    if (p == msg || *p != ':' || p[1] < '0' || p[1] > '9') {
+        return 0;
+    }
+    for (p++; *p >= '0' && *p <= '9'; p++) {
+        /* the line number */
+    }
+
+    return p[0] == ':' && p[1] == ' ';
+}
+
+
+/* Keeps what a post_config hook logs at ERROR until it returns. */
+static void
+conf_merge_capture(void *data, const char *msg)
+{
+    conf_merge_capture_t  *c = data;
+
+    if (c->n < CONF_MERGE_CAPTURED) {
+        c->msg[c->n++] = cairn_arena_strdup(c->s->arena, msg);
+    }
+}
+
+
 /*
- * Runs the post_config hooks in order and stops at the first failure,
- * naming its module (the hook logs the reason itself).
+ * Runs the post_config hooks in order and stops at the first failure.
+ * What a hook logs at ERROR meanwhile is the reason: it is printed with
+ * the other configuration errors (`file:line: message`), not as a log
+ * line.
  */
 static void
 conf_merge_post_config(cairn_server_t *s)
 {
     const cairn__hook_list_t  *list;
     const cairn__hook_t       *h;
+    conf_merge_capture_t       cap;
     size_t                     i;
-    int                        rc;
+    int                        rc, k;
 
     list = &s->hooks->kind[CAIRN__HOOK_SERVER_BASE
                            + CAIRN_SERVER_POST_CONFIG];
@@ -1040,15 +1084,35 @@ conf_merge_post_config(cairn_server_t *s)
     for (i = 0; i < list->n; i++) {
         h = &list->v[i];
 
+        cap.s = s;
+        cap.n = 0;
         cairn__log_module = h->module;
+        cairn__log_capture(conf_merge_capture, &cap);
         rc = h->fn.srv(s);
+        cairn__log_capture(NULL, NULL);
+
+        /* A hook that succeeds after all only logged its errors. */
+        for (k = 0; k < cap.n; k++) {
+            if (rc == CAIRN_OK || rc == CAIRN_DECLINED) {
+                cairn_log(NULL, CAIRN_LOG_ERROR, 0, "%s", cap.msg[k]);
+            } else if (conf_merge_has_place(cap.msg[k])) {
+                cairn__conf_error(s, NULL, 0, "%s", cap.msg[k]);
+            } else {
+                cairn__conf_error(s, NULL, 0, "%s: mod_%s: %s", s->conf_file,
+                                  h->module->name != NULL ? h->module->name
+                                                          : "?",
+                                  cap.msg[k]);
+            }
+        }
         cairn__log_module = NULL;
 
         if (rc != CAIRN_OK && rc != CAIRN_DECLINED) {
-            cairn__conf_error(s, NULL, 0, "post_config of mod_%s failed "
-                              "(see the messages above)",
-                              h->module->name != NULL ? h->module->name
-                                                      : "?");
+            if (cap.n == 0) {
+                cairn__conf_error(s, NULL, 0, "%s: post_config of mod_%s "
+                                  "failed (it gave no reason)", s->conf_file,
+                                  h->module->name != NULL ? h->module->name
+                                                          : "?");
+            }
             return;
         }
     }

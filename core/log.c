@@ -43,6 +43,17 @@ cairn__log_set_request_ids(cairn__log_ids_cb cb)
 
 const cairn_module_t  *cairn__log_module;
 
+static cairn__log_capture_cb  log_capture;
+static void                  *log_capture_data;
+
+
+void
+cairn__log_capture(cairn__log_capture_cb cb, void *data)
+{
+    log_capture = cb;
+    log_capture_data = data;
+}
+
 static int          cairn_log_fd = 2;
 static int          cairn_log_json;
 static int          cairn_log_level = CAIRN_LOG_NOTICE;
@@ -393,6 +404,18 @@ cairn_logv(cairn_request_t *r, cairn_log_level_t level, int err,
     int              k;
     struct timespec  ts;
     struct tm        tm;
+
+    if (log_capture != NULL && r == NULL && level <= CAIRN_LOG_ERROR) {
+        k = vsnprintf(line, sizeof(line), fmt, ap);
+        n = k < 0 ? 0 : (size_t) k < sizeof(line) ? (size_t) k
+                                                   : sizeof(line) - 1;
+        line[n] = '\0';
+        if (err != 0) {
+            snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
+        }
+        log_capture(log_capture_data, line);
+        return;
+    }
 
     if ((int) level > cairn_log_level) {
         return;

@@ -37,6 +37,15 @@ typedef void (*cairn__log_ids_cb)(const cairn_request_t *r, const char **id,
 /* Tells the log how to name a request (the request layer, at start). */
 void cairn__log_set_request_ids(cairn__log_ids_cb cb);
 
+/*
+ * While set, error messages (ERROR and worse) logged outside a request
+ * go to cb instead of the error log, as one formatted line without time
+ * stamp (the errno text appended): how a post_config hook's reason
+ * becomes a configuration error printed as `file:line: message`.
+ */
+typedef void (*cairn__log_capture_cb)(void *data, const char *msg);
+void cairn__log_capture(cairn__log_capture_cb cb, void *data);
+
 /* Parses a level name ("warn"); -1 when unknown. */
 int cairn__log_level_parse(const char *name);
 const char *cairn__log_level_name(int level);

@@ -46,6 +46,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "arena_int.h"
@@ -241,8 +242,21 @@ cairn__master_run(cairn_server_t *s, const cairn_strv_t *defines)
 
     for (i = 0; i < M.nls; i++) {
         if (M.ls[i].slot == 0) {
-            cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "listening on %s with %d "
-                      "worker%s", M.ls[i].spec, M.nslots,
+            struct sockaddr_storage  ss;
+            socklen_t                len = sizeof(ss);
+            const char              *what = "";
+
+            /* A bare PORT says which addresses it took. */
+            if (strchr(M.ls[i].spec, ':') == NULL
+                && getsockname(M.ls[i].fd, (struct sockaddr *) &ss, &len)
+                   == 0)
+            {
+                what = ss.ss_family == AF_INET6
+                       ? " (every IPv4 and IPv6 address)"
+                       : " (every IPv4 address)";
+            }
+            cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "listening on %s%s with %d "
+                      "worker%s", M.ls[i].spec, what, M.nslots,
                       M.nslots == 1 ? "" : "s");
         }
     }

@@ -12,6 +12,7 @@
 
 #include "config.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <stddef.h>
 #include <errno.h>
@@ -263,13 +264,165 @@ cairn__modules_unload(cairn_server_t *s)
 
 
 /*
- * Looks through every ModuleDir for a module whose table declares the
- * directive.  Only runs on the error path of an unknown directive, so it
- * may open every module there.
+ * Edit distance (insertions, deletions, substitutions), ignoring case,
+ * capped: anything above max comes back as max + 1.
+ */
+static int
+module_distance(const char *a, const char *b, int max)
+{
+    int     row[64], prev, cur, i, j, la, lb, best;
+
+    la = (int) strlen(a);
+    lb = (int) strlen(b);
+    if (la >= 63 || lb >= 63 || abs(la - lb) > max) {
+        return max + 1;
+    }
+
+    for (j = 0; j <= lb; j++) {
+        row[j] = j;
+    }
+    for (i = 1; i <= la; i++) {
+        prev = row[0];
+        row[0] = i;
+        best = row[0];
+        for (j = 1; j <= lb; j++) {
+            cur = row[j];
+            row[j] = prev + (tolower((unsigned char) a[i - 1])
+                             != tolower((unsigned char) b[j - 1]));
+            if (cur + 1 < row[j]) {
+                row[j] = cur + 1;
+            }
+            if (row[j - 1] + 1 < row[j]) {
+                row[j] = row[j - 1] + 1;
+            }
+            if (row[j] < best) {
+                best = row[j];
+            }
+            prev = cur;
+        }
+        if (best > max) {
+            return max + 1;
+        }
+    }
+
+    return row[lb] > max ? max + 1 : row[lb];
+}
+
+
+/* The closest candidate so far for an unknown name. */
+typedef struct {
+    const char  *name;          /* the unknown name */
+    int          section;       /* it was written <Name> */
+    int          max;           /* the largest distance suggested */
+    int          dist;          /* of best: max + 1 when none */
+    const char  *best;
+    const char  *module;        /* "mod_x" whose file declares best, or
+                                   NULL: loaded, or the core */
+    int          modlen;
+} module_suggest_t;
+
+
+static void
+module_suggest_try(module_suggest_t *g, const char *cand, int is_section,
+                   const char *module, int modlen)
+{
+    int  d;
+
+    if (is_section != g->section) {
+        return;
+    }
+    d = module_distance(g->name, cand, g->max);
+    if (d < g->dist) {
+        g->dist = d;
+        g->best = cand;
+        g->module = module;
+        g->modlen = modlen;
+    }
+}
+
+
+/*
+ * The name in table (a module section's own directives) closest to an
+ * unknown one, within the distance cairn__module_hint allows; NULL when
+ * none is.
  */
 const char *
-cairn__module_hint(cairn_server_t *s, const char *directive)
+cairn__directive_closest(const cairn_directive_t *table, const char *name,
+                         int section)
 {
+    module_suggest_t  g;
+
+    memset(&g, 0, sizeof(g));
+    g.name = name;
+    g.section = section;
+    g.max = strlen(name) < 5 ? 1 : 2;
+    g.dist = g.max + 1;
+
+    for (; table != NULL && table->name != NULL; table++) {
+        module_suggest_try(&g, table->name,
+                           table->args == CAIRN_ARGS_SECTION, NULL, 0);
+    }
+
+    return g.best;
+}
+
+
+/* What Apache admins write that cairn does differently. */
+static const struct {
+    const char  *name;
+    const char  *advice;
+} module_apache_sections[] = {
+    { "Directory", "cairn maps URLs, not directories: use <Location "
+      "/url-path> (DocumentRoot maps it to files), or <LocationMatch "
+      "regex>" },
+    { "DirectoryMatch", "cairn maps URLs, not directories: use "
+      "<LocationMatch regex> on the URL path" },
+    { "Files", "use <LocationMatch /name$> (or <Location /path/name>) on "
+      "the URL path" },
+    { "FilesMatch", "use <LocationMatch regex> on the URL path, e.g. "
+      "<LocationMatch \\.php$>" },
+    { "If", "there are no expressions: use <Location>, <LocationMatch>, "
+      "<IfDefine> or <IfModule>" },
+    { "ElseIf", "there are no expressions: use <Location>, "
+      "<LocationMatch>, <IfDefine> or <IfModule>" },
+    { "Else", "there are no expressions: use <IfDefine !NAME> or "
+      "<IfModule !NAME>" },
+    { "Limit", "there is no per-method section: a handler answers the "
+      "methods it serves (405 with Allow otherwise); put Require in a "
+      "<Location>" },
+    { "LimitExcept", "there is no per-method section: a handler answers "
+      "the methods it serves (405 with Allow otherwise); put Require in a "
+      "<Location>" },
+    { "Proxy", "put ProxyPass in a <Location /path> (LoadModule proxy); "
+      "backends go in an <Upstream name>" },
+    { "ProxyMatch", "put ProxyPass in a <LocationMatch regex> (LoadModule "
+      "proxy)" },
+    { "IfVersion", "use <IfModule NAME> or <IfDefine NAME>" },
+    { "IfFile", "use <IfDefine NAME> with cairnd -D NAME" },
+    { NULL, NULL }
+};
+
+
+/*
+ * For an unknown directive (or <section> when section is set): a hint
+ * to append to "unknown directive 'X'".  A module in ModuleDir that
+ * declares the very name: load it.  An Apache section cairn does not
+ * have: what to write instead.  Else the closest known name (edit
+ * distance at most 2, 1 for short names, case ignored) among the core's
+ * names, the loaded modules' and those of every module in ModuleDir:
+ * "did you mean 'DocumentRoot'?".  NULL when nothing is close.  Only
+ * runs on the error path, so it may open every module there.
+ */
+const char *
+cairn__module_hint(cairn_server_t *s, const char *directive, int section)
+{
+    static const char *const  core_dirs[] = {
+        "Include", "IncludeOptional", "LoadModule", "ModuleDir", NULL
+    };
+    static const char *const  core_sections[] = {
+        "Location", "LocationMatch", "VirtualHost", "IfModule", "IfDefine",
+        NULL
+    };
     const char               *dirs[64];
     size_t                    ndirs, i;
     DIR                      *d;
@@ -280,9 +433,37 @@ cairn__module_hint(cairn_server_t *s, const char *directive)
     const cairn_module_t     *m;
     const cairn_directive_t  *dp;
     size_t                    len;
+    int                       loaded;
+    module_suggest_t          g;
+
+    memset(&g, 0, sizeof(g));
+    g.name = directive;
+    g.section = section;
+    g.max = strlen(directive) < 5 ? 1 : 2;
+    g.dist = g.max + 1;
+
+    if (section) {
+        for (i = 0; module_apache_sections[i].name != NULL; i++) {
+            if (strcasecmp(module_apache_sections[i].name, directive) == 0) {
+                return cairn_arena_printf(s->arena, "%s",
+                                          module_apache_sections[i].advice);
+            }
+        }
+    }
+
+    for (i = 0; core_dirs[i] != NULL; i++) {
+        module_suggest_try(&g, core_dirs[i], 0, NULL, 0);
+    }
+    for (i = 0; core_sections[i] != NULL; i++) {
+        module_suggest_try(&g, core_sections[i], 1, NULL, 0);
+    }
+    for (i = 0; i < s->ndirs; i++) {
+        module_suggest_try(&g, s->dirs[i].name,
+                           s->dirs[i].d->args == CAIRN_ARGS_SECTION, NULL, 0);
+    }
 
     if (module_ltdl_init() != 0) {
-        return NULL;
+        goto done;
     }
 
     ndirs = 0;
@@ -317,17 +498,32 @@ cairn__module_hint(cairn_server_t *s, const char *directive)
             snprintf(sym, sizeof(sym), "%.*s_module", (int) (len - 3),
                      e->d_name);
             m = lt_dlsym(h, sym);
+            loaded = cairn__module_index(s, cairn__module_name(s->arena,
+                                                      e->d_name)) >= 0;
             if (m != NULL && module_check(s->arena, path, m) == NULL
                 && m->directives != NULL)
             {
                 for (dp = m->directives; dp->name != NULL; dp++) {
-                    if (strcasecmp(dp->name, directive) == 0) {
+                    if (strcasecmp(dp->name, directive) == 0 && !loaded) {
                         hint = cairn_arena_printf(s->arena,
                             "it is provided by %.*s, which is not loaded: "
                             "add 'LoadModule %.*s' before this line",
                             (int) (len - 3), e->d_name,
                             (int) (len - 7), e->d_name + 4);
                         break;
+                    }
+                    if (g.dist > 0 && !loaded) {
+                        int  before = g.dist;
+
+                        module_suggest_try(&g, dp->name,
+                                           dp->args == CAIRN_ARGS_SECTION,
+                                           e->d_name, (int) (len - 3));
+                        if (g.dist < before) {
+                            /* The name lives in the library closed below. */
+                            g.best = cairn_arena_strdup(s->arena, dp->name);
+                            g.module = cairn_arena_strdup(s->arena,
+                                                          e->d_name);
+                        }
                     }
                 }
             }
@@ -338,7 +534,19 @@ cairn__module_hint(cairn_server_t *s, const char *directive)
         closedir(d);
     }
 
-    return hint;
+done:
+    if (hint != NULL || g.best == NULL) {
+        return hint;
+    }
+    if (g.module == NULL) {
+        return cairn_arena_printf(s->arena, "did you mean '%s'?", g.best);
+    }
+
+    return cairn_arena_printf(s->arena, "did you mean '%s'? (it is provided "
+                              "by %.*s, which is not loaded: add "
+                              "'LoadModule %.*s' before this line)", g.best,
+                              g.modlen, g.module, g.modlen - 4,
+                              g.module + 4);
 }
 
 

@@ -101,15 +101,24 @@ worker_split_listen(const char *spec, char *host, size_t hlen, char *port,
 }
 
 
+/*
+ * Binds a socket for ai.  An IPv6 socket is IPv6-only, but for the
+ * dual-stack wildcard of a bare "PORT" (dual set), which takes IPv4 too
+ * (as IPv4-mapped addresses).  quiet: say nothing when the host has no
+ * IPv6 (socket() or bind() refuse the family), the caller falls back.
+ */
 static int
-worker_bind(const struct addrinfo *ai, const char *spec, int reuseport)
+worker_bind(const struct addrinfo *ai, const char *spec, int reuseport,
+            int dual, int quiet)
 {
-    int  fd, one = 1;
+    int  fd, one = 1, v6only = !dual;
 
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
     if (fd == -1) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "socket() for %s", spec);
+        if (!(quiet && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT))) {
+            cairn_log(NULL, CAIRN_LOG_ERROR, errno, "socket() for %s", spec);
+        }
         return -1;
     }
 
@@ -118,14 +127,52 @@ worker_bind(const struct addrinfo *ai, const char *spec, int reuseport)
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     }
     if (ai->ai_family == AF_INET6) {
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
     }
 
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot listen on %s", spec);
+        if (!(quiet && errno == EADDRNOTAVAIL)) {
+            cairn_log(NULL, CAIRN_LOG_ERROR, errno, "cannot listen on %s",
+                      spec);
+        }
         close(fd);
         return -1;
     }
+
+    return fd;
+}
+
+
+/*
+ * A bare "PORT": one [::]:PORT socket with IPV6_V6ONLY off, which
+ * accepts IPv4 and IPv6 alike.  On a host without IPv6 (no AF_INET6,
+ * or :: not bindable) it is 0.0.0.0:PORT, with a notice when probe is
+ * set (once per address, not once per worker slot).  Returns the bound
+ * descriptor or -1; *no_v6 says the IPv6 socket could not be made.
+ */
+static int
+worker_bind_dual(const char *spec, const char *port, int reuseport,
+                 int *no_v6)
+{
+    struct sockaddr_in6  sin6;
+    struct addrinfo      ai;
+    int                  fd;
+
+    memset(&sin6, 0, sizeof(sin6));
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_addr = in6addr_any;
+    sin6.sin6_port = htons((uint16_t) atoi(port));
+
+    memset(&ai, 0, sizeof(ai));
+    ai.ai_family = AF_INET6;
+    ai.ai_socktype = SOCK_STREAM;
+    ai.ai_addr = (struct sockaddr *) &sin6;
+    ai.ai_addrlen = sizeof(sin6);
+
+    errno = 0;
+    fd = worker_bind(&ai, spec, reuseport, 1, 1);
+    *no_v6 = fd == -1 && (errno == EAFNOSUPPORT || errno == EPROTONOSUPPORT
+                          || errno == EADDRNOTAVAIL);
 
     return fd;
 }
@@ -143,13 +190,43 @@ cairn__listen_open(const char *spec, int probe)
 {
     struct addrinfo   hints, *res, *ai;
     char              host[256], port[32];
-    int               fd = -1, pfd, rc;
+    int               fd = -1, pfd = -1, rc, no_v6 = 0;
 
     if (worker_split_listen(spec, host, sizeof(host), port, sizeof(port))
         != 0)
     {
         cairn_log(NULL, CAIRN_LOG_ERROR, 0, "bad Listen address '%s'", spec);
         return -1;
+    }
+
+    if (host[0] == '\0') {
+        /* Every address, IPv4 and IPv6, on one socket. */
+        if (probe) {
+            pfd = worker_bind_dual(spec, port, 0, &no_v6);
+            if (pfd != -1) {
+                close(pfd);
+            }
+        }
+        if (!probe || pfd != -1) {
+            fd = worker_bind_dual(spec, port, 1, &no_v6);
+            if (fd != -1) {
+                if (listen(fd, 511) != 0) {
+                    cairn_log(NULL, CAIRN_LOG_ERROR, errno, "listen() on %s",
+                              spec);
+                    close(fd);
+                    return -1;
+                }
+                return fd;
+            }
+        }
+        if (!no_v6) {
+            return -1;
+        }
+        if (probe) {
+            cairn_log(NULL, CAIRN_LOG_NOTICE, 0, "Listen %s: this host has "
+                      "no IPv6: listening on IPv4 only (0.0.0.0:%s)", spec,
+                      port);
+        }
     }
 
     memset(&hints, 0, sizeof(hints));
@@ -166,14 +243,14 @@ cairn__listen_open(const char *spec, int probe)
 
     for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
         if (probe) {
-            pfd = worker_bind(ai, spec, 0);
+            pfd = worker_bind(ai, spec, 0, 0, 0);
             if (pfd == -1) {
                 break;
             }
             close(pfd);
         }
 
-        fd = worker_bind(ai, spec, 1);
+        fd = worker_bind(ai, spec, 1, 0, 0);
         if (fd == -1) {
             break;
         }
@@ -332,6 +409,36 @@ worker_accept_enable(cairn__worker_t *w, int on)
 }
 
 
+/*
+ * An IPv4 client of a dual-stack socket (Listen PORT) arrives as
+ * ::ffff:a.b.c.d: it is made the AF_INET address it is, so logs,
+ * Require ip, X-Forwarded-For and every module see 127.0.0.1, never
+ * ::ffff:127.0.0.1.
+ */
+static void
+worker_unmap(struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in6  sin6;
+    struct sockaddr_in   sin;
+
+    if (ss->ss_family != AF_INET6 || *len < sizeof(sin6)) {
+        return;
+    }
+    memcpy(&sin6, ss, sizeof(sin6));
+    if (!IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
+        return;
+    }
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = sin6.sin6_port;
+    memcpy(&sin.sin_addr, &sin6.sin6_addr.s6_addr[12], 4);
+    memset(ss, 0, sizeof(*ss));
+    memcpy(ss, &sin, sizeof(sin));
+    *len = sizeof(sin);
+}
+
+
 static void
 worker_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -379,6 +486,8 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
                 return;
             }
         }
+
+        worker_unmap(&ss, &len);
 
         /* Only now that a client is here: room is made for it, not for
          * one that may come. */

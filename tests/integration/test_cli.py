@@ -1,12 +1,14 @@
 """cairnd's command line: -V, -M, -H, --modinfo, -t [-q], -T, --explain,
--D, and usage errors."""
+-D, -s reload|stop|quit|reopen, and usage errors."""
 
 import os
 import re
+import subprocess
+import time
 
 from cairntest import (Server, check, contains, eq, fail, main, matches,
                        module_path, need_modules, not_contains, output,
-                       run_cairnd, skip, test, version_h)
+                       run_cairnd, skip, slow_factor, test, version_h)
 
 need_modules("static")
 
@@ -454,6 +456,221 @@ def test_usage_error():
     check((p.stdout + p.stderr).strip(), "no usage message\n" + output(p))
     p = run_cairnd(["-f"])
     check(p.returncode != 0, "-f without a file accepted\n" + output(p))
+
+
+@test
+def test_explain_shows_every_default():
+    """Every directive of every module in the module directory, none of
+    them set: --explain shows each with its effective default, marked
+    (default), read from the module's own configuration (a list a module
+    starts with values, such as CompressTypes, shows them)."""
+    import cairntest
+    names = sorted(f[4:-3] for f in os.listdir(cairntest.MODULEDIR)
+                   if f.startswith("mod_") and f.endswith(".so"))
+    check("static" in names, "no mod_static.so in %s" % cairntest.MODULEDIR)
+    s = Server(modules=names)
+    p = s.run(["-T", "--explain", "localhost", "/x"])
+    eq(p.returncode, 0, "exit status of --explain\n" + output(p))
+    lines = p.stdout.splitlines()
+    for name in names:
+        info = run_cairnd(["--modinfo", module_path(name)])
+        m = matches(info.stdout, r"^directives: (.*)$", "--modinfo " + name)
+        for d in m.group(1).split():
+            if d in ("-", "RequireAny", "RequireAll"):
+                # A group of directives sharing one setting shows once,
+                # at its first (Require all granted).
+                continue
+            shown = [l for l in lines
+                     if re.match(r"^<?%s>?( |$)" % re.escape(d), l)]
+            check(shown, "--explain does not show %s (mod_%s):\n%s"
+                  % (d, name, p.stdout))
+            if d != "DocumentRoot":
+                check(all(l.rstrip().endswith("# (default)")
+                          for l in shown),
+                      "%s not marked (default): %s" % (d, shown))
+    not_contains(p.stdout, "(its module's default)", "--explain")
+    if "compress" in names:
+        m = matches(p.stdout, r"^CompressTypes (.*?)\s+# \(default\)$",
+                    "--explain")
+        check("text/*" in m.group(1).split(),
+              "CompressTypes default lacks text/*: %r" % m.group(0))
+
+
+# ----------------------------------------------------------------------
+# -s: signals from the command line
+# ----------------------------------------------------------------------
+
+PID_CONF = "PidFile @TMP@/cairn.pid\nHeader X-Gen %s\n"
+
+
+def wait_until(fn, limit, what):
+    deadline = time.monotonic() + limit * slow_factor()
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            fail("%s within %.1f s" % (what, limit))
+        time.sleep(0.05)
+
+
+def gen_of(s):
+    try:
+        return s.get("/f.txt").header("X-Gen")
+    except Exception as e:
+        return "error %s" % e
+
+
+def signal_server(extra="", modules=("static",)):
+    s = Server(conf=PID_CONF % 1 + extra, modules=modules)
+    s.write("f.txt", "file\n")
+    s.start()
+    wait_until(lambda: os.path.exists(s.path("cairn.pid")), 5,
+               "the PidFile is written")
+    eq(gen_of(s), "1", "X-Gen before any reload")
+    return s
+
+
+@test
+def test_signal_reload():
+    s = signal_server()
+    s.extra = PID_CONF % 2
+    p = s.run(["-s", "reload"])
+    eq(p.returncode, 0, "exit status of -s reload\n" + output(p))
+    contains(p.stderr, "SIGHUP", "stderr of -s reload")
+    contains(p.stderr, "pid %d" % s.pid, "stderr of -s reload")
+    wait_until(lambda: gen_of(s) == "2", 10, "the reloaded configuration "
+               "serves X-Gen 2")
+    contains(s.log(), "SIGHUP: reloading", "server log")
+    # -q: nothing said on success.
+    s.extra = PID_CONF % 3
+    p = s.run(["-s", "reload", "-q"])
+    eq(p.returncode, 0, "exit status of -s reload -q\n" + output(p))
+    not_contains(p.stderr, "SIGHUP", "stderr of -s reload -q")
+    wait_until(lambda: gen_of(s) == "3", 10, "the second reload serves "
+               "X-Gen 3")
+
+
+@test
+def test_signal_reload_refused_when_the_test_fails():
+    s = signal_server()
+    s.extra = PID_CONF % 3 + "Foo bar\n"
+    p = s.run(["-s", "reload"])
+    eq(p.returncode, 1, "exit status of -s reload on a broken config\n"
+       + output(p))
+    matches(p.stderr, r"^%s:%d: unknown directive 'Foo'"
+            % (re.escape(s.conf_path), s.line_of("Foo bar")),
+            "stderr of -s reload")
+    contains(p.stderr, "reload refused", "stderr of -s reload")
+    not_contains(p.stderr, "SIGHUP", "stderr of -s reload")
+    time.sleep(0.5)
+    not_contains(s.log(), "SIGHUP", "the server log (no signal sent)")
+    eq(gen_of(s), "1", "X-Gen after a refused reload")
+    check(s.alive(), "the server stopped after a refused reload")
+
+
+@test
+def test_signal_quit_and_stop():
+    for name, said in (("quit", "gracefully"), ("stop", "now")):
+        s = signal_server()
+        p = s.run(["-s", name])
+        eq(p.returncode, 0, "exit status of -s %s\n" % name + output(p))
+        rc = s.wait_exit(10 * slow_factor())
+        eq(rc, 0, "exit status of the master after -s %s" % name)
+        contains(s.log(), "stopping %s" % said, "server log after -s %s"
+                 % name)
+        check(not os.path.exists(s.path("cairn.pid")),
+              "the PidFile is left after -s %s" % name)
+        s.cleanup()
+
+
+@test
+def test_signal_reopen():
+    s = signal_server(extra="AccessLog @TMP@/access.log\n",
+                      modules=("static", "log"))
+    log = s.path("access.log")
+    wait_until(lambda: os.path.exists(log) and "/f.txt" in open(log).read(),
+               5, "the access log has the first request")
+    os.rename(log, log + ".1")
+    p = s.run(["-s", "reopen"])
+    eq(p.returncode, 0, "exit status of -s reopen\n" + output(p))
+    contains(p.stderr, "SIGUSR1", "stderr of -s reopen")
+    wait_until(lambda: os.path.exists(log), 5, "the access log is created "
+               "again")
+
+    def logged():
+        s.get("/f.txt?after-reopen")
+        return "after-reopen" in open(log).read()
+    wait_until(logged, 5, "a request after the reopen is in the new log")
+    not_contains(open(log + ".1").read(), "after-reopen", "the rotated log")
+
+
+@test
+def test_signal_pid_file_problems():
+    # No PidFile at all.
+    s = Server()
+    p = s.run(["-s", "reload"])
+    eq(p.returncode, 2, "exit status without PidFile\n" + output(p))
+    contains(p.stderr, "sets no PidFile", "stderr without PidFile")
+    contains(p.stderr, "PidFile PATH", "stderr without PidFile")
+    s.cleanup()
+
+    s = Server(conf="PidFile @TMP@/cairn.pid\n")
+    pid_file = s.path("cairn.pid")
+    # Not running: no file.
+    p = s.run(["-s", "stop"])
+    eq(p.returncode, 3, "exit status with no pid file\n" + output(p))
+    contains(p.stderr, "%s does not exist" % pid_file, "stderr")
+    # Stale: the process is gone.
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with open(pid_file, "w") as f:
+        f.write("%d\n" % dead.pid)
+    p = s.run(["-s", "quit"])
+    eq(p.returncode, 3, "exit status with a stale pid file\n" + output(p))
+    contains(p.stderr, "stale PidFile %s: no process %d" % (pid_file,
+                                                          dead.pid),
+             "stderr")
+    # Stale: the pid was reused by another program.
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        with open(pid_file, "w") as f:
+            f.write("%d\n" % other.pid)
+        p = s.run(["-s", "reopen"])
+        eq(p.returncode, 3, "exit status with a reused pid\n" + output(p))
+        contains(p.stderr, "'sleep', not cairnd", "stderr")
+        check(other.poll() is None, "the other program was signalled")
+    finally:
+        other.kill()
+        other.wait()
+    # Garbage.
+    with open(pid_file, "w") as f:
+        f.write("hello\n")
+    p = s.run(["-s", "reload"])
+    eq(p.returncode, 2, "exit status with a garbled pid file\n" + output(p))
+    contains(p.stderr, "does not hold a process id", "stderr")
+    # Unreadable: a directory.
+    os.unlink(pid_file)
+    os.mkdir(pid_file)
+    p = s.run(["-s", "reload"])
+    eq(p.returncode, 2, "exit status with an unreadable pid file\n"
+       + output(p))
+    contains(p.stderr, "cannot read PidFile", "stderr")
+    # An unknown name.
+    p = s.run(["-s", "restart"])
+    eq(p.returncode, 1, "exit status of -s restart\n" + output(p))
+    contains(p.stderr, "reload, stop, quit or reopen", "stderr")
+
+
+@test
+def test_signal_stop_with_a_broken_config():
+    # stop still finds the PidFile of a configuration broken since.
+    s = signal_server()
+    s.extra = PID_CONF % 1 + "Foo bar\n"
+    p = s.run(["-s", "stop"])
+    eq(p.returncode, 0, "exit status of -s stop\n" + output(p))
+    contains(p.stderr, "unknown directive 'Foo'", "stderr of -s stop")
+    eq(s.wait_exit(10 * slow_factor()), 0, "exit status of the master")
 
 
 if __name__ == "__main__":

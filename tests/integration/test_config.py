@@ -3,9 +3,12 @@ Include/IncludeOptional, sections, and merging by key."""
 
 import os
 import re
+import signal
+import time
 
-from cairntest import (Server, check, config_error, contains, eq, main,
-                       matches, need_modules, not_contains, output, test)
+from cairntest import (Conn, Server, check, config_error, contains, eq,
+                       fail, free_port, main, matches, need_modules,
+                       not_contains, output, test)
 
 need_modules("static")
 
@@ -297,6 +300,198 @@ def test_line_numbers_after_continuation():
     matches(p.stderr, r"^%s:%d: .*unknown directive 'Foo'"
             % (re.escape(s.conf_path), s.line_of("Foo bar")),
             "stderr of -t")
+
+
+@test
+def test_post_config_error_is_a_config_error():
+    # mod_log finds an unknown format name only in post_config: its
+    # reason is printed like a parse error, with no log time stamp.
+    _, err = config_error("AccessLog @TMP@/a.log nosuchformat\n",
+                          ['no format called "nosuchformat"'],
+                          line_of="nosuchformat",
+                          modules=("static", "log"))
+    not_contains(err, "[error]", "stderr of -t")
+    not_contains(err, "see the messages above", "stderr of -t")
+    check(not re.search(r"^\d{4}-\d\d-\d\dT", err, re.MULTILINE),
+          "a time-stamped log line in stderr of -t:\n" + err)
+
+
+@test
+def test_bad_access_log_format():
+    _, err = config_error('AccessLog @TMP@/a.log "%h %Z"\n', ['"%Z"'],
+                          line_of="AccessLog", modules=("static", "log"))
+    check(not re.search(r"^\d{4}-\d\d-\d\dT", err, re.MULTILINE),
+          "a time-stamped log line in stderr of -t:\n" + err)
+
+
+@test
+def test_typo_suggestions():
+    # A core directive, a loaded module's, a module's that is not loaded
+    # (found in ModuleDir), a core section and a module's section.
+    config_error("KeepAliveTimout 5s\n",
+                 ["unknown directive 'KeepAliveTimout': did you mean "
+                  "'KeepAliveTimeout'?"], line_of="KeepAliveTimout")
+    config_error("DocumentRot /x\n",
+                 ["unknown directive 'DocumentRot': did you mean "
+                  "'DocumentRoot'?"], line_of="DocumentRot", start=False)
+    _, err = config_error("AccessLgo @TMP@/a.log\n",
+                          ["unknown directive 'AccessLgo': did you mean "
+                           "'AccessLog'?", "LoadModule log"],
+                          line_of="AccessLgo", start=False)
+    config_error("Incldue @TMP@/x.conf\n", ["did you mean 'Include'?"],
+                 line_of="Incldue", start=False)
+    config_error("<Locaton /x>\n    Header X-A 1\n</Locaton>\n",
+                 ["unknown section <Locaton>: did you mean 'Location'?"],
+                 line_of="<Locaton", start=False)
+    config_error("<Resorce /x>\n</Resorce>\n",
+                 ["unknown section <Resorce>: did you mean 'Resource'?",
+                  "LoadModule rest"], line_of="<Resorce", start=False)
+    # Inside a module's section: its own directives.
+    config_error("<Upstream app>\n    Sever 127.0.0.1:1\n</Upstream>\n",
+                 ["unknown directive 'Sever' inside <Upstream>: did you "
+                  "mean 'Server'?"], line_of="Sever",
+                 modules=("static", "proxy"), start=False)
+    # Nothing close: no suggestion.
+    _, err = config_error("Frobnicate on\n",
+                          ["unknown directive 'Frobnicate'"],
+                          line_of="Frobnicate", start=False)
+    not_contains(err, "did you mean", "stderr of -t")
+
+
+@test
+def test_apache_sections_say_what_to_use():
+    for section, advice in (("Directory /var/www", "<Location"),
+                            ("Files secret.txt", "<LocationMatch"),
+                            ("FilesMatch \\.php$", "<LocationMatch"),
+                            ("DirectoryMatch ^/x", "<LocationMatch"),
+                            ("If \"%{HTTPS} == 'on'\"", "<Location"),
+                            ("Limit POST", "Require"),
+                            ("LimitExcept GET", "Require")):
+        name = section.split()[0]
+        conf = ("<%s>\n    Require all granted\n    <Files inner>\n"
+                "    </Files>\n    Foo bar\n</%s>\n" % (section, name))
+        _, err = config_error(conf, ["unknown section <%s>" % name, advice],
+                              line_of="<%s" % name, start=False)
+        errors = [l for l in err.splitlines()
+                  if l.strip() and not l.endswith("configuration test "
+                                                  "failed")]
+        eq(len(errors), 1, "errors for <%s> (one, not one per line of its "
+           "body):\n%s" % (name, err))
+
+
+def host_has_ipv6():
+    """Whether the host has IPv6 at all (an address on some interface)."""
+    try:
+        with open("/proc/net/if_inet6") as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
+
+
+def answers(host, port):
+    """The status of GET /f.txt on host:port, or None when refused."""
+    try:
+        with Conn(port, host=host, timeout=5) as c:
+            return c.request("GET", "/f.txt").status
+    except OSError:
+        return None
+
+
+def tcp_listeners(port):
+    """(family, local address) of the sockets listening on port."""
+    out = []
+    for name, fam in (("/proc/net/tcp", "4"), ("/proc/net/tcp6", "6")):
+        try:
+            lines = open(name).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            addr, hexport = f[1].split(":")
+            if f[3] == "0A" and int(hexport, 16) == port:
+                out.append((fam, addr))
+    return out
+
+
+@test
+def test_listen_port_is_dual_stack():
+    # Listen PORT: one [::] socket taking IPv4 too; IPv4 clients are
+    # logged as 127.0.0.1, not ::ffff:127.0.0.1.
+    s = Server(conf="AccessLog @TMP@/access.log \"%h %U\"\n",
+               modules=("static", "log"))
+    s.extra = s.config_text().replace("Listen 127.0.0.1:%d" % s.port,
+                                      "Listen @PORT@")
+    s.base = False
+    s.write("f.txt", "file\n")
+    s.start()
+    eq(answers("127.0.0.1", s.port), 200, "GET over 127.0.0.1")
+    socks = tcp_listeners(s.port)
+    if host_has_ipv6():
+        eq(answers("::1", s.port), 200, "GET over ::1")
+        check(socks and all(fam == "6" and addr == "0" * 32
+                            for fam, addr in socks),
+              "Listen PORT is not one [::] socket per worker: %s" % socks)
+        contains(s.log(), "listening on %d (every IPv4 and IPv6 address)"
+                 % s.port, "server log")
+    else:
+        check(socks and all(fam == "4" and addr == "00000000"
+                            for fam, addr in socks),
+              "Listen PORT without IPv6 is not 0.0.0.0: %s" % socks)
+        contains(s.log(), "no IPv6", "server log")
+    s.stop()
+    log = open(s.path("access.log")).read()
+    contains(log, "127.0.0.1 /f.txt", "access log")
+    not_contains(log, "::ffff:", "access log")
+
+
+@test
+def test_listen_address_binds_only_it():
+    v6 = host_has_ipv6()
+    p6 = free_port()
+    p4 = free_port()
+    conf = "Listen 127.0.0.1:%d\n" % p4
+    if v6:
+        conf += "Listen [::1]:%d\n" % p6
+    s = Server(conf=conf)
+    s.write("f.txt", "file\n")
+    s.start()
+    eq(answers("127.0.0.1", p4), 200, "GET on Listen 127.0.0.1:PORT")
+    eq(tcp_listeners(p4), [("4", "0100007F")] * len(tcp_listeners(p4)),
+       "sockets of Listen 127.0.0.1:PORT")
+    if not v6:
+        return
+    eq(answers("::1", p4), None, "::1 on Listen 127.0.0.1:PORT (refused)")
+    eq(answers("::1", p6), 200, "GET on Listen [::1]:PORT")
+    eq(answers("127.0.0.1", p6), None,
+       "127.0.0.1 on Listen [::1]:PORT (refused)")
+
+
+@test
+def test_listen_dual_stack_across_reload():
+    # A reload keeps the very [::] socket of Listen PORT (no new bind,
+    # no refused connection).
+    s = Server()
+    s.extra = s.config_text().replace("Listen 127.0.0.1:%d" % s.port,
+                                      "Listen @PORT@") + "Header X-Gen 1\n"
+    s.base = False
+    s.write("f.txt", "file\n")
+    s.start()
+    before = sorted(tcp_listeners(s.port))
+    s.extra = s.extra.replace("X-Gen 1", "X-Gen 2")
+    s.write_config()
+    s.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with Conn(s.port) as c:
+            if c.request("GET", "/f.txt").header("X-Gen") == "2":
+                break
+        time.sleep(0.05)
+    else:
+        fail("the reload did not take effect:\n" + s.log_tail())
+    eq(sorted(tcp_listeners(s.port)), before, "listening sockets after the "
+       "reload")
+    if host_has_ipv6():
+        eq(answers("::1", s.port), 200, "GET over ::1 after the reload")
 
 
 if __name__ == "__main__":
