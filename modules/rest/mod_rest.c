@@ -380,6 +380,7 @@ mod_rest_set_ident(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
         res->key = v;
     } else if (strcasecmp(name, "VersionColumn") == 0) {
         res->version_col = v;
+        res->version_set = 1;
     } else if (strcasecmp(name, "RestIdempotencyTable") == 0) {
         res->idem_table = v;
     } else {
@@ -451,6 +452,18 @@ mod_rest_collect(void *conf, const char *where, void *data)
         if (err != NULL) {
             return cairn_arena_printf(a, "%s:%d: <Resource %s>: %s",
                                       res->file, res->line, res->path, err);
+        }
+
+        if (res->version_set) {
+            cairn_log_notice(NULL, "%s:%d: <Resource %s>: ETags come from "
+                             "the version column %s", res->file, res->line,
+                             res->path, res->version_col);
+        } else {
+            cairn_log_notice(NULL, "%s:%d: <Resource %s>: ETags come from "
+                             "column %s if table %s has it, else from a "
+                             "hash of each row (each worker logs which when "
+                             "it starts)", res->file, res->line, res->path,
+                             res->version_col, res->table);
         }
 
         res->db = cairn_provider_get(col->s, CAIRN_DB_PROVIDER,

@@ -81,6 +81,8 @@ typedef struct {
     json_t              *body;          /* the parsed body (owned) */
     int                  has_if_match;
     int64_t              if_match;      /* the version it names, or -1 */
+    const char          *if_match_text; /* the header (row hash ETags) */
+    int                  hash;          /* ETags are row hashes */
     rest_query_t         query;
     const char          *where;         /* list: " WHERE ..." */
     cairn_db_param_t    *wparams;

@@ -104,6 +104,30 @@ typedef struct {
 #define REST_EXACT_TAG          '\xff'
 
 
+/* The statements whose text depends on where ETags come from: the
+ * version column, or a hash of the row (no version column). */
+typedef struct {
+    const char          *columns;       /* `a`, `b`[, `row_version`] */
+    const char          *one;
+    const char          *lock;
+    const char          *exists;
+    const char          *insert;
+    const char          *insert_ret;
+    const char          *update;
+    const char          *update_if;
+    const char          *del;
+    const char          *del_if;
+} rest_stmts_t;
+
+/* Where a resource's ETags come from (per worker, once its table was
+ * seen). */
+#define REST_ETAG_VERSION   0       /* the version column: "v7" */
+#define REST_ETAG_HASH      1       /* SHA-256 of the row's fields */
+
+/* A row hash ETag: 16 bytes of SHA-256 in base64url, quoted. */
+#define REST_HASH_ETAG_LEN  (1 + 22 + 1)
+
+
 typedef struct rest_resource_s  rest_resource_t;
 
 struct rest_resource_s {
@@ -116,6 +140,7 @@ struct rest_resource_s {
     const char          *table;
     const char          *key;
     const char          *version_col;
+    int                  version_set;   /* VersionColumn was written */
     const char          *from_user;
     const char          *template_name;
     rest_field_t        *fields;
@@ -153,11 +178,15 @@ struct rest_resource_s {
     const char          *sql_idem_record;   /* the answer, in the tx */
     const char          *sql_idem_lookup;   /* a committed answer */
     const char          *sql_idem_gc;       /* expired keys, a batch */
+    rest_stmts_t         by_version;    /* the statements of each mode */
+    rest_stmts_t         by_hash;
 
     /* Run time, per worker. */
     const void          *db;            /* const cairn_db_t * */
     int                  schema;        /* REST_SCHEMA_* */
     int                  no_returning;  /* the server lacks it */
+    int                  etag_mode;     /* REST_ETAG_*, once seen */
+    int                  etag_logged;   /* that mode was logged: 1 + it */
     uint64_t             schema_at;     /* when it was last found bad */
     uint64_t             idem_gc_at;    /* last removal of expired keys */
     char                 schema_error[1024];
@@ -199,6 +228,8 @@ rest_field_t *rest_field_find(const rest_resource_t *res, const char *name);
 const char *rest_resource_finish(cairn_arena_t *a, rest_resource_t *res);
 const char *rest_allow_header(cairn_arena_t *a, const rest_resource_t *res,
                               int item);
+void rest_etag_mode_set(rest_resource_t *res, int mode);
+const char *rest_etag_mode_text(const rest_resource_t *res);
 
 /* rest_json.c */
 json_t *rest_merge_patch(json_t *target, json_t *patch);

@@ -489,6 +489,7 @@ mod_rest_if_match(mod_rest_job_t *job)
         return;
     }
     job->has_if_match = 1;
+    job->if_match_text = p;
     if (strncmp(p, "W/", 2) == 0) {
         p += 2;
     }

@@ -7,10 +7,12 @@
  */
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include <cairn/cairn.h>
 #include <cairn/db.h>
@@ -63,6 +65,8 @@ static int mod_rest_outcome_unknown(const mod_rest_job_t *job);
 static void mod_rest_value_error(mod_rest_job_t *job,
                                  const cairn_db_error_t *err);
 static const char *mod_rest_encode_id(cairn_arena_t *a, const char *id);
+static const char *mod_rest_row_hash(mod_rest_job_t *job, json_t *row);
+static int mod_rest_hash_matches(mod_rest_job_t *job, const char *etag);
 
 
 /* ------------------------------------------------------------------ */
@@ -146,6 +150,8 @@ mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
 static void
 mod_rest_start(mod_rest_job_t *job)
 {
+    job->hash = job->res->etag_mode == REST_ETAG_HASH;
+
     if (job->method == CAIRN_METHOD_GET || job->method == CAIRN_METHOD_HEAD)
     {
         if (job->item) {
@@ -172,7 +178,8 @@ mod_rest_start(mod_rest_job_t *job)
     job->step = MOD_REST_S_WRITE;
 
     if (job->method != CAIRN_METHOD_PATCH
-        && job->method != CAIRN_METHOD_PUT)
+        && job->method != CAIRN_METHOD_PUT
+        && !(job->hash && job->has_if_match))
     {
         /* POST and DELETE write with one statement, a transaction of
          * its own (autocommit), the If-Match check in its WHERE; POST
@@ -184,7 +191,9 @@ mod_rest_start(mod_rest_job_t *job)
     /* PATCH reads the row FOR UPDATE, merges and writes it back; PUT
      * writes it and reads it back under the lock of its UPDATE, so that
      * its answer (and ETag) is its own write, not one committed by
-     * another client in between: one explicit transaction each. */
+     * another client in between: one explicit transaction each.  With
+     * row hash ETags, a DELETE with If-Match reads the row FOR UPDATE
+     * and compares its hash before deleting: a transaction too. */
     if (job->db->begin(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
         mod_rest_finish(job, 503, "the database is not available", NULL);
         return;
@@ -388,8 +397,9 @@ mod_rest_row(mod_rest_job_t *job, const cairn_db_result_t *res)
     }
     row = json_array_get(res->rows, 0);
     job->data = rest_row_out(job->res, row, 0);
-    job->etag = rest_etag(job->arena,
-                          json_object_get(row, job->res->version_col));
+    job->etag = job->hash ? mod_rest_row_hash(job, row)
+                : rest_etag(job->arena,
+                            json_object_get(row, job->res->version_col));
 
     return 0;
 }
@@ -449,6 +459,12 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
                          ? rs->sql_insert : rs->sql_insert_ret, p, n);
             return;
         case CAIRN_METHOD_PUT:
+            if (job->hash && job->has_if_match) {
+                /* The row's hash is compared under its lock first. */
+                mod_rest_run(job, MOD_REST_S_LOCK, rs->sql_lock, job->key,
+                             rs->nkey);
+                return;
+            }
             if (mod_rest_write_params(job, job->body, NULL, 0, &p, &n)
                 != 0)
             {
@@ -468,6 +484,11 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
                          rs->nkey);
             return;
         default:
+            if (job->hash && job->has_if_match) {
+                mod_rest_run(job, MOD_REST_S_LOCK, rs->sql_lock, job->key,
+                             rs->nkey);
+                return;
+            }
             p = cairn_arena_calloc(job->arena, 3 * sizeof(*p));
             memcpy(p, job->key, rs->nkey * sizeof(*p));
             n = rs->nkey;
@@ -569,6 +590,17 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
 
     case MOD_REST_S_UPDATE:
     case MOD_REST_S_DELETE:
+        if (res->affected_rows == 0 && job->hash
+            && job->step == MOD_REST_S_UPDATE)
+        {
+            /* Without a version column an UPDATE that leaves the row as
+             * it was changes no row: the read back says whether it is
+             * there (the UPDATE locked it either way). */
+            job->status = 200;
+            mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, job->key,
+                         rs->nkey);
+            return;
+        }
         if (res->affected_rows == 0) {
             if (job->has_if_match) {
                 mod_rest_run(job, MOD_REST_S_EXISTS, rs->sql_exists,
@@ -610,7 +642,22 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
                             : "no such resource", NULL);
             return;
         }
-        mod_rest_patch(job, json_array_get(res->rows, 0));
+        if (job->method == CAIRN_METHOD_PATCH) {
+            mod_rest_patch(job, json_array_get(res->rows, 0));
+            return;
+        }
+        /* PUT or DELETE with If-Match, row hash ETags: the row is
+         * locked until COMMIT; its hash decides. */
+        if (!mod_rest_hash_matches(job, mod_rest_row_hash(
+                job, json_array_get(res->rows, 0))))
+        {
+            mod_rest_finish(job, 412, "the resource was changed: its ETag "
+                            "no longer matches If-Match", NULL);
+            return;
+        }
+        job->has_if_match = 0;
+        job->step = MOD_REST_S_WRITE;
+        mod_rest_step(job, NULL);
         return;
 
     case MOD_REST_S_REREAD:
@@ -660,11 +707,13 @@ mod_rest_patch(mod_rest_job_t *job, json_t *row)
     json_t            *cur, *merged, *errors;
     size_t             n;
 
-    etag = rest_etag(job->arena, json_object_get(row, rs->version_col));
+    etag = job->hash ? mod_rest_row_hash(job, row)
+           : rest_etag(job->arena, json_object_get(row, rs->version_col));
     if (job->has_if_match
-        && (etag == NULL || job->if_match < 0
-            || json_integer_value(json_object_get(row, rs->version_col))
-               != job->if_match))
+        && (job->hash ? !mod_rest_hash_matches(job, etag)
+            : (etag == NULL || job->if_match < 0
+               || json_integer_value(json_object_get(row, rs->version_col))
+                  != job->if_match)))
     {
         mod_rest_finish(job, 412, "the resource was changed: its ETag no "
                         "longer matches If-Match", NULL);
@@ -727,6 +776,13 @@ mod_rest_patch_sql(mod_rest_job_t *job)
             continue;
         }
         sets = cairn_arena_printf(job->arena, "%s`%s` = ?, ", sets, f->name);
+    }
+
+    if (job->hash) {
+        /* No version to bump; the patch names at least one field. */
+        return cairn_arena_printf(job->arena, "UPDATE `%s` SET %.*s WHERE %s",
+                                  rs->table, (int) (strlen(sets) - 2), sets,
+                                  rs->sql_key_where);
     }
 
     return cairn_arena_printf(job->arena, "UPDATE `%s` SET %s`%s` = `%s` + 1 "
@@ -1225,4 +1281,131 @@ mod_rest_idem_replay(mod_rest_job_t *job, const cairn_db_result_t *res)
     cairn_response_header_set(job->r, "Idempotent-Replayed", "true");
 
     mod_rest_answer(job);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Row hash ETags                                                     */
+/* ------------------------------------------------------------------ */
+
+static void
+mod_rest_hash_piece(EVP_MD_CTX *ctx, const void *p, size_t len)
+{
+    unsigned char  n[4];
+
+    n[0] = (unsigned char) (len >> 24);
+    n[1] = (unsigned char) (len >> 16);
+    n[2] = (unsigned char) (len >> 8);
+    n[3] = (unsigned char) len;
+    EVP_DigestUpdate(ctx, n, 4);
+    EVP_DigestUpdate(ctx, p, len);
+}
+
+
+/*
+ * The ETag of a row of a table without a version column: SHA-256 over,
+ * for each declared field in declaration order, its name (a 4-byte
+ * big-endian length, then the bytes), a type tag ('N' NULL, 'I' integer,
+ * 'R' floating point, 'S' anything else: text, DECIMAL, dates, bytes)
+ * and, unless NULL, the value as the database gave it (length, bytes:
+ * integers in decimal, floating point as %.17g).  The first 16 bytes,
+ * base64url without padding, quoted.  Any change to a field, by any
+ * program, changes it; NULL and '' differ.
+ */
+static const char *
+mod_rest_row_hash(mod_rest_job_t *job, json_t *row)
+{
+    static const char  b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                               "qrstuvwxyz0123456789-_";
+    rest_resource_t    *rs = job->res;
+    EVP_MD_CTX         *ctx;
+    unsigned char       md[EVP_MAX_MD_SIZE];
+    unsigned int        mdlen = 0;
+    char                num[40], *out, *o, *dump;
+    const char         *name, *p;
+    unsigned char       tag;
+    json_t             *v;
+    size_t              i, len;
+    uint32_t            bits;
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    for (i = 0; i < rs->nfields; i++) {
+        name = rs->fields[i].name;
+        mod_rest_hash_piece(ctx, name, strlen(name));
+        v = json_object_get(row, name);
+        dump = NULL;
+        p = num;
+        switch (v != NULL ? json_typeof(v) : JSON_NULL) {
+        case JSON_NULL:
+            tag = 'N';
+            break;
+        case JSON_INTEGER:
+            tag = 'I';
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+            break;
+        case JSON_TRUE:
+        case JSON_FALSE:
+            tag = 'I';
+            snprintf(num, sizeof(num), "%d", json_is_true(v));
+            break;
+        case JSON_REAL:
+            tag = 'R';
+            snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+            break;
+        case JSON_STRING:
+            tag = 'S';
+            p = json_string_value(v);
+            break;
+        default:
+            tag = 'S';
+            dump = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+            p = dump != NULL ? dump : "";
+            break;
+        }
+        EVP_DigestUpdate(ctx, &tag, 1);
+        if (tag != 'N') {
+            len = tag == 'S' && dump == NULL ? json_string_length(v)
+                  : strlen(p);
+            mod_rest_hash_piece(ctx, p, len);
+        }
+        free(dump);
+    }
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    EVP_MD_CTX_free(ctx);
+
+    /* 16 bytes: five groups of three, then one byte (22 characters). */
+    out = cairn_arena_alloc(job->arena, REST_HASH_ETAG_LEN + 1);
+    o = out;
+    *o++ = '"';
+    for (i = 0; i < 15; i += 3) {
+        bits = (uint32_t) md[i] << 16 | (uint32_t) md[i + 1] << 8
+               | md[i + 2];
+        *o++ = b64[bits >> 18 & 63];
+        *o++ = b64[bits >> 12 & 63];
+        *o++ = b64[bits >> 6 & 63];
+        *o++ = b64[bits & 63];
+    }
+    *o++ = b64[md[15] >> 2];
+    *o++ = b64[(md[15] & 3) << 4];
+    *o++ = '"';
+    *o = '\0';
+
+    return out;
+}
+
+
+/* Whether If-Match names etag (a row hash). */
+static int
+mod_rest_hash_matches(mod_rest_job_t *job, const char *etag)
+{
+    return etag != NULL && job->if_match_text != NULL
+           && rest_etag_match(job->if_match_text, etag);
 }

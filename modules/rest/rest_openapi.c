@@ -166,6 +166,17 @@ rest_openapi_schema(const rest_resource_t *res)
 
     s = json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props,
                   "additionalProperties", 0);
+    /* Where the ETags of its rows come from. */
+    json_object_set_new(s, "x-etag", json_string(
+        res->version_set ? "version" : "version-or-hash"));
+    json_object_set_new(s, "description", res->version_set
+        ? json_sprintf("ETag: the version column %s (\"v7\").",
+                       res->version_col)
+        : json_sprintf("ETag: the version column %s (\"v7\") when the "
+                       "table has it, else a strong SHA-256 hash of the "
+                       "row's fields (22 base64url characters), which "
+                       "changes whenever any program changes the row.",
+                       res->version_col));
     if (json_array_size(req) > 0) {
         json_object_set_new(s, "required", req);
     } else {
