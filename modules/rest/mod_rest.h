@@ -60,7 +60,8 @@ typedef enum {
     MOD_REST_S_EXISTS,
     MOD_REST_S_REREAD,
     MOD_REST_S_COMMIT,
-    MOD_REST_S_ROLLBACK
+    MOD_REST_S_ROLLBACK,
+    MOD_REST_S_RETRY                /* rolling back to try again */
 } mod_rest_step_t;
 
 
@@ -83,6 +84,10 @@ typedef struct {
     int64_t              if_match;      /* the version it names, or -1 */
     const char          *if_match_text; /* the header (row hash ETags) */
     int                  hash;          /* ETags are row hashes */
+    int                  started;       /* mod_rest_start() ran */
+    int                  retried;       /* after a deadlock/lock wait */
+    int                  has_if_match0; /* has_if_match as the client
+                                           sent it */
     rest_query_t         query;
     const char          *where;         /* list: " WHERE ..." */
     cairn_db_param_t    *wparams;

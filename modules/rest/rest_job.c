@@ -26,6 +26,16 @@
 /* ER_LOCK_WAIT_TIMEOUT: the statement (only) was rolled back. */
 #define MOD_REST_ER_LOCK_WAIT   1205
 
+/* ER_LOCK_DEADLOCK: the whole transaction was rolled back. */
+#define MOD_REST_ER_DEADLOCK    1213
+
+/* Foreign keys: no parent row (1216, 1452), a child row refers to this
+ * one (1217, 1451). */
+#define MOD_REST_ER_FK_CHILD    1452
+#define MOD_REST_ER_FK_PARENT   1451
+#define MOD_REST_ER_FK_CHILD1   1216
+#define MOD_REST_ER_FK_PARENT1  1217
+
 /* Expired Idempotency-Key rows are removed at most this often per
  * worker (and for the key in hand, always). */
 #define MOD_REST_IDEM_GC_US     (60 * 1000000ULL)
@@ -65,6 +75,10 @@ static int mod_rest_outcome_unknown(const mod_rest_job_t *job);
 static void mod_rest_value_error(mod_rest_job_t *job,
                                  const cairn_db_error_t *err);
 static const char *mod_rest_encode_id(cairn_arena_t *a, const char *id);
+static void mod_rest_retry(mod_rest_job_t *job);
+static void mod_rest_fk_error(mod_rest_job_t *job,
+                              const cairn_db_error_t *err);
+static const char *mod_rest_key_field(mod_rest_job_t *job, const char *key);
 static const char *mod_rest_row_hash(mod_rest_job_t *job, json_t *row);
 static int mod_rest_hash_matches(mod_rest_job_t *job, const char *etag);
 
@@ -151,6 +165,10 @@ static void
 mod_rest_start(mod_rest_job_t *job)
 {
     job->hash = job->res->etag_mode == REST_ETAG_HASH;
+    if (!job->started) {
+        job->started = 1;
+        job->has_if_match0 = job->has_if_match;
+    }
 
     if (job->method == CAIRN_METHOD_GET || job->method == CAIRN_METHOD_HEAD)
     {
@@ -290,6 +308,15 @@ mod_rest_tx_done(cairn_request_t *r, const cairn_db_error_t *err,
 {
     mod_rest_job_t  *job = data;
 
+    if (job->step == MOD_REST_S_RETRY) {
+        job->in_tx = 0;
+        if (err != NULL) {
+            mod_rest_db_error(job, err);
+            return;
+        }
+        mod_rest_retry(job);
+        return;
+    }
     if (job->step == MOD_REST_S_ROLLBACK) {
         job->in_tx = 0;
         if (job->idem_conflict == 1) {
@@ -854,10 +881,39 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
         return;
     }
 
-    if (err->code == MOD_REST_ER_LOCK_WAIT) {
-        /* innodb_lock_wait_timeout: the statement was undone. */
-        mod_rest_finish(job, 503, "the row is locked by another writer for "
-                        "too long; nothing was written", NULL);
+    if ((err->code == MOD_REST_ER_LOCK_WAIT
+         || err->code == MOD_REST_ER_DEADLOCK) && job->conn != NULL)
+    {
+        /* innodb_lock_wait_timeout undid the statement, a deadlock the
+         * whole transaction: nothing of this request was written.  Once,
+         * the request starts over (after a ROLLBACK of what is left). */
+        if (!job->retried) {
+            job->retried = 1;
+            cairn_log_notice(job->r, "<Resource %s>: %s; trying the "
+                             "request again", rs->path, err->message);
+            if (job->in_tx) {
+                job->step = MOD_REST_S_RETRY;
+                if (job->db->rollback(job->conn, mod_rest_tx_done, job)
+                    == CAIRN_OK)
+                {
+                    return;
+                }
+                job->in_tx = 0;
+                mod_rest_finish(job, 503, "the database is not available",
+                                NULL);
+                return;
+            }
+            mod_rest_retry(job);
+            return;
+        }
+        cairn_log_warn(job->r, 0, "<Resource %s>: %s, twice; answering 503",
+                       rs->path, err->message);
+        cairn_response_header_set(job->r, "Retry-After", "1");
+        mod_rest_finish(job, 503, err->code == MOD_REST_ER_DEADLOCK
+                        ? "the database broke a deadlock with this request, "
+                          "twice; nothing was written; retry"
+                        : "the row is locked by another writer for too "
+                          "long; nothing was written; retry", NULL);
         return;
     }
 
@@ -873,15 +929,28 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
                 field[len] = '\0';
             }
         }
-        k = strncmp(field, "uq_", 3) == 0 ? field + 3
-            : strcmp(field, "PRIMARY") == 0 ? rs->key : field;
+        k = mod_rest_key_field(job, field);
         errors = json_pack("[{s:s, s:s}]", "field", k, "message",
                            "is already taken");
+        if (strcmp(k, field) != 0 && field[0] != '\0'
+            && strcmp(field, "PRIMARY") != 0)
+        {
+            json_object_set_new(json_array_get(errors, 0), "constraint",
+                                json_string(field));
+        }
         mod_rest_finish(job, 409, "conflicts with an existing resource",
                         json_pack("{s:o}", "errors", errors));
         return;
 
     case CAIRN_DB_CONSTRAINT:
+        if (err->code == MOD_REST_ER_FK_CHILD
+            || err->code == MOD_REST_ER_FK_PARENT
+            || err->code == MOD_REST_ER_FK_CHILD1
+            || err->code == MOD_REST_ER_FK_PARENT1)
+        {
+            mod_rest_fk_error(job, err);
+            return;
+        }
         mod_rest_value_error(job, err);
         return;
 
@@ -1049,6 +1118,168 @@ mod_rest_value_error(mod_rest_job_t *job, const cairn_db_error_t *err)
     }
     mod_rest_finish(job, 422, "validation failed", json_pack(
         "{s:[{s:s, s:s}]}", "errors", "field", f->name, "message", why));
+}
+
+
+/* Starts the request over after a deadlock or a lock wait timeout (no
+ * transaction left open, nothing of it written). */
+static void
+mod_rest_retry(mod_rest_job_t *job)
+{
+    if (job->data != NULL) {
+        json_decref(job->data);
+        job->data = NULL;
+    }
+    job->status = 0;
+    job->message = NULL;
+    job->etag = NULL;
+    job->location = NULL;
+    job->idem_text = NULL;
+    job->idem_len = 0;
+    job->idem_conflict = 0;
+    job->has_if_match = job->has_if_match0;
+    mod_rest_start(job);
+}
+
+
+/*
+ * The field a unique key stands for: the key named after a declared
+ * field ("email", "uq_email", MariaDB's default name for a one-column
+ * key), the primary key, or a declared field that is one of the key
+ * name's '_'-separated words ("users_email_unique").  Else the key's own
+ * name.
+ */
+static const char *
+mod_rest_key_field(mod_rest_job_t *job, const char *key)
+{
+    rest_resource_t  *rs = job->res;
+    const char       *w, *name;
+    size_t            i, n;
+
+    if (strcmp(key, "PRIMARY") == 0 || key[0] == '\0') {
+        return rs->key;
+    }
+    if (rest_field_find(rs, key) != NULL) {
+        return rest_field_find(rs, key)->name;
+    }
+    if (strncmp(key, "uq_", 3) == 0 && rest_field_find(rs, key + 3)) {
+        return rest_field_find(rs, key + 3)->name;
+    }
+    for (i = 0; i < rs->nfields; i++) {
+        name = rs->fields[i].name;
+        n = strlen(name);
+        for (w = key; (w = strstr(w, name)) != NULL; w++) {
+            if ((w == key || w[-1] == '_')
+                && (w[n] == '\0' || w[n] == '_'))
+            {
+                return name;
+            }
+        }
+    }
+
+    return key;
+}
+
+
+/* Copies the text between the first quote (` or ') after what in msg and
+ * the next one. */
+static int
+mod_rest_quoted_after(const char *msg, const char *what, char *out,
+                      size_t outlen)
+{
+    const char  *p;
+    size_t       len;
+
+    p = strstr(msg, what);
+    if (p == NULL) {
+        return -1;
+    }
+    p += strlen(what);
+    p += strcspn(p, "`'");
+    if (*p == '\0') {
+        return -1;
+    }
+    p++;
+    len = strcspn(p, "`'");
+    if (p[len] == '\0' || len == 0 || len >= outlen) {
+        return -1;
+    }
+    memcpy(out, p, len);
+    out[len] = '\0';
+
+    return 0;
+}
+
+
+/*
+ * A foreign key refused the write: 409 naming the constraint (and the
+ * field, when it is one of this resource's), never 503.  A write that
+ * refers to a row that does not exist, or a DELETE (or key change) of a
+ * row other rows refer to.  Nothing was written.
+ */
+static void
+mod_rest_fk_error(mod_rest_job_t *job, const cairn_db_error_t *err)
+{
+    rest_resource_t     *rs = job->res;
+    const rest_field_t  *f = NULL;
+    char                 constraint[80], col[80], ref[80], table[80];
+    json_t              *e;
+    int                  child = err->code == MOD_REST_ER_FK_CHILD
+                                 || err->code == MOD_REST_ER_FK_CHILD1;
+
+    cairn_log_info(job->r, "<Resource %s>: %s", rs->path, err->message);
+
+    if (mod_rest_quoted_after(err->message, "CONSTRAINT ", constraint,
+                              sizeof(constraint)) != 0)
+    {
+        strcpy(constraint, "");
+    }
+    if (mod_rest_quoted_after(err->message, "REFERENCES ", ref,
+                              sizeof(ref)) != 0)
+    {
+        strcpy(ref, "");
+    }
+    /* "(`db`.`posts`, CONSTRAINT ...": the referring table. */
+    table[0] = '\0';
+    {
+        const char  *p = strstr(err->message, "`.`");
+        size_t       len;
+
+        if (p != NULL) {
+            p += 3;
+            len = strcspn(p, "`");
+            if (len > 0 && len < sizeof(table) && p[len] == '`') {
+                memcpy(table, p, len);
+                table[len] = '\0';
+            }
+        }
+    }
+    if (child && mod_rest_quoted_after(err->message, "FOREIGN KEY (", col,
+                                       sizeof(col)) == 0)
+    {
+        f = rest_field_find(rs, col);
+    }
+
+    e = json_object();
+    if (f != NULL) {
+        json_object_set_new(e, "field", json_string(f->name));
+    }
+    if (constraint[0] != '\0') {
+        json_object_set_new(e, "constraint", json_string(constraint));
+    }
+    json_object_set_new(e, "message", child
+        ? (ref[0] != '\0' ? json_sprintf("must name an existing row of %s",
+                                          ref)
+                          : json_string("must name an existing row"))
+        : (table[0] != '\0' ? json_sprintf("rows of %s refer to this one",
+                                            table)
+                            : json_string("other rows refer to this one")));
+
+    mod_rest_finish(job, 409, constraint[0] != '\0'
+                    ? cairn_arena_printf(job->arena, "the foreign key %s "
+                                         "refuses this change", constraint)
+                    : "a foreign key refuses this change",
+                    json_pack("{s:[o]}", "errors", e));
 }
 
 

@@ -11,7 +11,9 @@ still creates the version column, never altering an existing table.
 
 import json
 import re
+import subprocess
 import threading
+import time
 
 from cairntest import check, contains, eq, main, module_path, test
 from mariadb import need_mariadb
@@ -28,7 +30,18 @@ CREATE TABLE users (
   name VARCHAR(100) NOT NULL,
   email VARCHAR(254) NOT NULL,
   note VARCHAR(50),
-  UNIQUE KEY uq_email (email)
+  UNIQUE KEY users_email_unique (email)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+
+POSTS_TABLE = """
+CREATE TABLE posts (
+  id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+  user_id INT NOT NULL,
+  title VARCHAR(100) NOT NULL,
+  body TEXT,
+  ratio FLOAT,
+  CONSTRAINT fk_posts_user FOREIGN KEY (user_id) REFERENCES users (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 """
 
@@ -44,6 +57,18 @@ USERS = """
     Sortable name
     Filterable name
 </Resource>
+<Resource /posts>
+    Database main
+    Table posts
+    Key id
+    Field id int
+    Field user_id int required
+    Field title string required max=100
+    Field body text max=100000
+    Field ratio number
+    Sortable title
+    Filterable user_id
+</Resource>
 RestOpenAPI /openapi.json
 """
 
@@ -55,7 +80,7 @@ HASH_ETAG = re.compile(r'^"[A-Za-z0-9_-]{22}"$')
 
 
 def db():
-    return mariadb([USERS_TABLE])
+    return mariadb([USERS_TABLE, POSTS_TABLE])
 
 
 def columns(table):
@@ -111,6 +136,7 @@ def test_hash_mode_is_logged_and_documented():
     doc = json.loads(r.body)
     schema = doc["components"]["schemas"]["users"]
     eq(schema.get("x-etag"), "version-or-hash", "x-etag")
+    p = s.run(["-t"])
     contains(schema.get("description", ""), "SHA-256 hash", "description")
 
 
@@ -296,6 +322,199 @@ def test_racing_deletes_with_one_etag():
     for t in threads:
         t.join(60)
     eq(sorted(got), [200, 412, 412, 412], "racing DELETEs")
+
+
+# ----------------------------------------------------------------------
+# MariaDB's errors as statuses
+# ----------------------------------------------------------------------
+
+def post_rows():
+    return db().sql("SELECT * FROM posts ORDER BY id", database=APP_DB)
+
+
+@test
+def test_duplicate_key_is_409_naming_the_field():
+    s = users()
+    create(s, "Dup", "dup@example.com")
+    r, d = call(s, "POST", "/users", {"name": "Dup2",
+                                      "email": "dup@example.com"})
+    envelope(r, d, 409)
+    e = d["data"]["errors"][0]
+    eq(e["field"], "email", "the field (key users_email_unique)")
+    eq(e.get("constraint"), "users_email_unique", "the key")
+    eq(db().value("SELECT COUNT(*) FROM users WHERE name = 'Dup2'",
+                  database=APP_DB), "0", "not stored")
+
+
+@test
+def test_foreign_key_is_409_naming_the_constraint():
+    s = users()
+    uid, _ = create(s, "Fk", "fk@example.com")
+    before = post_rows()
+    r, d = call(s, "POST", "/posts", {"user_id": 999999, "title": "t"})
+    envelope(r, d, 409)
+    contains(d["message"], "fk_posts_user", "message")
+    e = d["data"]["errors"][0]
+    eq(e.get("constraint"), "fk_posts_user", "constraint")
+    eq(e.get("field"), "user_id", "field")
+    contains(e["message"], "users", "names the referenced table")
+    eq(post_rows(), before, "nothing stored")
+
+    r, d = call(s, "POST", "/posts", {"user_id": uid, "title": "t"})
+    envelope(r, d, 201)
+    pid = d["data"]["id"]
+    r, d = call(s, "PATCH", "/posts/%d" % pid, {"user_id": 999998})
+    envelope(r, d, 409)
+    eq(d["data"]["errors"][0].get("constraint"), "fk_posts_user", "patch")
+
+    # A row others refer to cannot go.
+    r, d = call(s, "DELETE", "/users/%d" % uid)
+    envelope(r, d, 409)
+    eq(d["data"]["errors"][0].get("constraint"), "fk_posts_user", "delete")
+    contains(d["data"]["errors"][0]["message"], "posts", "names the table")
+    eq(len(row(uid)), 1, "still there")
+    r, d = call(s, "GET", "/users/%d" % uid)
+    r, d = call(s, "DELETE", "/users/%d" % uid,
+                headers={"If-Match": r.header("ETag")})
+    envelope(r, d, 409)
+    eq(len(row(uid)), 1, "still there (If-Match)")
+
+
+@test
+def test_too_long_and_out_of_range_are_422_naming_the_field():
+    s = users()
+    uid, _ = create(s, "Long", "long@example.com")
+    before = post_rows()
+    # TEXT holds 65535 bytes: the field allows 100000 characters.
+    r, d = call(s, "POST", "/posts", {"user_id": uid, "title": "t",
+                                      "body": "x" * 70000})
+    envelope(r, d, 422)
+    eq(d["data"]["errors"][0]["field"], "body", "too long")
+    contains(d["data"]["errors"][0]["message"], "too long", "message")
+    # FLOAT stops near 3.4e38.
+    r, d = call(s, "POST", "/posts", {"user_id": uid, "title": "t",
+                                      "ratio": 1e300})
+    envelope(r, d, 422)
+    eq(d["data"]["errors"][0]["field"], "ratio", "out of range")
+    eq(post_rows(), before, "nothing stored")
+
+
+class Holder:
+    """A mariadb client session that runs statements and says when it
+    reached a point ("SELECT 'here'")."""
+
+    def __init__(self, script):
+        self.p = subprocess.Popen(db()._client(database=APP_DB)
+                                  + ["--unbuffered"],
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.p.stdin.write(script.encode())
+        self.p.stdin.close()
+
+    def wait_for(self, word, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.p.stdout.readline().decode().strip()
+            if line == word:
+                return
+            if line == "" and self.p.poll() is not None:
+                break
+        raise AssertionError("the client session did not reach %r: %s"
+                             % (word, self.p.stderr.read().decode()))
+
+    def finish(self):
+        self.p.stdout.read()
+        err = self.p.stderr.read().decode()
+        self.p.wait(60)
+        return self.p.returncode, err
+
+
+def lock_wait(test):
+    """Runs test(s) with a server whose connections (all made while the
+    test runs) wait 2 s for a row lock."""
+    db().sql("SET GLOBAL innodb_lock_wait_timeout = 2")
+    s = None
+    try:
+        s = rest_server(db(), USERS)
+        test(s)
+    finally:
+        if s is not None:
+            s.stop()
+        db().sql("SET GLOBAL innodb_lock_wait_timeout = 50")
+
+
+@test
+def test_lock_wait_timeout_is_retried_once():
+    lock_wait(lock_wait_retried)
+
+
+def lock_wait_retried(s):
+    uid, _ = create(s, "Wait", "wait@example.com")
+    # Held 3 s: the first try gives up after 2 s, the second gets it.
+    h = Holder("BEGIN; SELECT id FROM users WHERE id = %d FOR UPDATE;\n"
+               "SELECT 'here';\nSELECT SLEEP(3); COMMIT;\n" % uid)
+    h.wait_for("here")
+    t0 = time.time()
+    r, d = call(s, "PUT", "/users/%d" % uid, {"name": "Waited",
+                                              "email": "wait@example.com"})
+    envelope(r, d, 200)
+    check(time.time() - t0 > 1.5, "it waited for the lock")
+    eq(row(uid)[0][0], "Waited", "written by the retry")
+    eq(h.finish()[0], 0, "client session")
+    contains(s.log(), "Lock wait timeout exceeded", "log")
+    contains(s.log(), "trying the request again", "log")
+
+
+@test
+def test_lock_wait_timeout_twice_is_503_with_retry_after():
+    lock_wait(lock_wait_twice)
+
+
+def lock_wait_twice(s):
+    uid, _ = create(s, "Wait2", "wait2@example.com")
+    h = Holder("BEGIN; SELECT id FROM users WHERE id = %d FOR UPDATE;\n"
+               "SELECT 'here';\nSELECT SLEEP(8); COMMIT;\n" % uid)
+    h.wait_for("here")
+    r, d = call(s, "PATCH", "/users/%d" % uid, {"note": "late"})
+    envelope(r, d, 503)
+    eq(r.header("Retry-After"), "1", "Retry-After")
+    contains(d["message"], "nothing was written", "message")
+    eq(h.finish()[0], 0, "client session")
+    eq(row(uid)[0][2], None, "not written")
+
+
+@test
+def test_deadlock_is_retried_once():
+    s = users()
+    uid, _ = create(s, "Dead", "dead@example.com")
+    uid2, _ = create(s, "Dead2", "dead2@example.com")
+    r, d = call(s, "POST", "/posts", {"user_id": uid, "title": "p"})
+    envelope(r, d, 201)
+    pid = d["data"]["id"]
+    fillers = [create(s, "filler %d" % i, "filler%d@example.com" % i)[0]
+               for i in range(20)]
+    # The session changed 21 rows (so the database picks the request,
+    # lighter, as the deadlock's victim) and holds user uid2; the PUT
+    # locks the post, then waits for uid2 (its foreign key); the session
+    # then asks for the post.
+    h = Holder("BEGIN;\nUPDATE users SET note = 'w' WHERE id IN (%s);\n"
+               "UPDATE users SET note = 'hold' WHERE id = %d;\n"
+               "SELECT 'here';\nSELECT SLEEP(1.5);\n"
+               "SELECT id FROM posts WHERE id = %d FOR UPDATE;\n"
+               "SELECT SLEEP(1);\nCOMMIT;\n"
+               % (",".join(str(f) for f in fillers), uid2, pid))
+    h.wait_for("here")
+    r, d = call(s, "PUT", "/posts/%d" % pid, {"user_id": uid2,
+                                              "title": "moved"})
+    envelope(r, d, 200)
+    rc, err = h.finish()
+    eq(rc, 0, "client session (it was not the victim): %s" % err)
+    eq(db().sql("SELECT user_id, title FROM posts WHERE id = %d" % pid,
+                database=APP_DB), [[str(uid2), "moved"]],
+       "written by the retry, after the session committed")
+    contains(s.log(), "Deadlock found", "log")
+    contains(s.log(), "trying the request again", "log")
 
 
 # ----------------------------------------------------------------------
