@@ -35,7 +35,11 @@ typedef struct {
     rest_resource_t     *res;
     mod_rest_oa_t       *oa;
     int                  item;
+    rest_relation_t     *rel;           /* /users/{id}/posts */
 } mod_rest_route_t;
+
+/* The relations one GET of an item may embed. */
+#define MOD_REST_EMBED_MAX  8
 
 
 typedef enum {
@@ -61,7 +65,8 @@ typedef enum {
     MOD_REST_S_REREAD,
     MOD_REST_S_COMMIT,
     MOD_REST_S_ROLLBACK,
-    MOD_REST_S_RETRY                /* rolling back to try again */
+    MOD_REST_S_RETRY,               /* rolling back to try again */
+    MOD_REST_S_EMBED
 } mod_rest_step_t;
 
 
@@ -93,6 +98,13 @@ typedef struct {
     cairn_db_param_t    *wparams;
     size_t               nwparams;
     json_int_t           total;
+    json_t              *after;         /* a cursor's row: sort values,
+                                           key (owned) */
+    rest_relation_t     *rel;           /* a nested list or create */
+    const char          *parent_id;     /* its parent's id, from the path */
+    rest_relation_t     *embed[MOD_REST_EMBED_MAX];
+    size_t               nembed;
+    size_t               embed_i;
     cairn_db_param_t    *insert_params; /* kept to insert again */
     size_t               ninsert_params;
 
@@ -123,6 +135,13 @@ extern cairn_module_t  mod_rest_module;
  * worker start. */
 extern rest_resource_t  **mod_rest_all;
 extern size_t             mod_rest_nall;
+
+
+/* The key that signs list cursors (MOD_REST_CURSOR_KEY_LEN bytes):
+ * made once in the master, before the workers are forked, and kept
+ * across reloads; NULL when it could not be made. */
+#define MOD_REST_CURSOR_KEY_LEN 32
+extern const unsigned char  *mod_rest_cursor_key;
 
 
 /* rest_handler.c */
@@ -156,6 +175,10 @@ void mod_rest_acquired(cairn_request_t *r, cairn_db_conn_t *c,
 
 /* The request's cancel callback: releases the job's connection. */
 void mod_rest_cancel(cairn_request_t *r, void *data);
+
+/* Checks the signature of the query's cursor and takes its row (and
+ * limit) into the job; -1 when it is not valid for this query. */
+int mod_rest_cursor_open(mod_rest_job_t *job);
 
 
 /* rest_boot.c */

@@ -129,6 +129,20 @@ typedef struct {
 
 
 typedef struct rest_resource_s  rest_resource_t;
+typedef struct rest_relation_s  rest_relation_t;
+
+/* Relation name /path field: the rows of the resource at /path whose
+ * field holds this resource's key. */
+struct rest_relation_s {
+    const char          *name;          /* "posts": /users/{id}/posts */
+    const char          *path;          /* "/posts" */
+    const char          *field;         /* "user_id" */
+    const char          *file;
+    int                  line;
+    rest_resource_t     *parent;        /* /users */
+    rest_resource_t     *target;        /* /posts, found at post_config */
+    rest_relation_t     *next;
+};
 
 struct rest_resource_s {
     const char          *path;          /* "/users" */
@@ -150,6 +164,7 @@ struct rest_resource_s {
     unsigned             methods;
     int                  page_size;
     int                  max_page_size;
+    int                  max_offset;    /* MaxOffset */
     int                  auto_create;
     int64_t              max_body;
     int                  idem;          /* RestIdempotency */
@@ -157,6 +172,7 @@ struct rest_resource_s {
     int64_t              idem_ttl_ms;   /* RestIdempotencyTTL */
     cairn_strv_t         sortable;
     cairn_strv_t         filterable;
+    rest_relation_t     *relations;
 
     /* Statements built once the declaration is complete. */
     const char          *sql_key_where; /* `k` = ? (twice for strings) */
@@ -209,6 +225,8 @@ typedef struct {
 typedef struct {
     long                 limit;
     long                 offset;
+    int                  has_limit;
+    const char          *cursor;        /* as given: checked by the module */
     size_t               nsort;
     const rest_field_t  *sort[32];
     int                  desc[32];
@@ -253,8 +271,10 @@ const char *rest_schema_check(cairn_arena_t *a, const rest_resource_t *res,
                               rest_field_t *f, json_t *col);
 const char *rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
                              const char *query, rest_query_t *q);
-char *rest_cursor_encode(cairn_arena_t *a, long offset, long limit);
-int rest_cursor_decode(const char *s, long *offset, long *limit);
+const char *rest_query_ident(cairn_arena_t *a, const rest_query_t *q);
+const char *rest_keyset_where(cairn_arena_t *a, const rest_resource_t *res,
+                              const rest_query_t *q, json_t *after,
+                              cairn_db_param_t *p, size_t *n);
 int rest_prefers_html(const char *accept);
 json_t *rest_envelope(int code, const char *message, json_t *data);
 const char *rest_etag(cairn_arena_t *a, json_t *version);

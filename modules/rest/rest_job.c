@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cairn/cairn.h>
 #include <cairn/db.h>
@@ -61,6 +63,12 @@ static void mod_rest_commit(mod_rest_job_t *job);
 static void mod_rest_schema(mod_rest_job_t *job,
                             const cairn_db_result_t *res);
 static void mod_rest_list(mod_rest_job_t *job);
+static void mod_rest_page(mod_rest_job_t *job);
+static const char *mod_rest_cursor_make(mod_rest_job_t *job,
+                                        const rest_resource_t *rs,
+                                        const rest_query_t *q, json_t *row);
+static void mod_rest_embed(mod_rest_job_t *job,
+                           const cairn_db_result_t *res);
 static int mod_rest_write_params(mod_rest_job_t *job, json_t *doc,
                                  json_t *only, int insert,
                                  cairn_db_param_t **out, size_t *n);
@@ -244,7 +252,8 @@ mod_rest_list(mod_rest_job_t *job)
     size_t             i;
 
     job->wparams = cairn_arena_calloc(job->arena,
-                                      (q->nfilter + 2) * sizeof(*p));
+                                      (q->nfilter + 2 + (q->nsort + 1)
+                                       * (q->nsort + 2) / 2) * sizeof(*p));
     for (i = 0; i < q->nfilter; i++) {
         p = &job->wparams[i];
         /* A string compared with a DECIMAL column would be compared as
@@ -295,6 +304,14 @@ mod_rest_list(mod_rest_job_t *job)
     }
     job->where = w;
     job->nwparams = q->nfilter;
+
+    if (job->after != NULL) {
+        /* A cursor's page: no count (it would read every matching
+         * row), straight to the rows after the cursor's. */
+        job->total = -1;
+        mod_rest_page(job);
+        return;
+    }
 
     mod_rest_run(job, MOD_REST_S_COUNT, cairn_arena_printf(
         job->arena, "SELECT COUNT(*) AS n FROM `%s`%s", job->res->table, w),
@@ -438,10 +455,9 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
 {
     rest_resource_t   *rs = job->res;
     cairn_db_param_t  *p;
-    const char        *inm, *id, *sql;
+    const char        *inm, *id;
     json_t            *items, *data;
     size_t             n, i;
-    long               next;
 
     switch (job->step) {
     case MOD_REST_S_SCHEMA_CREATE:
@@ -531,38 +547,29 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
     case MOD_REST_S_COUNT:
         job->total = json_integer_value(json_object_get(
             json_array_get(res->rows, 0), "n"));
-        sql = "";
-        for (i = 0; i < job->query.nsort; i++) {
-            sql = cairn_arena_printf(job->arena, "%s`%s` %s, ", sql,
-                                     job->query.sort[i]->name,
-                                     job->query.desc[i] ? "DESC" : "ASC");
-        }
-        p = job->wparams;
-        n = job->nwparams;
-        p[n].type = CAIRN_DB_INT;
-        p[n++].v.i = job->query.limit;
-        p[n].type = CAIRN_DB_INT;
-        p[n++].v.i = job->query.offset;
-        mod_rest_run(job, MOD_REST_S_PAGE, cairn_arena_printf(
-            job->arena, "SELECT %s FROM `%s`%s ORDER BY %s`%s` ASC "
-            "LIMIT ? OFFSET ?", rs->sql_columns, rs->table, job->where, sql,
-            rs->key), p, n);
+        mod_rest_page(job);
         return;
 
     case MOD_REST_S_PAGE:
+        /* One row more than the page was asked for: whether there is a
+         * next page. */
         items = json_array();
-        for (i = 0; i < res->nrows; i++) {
+        n = res->nrows > (size_t) job->query.limit
+            ? (size_t) job->query.limit : res->nrows;
+        for (i = 0; i < n; i++) {
             json_array_append_new(items, rest_row_out(
                 rs, json_array_get(res->rows, i), 0));
         }
-        next = job->query.offset + (long) res->nrows;
-        data = json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items,
-                         "total", (json_int_t) job->total,
+        data = json_pack("{s:o, s:o, s:I, s:o, s:o}", "items", items,
+                         "total", job->total >= 0
+                         ? json_integer(job->total) : json_null(),
                          "limit", (json_int_t) job->query.limit,
-                         "offset", (json_int_t) job->query.offset,
-                         "next", res->nrows > 0 && next < job->total
-                         ? json_string(rest_cursor_encode(
-                               job->arena, next, job->query.limit))
+                         "offset", job->after == NULL
+                         ? json_integer(job->query.offset) : json_null(),
+                         "next", res->nrows > n
+                         ? json_string(mod_rest_cursor_make(
+                               job, rs, &job->query,
+                               json_array_get(res->rows, n - 1)))
                          : json_null());
         mod_rest_finish(job, 200, NULL, data);
         return;
@@ -581,7 +588,15 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
             mod_rest_finish(job, 304, NULL, NULL);
             return;
         }
+        if (job->nembed > 0) {
+            mod_rest_embed(job, NULL);
+            return;
+        }
         mod_rest_finish(job, 200, NULL, job->data);
+        return;
+
+    case MOD_REST_S_EMBED:
+        mod_rest_embed(job, res);
         return;
 
     case MOD_REST_S_INSERT:
@@ -1280,6 +1295,238 @@ mod_rest_fk_error(mod_rest_job_t *job, const cairn_db_error_t *err)
                                          "refuses this change", constraint)
                     : "a foreign key refuses this change",
                     json_pack("{s:[o]}", "errors", e));
+}
+
+
+/*
+ * The page: the filters, the rows after the cursor's (keyset: as cheap
+ * deep in the table as at its start) or from the offset, in the order
+ * asked with the key last, one row more than the limit.
+ */
+static void
+mod_rest_page(mod_rest_job_t *job)
+{
+    rest_resource_t   *rs = job->res;
+    rest_query_t      *q = &job->query;
+    cairn_db_param_t  *p = job->wparams;
+    const char        *order = "", *where = job->where, *after;
+    size_t             i, n = job->nwparams, k = 0;
+
+    for (i = 0; i < q->nsort; i++) {
+        order = cairn_arena_printf(job->arena, "%s`%s` %s, ", order,
+                                   q->sort[i]->name,
+                                   q->desc[i] ? "DESC" : "ASC");
+    }
+    if (job->after != NULL) {
+        after = rest_keyset_where(job->arena, rs, q, job->after, p + n, &k);
+        if (after == NULL) {
+            mod_rest_finish(job, 400, "cursor is not valid for this query",
+                            NULL);
+            return;
+        }
+        where = cairn_arena_printf(job->arena, "%s%s%s", where,
+                                   *where != '\0' ? " AND " : " WHERE ",
+                                   after);
+        n += k;
+    }
+    p[n].type = CAIRN_DB_INT;
+    p[n++].v.i = q->limit + 1;
+    if (job->after == NULL) {
+        p[n].type = CAIRN_DB_INT;
+        p[n++].v.i = q->offset;
+    }
+
+    mod_rest_run(job, MOD_REST_S_PAGE, cairn_arena_printf(
+        job->arena, "SELECT %s FROM `%s`%s ORDER BY %s`%s` ASC LIMIT ?%s",
+        rs->sql_columns, rs->table, where, order, rs->key,
+        job->after == NULL ? " OFFSET ?" : ""), p, n);
+}
+
+
+/*
+ * List cursors: base64url of {"l": limit, "k": [sort values..., key]}
+ * (the last row's, as the database gave them), a dot, and base64url of
+ * the first 16 bytes of HMAC-SHA256 over the query it belongs to (its
+ * sort and filters, rest_query_ident()), a newline and that JSON, with
+ * the key the master made.  A client can neither forge one nor use one
+ * with other filters.
+ */
+static int
+mod_rest_cursor_mac(mod_rest_job_t *job, const rest_query_t *q,
+                    const char *json, size_t len, unsigned char *mac)
+{
+    const char     *ident = rest_query_ident(job->arena, q);
+    unsigned char   md[EVP_MAX_MD_SIZE];
+    unsigned int    mdlen = 0;
+    size_t          ilen = strlen(ident);
+    char           *text;
+
+    if (mod_rest_cursor_key == NULL) {
+        return -1;
+    }
+    text = cairn_arena_alloc(job->arena, ilen + 1 + len);
+    memcpy(text, ident, ilen);
+    text[ilen] = '\n';
+    memcpy(text + ilen + 1, json, len);
+    if (HMAC(EVP_sha256(), mod_rest_cursor_key, MOD_REST_CURSOR_KEY_LEN,
+             (const unsigned char *) text, ilen + 1 + len, md, &mdlen)
+        == NULL || mdlen < 16)
+    {
+        return -1;
+    }
+    memcpy(mac, md, 16);
+
+    return 0;
+}
+
+
+static const char *
+mod_rest_cursor_make(mod_rest_job_t *job, const rest_resource_t *rs,
+                     const rest_query_t *q, json_t *row)
+{
+    unsigned char     mac[16];
+    json_t           *k, *doc, *v;
+    char             *json, *out;
+    size_t            i, len, olen;
+
+    k = json_array();
+    for (i = 0; i < q->nsort; i++) {
+        v = json_object_get(row, q->sort[i]->name);
+        json_array_append(k, v != NULL ? v : json_null());
+    }
+    v = json_object_get(row, rs->key);
+    json_array_append(k, v != NULL ? v : json_null());
+    doc = json_pack("{s:I, s:o}", "l", (json_int_t) q->limit, "k", k);
+    json = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (json == NULL) {
+        return NULL;
+    }
+    len = strlen(json);
+    if (mod_rest_cursor_mac(job, q, json, len, mac) != 0) {
+        free(json);
+        return NULL;
+    }
+    olen = CAIRN_BASE64_ENCODED_SIZE(len);
+    out = cairn_arena_alloc(job->arena, olen + 1
+                            + CAIRN_BASE64_ENCODED_SIZE(sizeof(mac)));
+    i = cairn_base64_encode(json, len, out, 1);
+    out[i++] = '.';
+    cairn_base64_encode(mac, sizeof(mac), out + i, 1);
+    free(json);
+
+    return out;
+}
+
+
+int
+mod_rest_cursor_open(mod_rest_job_t *job)
+{
+    rest_query_t   *q = &job->query;
+    const char     *c = q->cursor, *dot;
+    unsigned char   mac[16], *raw;
+    unsigned char   got[CAIRN_BASE64_DECODED_SIZE(22)];
+    json_t         *doc, *k, *l;
+    long            len;
+
+    dot = strrchr(c, '.');
+    if (dot == NULL || dot == c || strlen(dot + 1) != 22
+        || cairn_base64_decode(dot + 1, 22, got, 1) != 16)
+    {
+        return -1;
+    }
+    raw = cairn_arena_alloc(job->arena,
+                            CAIRN_BASE64_DECODED_SIZE((size_t) (dot - c)));
+    len = cairn_base64_decode(c, (size_t) (dot - c), raw, 1);
+    if (len <= 0
+        || mod_rest_cursor_mac(job, q, (const char *) raw, (size_t) len,
+                               mac) != 0
+        || CRYPTO_memcmp(mac, got, sizeof(mac)) != 0)
+    {
+        return -1;
+    }
+
+    /* Ours: the JSON we wrote. */
+    doc = json_loadb((const char *) raw, (size_t) len, 0, NULL);
+    k = json_object_get(doc, "k");
+    l = json_object_get(doc, "l");
+    if (!json_is_array(k) || json_array_size(k) != q->nsort + 1
+        || !json_is_integer(l) || json_integer_value(l) < 1)
+    {
+        json_decref(doc);
+        return -1;
+    }
+    job->after = json_incref(k);
+    cairn_arena_cleanup_add(job->arena, mod_rest_decref, job->after);
+    if (!q->has_limit) {
+        q->limit = (long) json_integer_value(l);
+        if (q->limit > job->res->max_page_size) {
+            q->limit = job->res->max_page_size;
+        }
+    }
+    json_decref(doc);
+
+    return 0;
+}
+
+
+/*
+ * ?embed=posts on GET /users/{id}: for each relation asked, one query,
+ * the first page of its rows (the target's PageSize, in key order) into
+ * data.posts = {"items": [...], "limit": L, "next": CURSOR-or-null},
+ * whose cursor continues at GET /users/{id}/posts.  res is NULL to start
+ * the next relation's query.
+ */
+static void
+mod_rest_embed(mod_rest_job_t *job, const cairn_db_result_t *res)
+{
+    rest_relation_t     *rel = job->embed[job->embed_i];
+    rest_resource_t     *t = rel->target;
+    const rest_field_t  *f = rest_field_find(t, rel->field);
+    cairn_db_param_t    *p;
+    rest_query_t        *q;
+    json_t              *items;
+    size_t               i, n;
+
+    if (res == NULL) {
+        p = cairn_arena_calloc(job->arena, 2 * sizeof(*p));
+        if (f->type == REST_T_INT || f->type == REST_T_BIGINT) {
+            p[0].type = CAIRN_DB_INT;
+            p[0].v.i = strtoll(job->id, NULL, 10);
+        } else {
+            mod_rest_text_param(&p[0], job->id);
+        }
+        p[1].type = CAIRN_DB_INT;
+        p[1].v.i = t->page_size + 1;
+        mod_rest_run(job, MOD_REST_S_EMBED, cairn_arena_printf(
+            job->arena, "SELECT %s FROM `%s` WHERE `%s` = ? ORDER BY `%s` "
+            "ASC LIMIT ?", t->sql_columns, t->table, f->name, t->key), p, 2);
+        return;
+    }
+
+    /* The query GET /users/{id}/posts makes: its cursors fit. */
+    q = cairn_arena_calloc(job->arena, sizeof(*q));
+    q->limit = t->page_size;
+    q->filter[0] = f;
+    q->value[0] = job->id;
+    q->nfilter = 1;
+
+    items = json_array();
+    n = res->nrows > (size_t) q->limit ? (size_t) q->limit : res->nrows;
+    for (i = 0; i < n; i++) {
+        json_array_append_new(items, rest_row_out(
+            t, json_array_get(res->rows, i), 0));
+    }
+    json_object_set_new(job->data, rel->name, json_pack(
+        "{s:o, s:I, s:o}", "items", items, "limit", (json_int_t) q->limit,
+        "next", res->nrows > n ? json_string(mod_rest_cursor_make(
+            job, t, q, json_array_get(res->rows, n - 1))) : json_null()));
+
+    if (++job->embed_i < job->nembed) {
+        mod_rest_embed(job, NULL);
+        return;
+    }
+    mod_rest_finish(job, 200, NULL, job->data);
 }
 
 

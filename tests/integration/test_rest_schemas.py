@@ -9,8 +9,11 @@ VersionColumn that is missing is still an error, and ResourceAutoCreate
 still creates the version column, never altering an existing table.
 """
 
+import base64
 import json
+import random
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -56,6 +59,7 @@ USERS = """
     Field note string max=50
     Sortable name
     Filterable name
+    Relation posts /posts user_id
 </Resource>
 <Resource /posts>
     Database main
@@ -138,6 +142,17 @@ def test_hash_mode_is_logged_and_documented():
     eq(schema.get("x-etag"), "version-or-hash", "x-etag")
     p = s.run(["-t"])
     contains(schema.get("description", ""), "SHA-256 hash", "description")
+    # The relation and the cursors.
+    rel = doc["paths"]["/users/{id}/posts"]
+    eq(sorted(k for k in rel if k != "parameters"), ["get", "post"],
+       "relation operations")
+    eq(rel["get"]["operationId"], "list_users_posts", "operationId")
+    eq(rel["get"]["x-relation"], {"resource": "/posts",
+                                  "field": "user_id"}, "x-relation")
+    eq([p["name"] for p in doc["paths"]["/users/{id}"]["get"]
+        ["parameters"]], ["embed"], "embed parameter")
+    eq(doc["components"]["schemas"]["users_page"]["properties"]["total"]
+       ["type"], ["integer", "null"], "total on cursor pages")
 
 
 @test
@@ -515,6 +530,325 @@ def test_deadlock_is_retried_once():
        "written by the retry, after the session committed")
     contains(s.log(), "Deadlock found", "log")
     contains(s.log(), "trying the request again", "log")
+
+
+# ----------------------------------------------------------------------
+# Keyset paging
+# ----------------------------------------------------------------------
+
+EVENTS = """
+<Resource /events>
+    Database main
+    Table events
+    Key id
+    Field id int
+    Field grp int
+    Field label string max=20
+    Sortable grp label
+    Filterable grp
+    MaxPageSize 500
+</Resource>
+"""
+
+
+def events_server():
+    s = _shared.get("events")
+    if s is None or not s.alive():
+        d0 = db()
+        d0.sql("DROP TABLE IF EXISTS events; CREATE TABLE events ("
+               "id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, grp INT NULL, "
+               "label VARCHAR(20), KEY grp (grp)) ENGINE=InnoDB; "
+               "INSERT INTO events (grp, label) SELECT IF(seq % 7 = 0, "
+               "NULL, seq % 13), CONCAT('e', seq % 101) FROM "
+               "seq_1_to_10000", database=APP_DB)
+        s = rest_server(d0, EVENTS)
+        s.keep = True
+        _shared["events"] = s
+    return s
+
+
+def event_ids():
+    return set(int(r[0]) for r in db().sql("SELECT id FROM events",
+                                           database=APP_DB))
+
+
+def walk(s, query, limit, between=None):
+    """Every page of /events?query; returns the ids in order."""
+    seen = []
+    cursor = None
+    pages = 0
+    while True:
+        path = "/events?limit=%d%s%s" % (limit, query, "&cursor=" + cursor
+                                         if cursor else "")
+        r, d = call(s, "GET", path)
+        envelope(r, d, 200)
+        seen += [i["id"] for i in d["data"]["items"]]
+        pages += 1
+        if pages == 1:
+            check(d["data"]["total"] is not None, "first page total")
+        else:
+            eq(d["data"]["total"], None, "no count on a cursor page")
+            eq(d["data"]["offset"], None, "no offset on a cursor page")
+        cursor = d["data"]["next"]
+        if not cursor:
+            return seen, pages
+        if between is not None:
+            between()
+
+
+@test
+def test_keyset_walk_while_rows_come_and_go():
+    s = events_server()
+    rnd = random.Random(15)
+    for query in ("", "&sort=-grp", "&sort=grp,-label", "&grp=3"):
+        start = event_ids()
+        deleted = set()
+
+        def churn():
+            # Five rows in, five rows out, between every two pages.
+            gone = rnd.sample(sorted(start - deleted), 5)
+            deleted.update(gone)
+            db().sql("DELETE FROM events WHERE id IN (%s); INSERT INTO "
+                     "events (grp, label) VALUES (NULL, 'new'), (3, 'new'),"
+                     " (0, 'new'), (12, 'zzz'), (NULL, 'a')"
+                     % ",".join(map(str, gone)), database=APP_DB)
+
+        seen, pages = walk(s, query, 100, churn)
+        eq(len(seen), len(set(seen)), "%r: no row twice" % query)
+        want = start - deleted
+        if query == "&grp=3":
+            want = want & set(int(r[0]) for r in db().sql(
+                "SELECT id FROM events WHERE grp = 3", database=APP_DB))
+        missing = want - set(seen)
+        eq(sorted(missing)[:10], [], "%r: rows that were there throughout "
+           "and were not seen" % query)
+        check(pages >= len(want) // 100, "%r: %d pages" % (query, pages))
+        print("# %r: %d rows in %d pages, %d deleted meanwhile"
+              % (query, len(seen), pages, len(deleted)))
+
+
+@test
+def test_keyset_order_and_nulls():
+    s = events_server()
+    for query, key in (("&sort=-grp", lambda e: (
+                            e["grp"] is None, -(e["grp"] or 0), e["id"])),
+                       ("&sort=grp,-label", lambda e: (
+                            e["grp"] is not None, e["grp"] or 0,
+                            [-ord(c) for c in e["label"]], e["id"]))):
+        items = []
+        cursor = None
+        while True:
+            r, d = call(s, "GET", "/events?limit=500%s%s" % (
+                query, "&cursor=" + cursor if cursor else ""))
+            envelope(r, d, 200)
+            items += d["data"]["items"]
+            cursor = d["data"]["next"]
+            if not cursor:
+                break
+        ids = [e["id"] for e in items]
+        eq(len(ids), len(set(ids)), "no duplicates")
+        eq(len(ids), int(db().value("SELECT COUNT(*) FROM events",
+                                    database=APP_DB)), "every row")
+        if query == "&sort=-grp":
+            eq(ids, [e["id"] for e in sorted(items, key=key)], "order")
+
+
+@test
+def test_cursors_cannot_be_forged():
+    s = events_server()
+    r, d = call(s, "GET", "/events?limit=5&sort=grp&grp=4")
+    envelope(r, d, 200)
+    cursor = d["data"]["next"]
+    check(cursor, "a cursor")
+    r, d = call(s, "GET", "/events?sort=grp&grp=4&cursor=" + cursor)
+    envelope(r, d, 200)
+    eq(d["data"]["limit"], 5, "the cursor's limit")
+    check(all(i["grp"] == 4 for i in d["data"]["items"]), "filter kept")
+
+    body, mac = cursor.split(".")
+    tampered = []
+    # One character of the body or of the signature changed.
+    for i in (0, len(body) // 2, len(body) - 1):
+        c = "A" if body[i] != "A" else "B"
+        tampered.append(body[:i] + c + body[i + 1:] + "." + mac)
+    tampered.append(body + "." + ("A" if mac[0] != "A" else "B") + mac[1:])
+    # A cursor the client wrote itself.
+    own = base64.urlsafe_b64encode(b'{"l":5,"k":[4,1]}').rstrip(b"=")
+    tampered.append(own.decode() + "." + mac)
+    tampered.append(own.decode())
+    tampered.append("!!")
+    for t in tampered:
+        r, d = call(s, "GET", "/events?sort=grp&grp=4&cursor=" + t)
+        envelope(r, d, 400)
+        contains(d["message"], "cursor", "message")
+    # The same cursor with other filters, or another sort.
+    for q in ("sort=grp&grp=5", "sort=grp", "sort=-grp&grp=4", "grp=4"):
+        r, d = call(s, "GET", "/events?%s&cursor=%s" % (q, cursor))
+        envelope(r, d, 400)
+    r, d = call(s, "GET", "/events?sort=grp&grp=4&offset=5&cursor=" + cursor)
+    envelope(r, d, 400)
+
+
+@test
+def test_offset_is_capped():
+    s = events_server()
+    r, d = call(s, "GET", "/events?offset=10000&limit=1")
+    envelope(r, d, 200)
+    r, d = call(s, "GET", "/events?offset=10001&limit=1")
+    envelope(r, d, 400)
+    contains(d["message"], "offset is at most 10000", "message")
+
+
+@test
+def test_cursors_outlive_a_reload():
+    s = events_server()
+    r, d = call(s, "GET", "/events?limit=3")
+    envelope(r, d, 200)
+    cursor = d["data"]["next"]
+    n = len(re.findall("reloaded:", s.log()))
+    s.signal(signal.SIGHUP)
+    deadline = time.time() + 30
+    while len(re.findall("reloaded:", s.log())) == n:
+        check(time.time() < deadline, "reloaded")
+        time.sleep(0.1)
+    time.sleep(0.5)
+    for _ in range(5):
+        r, d = call(s, "GET", "/events?cursor=" + cursor)
+        envelope(r, d, 200)
+        eq(len(d["data"]["items"]), 3, "the next page")
+
+
+# ----------------------------------------------------------------------
+# Relations
+# ----------------------------------------------------------------------
+
+@test
+def test_nested_list_and_create():
+    s = users()
+    uid, _ = create(s, "Rel", "rel@example.com")
+    other, _ = create(s, "Other", "other@example.com")
+    r, d = call(s, "POST", "/posts", {"user_id": other, "title": "theirs"})
+    envelope(r, d, 201)
+
+    # POST /users/{id}/posts sets user_id, whatever the body says.
+    ids = []
+    for i in range(25):
+        r, d = call(s, "POST", "/users/%d/posts" % uid,
+                    {"title": "post %02d" % i, "user_id": other})
+        envelope(r, d, 201)
+        eq(d["data"]["user_id"], uid, "user_id from the path")
+        check(r.header("Location") == "/posts/%d" % d["data"]["id"],
+              "Location %r" % r.header("Location"))
+        ids.append(d["data"]["id"])
+    eq(db().value("SELECT COUNT(*) FROM posts WHERE user_id = %d" % uid,
+                  database=APP_DB), "25", "rows")
+
+    # GET /users/{id}/posts: the /posts resource, filtered, with its
+    # paging and sort.
+    seen = []
+    cursor = None
+    while True:
+        r, d = call(s, "GET", "/users/%d/posts?sort=-title&limit=10%s" % (
+            uid, "&cursor=" + cursor if cursor else ""))
+        envelope(r, d, 200)
+        if cursor is None:
+            eq(d["data"]["total"], 25, "total")
+        seen += [(p["id"], p["title"], p["user_id"])
+                 for p in d["data"]["items"]]
+        cursor = d["data"]["next"]
+        if not cursor:
+            break
+    eq([t for _, t, _ in seen], ["post %02d" % i for i in range(24, -1, -1)],
+       "sorted by -title")
+    check(all(u == uid for _, _, u in seen), "only this user's posts")
+    # A cursor of one user's list does not read another's.
+    r, d = call(s, "GET", "/users/%d/posts?limit=10" % uid)
+    r, d = call(s, "GET", "/users/%d/posts?cursor=%s" % (
+        other, d["data"]["next"]))
+    envelope(r, d, 400)
+
+    r, d = call(s, "GET", "/users/%d/posts?title=x" % uid)
+    envelope(r, d, 400)
+    r, d = call(s, "GET", "/users/abc/posts")
+    envelope(r, d, 400)
+    r, d = call(s, "DELETE", "/users/%d/posts" % uid)
+    envelope(r, d, 405)
+    contains(r.header("Allow") or "", "POST", "Allow")
+
+    # Validation still applies.
+    r, d = call(s, "POST", "/users/%d/posts" % uid, {"body": "no title"})
+    envelope(r, d, 422)
+    eq(d["data"]["errors"][0]["field"], "title", "required")
+
+
+@test
+def test_embed_and_foreign_key():
+    s = users()
+    uid, _ = create(s, "Emb", "emb@example.com")
+    for i in range(23):
+        r, d = call(s, "POST", "/users/%d/posts" % uid,
+                    {"title": "e%02d" % i})
+        envelope(r, d, 201)
+    lonely, _ = create(s, "Lonely", "lonely@example.com")
+
+    r, d = call(s, "GET", "/users/%d?embed=posts" % uid)
+    envelope(r, d, 200)
+    eq(d["data"]["name"], "Emb", "the row")
+    page = d["data"]["posts"]
+    eq(len(page["items"]), 20, "the first page (PageSize)")
+    eq([p["title"] for p in page["items"]], ["e%02d" % i for i in range(20)],
+       "in key order")
+    check(page["next"], "a cursor")
+    r, d2 = call(s, "GET", "/users/%d/posts?cursor=%s" % (uid, page["next"]))
+    envelope(r, d2, 200)
+    eq([p["title"] for p in d2["data"]["items"]], ["e20", "e21", "e22"],
+       "the embed's cursor continues the nested list")
+
+    r, d = call(s, "GET", "/users/%d?embed=posts" % lonely)
+    envelope(r, d, 200)
+    eq(d["data"]["posts"], {"items": [], "limit": 20, "next": None},
+       "no posts")
+    r, d = call(s, "GET", "/users/%d" % lonely)
+    check("posts" not in d["data"], "no embed unless asked")
+    r, d = call(s, "GET", "/users/%d?embed=comments" % uid)
+    envelope(r, d, 400)
+    contains(d["message"], "comments", "message")
+    r, d = call(s, "GET", "/users/999999?embed=posts")
+    envelope(r, d, 404)
+
+    # One extra query, not one per row (general_log).
+    db().sql("SET GLOBAL log_output = 'TABLE'; TRUNCATE mysql.general_log;"
+             " SET GLOBAL general_log = 1")
+    try:
+        r, d = call(s, "GET", "/users/%d?embed=posts" % uid)
+        envelope(r, d, 200)
+    finally:
+        db().sql("SET GLOBAL general_log = 0")
+    stmts = [q for (q,) in db().sql(
+        "SELECT argument FROM mysql.general_log WHERE command_type = "
+        "'Execute'")]
+    eq(len(stmts), 2, "statements for GET with embed: %r" % stmts)
+
+    # The foreign key: a post of a user that does not exist.
+    r, d = call(s, "POST", "/users/888888/posts", {"title": "orphan"})
+    envelope(r, d, 409)
+    eq(d["data"]["errors"][0].get("constraint"), "fk_posts_user",
+       "constraint")
+
+
+@test
+def test_relation_errors_at_configuration():
+    for decl, want in (
+            ("Relation posts /nowhere user_id", "there is no <Resource "
+             "/nowhere>"),
+            ("Relation posts /posts nope", "nope must be a writable Field"),
+            ("Relation posts /posts id", "id must be a writable Field"),
+            ("Relation posts /posts", "Relation takes a name")):
+        s = rest_server(db(), USERS.replace(
+            "Relation posts /posts user_id", decl), start=False)
+        p = s.run(["-t"])
+        check(p.returncode != 0, "%s: cairnd -t fails" % decl)
+        contains(p.stdout + p.stderr, want, decl)
 
 
 # ----------------------------------------------------------------------
