@@ -78,6 +78,8 @@
 typedef struct {
     rest_resource_t     *resources;     /* this scope's own */
     mod_rest_oa_t       *openapi;
+    mod_rest_batch_conf_t *batch;       /* RestBatch */
+    int                  batch_max;     /* RestBatchMaxOperations */
 } mod_rest_conf_t;
 
 /* What post_config gathers from every scope. */
@@ -87,6 +89,7 @@ typedef struct {
     size_t               n;
     size_t               cap;
     mod_rest_oa_t       *oas;
+    mod_rest_batch_conf_t *batch;       /* a RestBatch, for the document */
 } mod_rest_collect_t;
 
 
@@ -103,6 +106,8 @@ static const char *mod_rest_set_methods(cairn_cmd_t *cmd, void *conf,
                                         int argc, char **argv);
 static const char *mod_rest_set_relation(cairn_cmd_t *cmd, void *conf,
                                          int argc, char **argv);
+static const char *mod_rest_set_batch(cairn_cmd_t *cmd, void *conf,
+                                      int argc, char **argv);
 static const char *mod_rest_relations_resolve(cairn_arena_t *a,
                                               rest_resource_t **list,
                                               size_t n);
@@ -169,6 +174,12 @@ static const cairn_directive_t  mod_rest_directives[] = {
     CAIRN_DIRECTIVE_CUSTOM("RestOpenAPI", CAIRN_ARGS_ONE, mod_rest_conf_t,
                            openapi, CAIRN_SCOPE_SERVER | CAIRN_SCOPE_VHOST,
                            CAIRN_MERGE_NONE, mod_rest_set_openapi),
+    CAIRN_DIRECTIVE_CUSTOM("RestBatch", CAIRN_ARGS_ONE, mod_rest_conf_t,
+                           batch, CAIRN_SCOPE_SERVER | CAIRN_SCOPE_VHOST,
+                           CAIRN_MERGE_NONE, mod_rest_set_batch),
+    CAIRN_DIRECTIVE_INT("RestBatchMaxOperations", mod_rest_conf_t,
+                        batch_max, CAIRN_SCOPE_SERVER | CAIRN_SCOPE_VHOST,
+                        CAIRN_MERGE_NONE),
     CAIRN_DIRECTIVE_END
 };
 
@@ -178,6 +189,8 @@ static const cairn_directive_t  mod_rest_directives[] = {
 static const char *const  mod_rest_defaults[] = {
     "(none)",
     "(none)",
+    "(none)",
+    "100",
 };
 
 
@@ -280,6 +293,42 @@ mod_rest_cursor_key_init(void)
 }
 
 
+/* The RestBatch location in the OpenAPI document. */
+static void
+mod_rest_openapi_batch(json_t *doc, const mod_rest_batch_conf_t *bc)
+{
+    json_t  *op, *item;
+
+    op = json_pack("{s:s, s:s, s:s, s:{s:b, s:{s:{s:o}}}, s:{s:{s:s}, "
+                   "s:{s:s}}}",
+        "operationId", "batch",
+        "summary", "Several operations in one transaction",
+        "description", "Each operation is a request on a resource of the "
+        "same Database; they run in order in one transaction.  All "
+        "succeed: 200 with data.results, each operation's envelope (with "
+        "etag and location).  One fails: everything is rolled back, the "
+        "status is its status and data is {index, error: its envelope}.  "
+        "\"$N.field\" in a path, or as a body member's whole value, is "
+        "that field of operation N's data.",
+        "requestBody", "required", 1, "content", "application/json",
+        "schema", json_pack(
+            "{s:s, s:[s], s:{s:{s:s, s:i, s:i, s:{s:s, s:[s, s], "
+            "s:{s:{s:[s, s, s, s, s]}, s:{s:s}, s:{s:s}, s:{s:s}}}}}}",
+            "type", "object", "required", "operations", "properties",
+            "operations", "type", "array", "minItems", 1, "maxItems",
+            bc->max_ops, "items", "type", "object", "required", "method",
+            "path", "properties", "method", "enum", "GET", "POST", "PUT",
+            "PATCH", "DELETE", "path", "type", "string", "headers", "type",
+            "object", "body", "type", "object"),
+        "responses", "200", "description", "every operation succeeded",
+        "default", "description", "an operation failed: nothing was "
+        "written");
+    item = json_object();
+    json_object_set_new(item, "post", op);
+    json_object_set_new(json_object_get(doc, "paths"), bc->path, item);
+}
+
+
 static int
 mod_rest_post_config(cairn_server_t *s)
 {
@@ -316,6 +365,9 @@ mod_rest_post_config(cairn_server_t *s)
     for (oa = col.oas; oa != NULL; oa = oa->next) {
         doc = rest_openapi((const rest_resource_t *const *) col.list, col.n,
                            "cairn REST API");
+        if (doc != NULL && col.batch != NULL) {
+            mod_rest_openapi_batch(doc, col.batch);
+        }
         text = doc != NULL ? json_dumps(doc, JSON_INDENT(2)
                                         | JSON_SORT_KEYS) : NULL;
         json_decref(doc);
@@ -534,6 +586,39 @@ mod_rest_relations_resolve(cairn_arena_t *a, rest_resource_t **list,
 }
 
 
+/* RestBatch /path: a location taking batches (its limit is read at
+ * post_config, RestBatchMaxOperations may come after it). */
+static const char *
+mod_rest_set_batch(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_rest_conf_t        *rc = conf;
+    mod_rest_batch_conf_t  *bc;
+    mod_rest_route_t       *route;
+    cairn_arena_t          *a = cairn_cmd_arena(cmd);
+    const char             *err;
+
+    if (argv[0][0] != '/') {
+        return "RestBatch takes a path starting with / (/_batch)";
+    }
+    if (rc->batch != NULL) {
+        return "RestBatch is given twice in this scope";
+    }
+    bc = cairn_arena_calloc(a, sizeof(*bc));
+    bc->path = cairn_arena_strdup(a, argv[0]);
+    bc->max_ops = 100;
+    route = cairn_arena_calloc(a, sizeof(*route));
+    route->batch = bc;
+    err = cairn_route_add(cmd, bc->path, CAIRN_M_ANY, &mod_rest_module,
+                          route);
+    if (err != NULL) {
+        return err;
+    }
+    rc->batch = bc;
+
+    return NULL;
+}
+
+
 static const char *
 mod_rest_set_openapi(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
 {
@@ -681,6 +766,17 @@ mod_rest_collect(void *conf, const char *where, void *data)
                                       "section (is mod_mysql loaded?)",
                                       res->file, res->line, res->path,
                                       res->db_name, res->db_name);
+        }
+    }
+
+    if (rc->batch != NULL) {
+        col->batch = rc->batch;
+        if (rc->batch_max < 0 || rc->batch_max > 10000) {
+            return cairn_arena_printf(a, "RestBatch %s: RestBatchMaxOperations"
+                                      " must be 1 to 10000", rc->batch->path);
+        }
+        if (rc->batch_max > 0) {
+            rc->batch->max_ops = rc->batch_max;
         }
     }
 

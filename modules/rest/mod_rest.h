@@ -36,6 +36,7 @@ typedef struct {
     mod_rest_oa_t       *oa;
     int                  item;
     rest_relation_t     *rel;           /* /users/{id}/posts */
+    void                *batch;         /* mod_rest_batch_conf_t */
 } mod_rest_route_t;
 
 /* The relations one GET of an item may embed. */
@@ -100,6 +101,7 @@ typedef struct {
     json_int_t           total;
     json_t              *after;         /* a cursor's row: sort values,
                                            key (owned) */
+    struct mod_rest_batch_s *batch;     /* an operation of a batch */
     rest_relation_t     *rel;           /* a nested list or create */
     const char          *parent_id;     /* its parent's id, from the path */
     rest_relation_t     *embed[MOD_REST_EMBED_MAX];
@@ -165,6 +167,21 @@ void mod_rest_decref(void *data);
 /* s as a string parameter of a statement. */
 void mod_rest_text_param(cairn_db_param_t *p, const char *s);
 
+/* The item's id (job->id, else the route's :id) as the key's
+ * parameters; -1 when it cannot be a key. */
+int mod_rest_parse_id(mod_rest_job_t *job);
+
+/* The parent's id of a relation's path (job->parent_id, else the
+ * route's :id), checked; -1 when it cannot be the parent's key. */
+int mod_rest_parent_id(mod_rest_job_t *job, rest_relation_t *rel);
+
+/* ?embed=a,b of a GET of an item (query may be NULL): the relations
+ * into the job; NULL, or what is wrong. */
+const char *mod_rest_embed_parse(mod_rest_job_t *job, const char *query);
+
+/* An If-Match header's value (NULL: none) into the job. */
+void mod_rest_if_match(mod_rest_job_t *job, const char *value);
+
 
 /* rest_job.c */
 
@@ -179,6 +196,25 @@ void mod_rest_cancel(cairn_request_t *r, void *data);
 /* Checks the signature of the query's cursor and takes its row (and
  * limit) into the job; -1 when it is not valid for this query. */
 int mod_rest_cursor_open(mod_rest_job_t *job);
+
+/* Runs a job on a connection it was given (a batch's operation). */
+void mod_rest_job_start(mod_rest_job_t *job);
+
+
+/* rest_batch.c */
+
+/* RestBatch /path: the location and its limit. */
+typedef struct {
+    const char          *path;
+    int                  max_ops;       /* RestBatchMaxOperations */
+} mod_rest_batch_conf_t;
+
+/* The handler of a RestBatch location. */
+int mod_rest_batch_handler(cairn_request_t *r, mod_rest_batch_conf_t *bc);
+
+/* An operation's job ended (its status, message, data, etag, location
+ * are set): the next operation, or the end of the batch. */
+void mod_rest_batch_done(mod_rest_job_t *job);
 
 
 /* rest_boot.c */

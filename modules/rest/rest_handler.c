@@ -31,11 +31,7 @@ static int mod_rest_openapi_answer(cairn_request_t *r, mod_rest_oa_t *oa);
 static int mod_rest_fail(cairn_request_t *r, rest_resource_t *res,
                          int status, const char *message);
 static int mod_rest_prepare_body(mod_rest_job_t *job, int *rc);
-static int mod_rest_parse_id(mod_rest_job_t *job);
-static void mod_rest_if_match(mod_rest_job_t *job);
 static int mod_rest_idem_prepare(mod_rest_job_t *job, int *rc);
-static int mod_rest_parent_id(mod_rest_job_t *job, rest_relation_t *rel);
-static const char *mod_rest_embed_parse(mod_rest_job_t *job);
 
 
 /* ------------------------------------------------------------------ */
@@ -198,6 +194,9 @@ mod_rest_handler(cairn_request_t *r)
     if (route->oa != NULL) {
         return mod_rest_openapi_answer(r, route->oa);
     }
+    if (route->batch != NULL) {
+        return mod_rest_batch_handler(r, route->batch);
+    }
 
     res = route->rel != NULL ? route->rel->target : route->res;
     job = cairn_arena_calloc(cairn_request_arena(r), sizeof(*job));
@@ -240,7 +239,7 @@ mod_rest_handler(cairn_request_t *r)
     if (job->item && (job->method == CAIRN_METHOD_GET
                       || job->method == CAIRN_METHOD_HEAD))
     {
-        err = mod_rest_embed_parse(job);
+        err = mod_rest_embed_parse(job, cairn_request_query(r));
         if (err != NULL) {
             return mod_rest_fail(r, res, 400, err);
         }
@@ -248,7 +247,7 @@ mod_rest_handler(cairn_request_t *r)
     if (job->item && job->method != CAIRN_METHOD_GET
         && job->method != CAIRN_METHOD_HEAD)
     {
-        mod_rest_if_match(job);
+        mod_rest_if_match(job, cairn_request_header(r, "If-Match"));
     }
 
     if (job->method == CAIRN_METHOD_POST || job->method == CAIRN_METHOD_PUT
@@ -315,8 +314,9 @@ mod_rest_handler(cairn_request_t *r)
 }
 
 
-/* The path's id as a statement parameter: an integer for int keys. */
-static int
+/* The path's id (job->id, else the route's) as a statement parameter:
+ * an integer for int keys. */
+int
 mod_rest_parse_id(mod_rest_job_t *job)
 {
     const rest_field_t  *kf = &job->res->fields[job->res->key_index];
@@ -324,7 +324,9 @@ mod_rest_parse_id(mod_rest_job_t *job)
     char                *end;
     long long            v;
 
-    job->id = cairn_request_param(job->r, "id");
+    if (job->id == NULL) {
+        job->id = cairn_request_param(job->r, "id");
+    }
     if (job->id == NULL || job->id[0] == '\0') {
         return -1;
     }
@@ -510,13 +512,14 @@ mod_rest_idem_prepare(mod_rest_job_t *job, int *rc)
 
 /* The parent's id of /users/{id}/posts, checked against the parent's
  * key (and kept as text: the filter and the body take it from there). */
-static int
+int
 mod_rest_parent_id(mod_rest_job_t *job, rest_relation_t *rel)
 {
     const rest_field_t  *kf = &rel->parent->fields[rel->parent->key_index];
     const char          *id, *p;
 
-    id = cairn_request_param(job->r, "id");
+    id = job->parent_id != NULL ? job->parent_id
+         : cairn_request_param(job->r, "id");
     if (id == NULL || id[0] == '\0') {
         return -1;
     }
@@ -539,10 +542,10 @@ mod_rest_parent_id(mod_rest_job_t *job, rest_relation_t *rel)
 
 
 /* ?embed=posts,tags on GET /users/{id}: relations of the resource. */
-static const char *
-mod_rest_embed_parse(mod_rest_job_t *job)
+const char *
+mod_rest_embed_parse(mod_rest_job_t *job, const char *q)
 {
-    const char       *q = cairn_request_query(job->r), *p, *end, *amp;
+    const char       *p, *end, *amp;
     rest_relation_t  *rel;
     size_t            len;
 
@@ -600,13 +603,11 @@ mod_rest_text_param(cairn_db_param_t *p, const char *s)
 
 /* If-Match: the version it names (-1 when it names none of ours); "*"
  * asks for no check. */
-static void
-mod_rest_if_match(mod_rest_job_t *job)
+void
+mod_rest_if_match(mod_rest_job_t *job, const char *p)
 {
-    const char  *p;
     char        *end;
 
-    p = cairn_request_header(job->r, "If-Match");
     if (p == NULL) {
         return;
     }

@@ -189,6 +189,14 @@ mod_rest_start(mod_rest_job_t *job)
         return;
     }
 
+    if (job->batch != NULL) {
+        /* A batch's operation: its transaction is the batch's. */
+        job->in_tx = 1;
+        job->step = MOD_REST_S_WRITE;
+        mod_rest_step(job, NULL);
+        return;
+    }
+
     if (job->idem_key != NULL) {
         /* The write and the record of its answer: one transaction. */
         job->step = MOD_REST_S_IDEM_BEGIN;
@@ -722,7 +730,7 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
 static void
 mod_rest_commit(mod_rest_job_t *job)
 {
-    if (!job->in_tx) {
+    if (!job->in_tx || job->batch != NULL) {
         mod_rest_answer(job);
         return;
     }
@@ -845,7 +853,9 @@ mod_rest_finish(mod_rest_job_t *job, int status, const char *message,
     job->message = message;
     job->data = data;
 
-    if (job->in_tx && job->conn != NULL && status >= 400) {
+    if (job->in_tx && job->conn != NULL && status >= 400
+        && job->batch == NULL)
+    {
         job->step = MOD_REST_S_ROLLBACK;
         if (job->db->rollback(job->conn, mod_rest_tx_done, job) == CAIRN_OK)
         {
@@ -902,7 +912,7 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
         /* innodb_lock_wait_timeout undid the statement, a deadlock the
          * whole transaction: nothing of this request was written.  Once,
          * the request starts over (after a ROLLBACK of what is left). */
-        if (!job->retried) {
+        if (!job->retried && job->batch == NULL) {
             job->retried = 1;
             cairn_log_notice(job->r, "<Resource %s>: %s; trying the "
                              "request again", rs->path, err->message);
@@ -921,8 +931,9 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
             mod_rest_retry(job);
             return;
         }
-        cairn_log_warn(job->r, 0, "<Resource %s>: %s, twice; answering 503",
-                       rs->path, err->message);
+        cairn_log_warn(job->r, 0, "<Resource %s>: %s%s; answering 503",
+                       rs->path, err->message, job->retried ? ", twice"
+                       : " (in a batch)");
         cairn_response_header_set(job->r, "Retry-After", "1");
         mod_rest_finish(job, 503, err->code == MOD_REST_ER_DEADLOCK
                         ? "the database broke a deadlock with this request, "
@@ -1133,6 +1144,13 @@ mod_rest_value_error(mod_rest_job_t *job, const cairn_db_error_t *err)
     }
     mod_rest_finish(job, 422, "validation failed", json_pack(
         "{s:[{s:s, s:s}]}", "errors", "field", f->name, "message", why));
+}
+
+
+void
+mod_rest_job_start(mod_rest_job_t *job)
+{
+    mod_rest_start(job);
 }
 
 
@@ -1536,6 +1554,12 @@ mod_rest_answer(mod_rest_job_t *job)
 {
     cairn_request_t  *r = job->r;
     int               rc;
+
+    if (job->batch != NULL) {
+        /* The batch keeps the connection and its transaction. */
+        mod_rest_batch_done(job);
+        return;
+    }
 
     if (job->conn != NULL) {
         job->db->release(job->conn);

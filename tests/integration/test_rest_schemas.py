@@ -14,6 +14,7 @@ import json
 import random
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -74,6 +75,8 @@ USERS = """
     Filterable user_id
 </Resource>
 RestOpenAPI /openapi.json
+RestBatch /_batch
+RestBatchMaxOperations 6
 """
 
 def ne(got, other, what="value"):
@@ -151,6 +154,10 @@ def test_hash_mode_is_logged_and_documented():
                                   "field": "user_id"}, "x-relation")
     eq([p["name"] for p in doc["paths"]["/users/{id}"]["get"]
         ["parameters"]], ["embed"], "embed parameter")
+    batch_op = doc["paths"]["/_batch"]["post"]
+    eq(batch_op["operationId"], "batch", "batch operation")
+    eq(batch_op["requestBody"]["content"]["application/json"]["schema"]
+       ["properties"]["operations"]["maxItems"], 6, "RestBatchMaxOperations")
     eq(doc["components"]["schemas"]["users_page"]["properties"]["total"]
        ["type"], ["integer", "null"], "total on cursor pages")
 
@@ -849,6 +856,161 @@ def test_relation_errors_at_configuration():
         p = s.run(["-t"])
         check(p.returncode != 0, "%s: cairnd -t fails" % decl)
         contains(p.stdout + p.stderr, want, decl)
+
+
+# ----------------------------------------------------------------------
+# Atomic batches
+# ----------------------------------------------------------------------
+
+def tables():
+    """Every row of both tables, as the mariadb client sees them."""
+    return (db().sql("SELECT * FROM users ORDER BY id", database=APP_DB),
+            db().sql("SELECT * FROM posts ORDER BY id", database=APP_DB),
+            db().sql("CHECKSUM TABLE users, posts EXTENDED",
+                     database=APP_DB))
+
+
+def batch(s, ops):
+    return call(s, "POST", "/_batch", {"operations": ops})
+
+
+@test
+def test_batch_all_good():
+    s = users()
+    keep, _ = create(s, "Keep", "keep@example.com")
+    gone, _ = create(s, "Gone", "gone@example.com")
+    r, d = call(s, "GET", "/users/%d" % keep)
+    etag = r.header("ETag")
+    r, d = batch(s, [
+        {"method": "POST", "path": "/users",
+         "body": {"name": "B1", "email": "b1@example.com"}},
+        {"method": "POST", "path": "/users/$0.id/posts",
+         "body": {"title": "by reference in the path"}},
+        {"method": "POST", "path": "/posts",
+         "body": {"user_id": "$0.id", "title": "by reference in the body"}},
+        {"method": "PATCH", "path": "/users/%d" % keep,
+         "headers": {"If-Match": etag}, "body": {"note": "batched"}},
+        {"method": "DELETE", "path": "/users/%d" % gone},
+        {"method": "GET", "path": "/users/$0.id?embed=posts"},
+    ])
+    envelope(r, d, 200)
+    res = d["data"]["results"]
+    eq([x["code"] for x in res], [201, 201, 201, 200, 200, 200], "codes")
+    new = res[0]["data"]["id"]
+    eq(res[0]["location"], "/users/%d" % new, "location")
+    check(HASH_ETAG.match(res[3]["etag"]), "etag of the PATCH")
+    eq(res[1]["data"]["user_id"], new, "path reference")
+    eq(res[2]["data"]["user_id"], new, "body reference")
+    eq(len(res[5]["data"]["posts"]["items"]), 2, "read in the transaction")
+    eq(row(new), [["B1", "b1@example.com", None]], "committed: new user")
+    eq(db().value("SELECT COUNT(*) FROM posts WHERE user_id = %d" % new,
+                  database=APP_DB), "2", "committed: posts")
+    eq(row(keep)[0][2], "batched", "committed: patch")
+    eq(row(gone), [], "committed: delete")
+
+
+@test
+def test_batch_third_of_five_fails():
+    s = users()
+    x, _ = create(s, "X", "x@example.com")
+    y, _ = create(s, "Y", "y@example.com")
+    r, d = call(s, "GET", "/users/%d" % x)
+    etag = r.header("ETag")
+    for third, status in (
+            ({"method": "POST", "path": "/users",
+              "body": {"name": "Dup", "email": "y@example.com"}}, 409),
+            ({"method": "PATCH", "path": "/users/%d" % x,
+              "headers": {"If-Match": '"AAAAAAAAAAAAAAAAAAAAAA"'},
+              "body": {"note": "stale"}}, 412),
+            ({"method": "POST", "path": "/posts",
+              "body": {"user_id": 777777, "title": "fk"}}, 409),
+            ({"method": "POST", "path": "/users", "body": {"name": "x"}},
+             422),
+            ({"method": "DELETE", "path": "/users/999999"}, 404),
+            ({"method": "PUT", "path": "/users"}, 405)):
+        before = tables()
+        r, d = batch(s, [
+            {"method": "POST", "path": "/users",
+             "body": {"name": "F1", "email": "f1@example.com"}},
+            {"method": "PATCH", "path": "/users/%d" % x,
+             "headers": {"If-Match": etag}, "body": {"note": "first"}},
+            third,
+            {"method": "DELETE", "path": "/users/%d" % y},
+            {"method": "POST", "path": "/users",
+             "body": {"name": "F2", "email": "f2@example.com"}},
+        ])
+        envelope(r, d, status)
+        eq(d["data"]["index"], 2, "the failing operation's index")
+        eq(d["data"]["error"]["code"], status, "its envelope")
+        contains(d["message"], "rolled back", "message")
+        eq(tables(), before, "tables unchanged after a failing %d" % status)
+
+
+@test
+def test_batch_references_and_limits():
+    s = users()
+    before = tables()
+    for ops, what in (
+            ([{"method": "POST", "path": "/users",
+               "body": {"name": "R", "email": "r@example.com"}},
+              {"method": "GET", "path": "/users/$1.id"}], "forward"),
+            ([{"method": "POST", "path": "/users",
+               "body": {"name": "R", "email": "r@example.com"}},
+              {"method": "GET", "path": "/users/$0.nope"}], "no field"),
+            ([{"method": "POST", "path": "/users",
+               "body": {"name": "R", "email": "r@example.com"}},
+              {"method": "POST", "path": "/posts",
+               "body": {"user_id": "$3.id", "title": "t"}}], "body")):
+        r, d = batch(s, ops)
+        envelope(r, d, 400)
+        eq(d["data"]["index"], 1, what)
+        contains(d["data"]["error"]["message"], "$N.field", what)
+    eq(tables(), before, "nothing written")
+
+    op = {"method": "GET", "path": "/users"}
+    r, d = batch(s, [op] * 6)
+    envelope(r, d, 200)
+    r, d = batch(s, [op] * 7)
+    envelope(r, d, 400)
+    contains(d["message"], "at most 6 operations", "limit")
+    for body in ({"operations": []}, {"ops": []}, {"operations": [1]},
+                 {"operations": [{"method": "GET", "path": "/nowhere"}]},
+                 {"operations": [{"method": "GET"}]}):
+        r, d = call(s, "POST", "/_batch", body)
+        envelope(r, d, 400)
+    r, d = call(s, "POST", "/_batch", raw=b"{nope")
+    envelope(r, d, 400)
+    r, d = call(s, "GET", "/_batch")
+    envelope(r, d, 405)
+    r, d = call(s, "POST", "/_batch", {"operations": [op]}, ctype="text/plain")
+    envelope(r, d, 415)
+    eq(tables(), before, "nothing written")
+
+
+@test
+def test_batch_client_gone_is_rolled_back():
+    s = users()
+    x, _ = create(s, "Locked", "locked@example.com")
+    before = tables()
+    h = Holder("BEGIN; SELECT id FROM users WHERE id = %d FOR UPDATE;\n"
+               "SELECT 'here';\nSELECT SLEEP(3); COMMIT;\n" % x)
+    h.wait_for("here")
+    body = json.dumps({"operations": [
+        {"method": "POST", "path": "/users",
+         "body": {"name": "Ghost", "email": "ghost@example.com"}},
+        {"method": "PATCH", "path": "/users/%d" % x,
+         "body": {"note": "never"}}]}).encode()
+    c = socket.create_connection(("127.0.0.1", s.port))
+    c.sendall(b"POST /_batch HTTP/1.1\r\nHost: x\r\nContent-Type: "
+              b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+              + body)
+    time.sleep(1)
+    c.close()                   # while the PATCH waits for the lock
+    eq(h.finish()[0], 0, "client session")
+    time.sleep(1)
+    eq(tables(), before, "rolled back: no Ghost, no note")
+    r, d = call(s, "GET", "/users/%d" % x)
+    envelope(r, d, 200)
 
 
 # ----------------------------------------------------------------------
