@@ -21,6 +21,8 @@
  *   PATCH  /users/:id          JSON merge patch     stale version
  *   DELETE /users/:id          200 with the envelope
  *   OPTIONS, HEAD              Allow / the headers of GET
+ *   GET/POST /users/:id/posts  with Relation posts /posts user_id
+ *   POST   /_batch             with RestBatch: one transaction
  *
  * Each worker compares every table with its declaration before serving
  * it (names and types: a field whose column would lose or reshape what
@@ -37,12 +39,18 @@
  * around UPDATE and reading the row back, PATCH one around SELECT ...
  * FOR UPDATE, UPDATE and reading back; the version column
  * makes the ETag and the If-Match check part of the write (UPDATE ...
- * WHERE key = ? AND version = ?).
+ * WHERE key = ? AND version = ?).  A table without one gets row hash
+ * ETags (SHA-256 of the fields), checked under SELECT ... FOR UPDATE in
+ * the write's transaction.  Lists page by keyset: the cursor is the last
+ * row's sort values and key, signed with a key the master makes and
+ * keeps across reloads.
  *
  * Directives: <Resource /path> ... </Resource>   server, vhost, location
  *             RestOpenAPI /path                  server, vhost
+ *             RestBatch /path, RestBatchMaxOperations  server, vhost
  *             (inside <Resource>: Database, Table, Key, Field, Methods,
- *             PageSize, MaxPageSize, Sortable, Filterable,
+ *             PageSize, MaxPageSize, MaxOffset, Sortable, Filterable,
+ *             Relation,
  *             ResourceAutoCreate, VersionColumn, FieldFromUser,
  *             RestTemplate, MaxBodySize, RestIdempotency,
  *             RestIdempotencyTable, RestIdempotencyTTL; see README.md)
@@ -51,8 +59,8 @@
  *
  * This file holds the configuration and declares the hooks.  The
  * handler and the answers are in rest_handler.c, the job that talks to
- * the database in rest_job.c, the check of the tables at worker start in
- * rest_boot.c; mod_rest.h is what they share.  rest_decl.c, rest_json.c
+ * the database in rest_job.c, batches in rest_batch.c, the check of the
+ * tables at worker start in rest_boot.c; mod_rest.h is what they share.  rest_decl.c, rest_json.c
  * and rest_openapi.c (rest.h) are the logic that needs no server.
  */
 
