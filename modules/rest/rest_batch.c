@@ -482,6 +482,11 @@ mod_rest_batch_next(mod_rest_batch_t *b)
         return;
     }
     res = mod_rest_batch_resource(path);
+    if (res == NULL) {
+        mod_rest_batch_fail(b, 400, "the path is not that of a resource",
+                            NULL);
+        return;
+    }
 
     job = cairn_arena_calloc(a, sizeof(*job));
     job->r = b->r;
