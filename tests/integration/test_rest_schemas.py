@@ -7,6 +7,14 @@ If-Match is enforced atomically (20 rounds of two racing PUTs with one
 ETag give one 200 and one 412 each); If-None-Match gives 304; an explicit
 VersionColumn that is missing is still an error, and ResourceAutoCreate
 still creates the version column, never altering an existing table.
+
+MariaDB's errors as statuses (duplicate and foreign keys 409, values 422,
+lock waits and deadlocks provoked with mariadb sessions: retried once,
+then 503 with Retry-After); keyset paging (10,000 rows walked while rows
+come and go, forged cursors, MaxOffset, cursors across a reload);
+relations (nested list and create, embed with one extra statement); and
+atomic batches (all good, a failing third operation leaving both tables
+identical, references, limits, a client that goes away mid-batch).
 """
 
 import base64
