@@ -35,7 +35,12 @@ typedef struct {
     rest_resource_t     *res;
     mod_rest_oa_t       *oa;
     int                  item;
+    rest_relation_t     *rel;           /* /users/{id}/posts */
+    void                *batch;         /* mod_rest_batch_conf_t */
 } mod_rest_route_t;
+
+/* The relations one GET of an item may embed. */
+#define MOD_REST_EMBED_MAX  8
 
 
 typedef enum {
@@ -60,7 +65,9 @@ typedef enum {
     MOD_REST_S_EXISTS,
     MOD_REST_S_REREAD,
     MOD_REST_S_COMMIT,
-    MOD_REST_S_ROLLBACK
+    MOD_REST_S_ROLLBACK,
+    MOD_REST_S_RETRY,               /* rolling back to try again */
+    MOD_REST_S_EMBED
 } mod_rest_step_t;
 
 
@@ -81,11 +88,25 @@ typedef struct {
     json_t              *body;          /* the parsed body (owned) */
     int                  has_if_match;
     int64_t              if_match;      /* the version it names, or -1 */
+    const char          *if_match_text; /* the header (row hash ETags) */
+    int                  hash;          /* ETags are row hashes */
+    int                  started;       /* mod_rest_start() ran */
+    int                  retried;       /* after a deadlock/lock wait */
+    int                  has_if_match0; /* has_if_match as the client
+                                           sent it */
     rest_query_t         query;
     const char          *where;         /* list: " WHERE ..." */
     cairn_db_param_t    *wparams;
     size_t               nwparams;
     json_int_t           total;
+    json_t              *after;         /* a cursor's row: sort values,
+                                           key (owned) */
+    struct mod_rest_batch_s *batch;     /* an operation of a batch */
+    rest_relation_t     *rel;           /* a nested list or create */
+    const char          *parent_id;     /* its parent's id, from the path */
+    rest_relation_t     *embed[MOD_REST_EMBED_MAX];
+    size_t               nembed;
+    size_t               embed_i;
     cairn_db_param_t    *insert_params; /* kept to insert again */
     size_t               ninsert_params;
 
@@ -118,6 +139,13 @@ extern rest_resource_t  **mod_rest_all;
 extern size_t             mod_rest_nall;
 
 
+/* The key that signs list cursors (MOD_REST_CURSOR_KEY_LEN bytes):
+ * made once in the master, before the workers are forked, and kept
+ * across reloads; NULL when it could not be made. */
+#define MOD_REST_CURSOR_KEY_LEN 32
+extern const unsigned char  *mod_rest_cursor_key;
+
+
 /* rest_handler.c */
 
 /* The handler: answers at once, or hands the request to its job and
@@ -139,6 +167,21 @@ void mod_rest_decref(void *data);
 /* s as a string parameter of a statement. */
 void mod_rest_text_param(cairn_db_param_t *p, const char *s);
 
+/* The item's id (job->id, else the route's :id) as the key's
+ * parameters; -1 when it cannot be a key. */
+int mod_rest_parse_id(mod_rest_job_t *job);
+
+/* The parent's id of a relation's path (job->parent_id, else the
+ * route's :id), checked; -1 when it cannot be the parent's key. */
+int mod_rest_parent_id(mod_rest_job_t *job, rest_relation_t *rel);
+
+/* ?embed=a,b of a GET of an item (query may be NULL): the relations
+ * into the job; NULL, or what is wrong. */
+const char *mod_rest_embed_parse(mod_rest_job_t *job, const char *query);
+
+/* An If-Match header's value (NULL: none) into the job. */
+void mod_rest_if_match(mod_rest_job_t *job, const char *value);
+
 
 /* rest_job.c */
 
@@ -149,6 +192,29 @@ void mod_rest_acquired(cairn_request_t *r, cairn_db_conn_t *c,
 
 /* The request's cancel callback: releases the job's connection. */
 void mod_rest_cancel(cairn_request_t *r, void *data);
+
+/* Checks the signature of the query's cursor and takes its row (and
+ * limit) into the job; -1 when it is not valid for this query. */
+int mod_rest_cursor_open(mod_rest_job_t *job);
+
+/* Runs a job on a connection it was given (a batch's operation). */
+void mod_rest_job_start(mod_rest_job_t *job);
+
+
+/* rest_batch.c */
+
+/* RestBatch /path: the location and its limit. */
+typedef struct {
+    const char          *path;
+    int                  max_ops;       /* RestBatchMaxOperations */
+} mod_rest_batch_conf_t;
+
+/* The handler of a RestBatch location. */
+int mod_rest_batch_handler(cairn_request_t *r, mod_rest_batch_conf_t *bc);
+
+/* An operation's job ended (its status, message, data, etag, location
+ * are set): the next operation, or the end of the batch. */
+void mod_rest_batch_done(mod_rest_job_t *job);
 
 
 /* rest_boot.c */

@@ -104,7 +104,45 @@ typedef struct {
 #define REST_EXACT_TAG          '\xff'
 
 
+/* The statements whose text depends on where ETags come from: the
+ * version column, or a hash of the row (no version column). */
+typedef struct {
+    const char          *columns;       /* `a`, `b`[, `row_version`] */
+    const char          *one;
+    const char          *lock;
+    const char          *exists;
+    const char          *insert;
+    const char          *insert_ret;
+    const char          *update;
+    const char          *update_if;
+    const char          *del;
+    const char          *del_if;
+} rest_stmts_t;
+
+/* Where a resource's ETags come from (per worker, once its table was
+ * seen). */
+#define REST_ETAG_VERSION   0       /* the version column: "v7" */
+#define REST_ETAG_HASH      1       /* SHA-256 of the row's fields */
+
+/* A row hash ETag: 16 bytes of SHA-256 in base64url, quoted. */
+#define REST_HASH_ETAG_LEN  (1 + 22 + 1)
+
+
 typedef struct rest_resource_s  rest_resource_t;
+typedef struct rest_relation_s  rest_relation_t;
+
+/* Relation name /path field: the rows of the resource at /path whose
+ * field holds this resource's key. */
+struct rest_relation_s {
+    const char          *name;          /* "posts": /users/{id}/posts */
+    const char          *path;          /* "/posts" */
+    const char          *field;         /* "user_id" */
+    const char          *file;
+    int                  line;
+    rest_resource_t     *parent;        /* /users */
+    rest_resource_t     *target;        /* /posts, found at post_config */
+    rest_relation_t     *next;
+};
 
 struct rest_resource_s {
     const char          *path;          /* "/users" */
@@ -116,6 +154,7 @@ struct rest_resource_s {
     const char          *table;
     const char          *key;
     const char          *version_col;
+    int                  version_set;   /* VersionColumn was written */
     const char          *from_user;
     const char          *template_name;
     rest_field_t        *fields;
@@ -125,6 +164,7 @@ struct rest_resource_s {
     unsigned             methods;
     int                  page_size;
     int                  max_page_size;
+    int                  max_offset;    /* MaxOffset */
     int                  auto_create;
     int64_t              max_body;
     int                  idem;          /* RestIdempotency */
@@ -132,6 +172,7 @@ struct rest_resource_s {
     int64_t              idem_ttl_ms;   /* RestIdempotencyTTL */
     cairn_strv_t         sortable;
     cairn_strv_t         filterable;
+    rest_relation_t     *relations;
 
     /* Statements built once the declaration is complete. */
     const char          *sql_key_where; /* `k` = ? (twice for strings) */
@@ -153,11 +194,15 @@ struct rest_resource_s {
     const char          *sql_idem_record;   /* the answer, in the tx */
     const char          *sql_idem_lookup;   /* a committed answer */
     const char          *sql_idem_gc;       /* expired keys, a batch */
+    rest_stmts_t         by_version;    /* the statements of each mode */
+    rest_stmts_t         by_hash;
 
     /* Run time, per worker. */
     const void          *db;            /* const cairn_db_t * */
     int                  schema;        /* REST_SCHEMA_* */
     int                  no_returning;  /* the server lacks it */
+    int                  etag_mode;     /* REST_ETAG_*, once seen */
+    int                  etag_logged;   /* that mode was logged: 1 + it */
     uint64_t             schema_at;     /* when it was last found bad */
     uint64_t             idem_gc_at;    /* last removal of expired keys */
     char                 schema_error[1024];
@@ -180,6 +225,8 @@ typedef struct {
 typedef struct {
     long                 limit;
     long                 offset;
+    int                  has_limit;
+    const char          *cursor;        /* as given: checked by the module */
     size_t               nsort;
     const rest_field_t  *sort[32];
     int                  desc[32];
@@ -199,6 +246,8 @@ rest_field_t *rest_field_find(const rest_resource_t *res, const char *name);
 const char *rest_resource_finish(cairn_arena_t *a, rest_resource_t *res);
 const char *rest_allow_header(cairn_arena_t *a, const rest_resource_t *res,
                               int item);
+void rest_etag_mode_set(rest_resource_t *res, int mode);
+const char *rest_etag_mode_text(const rest_resource_t *res);
 
 /* rest_json.c */
 json_t *rest_merge_patch(json_t *target, json_t *patch);
@@ -222,8 +271,10 @@ const char *rest_schema_check(cairn_arena_t *a, const rest_resource_t *res,
                               rest_field_t *f, json_t *col);
 const char *rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
                              const char *query, rest_query_t *q);
-char *rest_cursor_encode(cairn_arena_t *a, long offset, long limit);
-int rest_cursor_decode(const char *s, long *offset, long *limit);
+const char *rest_query_ident(cairn_arena_t *a, const rest_query_t *q);
+const char *rest_keyset_where(cairn_arena_t *a, const rest_resource_t *res,
+                              const rest_query_t *q, json_t *after,
+                              cairn_db_param_t *p, size_t *n);
 int rest_prefers_html(const char *accept);
 json_t *rest_envelope(int code, const char *message, json_t *data);
 const char *rest_etag(cairn_arena_t *a, json_t *version);

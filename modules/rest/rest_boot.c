@@ -264,6 +264,7 @@ mod_rest_schema_verdict(rest_resource_t *rs, const cairn_db_result_t *res,
     const char  *missing = NULL, *wrong = NULL, *col, *name, *err;
     json_t      *row;
     size_t       i, j;
+    int          mode = REST_ETAG_VERSION;
 
     for (i = 0; i <= rs->nfields; i++) {
         col = i < rs->nfields ? rs->fields[i].name : rs->version_col;
@@ -275,6 +276,12 @@ mod_rest_schema_verdict(rest_resource_t *rs, const cairn_db_result_t *res,
                 row = json_array_get(res->rows, j);
                 break;
             }
+        }
+        if (row == NULL && i == rs->nfields && !rs->version_set) {
+            /* No version column, and none was asked for: the ETags are
+             * hashes of the rows (the table is never altered). */
+            mode = REST_ETAG_HASH;
+            continue;
         }
         if (row == NULL) {
             missing = missing == NULL ? col
@@ -293,6 +300,17 @@ mod_rest_schema_verdict(rest_resource_t *rs, const cairn_db_result_t *res,
 
     if (res->nrows > 0 && missing == NULL && wrong == NULL) {
         rs->schema = REST_SCHEMA_OK;
+        rest_etag_mode_set(rs, mode);
+        if (rs->etag_logged != 1 + mode) {
+            /* Once per resource (and again if the table changes). */
+            rs->etag_logged = 1 + mode;
+            cairn_log_notice(r, "%s:%d: <Resource %s>: ETags are %s%s%s",
+                             rs->file, rs->line, rs->path,
+                             rest_etag_mode_text(rs),
+                             mode == REST_ETAG_VERSION ? " " : "",
+                             mode == REST_ETAG_VERSION ? rs->version_col
+                             : "");
+        }
         return REST_SCHEMA_OK;
     }
 

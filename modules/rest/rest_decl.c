@@ -374,6 +374,7 @@ const char *
 rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
 {
     rest_field_t  *f, *key;
+    rest_stmts_t  *v, *h;
     const char    *p;
     char          *cols = NULL, *icols = NULL, *ivals = NULL, *sets = NULL;
     char          *create = NULL, *col, *k;
@@ -517,33 +518,57 @@ rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
     }
     k = (char *) res->sql_key_where;
 
-    res->sql_columns = cairn_arena_printf(a, "%s, `%s`", cols, p);
-    res->sql_one = cairn_arena_printf(a, "SELECT %s FROM `%s` WHERE %s",
-                                      res->sql_columns, res->table, k);
-    res->sql_lock = cairn_arena_printf(a, "%s FOR UPDATE", res->sql_one);
-    res->sql_exists = cairn_arena_printf(a, "SELECT `%s` FROM `%s` WHERE "
-                                         "%s", p, res->table, k);
-    res->sql_insert = cairn_arena_printf(a, "INSERT INTO `%s` (%s%s`%s`) "
-                                         "VALUES (%s%s1)", res->table,
-                                         icols ? icols : "",
-                                         icols ? ", " : "", p,
-                                         ivals ? ivals : "",
-                                         ivals ? ", " : "");
+    /* With the version column: the ETag is the version, and the
+     * If-Match check is part of the write's WHERE. */
+    v = &res->by_version;
+    v->columns = cairn_arena_printf(a, "%s, `%s`", cols, p);
+    v->one = cairn_arena_printf(a, "SELECT %s FROM `%s` WHERE %s",
+                                v->columns, res->table, k);
+    v->lock = cairn_arena_printf(a, "%s FOR UPDATE", v->one);
+    v->exists = cairn_arena_printf(a, "SELECT `%s` FROM `%s` WHERE %s", p,
+                                   res->table, k);
+    v->insert = cairn_arena_printf(a, "INSERT INTO `%s` (%s%s`%s`) "
+                                   "VALUES (%s%s1)", res->table,
+                                   icols ? icols : "", icols ? ", " : "", p,
+                                   ivals ? ivals : "", ivals ? ", " : "");
     /* MariaDB (10.5 and later) answers an INSERT with the row it made:
      * one round trip instead of two. */
-    res->sql_insert_ret = cairn_arena_printf(a, "%s RETURNING %s",
-                                             res->sql_insert,
-                                             res->sql_columns);
-    res->sql_update = cairn_arena_printf(a, "UPDATE `%s` SET %s%s`%s` = "
-                                         "`%s` + 1 WHERE %s", res->table,
-                                         sets ? sets : "", sets ? ", " : "",
-                                         p, p, k);
-    res->sql_update_if = cairn_arena_printf(a, "%s AND `%s` = ?",
-                                            res->sql_update, p);
-    res->sql_delete = cairn_arena_printf(a, "DELETE FROM `%s` WHERE %s",
-                                         res->table, k);
-    res->sql_delete_if = cairn_arena_printf(a, "%s AND `%s` = ?",
-                                            res->sql_delete, p);
+    v->insert_ret = cairn_arena_printf(a, "%s RETURNING %s", v->insert,
+                                       v->columns);
+    v->update = cairn_arena_printf(a, "UPDATE `%s` SET %s%s`%s` = `%s` + 1 "
+                                   "WHERE %s", res->table, sets ? sets : "",
+                                   sets ? ", " : "", p, p, k);
+    v->update_if = cairn_arena_printf(a, "%s AND `%s` = ?", v->update, p);
+    v->del = cairn_arena_printf(a, "DELETE FROM `%s` WHERE %s", res->table,
+                                k);
+    v->del_if = cairn_arena_printf(a, "%s AND `%s` = ?", v->del, p);
+
+    /* Without it: the ETag is a hash of the row's fields, and a write
+     * with If-Match reads the row FOR UPDATE in its transaction first.
+     * An UPDATE with nothing to set still names the row (and locks it). */
+    h = &res->by_hash;
+    h->columns = cols;
+    h->one = cairn_arena_printf(a, "SELECT %s FROM `%s` WHERE %s", cols,
+                                res->table, k);
+    h->lock = cairn_arena_printf(a, "%s FOR UPDATE", h->one);
+    h->exists = cairn_arena_printf(a, "SELECT `%s` FROM `%s` WHERE %s",
+                                   res->key, res->table, k);
+    h->insert = cairn_arena_printf(a, "INSERT INTO `%s` (%s) VALUES (%s)",
+                                   res->table, icols ? icols : "",
+                                   ivals ? ivals : "");
+    h->insert_ret = cairn_arena_printf(a, "%s RETURNING %s", h->insert,
+                                       cols);
+    h->update = sets != NULL
+                ? cairn_arena_printf(a, "UPDATE `%s` SET %s WHERE %s",
+                                     res->table, sets, k)
+                : cairn_arena_printf(a, "UPDATE `%s` SET `%s` = `%s` WHERE "
+                                     "%s", res->table, res->key, res->key,
+                                     k);
+    h->update_if = h->update;
+    h->del = v->del;
+    h->del_if = v->del;
+
+    rest_etag_mode_set(res, REST_ETAG_VERSION);
 
     create = cairn_arena_printf(a, "CREATE TABLE IF NOT EXISTS `%s` (\n  "
                                 "%s,\n  `%s` BIGINT NOT NULL DEFAULT 1,\n  "
@@ -564,6 +589,41 @@ rest_resource_finish(cairn_arena_t *a, rest_resource_t *res)
     }
 
     return NULL;
+}
+
+
+/*
+ * Where the resource's ETags come from (REST_ETAG_VERSION or
+ * REST_ETAG_HASH): the statements of that mode become the resource's.
+ */
+void
+rest_etag_mode_set(rest_resource_t *res, int mode)
+{
+    const rest_stmts_t  *st = mode == REST_ETAG_HASH ? &res->by_hash
+                                                     : &res->by_version;
+
+    res->etag_mode = mode;
+    res->sql_columns = st->columns;
+    res->sql_one = st->one;
+    res->sql_lock = st->lock;
+    res->sql_exists = st->exists;
+    res->sql_insert = st->insert;
+    res->sql_insert_ret = st->insert_ret;
+    res->sql_update = st->update;
+    res->sql_update_if = st->update_if;
+    res->sql_delete = st->del;
+    res->sql_delete_if = st->del_if;
+}
+
+
+/* The mode as the logs and the OpenAPI document say it. */
+const char *
+rest_etag_mode_text(const rest_resource_t *res)
+{
+    return res->etag_mode == REST_ETAG_HASH
+           ? "a SHA-256 hash of the row's fields (the table has no version "
+             "column)"
+           : "the version column";
 }
 
 

@@ -31,8 +31,6 @@ static int mod_rest_openapi_answer(cairn_request_t *r, mod_rest_oa_t *oa);
 static int mod_rest_fail(cairn_request_t *r, rest_resource_t *res,
                          int status, const char *message);
 static int mod_rest_prepare_body(mod_rest_job_t *job, int *rc);
-static int mod_rest_parse_id(mod_rest_job_t *job);
-static void mod_rest_if_match(mod_rest_job_t *job);
 static int mod_rest_idem_prepare(mod_rest_job_t *job, int *rc);
 
 
@@ -196,13 +194,17 @@ mod_rest_handler(cairn_request_t *r)
     if (route->oa != NULL) {
         return mod_rest_openapi_answer(r, route->oa);
     }
+    if (route->batch != NULL) {
+        return mod_rest_batch_handler(r, route->batch);
+    }
 
-    res = route->res;
+    res = route->rel != NULL ? route->rel->target : route->res;
     job = cairn_arena_calloc(cairn_request_arena(r), sizeof(*job));
     job->r = r;
     job->res = res;
     job->arena = cairn_request_arena(r);
     job->item = route->item;
+    job->rel = route->rel;
     job->method = cairn_request_method(r);
     job->if_match = -1;
 
@@ -230,10 +232,22 @@ mod_rest_handler(cairn_request_t *r)
         return mod_rest_fail(r, res, 400, "the id is not valid for this "
                              "resource");
     }
+    if (job->rel != NULL && mod_rest_parent_id(job, job->rel) != 0) {
+        return mod_rest_fail(r, res, 400, cairn_arena_printf(
+            job->arena, "the id is not valid for %s", job->rel->parent->path));
+    }
+    if (job->item && (job->method == CAIRN_METHOD_GET
+                      || job->method == CAIRN_METHOD_HEAD))
+    {
+        err = mod_rest_embed_parse(job, cairn_request_query(r));
+        if (err != NULL) {
+            return mod_rest_fail(r, res, 400, err);
+        }
+    }
     if (job->item && job->method != CAIRN_METHOD_GET
         && job->method != CAIRN_METHOD_HEAD)
     {
-        mod_rest_if_match(job);
+        mod_rest_if_match(job, cairn_request_header(r, "If-Match"));
     }
 
     if (job->method == CAIRN_METHOD_POST || job->method == CAIRN_METHOD_PUT
@@ -257,6 +271,28 @@ mod_rest_handler(cairn_request_t *r)
         if (err != NULL) {
             return mod_rest_fail(r, res, 400, err);
         }
+        if (job->rel != NULL) {
+            /* /users/{id}/posts: the rows of /posts whose user_id is
+             * the id, an equality filter the cursors are bound to. */
+            if (job->query.nfilter == sizeof(job->query.filter)
+                                      / sizeof(job->query.filter[0]))
+            {
+                return mod_rest_fail(r, res, 400, "too many filters");
+            }
+            job->query.filter[job->query.nfilter] =
+                rest_field_find(res, job->rel->field);
+            job->query.value[job->query.nfilter++] = job->parent_id;
+        }
+        if (job->query.offset > res->max_offset) {
+            return mod_rest_fail(r, res, 400, cairn_arena_printf(
+                job->arena, "offset is at most %d here; follow the cursor "
+                "of each page (next) to go deeper", res->max_offset));
+        }
+        if (job->query.cursor != NULL && mod_rest_cursor_open(job) != 0) {
+            return mod_rest_fail(r, res, 400, "cursor is not valid for this "
+                                 "query (give it with the sort and filters "
+                                 "of the page that gave it)");
+        }
     }
 
     if (res->schema == REST_SCHEMA_BAD
@@ -278,8 +314,9 @@ mod_rest_handler(cairn_request_t *r)
 }
 
 
-/* The path's id as a statement parameter: an integer for int keys. */
-static int
+/* The path's id (job->id, else the route's) as a statement parameter:
+ * an integer for int keys. */
+int
 mod_rest_parse_id(mod_rest_job_t *job)
 {
     const rest_field_t  *kf = &job->res->fields[job->res->key_index];
@@ -287,7 +324,9 @@ mod_rest_parse_id(mod_rest_job_t *job)
     char                *end;
     long long            v;
 
-    job->id = cairn_request_param(job->r, "id");
+    if (job->id == NULL) {
+        job->id = cairn_request_param(job->r, "id");
+    }
     if (job->id == NULL || job->id[0] == '\0') {
         return -1;
     }
@@ -381,6 +420,17 @@ mod_rest_prepare_body(mod_rest_job_t *job, int *rc)
         return -1;
     }
 
+    if (job->rel != NULL && json_is_object(job->body)) {
+        /* POST /users/{id}/posts: user_id is the id, whatever the body
+         * says. */
+        const rest_field_t  *f = rest_field_find(res, job->rel->field);
+
+        json_object_set_new(job->body, f->name,
+                            f->type == REST_T_INT || f->type == REST_T_BIGINT
+                            ? json_integer(strtoll(job->parent_id, NULL, 10))
+                            : json_string(job->parent_id));
+    }
+
     if (job->method == CAIRN_METHOD_PATCH) {
         return 0;
     }
@@ -460,6 +510,87 @@ mod_rest_idem_prepare(mod_rest_job_t *job, int *rc)
 }
 
 
+/* The parent's id of /users/{id}/posts, checked against the parent's
+ * key (and kept as text: the filter and the body take it from there). */
+int
+mod_rest_parent_id(mod_rest_job_t *job, rest_relation_t *rel)
+{
+    const rest_field_t  *kf = &rel->parent->fields[rel->parent->key_index];
+    const char          *id, *p;
+
+    id = job->parent_id != NULL ? job->parent_id
+         : cairn_request_param(job->r, "id");
+    if (id == NULL || id[0] == '\0') {
+        return -1;
+    }
+    if (kf->type == REST_T_INT || kf->type == REST_T_BIGINT) {
+        for (p = id; *p != '\0'; p++) {
+            if (*p < '0' || *p > '9') {
+                return -1;
+            }
+        }
+        if (strlen(id) > 18) {
+            return -1;
+        }
+    } else if (!rest_key_text_ok(kf, id)) {
+        return -1;
+    }
+    job->parent_id = id;
+
+    return 0;
+}
+
+
+/* ?embed=posts,tags on GET /users/{id}: relations of the resource. */
+const char *
+mod_rest_embed_parse(mod_rest_job_t *job, const char *q)
+{
+    const char       *p, *end, *amp;
+    rest_relation_t  *rel;
+    size_t            len;
+
+    for (p = q; p != NULL && *p != '\0'; p = amp != NULL ? amp + 1 : NULL) {
+        amp = strchr(p, '&');
+        if (strncmp(p, "embed=", 6) != 0) {
+            continue;
+        }
+        p += 6;
+        end = amp != NULL ? amp : p + strlen(p);
+        while (p < end) {
+            len = strcspn(p, ",&");
+            if (p + len > end) {
+                len = (size_t) (end - p);
+            }
+            for (rel = job->res->relations; rel != NULL; rel = rel->next) {
+                if (strlen(rel->name) == len
+                    && strncmp(rel->name, p, len) == 0)
+                {
+                    break;
+                }
+            }
+            if (rel == NULL) {
+                return cairn_arena_printf(job->arena, "embed: '%s' is not a "
+                                          "Relation of %s", rest_quote(
+                                              job->arena,
+                                              cairn_arena_strndup(job->arena,
+                                                                  p, len),
+                                              64), job->res->path);
+            }
+            if (job->nembed == MOD_REST_EMBED_MAX) {
+                return "embed: too many relations";
+            }
+            job->embed[job->nembed++] = rel;
+            p += len;
+            if (p < end && *p == ',') {
+                p++;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
 void
 mod_rest_text_param(cairn_db_param_t *p, const char *s)
 {
@@ -472,13 +603,11 @@ mod_rest_text_param(cairn_db_param_t *p, const char *s)
 
 /* If-Match: the version it names (-1 when it names none of ours); "*"
  * asks for no check. */
-static void
-mod_rest_if_match(mod_rest_job_t *job)
+void
+mod_rest_if_match(mod_rest_job_t *job, const char *p)
 {
-    const char  *p;
     char        *end;
 
-    p = cairn_request_header(job->r, "If-Match");
     if (p == NULL) {
         return;
     }
@@ -489,6 +618,7 @@ mod_rest_if_match(mod_rest_job_t *job)
         return;
     }
     job->has_if_match = 1;
+    job->if_match_text = p;
     if (strncmp(p, "W/", 2) == 0) {
         p += 2;
     }

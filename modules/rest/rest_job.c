@@ -7,10 +7,14 @@
  */
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <cairn/cairn.h>
 #include <cairn/db.h>
@@ -23,6 +27,16 @@
 
 /* ER_LOCK_WAIT_TIMEOUT: the statement (only) was rolled back. */
 #define MOD_REST_ER_LOCK_WAIT   1205
+
+/* ER_LOCK_DEADLOCK: the whole transaction was rolled back. */
+#define MOD_REST_ER_DEADLOCK    1213
+
+/* Foreign keys: no parent row (1216, 1452), a child row refers to this
+ * one (1217, 1451). */
+#define MOD_REST_ER_FK_CHILD    1452
+#define MOD_REST_ER_FK_PARENT   1451
+#define MOD_REST_ER_FK_CHILD1   1216
+#define MOD_REST_ER_FK_PARENT1  1217
 
 /* Expired Idempotency-Key rows are removed at most this often per
  * worker (and for the key in hand, always). */
@@ -49,6 +63,12 @@ static void mod_rest_commit(mod_rest_job_t *job);
 static void mod_rest_schema(mod_rest_job_t *job,
                             const cairn_db_result_t *res);
 static void mod_rest_list(mod_rest_job_t *job);
+static void mod_rest_page(mod_rest_job_t *job);
+static const char *mod_rest_cursor_make(mod_rest_job_t *job,
+                                        const rest_resource_t *rs,
+                                        const rest_query_t *q, json_t *row);
+static void mod_rest_embed(mod_rest_job_t *job,
+                           const cairn_db_result_t *res);
 static int mod_rest_write_params(mod_rest_job_t *job, json_t *doc,
                                  json_t *only, int insert,
                                  cairn_db_param_t **out, size_t *n);
@@ -63,6 +83,12 @@ static int mod_rest_outcome_unknown(const mod_rest_job_t *job);
 static void mod_rest_value_error(mod_rest_job_t *job,
                                  const cairn_db_error_t *err);
 static const char *mod_rest_encode_id(cairn_arena_t *a, const char *id);
+static void mod_rest_retry(mod_rest_job_t *job);
+static void mod_rest_fk_error(mod_rest_job_t *job,
+                              const cairn_db_error_t *err);
+static const char *mod_rest_key_field(mod_rest_job_t *job, const char *key);
+static const char *mod_rest_row_hash(mod_rest_job_t *job, json_t *row);
+static int mod_rest_hash_matches(mod_rest_job_t *job, const char *etag);
 
 
 /* ------------------------------------------------------------------ */
@@ -146,6 +172,12 @@ mod_rest_schema(mod_rest_job_t *job, const cairn_db_result_t *res)
 static void
 mod_rest_start(mod_rest_job_t *job)
 {
+    job->hash = job->res->etag_mode == REST_ETAG_HASH;
+    if (!job->started) {
+        job->started = 1;
+        job->has_if_match0 = job->has_if_match;
+    }
+
     if (job->method == CAIRN_METHOD_GET || job->method == CAIRN_METHOD_HEAD)
     {
         if (job->item) {
@@ -154,6 +186,14 @@ mod_rest_start(mod_rest_job_t *job)
         } else {
             mod_rest_list(job);
         }
+        return;
+    }
+
+    if (job->batch != NULL) {
+        /* A batch's operation: its transaction is the batch's. */
+        job->in_tx = 1;
+        job->step = MOD_REST_S_WRITE;
+        mod_rest_step(job, NULL);
         return;
     }
 
@@ -172,7 +212,8 @@ mod_rest_start(mod_rest_job_t *job)
     job->step = MOD_REST_S_WRITE;
 
     if (job->method != CAIRN_METHOD_PATCH
-        && job->method != CAIRN_METHOD_PUT)
+        && job->method != CAIRN_METHOD_PUT
+        && !(job->hash && job->has_if_match))
     {
         /* POST and DELETE write with one statement, a transaction of
          * its own (autocommit), the If-Match check in its WHERE; POST
@@ -184,7 +225,9 @@ mod_rest_start(mod_rest_job_t *job)
     /* PATCH reads the row FOR UPDATE, merges and writes it back; PUT
      * writes it and reads it back under the lock of its UPDATE, so that
      * its answer (and ETag) is its own write, not one committed by
-     * another client in between: one explicit transaction each. */
+     * another client in between: one explicit transaction each.  With
+     * row hash ETags, a DELETE with If-Match reads the row FOR UPDATE
+     * and compares its hash before deleting: a transaction too. */
     if (job->db->begin(job->conn, mod_rest_tx_done, job) != CAIRN_OK) {
         mod_rest_finish(job, 503, "the database is not available", NULL);
         return;
@@ -217,7 +260,8 @@ mod_rest_list(mod_rest_job_t *job)
     size_t             i;
 
     job->wparams = cairn_arena_calloc(job->arena,
-                                      (q->nfilter + 2) * sizeof(*p));
+                                      (q->nfilter + 2 + (q->nsort + 1)
+                                       * (q->nsort + 2) / 2) * sizeof(*p));
     for (i = 0; i < q->nfilter; i++) {
         p = &job->wparams[i];
         /* A string compared with a DECIMAL column would be compared as
@@ -269,6 +313,14 @@ mod_rest_list(mod_rest_job_t *job)
     job->where = w;
     job->nwparams = q->nfilter;
 
+    if (job->after != NULL) {
+        /* A cursor's page: no count (it would read every matching
+         * row), straight to the rows after the cursor's. */
+        job->total = -1;
+        mod_rest_page(job);
+        return;
+    }
+
     mod_rest_run(job, MOD_REST_S_COUNT, cairn_arena_printf(
         job->arena, "SELECT COUNT(*) AS n FROM `%s`%s", job->res->table, w),
         job->wparams, job->nwparams);
@@ -281,6 +333,15 @@ mod_rest_tx_done(cairn_request_t *r, const cairn_db_error_t *err,
 {
     mod_rest_job_t  *job = data;
 
+    if (job->step == MOD_REST_S_RETRY) {
+        job->in_tx = 0;
+        if (err != NULL) {
+            mod_rest_db_error(job, err);
+            return;
+        }
+        mod_rest_retry(job);
+        return;
+    }
     if (job->step == MOD_REST_S_ROLLBACK) {
         job->in_tx = 0;
         if (job->idem_conflict == 1) {
@@ -388,8 +449,9 @@ mod_rest_row(mod_rest_job_t *job, const cairn_db_result_t *res)
     }
     row = json_array_get(res->rows, 0);
     job->data = rest_row_out(job->res, row, 0);
-    job->etag = rest_etag(job->arena,
-                          json_object_get(row, job->res->version_col));
+    job->etag = job->hash ? mod_rest_row_hash(job, row)
+                : rest_etag(job->arena,
+                            json_object_get(row, job->res->version_col));
 
     return 0;
 }
@@ -401,10 +463,9 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
 {
     rest_resource_t   *rs = job->res;
     cairn_db_param_t  *p;
-    const char        *inm, *id, *sql;
+    const char        *inm, *id;
     json_t            *items, *data;
     size_t             n, i;
-    long               next;
 
     switch (job->step) {
     case MOD_REST_S_SCHEMA_CREATE:
@@ -449,6 +510,12 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
                          ? rs->sql_insert : rs->sql_insert_ret, p, n);
             return;
         case CAIRN_METHOD_PUT:
+            if (job->hash && job->has_if_match) {
+                /* The row's hash is compared under its lock first. */
+                mod_rest_run(job, MOD_REST_S_LOCK, rs->sql_lock, job->key,
+                             rs->nkey);
+                return;
+            }
             if (mod_rest_write_params(job, job->body, NULL, 0, &p, &n)
                 != 0)
             {
@@ -468,6 +535,11 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
                          rs->nkey);
             return;
         default:
+            if (job->hash && job->has_if_match) {
+                mod_rest_run(job, MOD_REST_S_LOCK, rs->sql_lock, job->key,
+                             rs->nkey);
+                return;
+            }
             p = cairn_arena_calloc(job->arena, 3 * sizeof(*p));
             memcpy(p, job->key, rs->nkey * sizeof(*p));
             n = rs->nkey;
@@ -483,38 +555,29 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
     case MOD_REST_S_COUNT:
         job->total = json_integer_value(json_object_get(
             json_array_get(res->rows, 0), "n"));
-        sql = "";
-        for (i = 0; i < job->query.nsort; i++) {
-            sql = cairn_arena_printf(job->arena, "%s`%s` %s, ", sql,
-                                     job->query.sort[i]->name,
-                                     job->query.desc[i] ? "DESC" : "ASC");
-        }
-        p = job->wparams;
-        n = job->nwparams;
-        p[n].type = CAIRN_DB_INT;
-        p[n++].v.i = job->query.limit;
-        p[n].type = CAIRN_DB_INT;
-        p[n++].v.i = job->query.offset;
-        mod_rest_run(job, MOD_REST_S_PAGE, cairn_arena_printf(
-            job->arena, "SELECT %s FROM `%s`%s ORDER BY %s`%s` ASC "
-            "LIMIT ? OFFSET ?", rs->sql_columns, rs->table, job->where, sql,
-            rs->key), p, n);
+        mod_rest_page(job);
         return;
 
     case MOD_REST_S_PAGE:
+        /* One row more than the page was asked for: whether there is a
+         * next page. */
         items = json_array();
-        for (i = 0; i < res->nrows; i++) {
+        n = res->nrows > (size_t) job->query.limit
+            ? (size_t) job->query.limit : res->nrows;
+        for (i = 0; i < n; i++) {
             json_array_append_new(items, rest_row_out(
                 rs, json_array_get(res->rows, i), 0));
         }
-        next = job->query.offset + (long) res->nrows;
-        data = json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items,
-                         "total", (json_int_t) job->total,
+        data = json_pack("{s:o, s:o, s:I, s:o, s:o}", "items", items,
+                         "total", job->total >= 0
+                         ? json_integer(job->total) : json_null(),
                          "limit", (json_int_t) job->query.limit,
-                         "offset", (json_int_t) job->query.offset,
-                         "next", res->nrows > 0 && next < job->total
-                         ? json_string(rest_cursor_encode(
-                               job->arena, next, job->query.limit))
+                         "offset", job->after == NULL
+                         ? json_integer(job->query.offset) : json_null(),
+                         "next", res->nrows > n
+                         ? json_string(mod_rest_cursor_make(
+                               job, rs, &job->query,
+                               json_array_get(res->rows, n - 1)))
                          : json_null());
         mod_rest_finish(job, 200, NULL, data);
         return;
@@ -533,7 +596,15 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
             mod_rest_finish(job, 304, NULL, NULL);
             return;
         }
+        if (job->nembed > 0) {
+            mod_rest_embed(job, NULL);
+            return;
+        }
         mod_rest_finish(job, 200, NULL, job->data);
+        return;
+
+    case MOD_REST_S_EMBED:
+        mod_rest_embed(job, res);
         return;
 
     case MOD_REST_S_INSERT:
@@ -569,6 +640,17 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
 
     case MOD_REST_S_UPDATE:
     case MOD_REST_S_DELETE:
+        if (res->affected_rows == 0 && job->hash
+            && job->step == MOD_REST_S_UPDATE)
+        {
+            /* Without a version column an UPDATE that leaves the row as
+             * it was changes no row: the read back says whether it is
+             * there (the UPDATE locked it either way). */
+            job->status = 200;
+            mod_rest_run(job, MOD_REST_S_REREAD, rs->sql_one, job->key,
+                         rs->nkey);
+            return;
+        }
         if (res->affected_rows == 0) {
             if (job->has_if_match) {
                 mod_rest_run(job, MOD_REST_S_EXISTS, rs->sql_exists,
@@ -610,7 +692,22 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
                             : "no such resource", NULL);
             return;
         }
-        mod_rest_patch(job, json_array_get(res->rows, 0));
+        if (job->method == CAIRN_METHOD_PATCH) {
+            mod_rest_patch(job, json_array_get(res->rows, 0));
+            return;
+        }
+        /* PUT or DELETE with If-Match, row hash ETags: the row is
+         * locked until COMMIT; its hash decides. */
+        if (!mod_rest_hash_matches(job, mod_rest_row_hash(
+                job, json_array_get(res->rows, 0))))
+        {
+            mod_rest_finish(job, 412, "the resource was changed: its ETag "
+                            "no longer matches If-Match", NULL);
+            return;
+        }
+        job->has_if_match = 0;
+        job->step = MOD_REST_S_WRITE;
+        mod_rest_step(job, NULL);
         return;
 
     case MOD_REST_S_REREAD:
@@ -633,7 +730,7 @@ mod_rest_step(mod_rest_job_t *job, const cairn_db_result_t *res)
 static void
 mod_rest_commit(mod_rest_job_t *job)
 {
-    if (!job->in_tx) {
+    if (!job->in_tx || job->batch != NULL) {
         mod_rest_answer(job);
         return;
     }
@@ -660,11 +757,13 @@ mod_rest_patch(mod_rest_job_t *job, json_t *row)
     json_t            *cur, *merged, *errors;
     size_t             n;
 
-    etag = rest_etag(job->arena, json_object_get(row, rs->version_col));
+    etag = job->hash ? mod_rest_row_hash(job, row)
+           : rest_etag(job->arena, json_object_get(row, rs->version_col));
     if (job->has_if_match
-        && (etag == NULL || job->if_match < 0
-            || json_integer_value(json_object_get(row, rs->version_col))
-               != job->if_match))
+        && (job->hash ? !mod_rest_hash_matches(job, etag)
+            : (etag == NULL || job->if_match < 0
+               || json_integer_value(json_object_get(row, rs->version_col))
+                  != job->if_match)))
     {
         mod_rest_finish(job, 412, "the resource was changed: its ETag no "
                         "longer matches If-Match", NULL);
@@ -729,6 +828,13 @@ mod_rest_patch_sql(mod_rest_job_t *job)
         sets = cairn_arena_printf(job->arena, "%s`%s` = ?, ", sets, f->name);
     }
 
+    if (job->hash) {
+        /* No version to bump; the patch names at least one field. */
+        return cairn_arena_printf(job->arena, "UPDATE `%s` SET %.*s WHERE %s",
+                                  rs->table, (int) (strlen(sets) - 2), sets,
+                                  rs->sql_key_where);
+    }
+
     return cairn_arena_printf(job->arena, "UPDATE `%s` SET %s`%s` = `%s` + 1 "
                               "WHERE %s", rs->table, sets, rs->version_col,
                               rs->version_col, rs->sql_key_where);
@@ -747,7 +853,9 @@ mod_rest_finish(mod_rest_job_t *job, int status, const char *message,
     job->message = message;
     job->data = data;
 
-    if (job->in_tx && job->conn != NULL && status >= 400) {
+    if (job->in_tx && job->conn != NULL && status >= 400
+        && job->batch == NULL)
+    {
         job->step = MOD_REST_S_ROLLBACK;
         if (job->db->rollback(job->conn, mod_rest_tx_done, job) == CAIRN_OK)
         {
@@ -798,10 +906,40 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
         return;
     }
 
-    if (err->code == MOD_REST_ER_LOCK_WAIT) {
-        /* innodb_lock_wait_timeout: the statement was undone. */
-        mod_rest_finish(job, 503, "the row is locked by another writer for "
-                        "too long; nothing was written", NULL);
+    if ((err->code == MOD_REST_ER_LOCK_WAIT
+         || err->code == MOD_REST_ER_DEADLOCK) && job->conn != NULL)
+    {
+        /* innodb_lock_wait_timeout undid the statement, a deadlock the
+         * whole transaction: nothing of this request was written.  Once,
+         * the request starts over (after a ROLLBACK of what is left). */
+        if (!job->retried && job->batch == NULL) {
+            job->retried = 1;
+            cairn_log_notice(job->r, "<Resource %s>: %s; trying the "
+                             "request again", rs->path, err->message);
+            if (job->in_tx) {
+                job->step = MOD_REST_S_RETRY;
+                if (job->db->rollback(job->conn, mod_rest_tx_done, job)
+                    == CAIRN_OK)
+                {
+                    return;
+                }
+                job->in_tx = 0;
+                mod_rest_finish(job, 503, "the database is not available",
+                                NULL);
+                return;
+            }
+            mod_rest_retry(job);
+            return;
+        }
+        cairn_log_warn(job->r, 0, "<Resource %s>: %s%s; answering 503",
+                       rs->path, err->message, job->retried ? ", twice"
+                       : " (in a batch)");
+        cairn_response_header_set(job->r, "Retry-After", "1");
+        mod_rest_finish(job, 503, err->code == MOD_REST_ER_DEADLOCK
+                        ? "the database broke a deadlock with this request, "
+                          "twice; nothing was written; retry"
+                        : "the row is locked by another writer for too "
+                          "long; nothing was written; retry", NULL);
         return;
     }
 
@@ -817,15 +955,28 @@ mod_rest_db_error(mod_rest_job_t *job, const cairn_db_error_t *err)
                 field[len] = '\0';
             }
         }
-        k = strncmp(field, "uq_", 3) == 0 ? field + 3
-            : strcmp(field, "PRIMARY") == 0 ? rs->key : field;
+        k = mod_rest_key_field(job, field);
         errors = json_pack("[{s:s, s:s}]", "field", k, "message",
                            "is already taken");
+        if (strcmp(k, field) != 0 && field[0] != '\0'
+            && strcmp(field, "PRIMARY") != 0)
+        {
+            json_object_set_new(json_array_get(errors, 0), "constraint",
+                                json_string(field));
+        }
         mod_rest_finish(job, 409, "conflicts with an existing resource",
                         json_pack("{s:o}", "errors", errors));
         return;
 
     case CAIRN_DB_CONSTRAINT:
+        if (err->code == MOD_REST_ER_FK_CHILD
+            || err->code == MOD_REST_ER_FK_PARENT
+            || err->code == MOD_REST_ER_FK_CHILD1
+            || err->code == MOD_REST_ER_FK_PARENT1)
+        {
+            mod_rest_fk_error(job, err);
+            return;
+        }
         mod_rest_value_error(job, err);
         return;
 
@@ -996,12 +1147,419 @@ mod_rest_value_error(mod_rest_job_t *job, const cairn_db_error_t *err)
 }
 
 
+void
+mod_rest_job_start(mod_rest_job_t *job)
+{
+    mod_rest_start(job);
+}
+
+
+/* Starts the request over after a deadlock or a lock wait timeout (no
+ * transaction left open, nothing of it written). */
+static void
+mod_rest_retry(mod_rest_job_t *job)
+{
+    if (job->data != NULL) {
+        json_decref(job->data);
+        job->data = NULL;
+    }
+    job->status = 0;
+    job->message = NULL;
+    job->etag = NULL;
+    job->location = NULL;
+    job->idem_text = NULL;
+    job->idem_len = 0;
+    job->idem_conflict = 0;
+    job->has_if_match = job->has_if_match0;
+    mod_rest_start(job);
+}
+
+
+/*
+ * The field a unique key stands for: the key named after a declared
+ * field ("email", "uq_email", MariaDB's default name for a one-column
+ * key), the primary key, or a declared field that is one of the key
+ * name's '_'-separated words ("users_email_unique").  Else the key's own
+ * name.
+ */
+static const char *
+mod_rest_key_field(mod_rest_job_t *job, const char *key)
+{
+    rest_resource_t  *rs = job->res;
+    const char       *w, *name;
+    size_t            i, n;
+
+    if (strcmp(key, "PRIMARY") == 0 || key[0] == '\0') {
+        return rs->key;
+    }
+    if (rest_field_find(rs, key) != NULL) {
+        return rest_field_find(rs, key)->name;
+    }
+    if (strncmp(key, "uq_", 3) == 0 && rest_field_find(rs, key + 3)) {
+        return rest_field_find(rs, key + 3)->name;
+    }
+    for (i = 0; i < rs->nfields; i++) {
+        name = rs->fields[i].name;
+        n = strlen(name);
+        for (w = key; (w = strstr(w, name)) != NULL; w++) {
+            if ((w == key || w[-1] == '_')
+                && (w[n] == '\0' || w[n] == '_'))
+            {
+                return name;
+            }
+        }
+    }
+
+    return key;
+}
+
+
+/* Copies the text between the first quote (` or ') after what in msg and
+ * the next one. */
+static int
+mod_rest_quoted_after(const char *msg, const char *what, char *out,
+                      size_t outlen)
+{
+    const char  *p;
+    size_t       len;
+
+    p = strstr(msg, what);
+    if (p == NULL) {
+        return -1;
+    }
+    p += strlen(what);
+    p += strcspn(p, "`'");
+    if (*p == '\0') {
+        return -1;
+    }
+    p++;
+    len = strcspn(p, "`'");
+    if (p[len] == '\0' || len == 0 || len >= outlen) {
+        return -1;
+    }
+    memcpy(out, p, len);
+    out[len] = '\0';
+
+    return 0;
+}
+
+
+/*
+ * A foreign key refused the write: 409 naming the constraint (and the
+ * field, when it is one of this resource's), never 503.  A write that
+ * refers to a row that does not exist, or a DELETE (or key change) of a
+ * row other rows refer to.  Nothing was written.
+ */
+static void
+mod_rest_fk_error(mod_rest_job_t *job, const cairn_db_error_t *err)
+{
+    rest_resource_t     *rs = job->res;
+    const rest_field_t  *f = NULL;
+    char                 constraint[80], col[80], ref[80], table[80];
+    json_t              *e;
+    int                  child = err->code == MOD_REST_ER_FK_CHILD
+                                 || err->code == MOD_REST_ER_FK_CHILD1;
+
+    cairn_log_info(job->r, "<Resource %s>: %s", rs->path, err->message);
+
+    if (mod_rest_quoted_after(err->message, "CONSTRAINT ", constraint,
+                              sizeof(constraint)) != 0)
+    {
+        strcpy(constraint, "");
+    }
+    if (mod_rest_quoted_after(err->message, "REFERENCES ", ref,
+                              sizeof(ref)) != 0)
+    {
+        strcpy(ref, "");
+    }
+    /* "(`db`.`posts`, CONSTRAINT ...": the referring table. */
+    table[0] = '\0';
+    {
+        const char  *p = strstr(err->message, "`.`");
+        size_t       len;
+
+        if (p != NULL) {
+            p += 3;
+            len = strcspn(p, "`");
+            if (len > 0 && len < sizeof(table) && p[len] == '`') {
+                memcpy(table, p, len);
+                table[len] = '\0';
+            }
+        }
+    }
+    if (child && mod_rest_quoted_after(err->message, "FOREIGN KEY (", col,
+                                       sizeof(col)) == 0)
+    {
+        f = rest_field_find(rs, col);
+    }
+
+    e = json_object();
+    if (f != NULL) {
+        json_object_set_new(e, "field", json_string(f->name));
+    }
+    if (constraint[0] != '\0') {
+        json_object_set_new(e, "constraint", json_string(constraint));
+    }
+    json_object_set_new(e, "message", child
+        ? (ref[0] != '\0' ? json_sprintf("must name an existing row of %s",
+                                          ref)
+                          : json_string("must name an existing row"))
+        : (table[0] != '\0' ? json_sprintf("rows of %s refer to this one",
+                                            table)
+                            : json_string("other rows refer to this one")));
+
+    mod_rest_finish(job, 409, constraint[0] != '\0'
+                    ? cairn_arena_printf(job->arena, "the foreign key %s "
+                                         "refuses this change", constraint)
+                    : "a foreign key refuses this change",
+                    json_pack("{s:[o]}", "errors", e));
+}
+
+
+/*
+ * The page: the filters, the rows after the cursor's (keyset: as cheap
+ * deep in the table as at its start) or from the offset, in the order
+ * asked with the key last, one row more than the limit.
+ */
+static void
+mod_rest_page(mod_rest_job_t *job)
+{
+    rest_resource_t   *rs = job->res;
+    rest_query_t      *q = &job->query;
+    cairn_db_param_t  *p = job->wparams;
+    const char        *order = "", *where = job->where, *after;
+    size_t             i, n = job->nwparams, k = 0;
+
+    for (i = 0; i < q->nsort; i++) {
+        order = cairn_arena_printf(job->arena, "%s`%s` %s, ", order,
+                                   q->sort[i]->name,
+                                   q->desc[i] ? "DESC" : "ASC");
+    }
+    if (job->after != NULL) {
+        after = rest_keyset_where(job->arena, rs, q, job->after, p + n, &k);
+        if (after == NULL) {
+            mod_rest_finish(job, 400, "cursor is not valid for this query",
+                            NULL);
+            return;
+        }
+        where = cairn_arena_printf(job->arena, "%s%s%s", where,
+                                   *where != '\0' ? " AND " : " WHERE ",
+                                   after);
+        n += k;
+    }
+    p[n].type = CAIRN_DB_INT;
+    p[n++].v.i = q->limit + 1;
+    if (job->after == NULL) {
+        p[n].type = CAIRN_DB_INT;
+        p[n++].v.i = q->offset;
+    }
+
+    mod_rest_run(job, MOD_REST_S_PAGE, cairn_arena_printf(
+        job->arena, "SELECT %s FROM `%s`%s ORDER BY %s`%s` ASC LIMIT ?%s",
+        rs->sql_columns, rs->table, where, order, rs->key,
+        job->after == NULL ? " OFFSET ?" : ""), p, n);
+}
+
+
+/*
+ * List cursors: base64url of {"l": limit, "k": [sort values..., key]}
+ * (the last row's, as the database gave them), a dot, and base64url of
+ * the first 16 bytes of HMAC-SHA256 over the query it belongs to (its
+ * sort and filters, rest_query_ident()), a newline and that JSON, with
+ * the key the master made.  A client can neither forge one nor use one
+ * with other filters.
+ */
+static int
+mod_rest_cursor_mac(mod_rest_job_t *job, const rest_query_t *q,
+                    const char *json, size_t len, unsigned char *mac)
+{
+    const char     *ident = rest_query_ident(job->arena, q);
+    unsigned char   md[EVP_MAX_MD_SIZE];
+    unsigned int    mdlen = 0;
+    size_t          ilen = strlen(ident);
+    char           *text;
+
+    if (mod_rest_cursor_key == NULL) {
+        return -1;
+    }
+    text = cairn_arena_alloc(job->arena, ilen + 1 + len);
+    memcpy(text, ident, ilen);
+    text[ilen] = '\n';
+    memcpy(text + ilen + 1, json, len);
+    if (HMAC(EVP_sha256(), mod_rest_cursor_key, MOD_REST_CURSOR_KEY_LEN,
+             (const unsigned char *) text, ilen + 1 + len, md, &mdlen)
+        == NULL || mdlen < 16)
+    {
+        return -1;
+    }
+    memcpy(mac, md, 16);
+
+    return 0;
+}
+
+
+static const char *
+mod_rest_cursor_make(mod_rest_job_t *job, const rest_resource_t *rs,
+                     const rest_query_t *q, json_t *row)
+{
+    unsigned char     mac[16];
+    json_t           *k, *doc, *v;
+    char             *json, *out;
+    size_t            i, len, olen;
+
+    k = json_array();
+    for (i = 0; i < q->nsort; i++) {
+        v = json_object_get(row, q->sort[i]->name);
+        json_array_append(k, v != NULL ? v : json_null());
+    }
+    v = json_object_get(row, rs->key);
+    json_array_append(k, v != NULL ? v : json_null());
+    doc = json_pack("{s:I, s:o}", "l", (json_int_t) q->limit, "k", k);
+    json = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (json == NULL) {
+        return NULL;
+    }
+    len = strlen(json);
+    if (mod_rest_cursor_mac(job, q, json, len, mac) != 0) {
+        free(json);
+        return NULL;
+    }
+    olen = CAIRN_BASE64_ENCODED_SIZE(len);
+    out = cairn_arena_alloc(job->arena, olen + 1
+                            + CAIRN_BASE64_ENCODED_SIZE(sizeof(mac)));
+    i = cairn_base64_encode(json, len, out, 1);
+    out[i++] = '.';
+    cairn_base64_encode(mac, sizeof(mac), out + i, 1);
+    free(json);
+
+    return out;
+}
+
+
+int
+mod_rest_cursor_open(mod_rest_job_t *job)
+{
+    rest_query_t   *q = &job->query;
+    const char     *c = q->cursor, *dot;
+    unsigned char   mac[16], *raw;
+    unsigned char   got[CAIRN_BASE64_DECODED_SIZE(22)];
+    json_t         *doc, *k, *l;
+    long            len;
+
+    dot = strrchr(c, '.');
+    if (dot == NULL || dot == c || strlen(dot + 1) != 22
+        || cairn_base64_decode(dot + 1, 22, got, 1) != 16)
+    {
+        return -1;
+    }
+    raw = cairn_arena_alloc(job->arena,
+                            CAIRN_BASE64_DECODED_SIZE((size_t) (dot - c)));
+    len = cairn_base64_decode(c, (size_t) (dot - c), raw, 1);
+    if (len <= 0
+        || mod_rest_cursor_mac(job, q, (const char *) raw, (size_t) len,
+                               mac) != 0
+        || CRYPTO_memcmp(mac, got, sizeof(mac)) != 0)
+    {
+        return -1;
+    }
+
+    /* Ours: the JSON we wrote. */
+    doc = json_loadb((const char *) raw, (size_t) len, 0, NULL);
+    k = json_object_get(doc, "k");
+    l = json_object_get(doc, "l");
+    if (!json_is_array(k) || json_array_size(k) != q->nsort + 1
+        || !json_is_integer(l) || json_integer_value(l) < 1)
+    {
+        json_decref(doc);
+        return -1;
+    }
+    job->after = json_incref(k);
+    cairn_arena_cleanup_add(job->arena, mod_rest_decref, job->after);
+    if (!q->has_limit) {
+        q->limit = (long) json_integer_value(l);
+        if (q->limit > job->res->max_page_size) {
+            q->limit = job->res->max_page_size;
+        }
+    }
+    json_decref(doc);
+
+    return 0;
+}
+
+
+/*
+ * ?embed=posts on GET /users/{id}: for each relation asked, one query,
+ * the first page of its rows (the target's PageSize, in key order) into
+ * data.posts = {"items": [...], "limit": L, "next": CURSOR-or-null},
+ * whose cursor continues at GET /users/{id}/posts.  res is NULL to start
+ * the next relation's query.
+ */
+static void
+mod_rest_embed(mod_rest_job_t *job, const cairn_db_result_t *res)
+{
+    rest_relation_t     *rel = job->embed[job->embed_i];
+    rest_resource_t     *t = rel->target;
+    const rest_field_t  *f = rest_field_find(t, rel->field);
+    cairn_db_param_t    *p;
+    rest_query_t        *q;
+    json_t              *items;
+    size_t               i, n;
+
+    if (res == NULL) {
+        p = cairn_arena_calloc(job->arena, 2 * sizeof(*p));
+        if (f->type == REST_T_INT || f->type == REST_T_BIGINT) {
+            p[0].type = CAIRN_DB_INT;
+            p[0].v.i = strtoll(job->id, NULL, 10);
+        } else {
+            mod_rest_text_param(&p[0], job->id);
+        }
+        p[1].type = CAIRN_DB_INT;
+        p[1].v.i = t->page_size + 1;
+        mod_rest_run(job, MOD_REST_S_EMBED, cairn_arena_printf(
+            job->arena, "SELECT %s FROM `%s` WHERE `%s` = ? ORDER BY `%s` "
+            "ASC LIMIT ?", t->sql_columns, t->table, f->name, t->key), p, 2);
+        return;
+    }
+
+    /* The query GET /users/{id}/posts makes: its cursors fit. */
+    q = cairn_arena_calloc(job->arena, sizeof(*q));
+    q->limit = t->page_size;
+    q->filter[0] = f;
+    q->value[0] = job->id;
+    q->nfilter = 1;
+
+    items = json_array();
+    n = res->nrows > (size_t) q->limit ? (size_t) q->limit : res->nrows;
+    for (i = 0; i < n; i++) {
+        json_array_append_new(items, rest_row_out(
+            t, json_array_get(res->rows, i), 0));
+    }
+    json_object_set_new(job->data, rel->name, json_pack(
+        "{s:o, s:I, s:o}", "items", items, "limit", (json_int_t) q->limit,
+        "next", res->nrows > n ? json_string(mod_rest_cursor_make(
+            job, t, q, json_array_get(res->rows, n - 1))) : json_null()));
+
+    if (++job->embed_i < job->nembed) {
+        mod_rest_embed(job, NULL);
+        return;
+    }
+    mod_rest_finish(job, 200, NULL, job->data);
+}
+
+
 /* Releases the connection and answers. */
 static void
 mod_rest_answer(mod_rest_job_t *job)
 {
     cairn_request_t  *r = job->r;
     int               rc;
+
+    if (job->batch != NULL) {
+        /* The batch keeps the connection and its transaction. */
+        mod_rest_batch_done(job);
+        return;
+    }
 
     if (job->conn != NULL) {
         job->db->release(job->conn);
@@ -1225,4 +1783,131 @@ mod_rest_idem_replay(mod_rest_job_t *job, const cairn_db_result_t *res)
     cairn_response_header_set(job->r, "Idempotent-Replayed", "true");
 
     mod_rest_answer(job);
+}
+
+
+/* ------------------------------------------------------------------ */
+/* Row hash ETags                                                     */
+/* ------------------------------------------------------------------ */
+
+static void
+mod_rest_hash_piece(EVP_MD_CTX *ctx, const void *p, size_t len)
+{
+    unsigned char  n[4];
+
+    n[0] = (unsigned char) (len >> 24);
+    n[1] = (unsigned char) (len >> 16);
+    n[2] = (unsigned char) (len >> 8);
+    n[3] = (unsigned char) len;
+    EVP_DigestUpdate(ctx, n, 4);
+    EVP_DigestUpdate(ctx, p, len);
+}
+
+
+/*
+ * The ETag of a row of a table without a version column: SHA-256 over,
+ * for each declared field in declaration order, its name (a 4-byte
+ * big-endian length, then the bytes), a type tag ('N' NULL, 'I' integer,
+ * 'R' floating point, 'S' anything else: text, DECIMAL, dates, bytes)
+ * and, unless NULL, the value as the database gave it (length, bytes:
+ * integers in decimal, floating point as %.17g).  The first 16 bytes,
+ * base64url without padding, quoted.  Any change to a field, by any
+ * program, changes it; NULL and '' differ.
+ */
+static const char *
+mod_rest_row_hash(mod_rest_job_t *job, json_t *row)
+{
+    static const char  b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+                               "qrstuvwxyz0123456789-_";
+    rest_resource_t    *rs = job->res;
+    EVP_MD_CTX         *ctx;
+    unsigned char       md[EVP_MAX_MD_SIZE];
+    unsigned int        mdlen = 0;
+    char                num[40], *out, *o, *dump;
+    const char         *name, *p;
+    unsigned char       tag;
+    json_t             *v;
+    size_t              i, len;
+    uint32_t            bits;
+
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    for (i = 0; i < rs->nfields; i++) {
+        name = rs->fields[i].name;
+        mod_rest_hash_piece(ctx, name, strlen(name));
+        v = json_object_get(row, name);
+        dump = NULL;
+        p = num;
+        switch (v != NULL ? json_typeof(v) : JSON_NULL) {
+        case JSON_NULL:
+            tag = 'N';
+            break;
+        case JSON_INTEGER:
+            tag = 'I';
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+            break;
+        case JSON_TRUE:
+        case JSON_FALSE:
+            tag = 'I';
+            snprintf(num, sizeof(num), "%d", json_is_true(v));
+            break;
+        case JSON_REAL:
+            tag = 'R';
+            snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+            break;
+        case JSON_STRING:
+            tag = 'S';
+            p = json_string_value(v);
+            break;
+        default:
+            tag = 'S';
+            dump = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+            p = dump != NULL ? dump : "";
+            break;
+        }
+        EVP_DigestUpdate(ctx, &tag, 1);
+        if (tag != 'N') {
+            len = tag == 'S' && dump == NULL ? json_string_length(v)
+                  : strlen(p);
+            mod_rest_hash_piece(ctx, p, len);
+        }
+        free(dump);
+    }
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    EVP_MD_CTX_free(ctx);
+
+    /* 16 bytes: five groups of three, then one byte (22 characters). */
+    out = cairn_arena_alloc(job->arena, REST_HASH_ETAG_LEN + 1);
+    o = out;
+    *o++ = '"';
+    for (i = 0; i < 15; i += 3) {
+        bits = (uint32_t) md[i] << 16 | (uint32_t) md[i + 1] << 8
+               | md[i + 2];
+        *o++ = b64[bits >> 18 & 63];
+        *o++ = b64[bits >> 12 & 63];
+        *o++ = b64[bits >> 6 & 63];
+        *o++ = b64[bits & 63];
+    }
+    *o++ = b64[md[15] >> 2];
+    *o++ = b64[(md[15] & 3) << 4];
+    *o++ = '"';
+    *o = '\0';
+
+    return out;
+}
+
+
+/* Whether If-Match names etag (a row hash). */
+static int
+mod_rest_hash_matches(mod_rest_job_t *job, const char *etag)
+{
+    return etag != NULL && job->if_match_text != NULL
+           && rest_etag_match(job->if_match_text, etag);
 }

@@ -1277,9 +1277,8 @@ rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
     const rest_field_t  *f;
     const char          *p, *amp, *eq, *name, *value, *tok;
     char                *list, *save, *item;
-    long                 climit = 0, coff = 0;
     size_t               i;
-    int                  have_limit = 0, have_offset = 0, have_cursor = 0;
+    int                  have_offset = 0;
 
     memset(q, 0, sizeof(*q));
     q->limit = res->page_size;
@@ -1303,17 +1302,18 @@ rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
             if (rest_json_parse_long(value, &q->limit) != 0 || q->limit < 1) {
                 return "limit must be a positive integer";
             }
-            have_limit = 1;
+            q->has_limit = 1;
         } else if (strcmp(name, "offset") == 0) {
             if (rest_json_parse_long(value, &q->offset) != 0) {
                 return "offset must be a non-negative integer";
             }
             have_offset = 1;
         } else if (strcmp(name, "cursor") == 0) {
-            if (rest_cursor_decode(value, &coff, &climit) != 0) {
+            /* Its signature and contents are checked by the module. */
+            if (*value == '\0' || strlen(value) > 4096) {
                 return "cursor is not valid";
             }
-            have_cursor = 1;
+            q->cursor = value;
         } else if (strcmp(name, "sort") == 0) {
             if (*value == '\0') {
                 return "sort needs at least one field";
@@ -1371,14 +1371,8 @@ rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
         }
     }
 
-    if (have_cursor) {
-        if (have_offset) {
-            return "give either cursor or offset";
-        }
-        q->offset = coff;
-        if (!have_limit) {
-            q->limit = climit;
-        }
+    if (q->cursor != NULL && have_offset) {
+        return "give either cursor or offset";
     }
     if (q->limit > res->max_page_size) {
         q->limit = res->max_page_size;
@@ -1388,40 +1382,136 @@ rest_query_parse(cairn_arena_t *a, const rest_resource_t *res,
 }
 
 
-/* An opaque cursor: base64url of "o<offset>l<limit>". */
-char *
-rest_cursor_encode(cairn_arena_t *a, long offset, long limit)
+/*
+ * What a list's cursor is bound to: its sort and its filters, as the
+ * request gave them ("sort=name,-age;name=alice;").  A cursor made for
+ * one query is refused by another.
+ */
+const char *
+rest_query_ident(cairn_arena_t *a, const rest_query_t *q)
 {
-    char    raw[64], *out;
-    size_t  len;
+    const char  *s = "sort=";
+    size_t       i;
 
-    len = (size_t) snprintf(raw, sizeof(raw), "o%ldl%ld", offset, limit);
-    out = cairn_arena_alloc(a, CAIRN_BASE64_ENCODED_SIZE(len));
-    cairn_base64_encode(raw, len, out, 1);
+    for (i = 0; i < q->nsort; i++) {
+        s = cairn_arena_printf(a, "%s%s%s%s", s, i > 0 ? "," : "",
+                               q->desc[i] ? "-" : "", q->sort[i]->name);
+    }
+    s = cairn_arena_printf(a, "%s;", s);
+    for (i = 0; i < q->nfilter; i++) {
+        s = cairn_arena_printf(a, "%s%s=%zu:%s;", s, q->filter[i]->name,
+                               strlen(q->value[i]), q->value[i]);
+    }
 
-    return out;
+    return s;
 }
 
 
-int
-rest_cursor_decode(const char *s, long *offset, long *limit)
+/* One value of a cursor as a parameter: "?", or a cast for DECIMAL. */
+static const char *
+rest_keyset_param(cairn_arena_t *a, const rest_field_t *f, json_t *v,
+                  cairn_db_param_t *p)
 {
-    unsigned char  raw[CAIRN_BASE64_DECODED_SIZE(80)];
-    char           tail;
-    size_t         len = strlen(s);
-
-    if (len == 0 || len > 80 || cairn_base64_decode(s, len, raw, 1) < 0) {
-        return -1;
+    memset(p, 0, sizeof(*p));
+    if (json_is_integer(v)) {
+        p->type = CAIRN_DB_INT;
+        p->v.i = json_integer_value(v);
+    } else if (json_is_real(v)) {
+        p->type = CAIRN_DB_DOUBLE;
+        p->v.d = json_real_value(v);
+    } else {
+        p->type = CAIRN_DB_STRING;
+        p->v.s.p = json_string_value(v);
+        p->v.s.len = json_string_length(v);
+    }
+    if (f->type == REST_T_DECIMAL) {
+        return cairn_arena_printf(a, "CAST(? AS DECIMAL(%d,%d))",
+                                  f->precision, f->scale);
     }
 
-    if (sscanf((const char *) raw, "o%ldl%ld%c", offset, limit, &tail) != 2
-        || *offset < 0 || *limit < 1 || *offset > 1000000000L
-        || *limit > 1000000L)
-    {
-        return -1;
+    return "?";
+}
+
+
+/*
+ * The condition for the rows after a cursor's row: after holds the
+ * values of the query's sort fields, then the key's, as the database
+ * gave them.  ORDER BY s1, s2, ..., key: a row comes after when it is
+ * after on s1, or equal on s1 and after on s2, ..., or equal on every
+ * sort field and after on the key.  A field sorted DESC comes after when
+ * smaller; NULL sorts first ascending and last descending (MariaDB), so
+ * after a NULL only NULLs follow descending, and every non-NULL value
+ * ascending.  Parameters go to p (room for (nsort + 1) * (nsort + 2) / 2
+ * entries); returns the condition, or NULL when after does not fit the
+ * query.
+ */
+const char *
+rest_keyset_where(cairn_arena_t *a, const rest_resource_t *res,
+                  const rest_query_t *q, json_t *after, cairn_db_param_t *p,
+                  size_t *n)
+{
+    const rest_field_t  *f;
+    const char          *or = NULL, *and, *ph;
+    json_t              *v;
+    size_t               i, j, k = 0;
+    int                  desc;
+
+    if (!json_is_array(after) || json_array_size(after) != q->nsort + 1) {
+        return NULL;
+    }
+    for (i = 0; i <= q->nsort; i++) {
+        v = json_array_get(after, i);
+        if (!json_is_integer(v) && !json_is_real(v) && !json_is_string(v)
+            && !(json_is_null(v) && i < q->nsort))
+        {
+            return NULL;
+        }
     }
 
-    return 0;
+    for (i = 0; i <= q->nsort; i++) {
+        and = "";
+        for (j = 0; j < i; j++) {
+            f = q->sort[j];
+            v = json_array_get(after, j);
+            if (json_is_null(v)) {
+                and = cairn_arena_printf(a, "%s`%s` IS NULL AND ", and,
+                                         f->name);
+            } else {
+                ph = rest_keyset_param(a, f, v, &p[k++]);
+                and = cairn_arena_printf(a, "%s`%s` = %s AND ", and,
+                                         f->name, ph);
+            }
+        }
+        f = i < q->nsort ? q->sort[i] : &res->fields[res->key_index];
+        desc = i < q->nsort && q->desc[i];
+        v = json_array_get(after, i);
+        if (json_is_null(v)) {
+            if (desc) {
+                /* Nothing sorts after NULL descending: drop the
+                 * parameters of this term's prefix. */
+                for (j = 0; j < i; j++) {
+                    if (!json_is_null(json_array_get(after, j))) {
+                        k--;
+                    }
+                }
+                continue;
+            }
+            and = cairn_arena_printf(a, "%s`%s` IS NOT NULL", and, f->name);
+        } else {
+            ph = rest_keyset_param(a, f, v, &p[k++]);
+            and = desc ? cairn_arena_printf(a, "%s(`%s` < %s OR `%s` IS "
+                                            "NULL)", and, f->name, ph,
+                                            f->name)
+                       : cairn_arena_printf(a, "%s`%s` > %s", and, f->name,
+                                            ph);
+        }
+        or = or == NULL ? cairn_arena_printf(a, "(%s)", and)
+             : cairn_arena_printf(a, "%s OR (%s)", or, and);
+    }
+
+    *n = k;
+
+    return or != NULL ? cairn_arena_printf(a, "(%s)", or) : "FALSE";
 }
 
 

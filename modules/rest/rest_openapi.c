@@ -166,6 +166,17 @@ rest_openapi_schema(const rest_resource_t *res)
 
     s = json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props,
                   "additionalProperties", 0);
+    /* Where the ETags of its rows come from. */
+    json_object_set_new(s, "x-etag", json_string(
+        res->version_set ? "version" : "version-or-hash"));
+    json_object_set_new(s, "description", res->version_set
+        ? json_sprintf("ETag: the version column %s (\"v7\").",
+                       res->version_col)
+        : json_sprintf("ETag: the version column %s (\"v7\") when the "
+                       "table has it, else a strong SHA-256 hash of the "
+                       "row's fields (22 base64url characters), which "
+                       "changes whenever any program changes the row.",
+                       res->version_col));
     if (json_array_size(req) > 0) {
         json_object_set_new(s, "required", req);
     } else {
@@ -264,6 +275,52 @@ rest_openapi_idem(json_t *op, const rest_resource_t *res)
 }
 
 
+/* /users/{id}/posts: the target's list, filtered, and its create. */
+static void
+rest_openapi_relation(json_t *paths, const rest_resource_t *res,
+                      const rest_relation_t *rel, json_t *idp)
+{
+    static const int         list_err[] = { 400, 503 };
+    static const int         write_err[] = { 400, 409, 413, 415, 422, 503,
+                                             504 };
+    const rest_resource_t   *t = rel->target;
+    json_t                  *pi, *op;
+    char                     path[400], id[200], name[200];
+
+    if (t == NULL) {
+        return;
+    }
+    pi = json_object();
+    json_object_set(pi, "parameters", idp);
+    if (t->methods & CAIRN_M(CAIRN_METHOD_GET)) {
+        snprintf(id, sizeof(id), "list_%s_%s", res->name, rel->name);
+        snprintf(name, sizeof(name), "%s_page_envelope", t->name);
+        op = json_pack("{s:s, s:s, s:[s], s:{s:o}}", "operationId", id,
+                       "summary", "The rows of the relation: the list of "
+                       "the target resource (its limit, cursor, sort and "
+                       "filters) where the field is the id", "tags",
+                       res->name, "responses", "200",
+                       rest_openapi_response("A page", name));
+        json_object_set_new(op, "x-relation", json_pack(
+            "{s:s, s:s}", "resource", t->path, "field", rel->field));
+        json_object_set_new(pi, "get", rest_openapi_errors(op, list_err, 2));
+    }
+    if (t->methods & CAIRN_M(CAIRN_METHOD_POST)) {
+        snprintf(id, sizeof(id), "create_%s_%s", res->name, rel->name);
+        snprintf(name, sizeof(name), "%s_envelope", t->name);
+        op = json_pack("{s:s, s:s, s:[s], s:{s:o}}", "operationId", id,
+                       "summary", "Create a row of the relation (the field "
+                       "is set to the id)", "tags", res->name, "responses",
+                       "201", rest_openapi_response("Created", name));
+        rest_openapi_body(op, t, 0);
+        json_object_set_new(pi, "post", rest_openapi_errors(op, write_err,
+                                                            7));
+    }
+    snprintf(path, sizeof(path), "%s/{id}/%s", res->path, rel->name);
+    json_object_set_new(paths, path, pi);
+}
+
+
 json_t *
 rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
 {
@@ -273,6 +330,7 @@ rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
                                              422, 503, 504 };
     static const int         delete_err[] = { 400, 404, 412, 503, 504 };
     const rest_resource_t   *res;
+    const rest_relation_t   *rel;
     json_t                  *doc, *paths, *schemas, *coll, *item, *op;
     json_t                  *params, *idp, *err;
     char                     name[160], page[160], ipath[300];
@@ -298,15 +356,15 @@ rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
         json_object_set_new(schemas, res->name, rest_openapi_schema(res));
         snprintf(name, sizeof(name), "%s_page", res->name);
         json_object_set_new(schemas, name, json_pack(
-            "{s:s, s:[s, s, s, s, s], s:{s:{s:s, s:o}, s:{s:s}, s:{s:s},"
-            " s:{s:s}, s:{s:[s, s]}}}",
+            "{s:s, s:[s, s, s, s, s], s:{s:{s:s, s:o}, s:{s:[s, s]}, "
+            "s:{s:s}, s:{s:[s, s]}, s:{s:[s, s]}}}",
             "type", "object",
             "required", "items", "total", "limit", "offset", "next",
             "properties",
             "items", "type", "array", "items", rest_openapi_ref(res->name),
-            "total", "type", "integer",
+            "total", "type", "integer", "null",
             "limit", "type", "integer",
-            "offset", "type", "integer",
+            "offset", "type", "integer", "null",
             "next", "type", "string", "null"));
         snprintf(name, sizeof(name), "%s_envelope", res->name);
         json_object_set_new(schemas, name,
@@ -326,11 +384,14 @@ rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
                 "query", "schema", "type", "integer", "minimum", 1,
                 "maximum", res->max_page_size));
             json_array_append_new(params, json_pack(
-                "{s:s, s:s, s:{s:s, s:i}}", "name", "offset", "in",
-                "query", "schema", "type", "integer", "minimum", 0));
+                "{s:s, s:s, s:{s:s, s:i, s:i}}", "name", "offset", "in",
+                "query", "schema", "type", "integer", "minimum", 0,
+                "maximum", res->max_offset));
             json_array_append_new(params, json_pack(
-                "{s:s, s:s, s:{s:s}}", "name", "cursor", "in", "query",
-                "schema", "type", "string"));
+                "{s:s, s:s, s:s, s:{s:s}}", "name", "cursor", "in", "query",
+                "description", "the next of the previous page (keyset: "
+                "signed, bound to the same sort and filters)", "schema",
+                "type", "string"));
             if (res->sortable.n > 0) {
                 json_array_append_new(params, json_pack(
                     "{s:s, s:s, s:s, s:{s:s}}", "name", "sort", "in",
@@ -350,6 +411,13 @@ rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
                 op, list_err, 2));
 
             op = rest_openapi_op(res, "get", "Get one by key");
+            if (res->relations != NULL) {
+                json_object_set_new(op, "parameters", json_pack(
+                    "[{s:s, s:s, s:s, s:{s:s}}]", "name", "embed", "in",
+                    "query", "description", "comma-separated Relations: "
+                    "each adds the first page of its rows to data, as "
+                    "{items, limit, next}", "schema", "type", "string"));
+            }
             snprintf(name, sizeof(name), "%s_envelope", res->name);
             json_object_set_new(json_object_get(op, "responses"), "200",
                                 rest_openapi_response("The resource",
@@ -411,6 +479,10 @@ rest_openapi(const rest_resource_t *const *list, size_t n, const char *title)
         }
         snprintf(ipath, sizeof(ipath), "%s/{id}", res->path);
         json_object_set_new(paths, ipath, item);
+
+        for (rel = res->relations; rel != NULL; rel = rel->next) {
+            rest_openapi_relation(paths, res, rel, idp);
+        }
     }
 
     doc = json_pack("{s:s, s:{s:s, s:s}, s:s, s:o, s:{s:o}}",

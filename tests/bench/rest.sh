@@ -13,6 +13,15 @@
 # lua script giving every request a fresh email (BEGIN, INSERT, SELECT,
 # COMMIT).  The summary prints the rates and cairn/raw for both.
 #
+# Both ETag modes side by side: /users has the row_version column
+# (version ETags), /husers is the same table without it (row hash ETags:
+# SHA-256 of the row's fields).  Each gets GET /{id}, PUT /{id} (a lua
+# script spreading the PUTs over the 10000 rows, without If-Match: START
+# TRANSACTION, UPDATE, SELECT, COMMIT), and GET then PUT with that GET's
+# ETag as If-Match (version: UPDATE ... AND row_version = ?; hash: SELECT
+# ... FOR UPDATE, compare, UPDATE) on one connection, so that its If-Match
+# is never stale.
+#
 # Environment: BENCH_DURATION (10s), BENCH_CONNS (64), BENCH_QUERIES
 # (100000).  Needs mariadb-server, mariadb-client (mysqlslap), wrk and the
 # build tree's mod_mysql and mod_rest.  Not part of `make check`.
@@ -73,6 +82,15 @@ INSERT INTO users (id, name, email, age)
     SELECT seq, CONCAT('name-', seq), CONCAT('u', seq, '@example.com'),
            seq % 100 FROM seq_1_to_10000;
 CREATE TABLE raw_users LIKE users;
+CREATE TABLE husers (
+    id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    name VARCHAR(100) NOT NULL,
+    email VARCHAR(254) NOT NULL,
+    age INT,
+    UNIQUE KEY uq_email (email)
+) ENGINE=InnoDB;
+INSERT INTO husers (id, name, email, age)
+    SELECT id, name, email, age FROM users;
 EOF
 
 # ---- cairn --------------------------------------------------------------
@@ -109,6 +127,55 @@ LoadModule rest
     Field email email required unique
     Field age int min=0
 </Resource>
+<Resource /husers>
+    Database bench
+    Table husers
+    Key id
+    Field id int
+    Field name string required max=100
+    Field email email required unique
+    Field age int min=0
+</Resource>
+EOF
+
+# PUT spread over the rows (no If-Match).
+cat > "$tmp/put.lua" <<'EOF'
+wrk.method = "PUT"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+    n = n + 1
+    local id = (n % 10000) + 1
+    return wrk.format(nil, string.format("%s/%d", wrk.path, id), nil,
+        string.format('{"name":"put-%d","email":"u%d@example.com","age":%d}',
+                      n, id, n % 100))
+end
+EOF
+
+# GET, then PUT with its ETag as If-Match (run on one connection: the
+# script's state is shared by the connections of a thread).
+cat > "$tmp/putif.lua" <<'EOF'
+local n = 0
+local etag = nil
+local id = 0
+local want_get = true
+request = function()
+    if want_get then
+        n = n + 1
+        id = (n % 10000) + 1
+        return wrk.format("GET", string.format("%s/%d", wrk.path, id))
+    end
+    return wrk.format("PUT", string.format("%s/%d", wrk.path, id),
+        { ["Content-Type"] = "application/json", ["If-Match"] = etag },
+        string.format('{"name":"putif-%d","email":"u%d@example.com","age":%d}',
+                      n, id, n % 100))
+end
+response = function(status, headers, body)
+    if want_get then
+        etag = headers["ETag"]
+    end
+    want_get = not want_get
+end
 EOF
 
 cat > "$tmp/post.lua" <<'EOF'
@@ -166,6 +233,14 @@ run_wrk() {
 
 raw_get=$(slap "SELECT id, name, email, age, row_version FROM users WHERE id = 4242")
 cairn_get=$(run_wrk "$url")
+hash_get=$(run_wrk "http://127.0.0.1:$cairn_port/husers/4242")
+cairn_put=$(run_wrk -s "$tmp/put.lua" "http://127.0.0.1:$cairn_port/users")
+hash_put=$(run_wrk -s "$tmp/put.lua" "http://127.0.0.1:$cairn_port/husers")
+conns_saved=$conns
+conns=1
+cairn_putif=$(run_wrk -s "$tmp/putif.lua" "http://127.0.0.1:$cairn_port/users")
+hash_putif=$(run_wrk -s "$tmp/putif.lua" "http://127.0.0.1:$cairn_port/husers")
+conns=$conns_saved
 raw_post=$(slap "INSERT INTO raw_users (name, email, age) VALUES ('bench', UUID(), 30)")
 cairn_post=$(run_wrk -s "$tmp/post.lua" "http://127.0.0.1:$cairn_port/users")
 
@@ -180,3 +255,12 @@ printf '%-22s %12s %12s %7s\n' "GET /users/{id}" "$raw_get" "$cairn_get" \
 printf '%-22s %12s %12s %7s\n' "POST /users" "$raw_post" "$cairn_post" \
     "$(ratio "$cairn_post" "$raw_post")"
 echo "rows inserted through cairn: $(sql -e 'SELECT COUNT(*) - 10000 FROM bench.users')"
+echo
+echo "ETag modes, requests/s through cairn (hash/version):"
+printf '%-34s %10s %10s %7s\n' operation version/s hash/s ratio
+printf '%-34s %10s %10s %7s\n' "GET /{id}" "$cairn_get" "$hash_get" \
+    "$(ratio "$hash_get" "$cairn_get")"
+printf '%-34s %10s %10s %7s\n' "PUT /{id}" "$cairn_put" "$hash_put" \
+    "$(ratio "$hash_put" "$cairn_put")"
+printf '%-34s %10s %10s %7s\n' "GET + PUT If-Match, 1 connection" \
+    "$cairn_putif" "$hash_putif" "$(ratio "$hash_putif" "$cairn_putif")"

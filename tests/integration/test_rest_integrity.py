@@ -489,7 +489,8 @@ def test_values_a_column_cannot_hold_are_refused():
 @test
 def test_type_mismatch_refused_at_worker_start():
     s = kinds()
-    m = s.wait_log(r"<Resource /wrong>: .*", timeout=10)
+    m = s.wait_log(r"<Resource /wrong>: resource /wrong is not available.*",
+                   timeout=10)
     line = m.group(0)
     for part in ("Field price number does not match column price "
                  "decimal(10,2): declare Field price decimal",
