@@ -224,8 +224,12 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             /* Nobody answered. */
             if (r->route_405) {
                 cairn__response_allow(r, r->allow);
+                cairn__response_reasonf(r, "the method %s is not allowed "
+                                        "on %s", r->method_name, r->path);
                 cairn__response_error(r, 405);
             } else {
+                cairn__response_reasonf(r, "nothing is served at %s",
+                                        r->path);
                 cairn__response_error(r, 404);
             }
             goto response;
@@ -354,6 +358,8 @@ request_call(cairn_request_t *r, const cairn__hook_t *h, uint64_t *clock_ns)
         && cairn__quarantined(r, h->module))
     {
         *clock_ns = 0;
+        cairn__response_reason(r, "this resource is disabled after repeated "
+                                  "failures; try again later");
         return 503;
     }
 
@@ -448,8 +454,11 @@ static void
 pipeline_fail(cairn_request_t *r, int status)
 {
     if (r->loc == NULL) {
-        r->vhost = r->server->main_vhost;
-        r->loc = &r->server->main_vhost->base;
+        cairn__request_locate(r);
+    }
+    if (r->route == NULL && r->path != NULL && r->path[0] == '/') {
+        /* Its route, for a module's error page (mod_rest's envelope). */
+        request_route(r);
     }
     if (r->method_name == NULL) {
         r->method_name = "-";
@@ -503,6 +512,8 @@ pipeline_refuse_method(cairn_request_t *r)
             return 0;
         }
         cairn__response_allow(r, mask);
+        cairn__response_reasonf(r, "the method %s is not allowed on %s",
+                                r->method_name, r->path);
         cairn__response_error(r, 405);
         return 1;
     }
