@@ -116,6 +116,7 @@ struct cairn_request_s {
     int                      errdoc_status; /* serving an ErrorDocument
                                                URL for this status */
     const char              *errdoc_reason;
+    unsigned                 errdoc_done:1; /* its answer is in */
     uint64_t                 seq;           /* request number in worker */
     int64_t                  content_length;    /* -1: unknown */
     char                    *body;          /* request body, malloc()ed
