@@ -858,7 +858,8 @@ def test_auth_and_field_from_user():
     # envelope, with the challenge.
     r, d = call(s, "GET", "/notes")
     envelope(r, d, 401)
-    eq(d["message"], "Unauthorized", "401 message")
+    eq(d["message"], "authentication is required to reach this resource",
+       "401 message: the core's sentence")
     contains(r.header("WWW-Authenticate") or "", 'Basic realm="notes"',
              "challenge")
     r, d = call(s, "POST", "/notes", {"body": "hello"},
