@@ -117,6 +117,9 @@ struct cairn_request_s {
                                                URL for this status */
     const char              *errdoc_reason;
     unsigned                 errdoc_done:1; /* its answer is in */
+    cairn_method_t           errdoc_method; /* the request's own, put */
+    const char              *errdoc_path;   /* back for LOG */
+    const char              *errdoc_query;
     uint64_t                 seq;           /* request number in worker */
     int64_t                  content_length;    /* -1: unknown */
     char                    *body;          /* request body, malloc()ed

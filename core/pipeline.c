@@ -466,10 +466,16 @@ request_route(cairn_request_t *r)
 static void
 pipeline_fail(cairn_request_t *r, int status)
 {
-    if (r->loc == NULL) {
+    if (r->loc == NULL && r->error_fixed) {
+        /* Short of memory: nothing more is looked up. */
+        r->vhost = r->server->main_vhost;
+        r->loc = &r->server->main_vhost->base;
+    } else if (r->loc == NULL) {
         cairn__request_locate(r);
     }
-    if (r->route == NULL && r->path != NULL && r->path[0] == '/') {
+    if (r->route == NULL && !r->error_fixed && r->path != NULL
+        && r->path[0] == '/')
+    {
         /* Its route, for a module's error page (mod_rest's envelope). */
         request_route(r);
     }
@@ -576,6 +582,9 @@ pipeline_error_document(cairn_request_t *r, int redirect)
 
     r->errdoc_status = r->status;
     r->errdoc_reason = r->error_reason;
+    r->errdoc_method = r->method;
+    r->errdoc_path = r->path;
+    r->errdoc_query = r->query;
     r->error_reason = NULL;
     r->status = 0;
     r->content_type = NULL;
@@ -627,14 +636,18 @@ pipeline_error_document_end(cairn_request_t *r)
         cairn_response_header_unset(r, "Last-Modified");
         cairn_response_header_unset(r, "Accept-Ranges");
         cairn_response_header_unset(r, "Content-Range");
-        return;
+    } else {
+        cairn_log(r, CAIRN_LOG_WARN, 0, "ErrorDocument %d: its URL %s was "
+                  "answered %d; sending the built-in page", status, r->path,
+                  r->status);
+        r->error_reason = r->errdoc_reason;
+        cairn__response_error(r, status);
     }
 
-    cairn_log(r, CAIRN_LOG_WARN, 0, "ErrorDocument %d: its URL %s was "
-              "answered %d; sending the built-in page", status, r->path,
-              r->status);
-    r->error_reason = r->errdoc_reason;
-    cairn__response_error(r, status);
+    /* The log and the metrics speak of the request the client sent. */
+    r->method = r->errdoc_method;
+    r->path = r->errdoc_path;
+    r->query = r->errdoc_query;
 }
 
 
@@ -807,6 +820,9 @@ cairn_response_stream_start(cairn_request_t *r, int status)
         if (status >= 200 && status < 300) {
             status = r->errdoc_status;
         }
+        r->method = r->errdoc_method;
+        r->path = r->errdoc_path;
+        r->query = r->errdoc_query;
     }
 
     cairn__conn_enter(c);

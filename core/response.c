@@ -395,11 +395,8 @@ response_error_body(cairn_request_t *r, int status, const char *message)
     default:
         body = cairn_arena_printf(r->arena,
             "<!DOCTYPE html>\n<html><head><title>%d %s</title>"
-            "<meta name=\"viewport\" content=\"width=device-width\">"
-            "<style>body{font-family:sans-serif;max-width:40em;"
-            "margin:3em auto;padding:0 1em;color:#222}"
-            "h1{font-size:1.5em}p{color:#555}</style></head>"
-            "<body><h1>%d %s</h1>%s%s%s</body></html>\n",
+            "<style>body{font-family:sans-serif;margin:2em}</style>"
+            "</head><body><h1>%d %s</h1>%s%s%s</body></html>\n",
             status, title, status, title,
             why != NULL ? "<p>" : "",
             why != NULL ? cairn_arena_html_escape(r->arena, why) : "",

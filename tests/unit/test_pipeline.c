@@ -611,10 +611,8 @@ page(int status, const char *reason, const char *why)
     static char  buf[1024];
 
     snprintf(buf, sizeof(buf), "<!DOCTYPE html>\n<html><head><title>%d %s"
-             "</title><meta name=\"viewport\" "
-             "content=\"width=device-width\"><style>body{font-family:"
-             "sans-serif;max-width:40em;margin:3em auto;padding:0 1em;"
-             "color:#222}h1{font-size:1.5em}p{color:#555}</style></head>"
+             "</title><style>body{font-family:sans-serif;margin:2em}"
+             "</style></head>"
              "<body><h1>%d %s</h1><p>%s</p></body></html>\n",
              status, reason, status, reason, why);
 
