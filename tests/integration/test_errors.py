@@ -8,8 +8,8 @@ errors."""
 import json
 import os
 
-from cairntest import (Server, check, contains, eq, main, need_modules,
-                       not_contains, shared, test)
+from cairntest import (Server, check, contains, eq, main, module_path,
+                       need_modules, not_contains, shared, skip, test)
 
 need_modules("static")
 
@@ -269,6 +269,31 @@ def test_error_document_loop_falls_back():
     json_says(r, 404, "no file /loop/x.html")
     contains(s.log(), "ErrorDocument 404: its URL /loop/also-missing.html "
              "was answered 404", "the warning")
+
+
+@test
+def test_error_document_logged_as_sent():
+    """The access log records the request the client sent (its method,
+    path and query) with the status it got, not the document's URL."""
+    if module_path("log") is None:
+        skip("mod_log was not built")
+    s = Server(conf="ErrorDocument 404 /errors/404.html\n"
+                    "AccessLog @TMP@/access.json json\n",
+               modules=("static", "log"))
+    s.write("errors/404.html", "<p>custom not found</p>\n")
+    s.start()
+    try:
+        r = s.get("/gone?x=1")
+        eq((r.status, r.body), (404, b"<p>custom not found</p>\n"),
+           "the document")
+        s.stop()
+        with open(s.path("access.json")) as f:
+            lines = [json.loads(x) for x in f if x.strip()]
+    finally:
+        s.cleanup()
+    last = lines[-1]
+    eq((last["method"], last["path"], last["query"], last["status"]),
+       ("GET", "/gone", "x=1", 404), "the access log line")
 
 
 @test
