@@ -164,6 +164,8 @@ cairn_respond_errorf(cairn_request_t *r, int status, const char *fmt, ...)
         vsnprintf(buf, sizeof(buf), fmt, ap);
         va_end(ap);
         r->error_reason = cairn_arena_strdup(r->arena, response_cut(buf));
+    } else {
+        r->error_reason = NULL;
     }
     response_error_body(r, status, NULL);
 
@@ -350,12 +352,13 @@ response_error_body(cairn_request_t *r, int status, const char *message)
     }
 
     if (message != NULL) {
+        /* The caller's string may not outlive its call: copied, and cut
+         * to the bound of every sentence. */
         len = strlen(message);
-        if (len > CAIRN__REASON_MAX) {
-            esc = cairn_arena_strndup(r->arena, message, CAIRN__REASON_MAX);
-            message = response_cut(esc);
-        }
-        r->error_reason = message;
+        esc = cairn_arena_strndup(r->arena, message,
+                                  len > CAIRN__REASON_MAX ? CAIRN__REASON_MAX
+                                                          : len);
+        r->error_reason = len > CAIRN__REASON_MAX ? response_cut(esc) : esc;
     }
 
     title = cairn_status_reason(status);
