@@ -57,6 +57,7 @@ static void conn_parse_error(cairn_conn_t *c, llhttp_errno_t err);
 static void conn_parse_reason(cairn_conn_t *c, cairn_request_t *r,
                               llhttp_errno_t err, int status);
 static void conn_unknown_method(cairn_conn_t *c, cairn_request_t *r);
+static void conn_salvage_accept(cairn_conn_t *c, cairn_request_t *r);
 static void conn_cancel(cairn_conn_t *c);
 static void conn_flush(cairn_conn_t *c);
 static void conn_next(cairn_conn_t *c, int keepalive);
@@ -822,6 +823,9 @@ conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
     status = r->error_status ? (int) r->error_status
                              : http_parse_error_status(&c->parser, err);
     conn_parse_reason(c, r, err, status);
+    if (r->state == CAIRN__REQ_HEADERS && r->headers.n == 0) {
+        conn_salvage_accept(c, r);
+    }
 
     if (cairn_log_enabled(CAIRN_LOG_INFO)) {
         cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: bad request (%d): %s",
@@ -901,6 +905,52 @@ conn_parse_reason(cairn_conn_t *c, cairn_request_t *r, llhttp_errno_t err,
         cairn__response_reasonf(r, "the request line or a header line is "
                                 "malformed (%s)", why != NULL ? why : "-");
         return;
+    }
+}
+
+
+/*
+ * A request refused inside its request line (an unknown method, a
+ * target over LimitRequestLine) has no headers yet, so its error page
+ * could not follow its Accept.  The header lines already in the input
+ * after that line are looked at for one: an "Accept" line of at most
+ * LimitRequestFieldSize bytes becomes r's only header.  Nothing else of
+ * them is trusted or kept.
+ */
+static void
+conn_salvage_accept(cairn_conn_t *c, cairn_request_t *r)
+{
+    const char  *p, *end, *eol, *v;
+    size_t       max, len;
+
+    max = (size_t) c->server->main_vhost->base.core->limit_request_field_size;
+    p = c->in + c->in_start;
+    end = c->in + c->in_end;
+
+    p = memchr(p, '\n', (size_t) (end - p));
+    while (p != NULL && ++p < end) {
+        eol = memchr(p, '\n', (size_t) (end - p));
+        if (eol == NULL) {
+            return;
+        }
+        len = (size_t) (eol - p);
+        if (len > 0 && p[len - 1] == '\r') {
+            len--;
+        }
+        if (len == 0) {
+            return;
+        }
+        if (len > 7 && len <= max && strncasecmp(p, "Accept:", 7) == 0) {
+            v = p + 7;
+            while (v < p + len && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            cairn__headers_add(r->arena, &r->headers, "Accept", 6,
+                               cairn_arena_strndup(r->arena, v,
+                                                   (size_t) (p + len - v)));
+            return;
+        }
+        p = eol;
     }
 }
 
