@@ -29,11 +29,14 @@
  *             TaskThreads N              server
  *             HookWarnTime TIME          server           default 20ms
  *             Header NAME VALUE          server, vhost, location  by key
+ *             ErrorDocument CODE /url|URL|file:PATH|"text"
+ *                                        server, vhost, location  by key
  */
 
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +46,7 @@
 
 #include "conf_int.h"
 #include "log_int.h"
+#include "path_int.h"
 
 
 #define CONF_CORE_SV    (CAIRN_SCOPE_SERVER | CAIRN_SCOPE_VHOST)
@@ -64,6 +68,10 @@ static const char *conf_core_set_log_format(cairn_cmd_t *cmd, void *conf,
 static const char *conf_core_set_crash_quarantine(cairn_cmd_t *cmd,
                                                   void *conf, int argc,
                                                   char **argv);
+static const char *conf_core_set_error_document(cairn_cmd_t *cmd, void *conf,
+                                                int argc, char **argv);
+static const char *conf_core_error_file(cairn_cmd_t *cmd, const char *path,
+                                        const char **out);
 
 
 static const cairn_directive_t  conf_core_directives[] = {
@@ -143,6 +151,10 @@ static const cairn_directive_t  conf_core_directives[] = {
                          CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_KV("Header", cairn__core_conf_t, headers,
                        CAIRN_SCOPE_ANY, CAIRN_MERGE_KEY),
+    CAIRN_DIRECTIVE_CUSTOM("ErrorDocument", CAIRN_ARGS_TWO,
+                           cairn__core_conf_t, error_documents,
+                           CAIRN_SCOPE_ANY, CAIRN_MERGE_KEY,
+                           conf_core_set_error_document),
     CAIRN_DIRECTIVE_CUSTOM("CrashQuarantine", CAIRN_ARGS_ONE_OR_MORE,
                            cairn__core_conf_t, crash_quarantine,
                            CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE,
@@ -480,6 +492,173 @@ conf_core_set_log_format(cairn_cmd_t *cmd, void *conf, int argc,
         return cairn_arena_printf(cairn_cmd_arena(cmd), "ErrorLogFormat "
                                   "'%s': use plain or json", argv[0]);
     }
+
+    return NULL;
+}
+
+
+/* The largest file an ErrorDocument may name: it is kept in memory. */
+#define CONF_CORE_ERROR_FILE_MAX    (64 * 1024)
+
+
+/*
+ * ErrorDocument CODE WHAT (Apache's): WHAT is a local URL ("/404.html",
+ * served by an internal redirect), an http(s) URL (a 302 to it), a file
+ * ("file:errors/404.html", read now, relative to the configuration's
+ * directory) or a text ("Sorry, not here").  Kept by key in
+ * error_documents, encoded as conf_int.h says.
+ */
+static const char *
+conf_core_set_error_document(cairn_cmd_t *cmd, void *conf, int argc,
+                             char **argv)
+{
+    cairn__core_conf_t  *c = conf;
+    cairn_arena_t       *a = cairn_cmd_arena(cmd);
+    const char          *v = argv[1], *value = NULL, *err;
+    cairn_kv_t          *kv;
+    char                *buf;
+    size_t               i, len;
+
+    (void) argc;
+
+    if (strlen(argv[0]) != 3 || argv[0][0] < '4' || argv[0][0] > '5'
+        || argv[0][1] < '0' || argv[0][1] > '9'
+        || argv[0][2] < '0' || argv[0][2] > '9')
+    {
+        return cairn_arena_printf(a, "ErrorDocument: '%s' is not an error "
+                                  "status (400 to 599)", argv[0]);
+    }
+
+    len = strlen(v);
+    if (len == 0) {
+        return "ErrorDocument: the document is empty";
+    }
+
+    if (v[0] == '/') {
+        buf = cairn_arena_alloc(a, len + 1);
+        i = strcspn(v, "?");
+        if (cairn__path_normalise(v, i, buf) < 0) {
+            return cairn_arena_printf(a, "ErrorDocument %s: '%s' is not a "
+                                      "valid local URL", argv[0], v);
+        }
+        value = cairn_arena_printf(a, "U%s", v);
+
+    } else if (strncasecmp(v, "http://", 7) == 0
+               || strncasecmp(v, "https://", 8) == 0)
+    {
+        if (strpbrk(v, " \t\r\n") != NULL) {
+            return cairn_arena_printf(a, "ErrorDocument %s: a URL to "
+                                      "redirect to has no blanks", argv[0]);
+        }
+        value = cairn_arena_printf(a, "R%s", v);
+
+    } else if (strncmp(v, "file:", 5) == 0) {
+        err = conf_core_error_file(cmd, v + 5, &value);
+        if (err != NULL) {
+            return cairn_arena_printf(a, "ErrorDocument %s: %s", argv[0],
+                                      err);
+        }
+
+    } else {
+        value = cairn_arena_printf(a, "T%s", v);
+    }
+
+    for (i = 0; i < c->error_documents.n; i++) {
+        if (strcmp(c->error_documents.v[i].key, argv[0]) == 0) {
+            c->error_documents.v[i].value = value;
+            return NULL;
+        }
+    }
+
+    kv = cairn_arena_alloc(a, (c->error_documents.n + 1) * sizeof(*kv));
+    if (c->error_documents.n > 0) {
+        memcpy(kv, c->error_documents.v, c->error_documents.n * sizeof(*kv));
+    }
+    kv[c->error_documents.n].key = argv[0];
+    kv[c->error_documents.n].value = value;
+    c->error_documents.v = kv;
+    c->error_documents.n++;
+
+    return NULL;
+}
+
+
+/*
+ * Reads the file of an ErrorDocument (at most CONF_CORE_ERROR_FILE_MAX
+ * bytes, no NUL byte) into "F" + its Content-Type + '\n' + its bytes.
+ */
+static const char *
+conf_core_error_file(cairn_cmd_t *cmd, const char *path, const char **out)
+{
+    cairn_arena_t  *a = cairn_cmd_arena(cmd);
+    const char     *full, *ext, *ctype;
+    char           *buf, *p;
+    struct stat     st;
+    ssize_t         n;
+    size_t          got = 0, hlen;
+    int             fd;
+
+    if (path[0] == '\0') {
+        return "file: names no file";
+    }
+    full = cairn_cmd_path(cmd, path);
+
+    fd = open(full, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return cairn_arena_printf(a, "cannot open '%s': %s", full,
+                                  strerror(errno));
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cairn_arena_printf(a, "'%s' is not a regular file", full);
+    }
+    if (st.st_size > CONF_CORE_ERROR_FILE_MAX) {
+        close(fd);
+        return cairn_arena_printf(a, "'%s' is larger than %d bytes", full,
+                                  CONF_CORE_ERROR_FILE_MAX);
+    }
+
+    ext = strrchr(full, '.');
+    if (ext != NULL && strchr(ext, '/') == NULL
+        && strcasecmp(ext, ".json") == 0)
+    {
+        ctype = "application/json";
+    } else if (ext != NULL && strchr(ext, '/') == NULL
+               && strcasecmp(ext, ".txt") == 0)
+    {
+        ctype = "text/plain; charset=utf-8";
+    } else {
+        ctype = "text/html; charset=utf-8";
+    }
+
+    hlen = strlen(ctype) + 2;
+    buf = cairn_arena_alloc(a, hlen + (size_t) st.st_size + 1);
+    buf[0] = 'F';
+    memcpy(buf + 1, ctype, hlen - 2);
+    buf[hlen - 1] = '\n';
+    p = buf + hlen;
+
+    while (got < (size_t) st.st_size) {
+        n = read(fd, p + got, (size_t) st.st_size - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            close(fd);
+            return cairn_arena_printf(a, "cannot read '%s': %s", full,
+                                      n < 0 ? strerror(errno)
+                                            : "it became shorter");
+        }
+        got += (size_t) n;
+    }
+    close(fd);
+    p[got] = '\0';
+
+    if (memchr(p, '\0', got) != NULL) {
+        return cairn_arena_printf(a, "'%s' holds a NUL byte", full);
+    }
+
+    *out = buf;
 
     return NULL;
 }

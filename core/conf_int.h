@@ -68,6 +68,13 @@ typedef struct {
     int              task_threads;
     int64_t          hook_warn_ms;      /* HookWarnTime (0: off) */
     cairn_kvv_t      headers;           /* Header NAME VALUE (merge by key) */
+    cairn_kvv_t      error_documents;   /* ErrorDocument CODE what (merge
+                                           by key): the value's first byte
+                                           says what the rest is: 'U' a
+                                           local URL, 'R' a URL to
+                                           redirect to, 'T' text, 'F' a
+                                           file read at load time: its
+                                           Content-Type, '\n', its bytes */
     struct {
         int          crashes;           /* CrashQuarantine N (0: off) */
         int64_t      period_ms;         /* ... within PERIOD */

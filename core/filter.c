@@ -173,6 +173,9 @@ output_range(cairn_request_t *r)
 
     if (rc < 0) {
         snprintf(buf, sizeof(buf), "bytes */%lld", (long long) r->out_clen);
+        cairn__response_reasonf(r, "the range starts past the end of the "
+                                "body (%lld bytes long)",
+                                (long long) r->out_clen);
         cairn__response_error_page(r, 416);
         cairn_response_header_set(r, "Content-Range", buf);
         r->out_clen = (int64_t) r->out_len;

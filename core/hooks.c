@@ -40,7 +40,8 @@ static const char  *hooks_kind_names[CAIRN__HOOK_KINDS] = {
     "connection_open",
     "connection_close",
     "header_filter",
-    "body_filter"
+    "body_filter",
+    "error_page"
 };
 
 
@@ -131,6 +132,8 @@ cairn__hooks_add_decls(cairn__hooks_t *h, cairn_module_t *m,
             kind = CAIRN__HOOK_HEADER_FILTER;
         } else if (d->kind == CAIRN_HOOK_KIND_BODY_FILTER) {
             kind = CAIRN__HOOK_BODY_FILTER;
+        } else if (d->kind == CAIRN_HOOK_KIND_ERROR_PAGE) {
+            kind = CAIRN__HOOK_ERROR_PAGE;
         } else {
             snprintf(err, errlen, "its hooks table has an unknown kind %d "
                      "(built for a newer cairn?)", d->kind);
@@ -214,6 +217,16 @@ cairn_hook_body_filter(cairn_module_t *m, cairn_body_filter_cb fn,
                        const char *const *after)
 {
     return hooks_register(CAIRN__HOOK_BODY_FILTER, m, (void (*)(void)) fn,
+                          order, n, before, after);
+}
+
+
+int
+cairn_hook_error_page(cairn_module_t *m, cairn_error_page_cb fn, int order,
+                      int n, const char *const *before,
+                      const char *const *after)
+{
+    return hooks_register(CAIRN__HOOK_ERROR_PAGE, m, (void (*)(void)) fn,
                           order, n, before, after);
 }
 

@@ -15,14 +15,15 @@
 #include <cairn/cairn.h>
 
 /* Hook kinds: request phases first, then server hooks, then connection
- * hooks, then the output filters. */
+ * hooks, then the output filters, then the error page renderers. */
 #define CAIRN__HOOK_SERVER_BASE     CAIRN_PHASE_COUNT
 #define CAIRN__HOOK_CONN_BASE       (CAIRN__HOOK_SERVER_BASE                 \
                                      + CAIRN_SERVER_HOOK_COUNT)
 #define CAIRN__HOOK_HEADER_FILTER   (CAIRN__HOOK_CONN_BASE                   \
                                      + CAIRN_CONN_HOOK_COUNT)
 #define CAIRN__HOOK_BODY_FILTER     (CAIRN__HOOK_HEADER_FILTER + 1)
-#define CAIRN__HOOK_KINDS           (CAIRN__HOOK_BODY_FILTER + 1)
+#define CAIRN__HOOK_ERROR_PAGE      (CAIRN__HOOK_BODY_FILTER + 1)
+#define CAIRN__HOOK_KINDS           (CAIRN__HOOK_ERROR_PAGE + 1)
 
 typedef struct {
     cairn_module_t          *module;
@@ -32,6 +33,7 @@ typedef struct {
         cairn_conn_hook_cb      conn;
         cairn_header_filter_cb  header;
         cairn_body_filter_cb    body;
+        cairn_error_page_cb     error;
         void                  (*any)(void);
     } fn;
     int                      order;

@@ -54,6 +54,10 @@ static int conn_parse(cairn_conn_t *c);
 static void conn_free(cairn_conn_t *c);
 static void conn_set_deadline(cairn_conn_t *c, uint64_t at_us);
 static void conn_parse_error(cairn_conn_t *c, llhttp_errno_t err);
+static void conn_parse_reason(cairn_conn_t *c, cairn_request_t *r,
+                              llhttp_errno_t err, int status);
+static void conn_unknown_method(cairn_conn_t *c, cairn_request_t *r);
+static void conn_salvage_accept(cairn_conn_t *c, cairn_request_t *r);
 static void conn_cancel(cairn_conn_t *c);
 static void conn_flush(cairn_conn_t *c);
 static void conn_next(cairn_conn_t *c, int keepalive);
@@ -134,12 +138,13 @@ conn_accept(cairn__worker_t *w, int fd, const struct sockaddr *sa,
         static const char  resp[] =
             "HTTP/1.1 503 Service Unavailable\r\n"
             "Server: cairn\r\n"
-            "Content-Type: text/plain\r\n"
-            "Content-Length: 21\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "Content-Length: 78\r\n"
             "Retry-After: 1\r\n"
             "Connection: close\r\n"
             "\r\n"
-            "server short of memory\n";
+            "503 Service Unavailable: the server is short of memory; "
+            "try again in a moment\n";
         ssize_t            n;
 
         n = send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL);
@@ -337,12 +342,13 @@ conn_refuse(cairn_conn_t *c)
     static const char  resp[] =
         "HTTP/1.1 503 Service Unavailable\r\n"
         "Server: cairn\r\n"
-        "Content-Type: text/plain\r\n"
-        "Content-Length: 19\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Length: 80\r\n"
         "Retry-After: 1\r\n"
         "Connection: close\r\n"
         "\r\n"
-        "server at capacity\n";
+        "503 Service Unavailable: the server is at MaxConnections; "
+        "try again in a moment\n";
 
     evbuffer_add(c->out, resp, sizeof(resp) - 1);
     conn_flush(c);
@@ -772,6 +778,9 @@ conn_no_memory(cairn_conn_t *c)
 {
     if (c->req != NULL) {
         c->req->error_status = 503;
+        cairn__response_reason(c->req, "the server is short of memory for "
+                                       "this request; try again in a "
+                                       "moment");
     }
     llhttp_set_error_reason(&c->parser, "no memory for the header block");
     conn_parse_error(c, HPE_USER);
@@ -813,6 +822,10 @@ conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
 
     status = r->error_status ? (int) r->error_status
                              : http_parse_error_status(&c->parser, err);
+    conn_parse_reason(c, r, err, status);
+    if (r->state == CAIRN__REQ_HEADERS && r->headers.n == 0) {
+        conn_salvage_accept(c, r);
+    }
 
     if (cairn_log_enabled(CAIRN_LOG_INFO)) {
         cairn_log(r, CAIRN_LOG_INFO, 0, "client %s: bad request (%d): %s",
@@ -825,12 +838,170 @@ conn_parse_error(cairn_conn_t *c, llhttp_errno_t err)
     if (r->method_name == NULL) {
         r->method_name = "-";
     }
-    if (r->path == NULL) {
-        r->path = "-";
-    }
     c->in_start = c->in_end;
 
     cairn__pipeline_event(r, CAIRN__EV_FAIL, status);
+}
+
+
+/*
+ * The sentence of r's error page for what llhttp refused, unless the
+ * callback that stopped it said why already.
+ */
+static void
+conn_parse_reason(cairn_conn_t *c, cairn_request_t *r, llhttp_errno_t err,
+                  int status)
+{
+    const char  *why = llhttp_get_error_reason(&c->parser);
+
+    if (r->error_reason != NULL) {
+        return;
+    }
+
+    switch (err) {
+
+    case HPE_INVALID_METHOD:
+        conn_unknown_method(c, r);
+        return;
+
+    case HPE_INVALID_URL:
+        cairn__response_reason(r, "the request target is malformed");
+        return;
+
+    case HPE_INVALID_VERSION:
+        cairn__response_reason(r, status == 505
+                                  ? "only HTTP/1.0 and HTTP/1.1 are spoken "
+                                    "on this connection"
+                                  : "the HTTP version is malformed");
+        return;
+
+    case HPE_INVALID_TRANSFER_ENCODING:
+        cairn__response_reason(r, "the body has a Transfer-Encoding other "
+                                  "than chunked, which this server does not "
+                                  "decode");
+        return;
+
+    case HPE_INVALID_HEADER_TOKEN:
+        cairn__response_reason(r, "a header field is malformed");
+        return;
+
+    case HPE_INVALID_CONTENT_LENGTH:
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        cairn__response_reason(r, "the Content-Length is malformed, "
+                                  "repeated or beside a Transfer-Encoding");
+        return;
+
+    case HPE_INVALID_CHUNK_SIZE:
+        cairn__response_reason(r, "a chunk of the body is malformed");
+        return;
+
+    case HPE_USER:
+        /* Ours (http_on_*): a sentence already. */
+        cairn__response_reasonf(r, "the request is malformed: %s",
+                                why != NULL ? why : "-");
+        return;
+
+    default:
+        cairn__response_reasonf(r, "the request line or a header line is "
+                                "malformed (%s)", why != NULL ? why : "-");
+        return;
+    }
+}
+
+
+/*
+ * A request refused inside its request line (an unknown method, a
+ * target over LimitRequestLine) has no headers yet, so its error page
+ * could not follow its Accept.  The header lines already in the input
+ * after that line are looked at for one: an "Accept" line of at most
+ * LimitRequestFieldSize bytes becomes r's only header.  Nothing else of
+ * them is trusted or kept.
+ */
+static void
+conn_salvage_accept(cairn_conn_t *c, cairn_request_t *r)
+{
+    const char  *p, *end, *eol, *v;
+    size_t       max, len;
+
+    max = (size_t) c->server->main_vhost->base.core->limit_request_field_size;
+    p = c->in + c->in_start;
+    end = c->in + c->in_end;
+
+    p = memchr(p, '\n', (size_t) (end - p));
+    while (p != NULL && ++p < end) {
+        eol = memchr(p, '\n', (size_t) (end - p));
+        if (eol == NULL) {
+            return;
+        }
+        len = (size_t) (eol - p);
+        if (len > 0 && p[len - 1] == '\r') {
+            len--;
+        }
+        if (len == 0) {
+            return;
+        }
+        if (len > 7 && len <= max && strncasecmp(p, "Accept:", 7) == 0) {
+            v = p + 7;
+            while (v < p + len && (*v == ' ' || *v == '\t')) {
+                v++;
+            }
+            cairn__headers_add(r->arena, &r->headers, "Accept", 6,
+                               cairn_arena_strndup(r->arena, v,
+                                                   (size_t) (p + len - v)));
+            return;
+        }
+        p = eol;
+    }
+}
+
+
+/*
+ * A method llhttp does not know stops it at the request line's first
+ * bytes, before the target.  When the whole line is in the input, its
+ * method and target are still taken (a token and a target of at most
+ * LimitRequestLine bytes), so that the 400 is logged with them and
+ * answered for the location (and route) of that target: mod_rest
+ * answers it with its envelope.
+ */
+static void
+conn_unknown_method(cairn_conn_t *c, cairn_request_t *r)
+{
+    const char  *p, *end, *m, *t;
+    size_t       mlen, tlen, max;
+
+    max = (size_t) c->server->main_vhost->base.core->limit_request_line;
+    p = c->in + c->in_start;
+    end = c->in + c->in_end;
+
+    if (r->head_parsed == 0) {
+        while (p < end && (*p == '\r' || *p == '\n')) {
+            p++;
+        }
+        m = p;
+        while (p < end && p - m <= 32 && *p > ' ' && *p < 0x7f) {
+            p++;
+        }
+        mlen = (size_t) (p - m);
+        if (p < end && *p == ' ' && mlen > 0 && mlen <= 32) {
+            t = ++p;
+            while (p < end && (size_t) (p - t) <= max && *p > ' '
+                   && *p < 0x7f)
+            {
+                p++;
+            }
+            tlen = (size_t) (p - t);
+            if (p < end && *p == ' ' && tlen > 0 && tlen <= max) {
+                r->method_name = cairn_arena_strndup(r->arena, m, mlen);
+                r->target = cairn_arena_strndup(r->arena, t, tlen);
+                r->target_len = tlen;
+                cairn__response_reasonf(r, "the method %s is not one this "
+                                        "server knows", r->method_name);
+                return;
+            }
+        }
+    }
+
+    cairn__response_reason(r, "the method is not one this server knows");
 }
 
 
@@ -884,6 +1055,10 @@ conn_headers_done(cairn_request_t *r)
         /* HTTP/0.9 requests are not served; HTTP/2 and later are not
          * spoken over this kind of connection. */
         r->keepalive = 0;
+        cairn__response_reason(r, p->http_major == 0
+                                  ? "HTTP/0.9 requests are not served"
+                                  : "only HTTP/1.0 and HTTP/1.1 are spoken "
+                                    "on this connection");
         cairn__pipeline_event(r, CAIRN__EV_FAIL,
                               p->http_major == 0 ? 400 : 505);
         return 1;
@@ -898,6 +1073,7 @@ conn_headers_done(cairn_request_t *r)
         /* The worker spent its memory reserve: no new request until it
          * has it back (worker.c). */
         r->keepalive = 0;
+        r->error_fixed = 1;
         cairn__pipeline_event(r, CAIRN__EV_FAIL, 503);
         return 1;
     }
@@ -912,6 +1088,9 @@ conn_headers_done(cairn_request_t *r)
                       "other than chunked (501)", c->peer_text);
         }
         r->keepalive = 0;
+        cairn__response_reason(r, "the body has a Transfer-Encoding other "
+                                  "than chunked, which this server does not "
+                                  "decode");
         cairn__pipeline_event(r, CAIRN__EV_FAIL, 501);
         return 1;
     }
@@ -1196,6 +1375,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
                   r->state == CAIRN__REQ_HEADERS ? "request header"
                                                  : "request body");
         r->keepalive = 0;
+        cairn__response_reason(r, r->state == CAIRN__REQ_HEADERS
+                                  ? "the request header did not arrive "
+                                    "within RequestHeaderTimeout"
+                                  : "the request body did not arrive "
+                                    "within RequestBodyTimeout");
         if (r->method_name == NULL) {
             r->method_name = "-";
         }
@@ -1423,6 +1607,9 @@ http_head_over(cairn_conn_t *c, cairn_request_t *r, const char *end)
            > limit)
     {
         r->error_status = 431;
+        cairn__response_reasonf(r, "the header block is over "
+                                "LimitRequestHeaderSize (%lld bytes)",
+                                (long long) limit);
         return 1;
     }
 
@@ -1449,6 +1636,10 @@ http_on_url(llhttp_t *p, const char *at, size_t len)
                                            ->limit_request_line)
     {
         r->error_status = 414;
+        cairn__response_reasonf(r, "the request target is over "
+                                "LimitRequestLine (%d bytes)",
+                                c->server->main_vhost->base.core
+                                    ->limit_request_line);
         return -1;
     }
     if (http_head_over(c, r, at + len)) {
@@ -1458,6 +1649,8 @@ http_on_url(llhttp_t *p, const char *at, size_t len)
     s = http_append(r->arena, r->target, r->target_len, at, len);
     if (s == NULL) {
         r->error_status = 503;
+        cairn__response_reason(r, "the server is short of memory for this "
+                                  "request; try again in a moment");
         return -1;
     }
     r->target = s;
@@ -1488,6 +1681,9 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
             && r->headers.n >= (size_t) core->limit_request_fields)
         {
             r->error_status = 431;
+            cairn__response_reasonf(r, "the request has more than "
+                                    "LimitRequestFields (%d) header fields",
+                                    core->limit_request_fields);
             return -1;
         }
         cairn__headers_add(r->arena, &r->headers, "", 0, "");
@@ -1500,6 +1696,9 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
     r->header_bytes += (unsigned) len;
     if (r->header_bytes > (unsigned) core->limit_request_field_size) {
         r->error_status = 431;
+        cairn__response_reasonf(r, "a header field is over "
+                                "LimitRequestFieldSize (%d bytes)",
+                                core->limit_request_field_size);
         return -1;
     }
     if (http_head_over(c, r, at + len)) {
@@ -1509,6 +1708,8 @@ http_on_header_field(llhttp_t *p, const char *at, size_t len)
     s = http_append(r->arena, h->name, h->name_len, at, len);
     if (s == NULL) {
         r->error_status = 503;
+        cairn__response_reason(r, "the server is short of memory for this "
+                                  "request; try again in a moment");
         return -1;
     }
     h->name = s;
@@ -1581,6 +1782,9 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     r->header_bytes += (unsigned) len;
     if (r->header_bytes > (unsigned) core->limit_request_field_size) {
         r->error_status = 431;
+        cairn__response_reasonf(r, "a header field is over "
+                                "LimitRequestFieldSize (%d bytes)",
+                                core->limit_request_field_size);
         return -1;
     }
     if (http_head_over(c, r, at + len)) {
@@ -1591,6 +1795,8 @@ http_on_header_value(llhttp_t *p, const char *at, size_t len)
     s = http_append(r->arena, h->value, old, at, len);
     if (s == NULL) {
         r->error_status = 503;
+        cairn__response_reason(r, "the server is short of memory for this "
+                                  "request; try again in a moment");
         return -1;
     }
     h->value = s;
@@ -1733,6 +1939,8 @@ http_on_body(llhttp_t *p, const char *at, size_t len)
 
     if (limit > 0 && (int64_t) (r->body_len + len) > limit) {
         r->error_status = 413;
+        cairn__response_reasonf(r, "the body is over LimitRequestBody (%lld "
+                                "bytes)", (long long) limit);
         return -1;
     }
 
@@ -1748,6 +1956,8 @@ http_on_body(llhttp_t *p, const char *at, size_t len)
         && http_body_grow(r, r->body_len + len + 1) != 0)
     {
         r->error_status = 503;
+        cairn__response_reason(r, "the server is short of memory for this "
+                                  "request; try again in a moment");
         return -1;
     }
 

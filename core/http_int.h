@@ -107,6 +107,19 @@ struct cairn_request_s {
                                                was half read: never
                                                discard the rest */
     unsigned                 error_status;  /* parse error to answer */
+    const char              *error_reason;  /* why, for the error page */
+    unsigned                 error_page:1;  /* the body is the core's
+                                               error page */
+    unsigned                 error_fixed:1; /* out of memory: the fixed
+                                               page, nothing allocated */
+    unsigned                 error_hooks:1; /* ERROR_PAGE hooks running */
+    int                      errdoc_status; /* serving an ErrorDocument
+                                               URL for this status */
+    const char              *errdoc_reason;
+    unsigned                 errdoc_done:1; /* its answer is in */
+    cairn_method_t           errdoc_method; /* the request's own, put */
+    const char              *errdoc_path;   /* back for LOG */
+    const char              *errdoc_query;
     uint64_t                 seq;           /* request number in worker */
     int64_t                  content_length;    /* -1: unknown */
     char                    *body;          /* request body, malloc()ed
@@ -388,6 +401,10 @@ void cairn__request_finish(cairn_request_t *r);
  */
 int cairn__request_prepare(cairn_request_t *r);
 
+/* The virtual host and location of a request answered before it was
+ * prepared (pipeline_fail), from the target and Host read so far. */
+void cairn__request_locate(cairn_request_t *r);
+
 /* Lower-cases a Host value and strips its port; "" for NULL; NULL when
  * it is not a valid host. */
 const char *cairn__host_normalise(cairn_arena_t *a, const char *host);
@@ -406,6 +423,15 @@ void cairn__response_error(cairn_request_t *r, int status);
 
 /* The same, keeping every header the caller set. */
 void cairn__response_error_page(cairn_request_t *r, int status);
+
+/* Sets why r is answered with an error (the sentence its error page
+ * shows, cut at CAIRN__REASON_MAX bytes); the next error page of r uses
+ * it.  A static string may be given to cairn__response_reason(), which
+ * copies nothing. */
+#define CAIRN__REASON_MAX   200
+void cairn__response_reason(cairn_request_t *r, const char *reason);
+void cairn__response_reasonf(cairn_request_t *r, const char *fmt, ...)
+    CAIRN_PRINTF(2, 3);
 
 /* Byte ranges (range.c).  cairn__range_parse: 1 with the one range of
  * a body of size bytes, 0 to send it all (not bytes, malformed, several

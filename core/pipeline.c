@@ -19,6 +19,7 @@
 #include "http_int.h"
 #include "log_int.h"
 #include "metrics_int.h"
+#include "path_int.h"
 #include "worker_int.h"
 
 
@@ -35,6 +36,8 @@ static void pipeline_cancel(cairn_request_t *r);
 static void pipeline_flushed(cairn_request_t *r);
 static void pipeline_options_server(cairn_request_t *r);
 static int pipeline_refuse_method(cairn_request_t *r);
+static int pipeline_error_document(cairn_request_t *r, int redirect);
+static void pipeline_error_document_end(cairn_request_t *r);
 
 
 cairn_request_t *
@@ -148,6 +151,8 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
         r->state = CAIRN__REQ_PHASES;
     }
 
+phases:
+
     while (r->phase < CAIRN_PHASE_RESPONSE) {
         list = &r->server->hooks->kind[r->phase];
         clock_ns = 0;
@@ -156,7 +161,8 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             if (r->phase == CAIRN_PHASE_ROUTE) {
                 request_route(r);
             } else if (r->phase == CAIRN_PHASE_HANDLER && r->has_body
-                       && !r->body_done && r->body_cb == NULL)
+                       && !r->body_done && r->body_cb == NULL
+                       && r->errdoc_status == 0)
             {
                 if (pipeline_refuse_method(r)) {
                     goto response;
@@ -208,6 +214,7 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             }
 
             if (rc == CAIRN_DONE) {
+                pipeline_error_document_end(r);
                 goto send;
             }
 
@@ -224,8 +231,12 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
             /* Nobody answered. */
             if (r->route_405) {
                 cairn__response_allow(r, r->allow);
+                cairn__response_reasonf(r, "the method %s is not allowed "
+                                        "on %s", r->method_name, r->path);
                 cairn__response_error(r, 405);
             } else {
+                cairn__response_reasonf(r, "nothing is served at %s",
+                                        r->path);
                 cairn__response_error(r, 404);
             }
             goto response;
@@ -249,6 +260,12 @@ cairn__pipeline_run(cairn_request_t *r, int rc)
     return;
 
 response:
+
+    if (r->state != CAIRN__REQ_STREAMING && pipeline_error_document(r, 1)) {
+        /* The phases again, for the ErrorDocument's URL. */
+        resumed = 0;
+        goto phases;
+    }
 
     r->phase = CAIRN_PHASE_RESPONSE;
     r->hook = 0;
@@ -354,6 +371,8 @@ request_call(cairn_request_t *r, const cairn__hook_t *h, uint64_t *clock_ns)
         && cairn__quarantined(r, h->module))
     {
         *clock_ns = 0;
+        cairn__response_reason(r, "this resource is disabled after repeated "
+                                  "failures; try again later");
         return 503;
     }
 
@@ -447,9 +466,18 @@ request_route(cairn_request_t *r)
 static void
 pipeline_fail(cairn_request_t *r, int status)
 {
-    if (r->loc == NULL) {
+    if (r->loc == NULL && r->error_fixed) {
+        /* Short of memory: nothing more is looked up. */
         r->vhost = r->server->main_vhost;
         r->loc = &r->server->main_vhost->base;
+    } else if (r->loc == NULL) {
+        cairn__request_locate(r);
+    }
+    if (r->route == NULL && !r->error_fixed && r->path != NULL
+        && r->path[0] == '/')
+    {
+        /* Its route, for a module's error page (mod_rest's envelope). */
+        request_route(r);
     }
     if (r->method_name == NULL) {
         r->method_name = "-";
@@ -464,12 +492,162 @@ pipeline_fail(cairn_request_t *r, int status)
     r->keepalive = 0;
     r->broken = 1;
     cairn__response_error(r, status);
+    (void) pipeline_error_document(r, 0);
     if (status == 503) {
         /* Memory was short (http.c): worth trying again in a moment. */
         cairn_response_header_set(r, "Retry-After", "1");
     }
     r->phase = CAIRN_PHASE_LOG;
     pipeline_send(r);
+}
+
+
+/*
+ * The location's ErrorDocument for the status of r, when r's body is the
+ * core's error page (not a module's own answer, not the fixed page of a
+ * worker short of memory): a text or a file (read at load time) replaces
+ * the page, keeping the status; an http(s) URL makes it a 302 to there;
+ * a local URL, when redirect is set, starts r's phases again from ROUTE
+ * for that URL (GET, or HEAD; the body is left unread), whose answer is
+ * sent with the original status (pipeline_error_document_end).  A
+ * request that is already serving a document gets no other: an error
+ * there falls back to the core's page.  Returns 1 when the phases must
+ * run again.
+ */
+static int
+pipeline_error_document(cairn_request_t *r, int redirect)
+{
+    const char  *doc, *nl, *q, *allow, *auth, *retry;
+    char         key[8], *path;
+    size_t       plen;
+
+    if (r->errdoc_status != 0) {
+        pipeline_error_document_end(r);
+        return 0;
+    }
+    if (!r->error_page || r->error_fixed || r->loc == NULL
+        || r->loc->core->error_documents.n == 0)
+    {
+        return 0;
+    }
+
+    snprintf(key, sizeof(key), "%d", r->status);
+    doc = cairn_kvv_get(&r->loc->core->error_documents, key);
+    if (doc == NULL) {
+        return 0;
+    }
+
+    switch (doc[0]) {
+
+    case 'T':
+        cairn_respond(r, r->status, "text/html; charset=utf-8", doc + 1,
+                      strlen(doc + 1));
+        return 0;
+
+    case 'F':
+        nl = strchr(doc, '\n');
+        r->content_type = cairn_arena_strndup(r->arena, doc + 1,
+                                              (size_t) (nl - doc - 1));
+        cairn_respond(r, r->status, NULL, nl + 1, strlen(nl + 1));
+        return 0;
+
+    case 'R':
+        cairn_response_header_set(r, "Location", doc + 1);
+        cairn_respond(r, 302, NULL, "", 0);
+        return 0;
+
+    default:
+        break;
+    }
+
+    if (!redirect) {
+        return 0;
+    }
+
+    /* The headers that are part of the error stay; the rest described
+     * the page it replaces. */
+    allow = cairn__headers_get(&r->out_headers, "Allow");
+    auth = cairn__headers_get(&r->out_headers, "WWW-Authenticate");
+    retry = cairn__headers_get(&r->out_headers, "Retry-After");
+    r->out_headers.n = 0;
+    if (allow != NULL) {
+        cairn_response_header_set(r, "Allow", allow);
+    }
+    if (auth != NULL) {
+        cairn_response_header_set(r, "WWW-Authenticate", auth);
+    }
+    if (retry != NULL) {
+        cairn_response_header_set(r, "Retry-After", retry);
+    }
+
+    r->errdoc_status = r->status;
+    r->errdoc_reason = r->error_reason;
+    r->errdoc_method = r->method;
+    r->errdoc_path = r->path;
+    r->errdoc_query = r->query;
+    r->error_reason = NULL;
+    r->status = 0;
+    r->content_type = NULL;
+    cairn_response_set_body(r, NULL, 0);
+
+    q = strchr(doc + 1, '?');
+    plen = q != NULL ? (size_t) (q - doc - 1) : strlen(doc + 1);
+    path = cairn_arena_alloc(r->arena, plen + 1);
+    if (cairn__path_normalise(doc + 1, plen, path) < 0) {
+        path = "/";
+    }
+    r->path = path;
+    r->query = q != NULL ? q + 1 : NULL;
+    r->loc = cairn__conf_locate(r->vhost, r->path);
+    r->route = NULL;
+    r->nparams = 0;
+    r->route_405 = 0;
+    r->allow = 0;
+    if (r->method != CAIRN_METHOD_HEAD) {
+        r->method = CAIRN_METHOD_GET;
+    }
+
+    r->phase = CAIRN_PHASE_ROUTE;
+    r->hook = 0;
+
+    return 1;
+}
+
+
+/*
+ * The answer for an ErrorDocument's URL is in: a success is sent with
+ * the status of the error it documents (without the validators that
+ * would let a cache keep it as the document's own); anything else falls
+ * back to the core's page for that error.
+ */
+static void
+pipeline_error_document_end(cairn_request_t *r)
+{
+    int  status = r->errdoc_status;
+
+    if (status == 0 || r->errdoc_done) {
+        return;
+    }
+    r->errdoc_done = 1;
+
+    if (r->status >= 200 && r->status < 300 && !r->error_page) {
+        r->status = status;
+        cairn_response_header_unset(r, "ETag");
+        cairn_response_header_unset(r, "Last-Modified");
+        cairn_response_header_unset(r, "Accept-Ranges");
+        cairn_response_header_unset(r, "Content-Range");
+    } else {
+        cairn_log(r, CAIRN_LOG_WARN, 0, "ErrorDocument %d: its URL %s was "
+                  "answered %d; sending the built-in page", status, r->path,
+                  r->status);
+        r->error_reason = r->errdoc_reason;
+        cairn__response_error(r, status);
+    }
+
+    /* The log and the metrics speak of the request the client sent. */
+    r->method = r->errdoc_method;
+    r->path = r->errdoc_path;
+    r->query = r->errdoc_query;
 }
 
 
@@ -503,6 +681,8 @@ pipeline_refuse_method(cairn_request_t *r)
             return 0;
         }
         cairn__response_allow(r, mask);
+        cairn__response_reasonf(r, "the method %s is not allowed on %s",
+                                r->method_name, r->path);
         cairn__response_error(r, 405);
         return 1;
     }
@@ -631,6 +811,18 @@ cairn_response_stream_start(cairn_request_t *r, int status)
 
     if (r->headers_sent || r->cancelled) {
         return CAIRN_ERROR;
+    }
+
+    if (r->errdoc_status != 0 && !r->errdoc_done) {
+        /* An ErrorDocument's URL answered by a stream: it goes out with
+         * the status of the error it documents. */
+        r->errdoc_done = 1;
+        if (status >= 200 && status < 300) {
+            status = r->errdoc_status;
+        }
+        r->method = r->errdoc_method;
+        r->path = r->errdoc_path;
+        r->query = r->errdoc_query;
     }
 
     cairn__conn_enter(c);

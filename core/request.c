@@ -14,6 +14,10 @@
 #include "worker_int.h"
 
 
+static void request_path_reason(cairn_request_t *r, const char *p,
+                                size_t len);
+
+
 /* ------------------------------------------------------------------ */
 /* Accessors                                                          */
 /* ------------------------------------------------------------------ */
@@ -397,6 +401,7 @@ cairn__request_prepare(cairn_request_t *r)
     ssize_t      len;
 
     if (r->target == NULL) {
+        cairn__response_reason(r, "the request has no target");
         return 400;
     }
 
@@ -404,6 +409,8 @@ cairn__request_prepare(cairn_request_t *r)
      * client sends one, and a target that carries one was not built by
      * a browser, so it is refused rather than guessed at. */
     if (strchr(r->target, '#') != NULL) {
+        cairn__response_reason(r, "the request target carries a #fragment, "
+                                  "which is for the client alone");
         return 400;
     }
 
@@ -426,6 +433,8 @@ cairn__request_prepare(cairn_request_t *r)
         {
             r->host = cairn__host_normalise(r->arena, host);
             if (r->host == NULL) {
+                cairn__response_reason(r, "the Host header is not a valid "
+                                          "host name");
                 return 400;
             }
             r->asterisk = 1;
@@ -435,6 +444,8 @@ cairn__request_prepare(cairn_request_t *r)
             r->body_done = !r->has_body;
             return 0;
         }
+        cairn__response_reason(r, "only OPTIONS with one Host header may "
+                                  "ask about the whole server (*)");
         return 400;
     }
 
@@ -454,16 +465,23 @@ cairn__request_prepare(cairn_request_t *r)
                 path_start = "/";
             }
         } else {
+            cairn__response_reason(r, "the request target is neither a path "
+                                      "nor an http URL");
             return 400;
         }
-    } else if (r->version == 11 && n != 1) {
-        return 400;
     } else if (n > 1) {
+        cairn__response_reason(r, "the request carries more than one Host "
+                                  "header");
+        return 400;
+    } else if (r->version == 11 && n != 1) {
+        cairn__response_reason(r, "an HTTP/1.1 request must carry a Host "
+                                  "header");
         return 400;
     }
 
     r->host = cairn__host_normalise(r->arena, host);
     if (r->host == NULL) {
+        cairn__response_reason(r, "the Host header is not a valid host name");
         return 400;
     }
 
@@ -474,6 +492,7 @@ cairn__request_prepare(cairn_request_t *r)
     path = cairn_arena_alloc(r->arena, plen + 1);
     len = cairn__path_normalise(path_start, plen, path);
     if (len < 0) {
+        request_path_reason(r, path_start, plen);
         return 400;
     }
     r->path = path;
@@ -484,6 +503,9 @@ cairn__request_prepare(cairn_request_t *r)
     if (r->has_body && r->content_length > r->loc->core->limit_request_body
         && r->loc->core->limit_request_body > 0)
     {
+        cairn__response_reasonf(r, "the body is over LimitRequestBody (%lld "
+                                "bytes)",
+                                (long long) r->loc->core->limit_request_body);
         return 413;
     }
 
@@ -492,6 +514,8 @@ cairn__request_prepare(cairn_request_t *r)
 
         if (expect != NULL) {
             if (strcasecmp(expect, "100-continue") != 0) {
+                cairn__response_reason(r, "the only expectation this server "
+                                          "meets is 100-continue");
                 return 417;
             }
             r->expect_continue = 1;
@@ -501,6 +525,81 @@ cairn__request_prepare(cairn_request_t *r)
     }
 
     return 0;
+}
+
+
+/*
+ * A request answered before it could be prepared (a parse error, a
+ * limit, a timeout): its virtual host and location, from what was read
+ * of it, so that its error page is the location's (ErrorDocument, a
+ * module's ERROR_PAGE hook).  Never fails: the server's base location
+ * when nothing better is known.
+ */
+void
+cairn__request_locate(cairn_request_t *r)
+{
+    const char  *host, *q;
+    char        *path;
+    size_t       plen;
+
+    if (r->loc != NULL) {
+        return;
+    }
+
+    if (r->vhost == NULL) {
+        host = r->host;
+        if (host == NULL) {
+            host = cairn__host_normalise(r->arena,
+                                         cairn__headers_find(&r->headers,
+                                                             "Host", 4));
+        }
+        r->vhost = cairn__conf_vhost(r->server, host);
+    }
+
+    if ((r->path == NULL || strcmp(r->path, "-") == 0)
+        && r->target != NULL && r->target[0] == '/')
+    {
+        q = strchr(r->target, '?');
+        plen = q != NULL ? (size_t) (q - r->target) : strlen(r->target);
+        path = cairn_arena_alloc(r->arena, plen + 1);
+        if (cairn__path_normalise(r->target, plen, path) >= 0) {
+            r->path = path;
+        }
+    }
+
+    r->loc = r->path != NULL && r->path[0] == '/'
+             ? cairn__conf_locate(r->vhost, r->path) : &r->vhost->base;
+}
+
+
+/* Why a target's path was refused (cairn__path_normalise() failed). */
+static void
+request_path_reason(cairn_request_t *r, const char *p, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || p[0] != '/') {
+        cairn__response_reason(r, "the path does not begin with '/'");
+        return;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (p[i] != '%') {
+            continue;
+        }
+        if (len - i < 3 || !isxdigit((unsigned char) p[i + 1])
+            || !isxdigit((unsigned char) p[i + 2]))
+        {
+            cairn__response_reason(r, "the path has a malformed %-escape");
+            return;
+        }
+        if (p[i + 1] == '0' && p[i + 2] == '0') {
+            cairn__response_reason(r, "the path holds a NUL byte (%00)");
+            return;
+        }
+    }
+
+    cairn__response_reason(r, "the path leaves the document root");
 }
 
 

@@ -78,6 +78,30 @@ typedef int (*cairn_request_hook_cb)(cairn_request_t *r);
 typedef int (*cairn_server_hook_cb)(cairn_server_t *s);
 typedef int (*cairn_conn_hook_cb)(cairn_conn_t *c);
 
+/*
+ * Error page renderers (ABI 1.6).  Whenever the core writes an error
+ * page for r (a hook returned a status >= 400, nothing answered, the
+ * request could not be read or prepared: a parse error, a body over
+ * LimitRequestBody, and every cairn_respond_error() call), it first asks
+ * these hooks, in order: status is the status, reason the sentence that
+ * says why (NULL when nobody said).  A hook that writes the page itself
+ * (cairn_respond() with the same status, or cairn_response_set_body()
+ * and a Content-Type) returns CAIRN_OK and the core's page is not
+ * written; CAIRN_DECLINED lets the next hook, then the core, do it.
+ * The hook runs for requests whose phases may not have run (a request
+ * that could not be read has its location, and its route when its
+ * path matched one, but ran no hook), and must not suspend, stream or
+ * call cairn_respond_error() (which would not ask it again).  Headers
+ * set so far (Allow, WWW-Authenticate) stay.
+ */
+typedef int (*cairn_error_page_cb)(cairn_request_t *r, int status,
+                                   const char *reason);
+
+CAIRN_API int cairn_hook_error_page(cairn_module_t *m, cairn_error_page_cb fn,
+                                    int order, int n,
+                                    const char *const *before,
+                                    const char *const *after);
+
 
 /*
  * Registers fn in a request phase.  order is CAIRN_ORDER_* and n breaks
@@ -166,6 +190,7 @@ typedef struct cairn_hook_decl_s {
 #define CAIRN_HOOK_KIND_CONN(w)         (200 + (int) (w))
 #define CAIRN_HOOK_KIND_HEADER_FILTER   300
 #define CAIRN_HOOK_KIND_BODY_FILTER     301
+#define CAIRN_HOOK_KIND_ERROR_PAGE      302     /* ABI 1.6 */
 
 #define CAIRN_HOOK_DECL(kind, type, fn, order, n, before, after)            \
     { (kind), (void (*)(void)) (1 ? (fn) : (type) 0), (order), (n),          \
@@ -212,6 +237,9 @@ typedef struct cairn_hook_decl_s {
 #define CAIRN_HOOK_CONN_CLOSE(fn, order)                                     \
     CAIRN_HOOK_DECL(CAIRN_HOOK_KIND_CONN(CAIRN_CONN_CLOSE),                  \
                     cairn_conn_hook_cb, fn, order, 0, NULL, NULL)
+#define CAIRN_HOOK_ERROR_PAGE(fn, order)                                     \
+    CAIRN_HOOK_DECL(CAIRN_HOOK_KIND_ERROR_PAGE, cairn_error_page_cb, fn,     \
+                    order, 0, NULL, NULL)
 /* The filter kinds' types are in filter.h: CAIRN_HOOK_HEADER_FILTER and
  * CAIRN_HOOK_BODY_FILTER are defined there. */
 

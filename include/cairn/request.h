@@ -227,7 +227,8 @@ CAIRN_API int cairn_respond_file(cairn_request_t *r, int status,
                                  off_t offset, off_t length);
 
 /*
- * Answers with the core's error page for status (a short HTML body).
+ * Answers with the core's error page for status (a short HTML, JSON or
+ * text body, as the client's Accept prefers; see cairn_respond_errorf()).
  *
  *   cairn_respond_error(r, status)
  *       drops the headers that described a body it replaces
@@ -249,6 +250,20 @@ CAIRN_API int cairn_respond_error_message(cairn_request_t *r, int status,
 #define cairn_respond_error(...)                                             \
     CAIRN__PICK3(__VA_ARGS__, cairn_respond_error_message,                   \
                  cairn_respond_error, )(__VA_ARGS__)
+
+/*
+ * The core's error page for status with the sentence that says why,
+ * formatted like printf ("no file %s", path), ABI 1.6: as HTML, JSON
+ * ({"code": status, "message": why}) or plain text as the client's
+ * Accept prefers, or as an ERROR_PAGE hook writes it (hooks.h), or the
+ * location's ErrorDocument.  Like the three-argument
+ * cairn_respond_error(), it keeps every header set so far; the sentence
+ * is escaped for each form and cut at 200 bytes (at a UTF-8 boundary).
+ * fmt may be NULL: the core's default sentence for status, if any.
+ * Returns CAIRN_OK.
+ */
+CAIRN_API int cairn_respond_errorf(cairn_request_t *r, int status,
+                                   const char *fmt, ...) CAIRN_PRINTF(3, 4);
 
 /*
  * Answers 405 Method Not Allowed with the core's error page and an Allow

@@ -55,7 +55,8 @@
  *             RestTemplate, MaxBodySize, RestIdempotency,
  *             RestIdempotencyTable, RestIdempotencyTTL; see README.md)
  * Hooks:      post_config (LAST), worker_init (LAST), worker_exit
- *             (MIDDLE), handler (MIDDLE), response (FIRST)
+ *             (MIDDLE), handler (MIDDLE), response (FIRST),
+ *             error_page (MIDDLE)
  *
  * This file holds the configuration and declares the hooks.  The
  * handler and the answers are in rest_handler.c, the job that talks to
@@ -209,6 +210,9 @@ static const cairn_hook_decl_t  mod_rest_hooks[] = {
     /* First, so that later RESPONSE hooks (compression) see the
      * envelope. */
     CAIRN_HOOK_RESPONSE(mod_rest_response, CAIRN_ORDER_FIRST),
+    /* The core's errors on a resource's path (a 400 for a method it
+     * does not know, a body over LimitRequestBody) are envelopes too. */
+    CAIRN_HOOK_ERROR_PAGE(mod_rest_error_page, CAIRN_ORDER_MIDDLE),
     CAIRN_HOOK_POST_CONFIG(mod_rest_post_config, CAIRN_ORDER_LAST),
     CAIRN_HOOK_END
 };

@@ -155,6 +155,7 @@ int mod_rest_handler(cairn_request_t *r);
 /* The RESPONSE hook: the envelope for an error answered on a resource's
  * path before the resource ran. */
 int mod_rest_response(cairn_request_t *r);
+int mod_rest_error_page(cairn_request_t *r, int status, const char *reason);
 
 /* Answers with the envelope (data is stolen); returns what a handler
  * returns. */

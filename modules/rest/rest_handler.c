@@ -147,6 +147,50 @@ mod_rest_response(cairn_request_t *r)
 }
 
 
+/*
+ * Every error page the core writes for a resource's path is the
+ * envelope, with the core's sentence as its message: the errors of other
+ * modules' hooks, and those the core answers before any hook ran (a 400
+ * for a method it does not know, a 413 over LimitRequestBody, a
+ * timeout), for which the core found the route first.  A resource's own
+ * answers never come here (mod_rest_reply).
+ */
+int
+mod_rest_error_page(cairn_request_t *r, int status, const char *reason)
+{
+    mod_rest_route_t  *route;
+    json_t            *env;
+    char              *body;
+    size_t             len;
+
+    route = cairn_request_route(r, &mod_rest_module);
+    if (route == NULL || route->res == NULL) {
+        return CAIRN_DECLINED;
+    }
+
+    env = rest_envelope(status, reason != NULL ? reason
+                                               : cairn_status_reason(status),
+                        NULL);
+    if (env == NULL && reason != NULL) {
+        /* A sentence that quotes a path of invalid UTF-8. */
+        env = rest_envelope(status, rest_quote(cairn_request_arena(r),
+                                               reason, 200), NULL);
+    }
+    if (env == NULL) {
+        return CAIRN_DECLINED;
+    }
+    len = json_dumpb(env, NULL, 0, JSON_COMPACT);
+    body = cairn_arena_alloc(cairn_request_arena(r), len + 1);
+    len = json_dumpb(env, body, len, JSON_COMPACT);
+    json_decref(env);
+
+    /* Enveloped already: the RESPONSE hook leaves it. */
+    cairn_request_set_ctx(r, &mod_rest_module, body);
+
+    return cairn_respond(r, status, "application/json", body, len);
+}
+
+
 static int
 mod_rest_fail(cairn_request_t *r, rest_resource_t *res, int status,
               const char *message)

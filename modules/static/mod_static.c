@@ -273,19 +273,20 @@ mod_static_handler(cairn_request_t *r)
      */
     path = cairn_request_path(r);
     if (path == NULL || path[0] != '/') {
-        return 400;
+        return cairn_respond_errorf(r, 400, "the path is not absolute");
     }
 
     for (p = path; *p != '\0'; p++) {
         if (*p == '\\') {
-            return 404;
+            return cairn_respond_errorf(r, 404, "no file %s", path);
         }
         if (*p == '/' && p[1] == '.') {
             if (p[2] == '.' && (p[3] == '/' || p[3] == '\0')) {
-                return 400;
+                return cairn_respond_errorf(r, 400, "the path leaves the "
+                                            "document root");
             }
             if (!conf->dotfiles) {
-                return 404;
+                return cairn_respond_errorf(r, 404, "no file %s", path);
             }
         }
     }
@@ -293,7 +294,7 @@ mod_static_handler(cairn_request_t *r)
 
     root = mod_static_root(r, conf);
     if (root == NULL) {
-        return 404;
+        return cairn_respond_errorf(r, 404, "no file %s", path);
     }
 
     if (path[len - 1] == '/') {
@@ -321,7 +322,8 @@ mod_static_handler(cairn_request_t *r)
     if (fstat(fd, &st) != 0) {
         cairn_log_error(r, errno, "fstat(\"%s/%s\") failed", root->path, rel);
         close(fd);
-        return 500;
+        return cairn_respond_errorf(r, 500, "the file %s cannot be read",
+                                    path);
     }
 
     if (S_ISDIR(st.st_mode)) {

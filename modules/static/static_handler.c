@@ -120,7 +120,7 @@ mod_static_directory(cairn_request_t *r, mod_static_conf_t *conf,
     /* "/a/b/" becomes "a/b/"; "/" becomes "". */
     dirlen = len - 1;
     if (dirlen >= sizeof(rel)) {
-        return 404;
+        return cairn_respond_errorf(r, 404, "no file %s", path);
     }
     memcpy(rel, path + 1, dirlen);
 
@@ -157,7 +157,8 @@ mod_static_directory(cairn_request_t *r, mod_static_conf_t *conf,
             cairn_log_error(r, errno, "fstat(\"%s/%s\") failed", root->path,
                             rel);
             close(fd);
-            return 500;
+            return cairn_respond_errorf(r, 500, "the file %s cannot be read",
+                                        path);
         }
 
         if (!S_ISREG(st.st_mode)) {
@@ -180,7 +181,8 @@ mod_static_directory(cairn_request_t *r, mod_static_conf_t *conf,
     cairn_log_debug(r, "no DirectoryIndex file in \"%s/%s\"", root->path,
                     rel);
 
-    return 403;
+    return cairn_respond_errorf(r, 403, "the directory %s has no index file "
+                                "and is not listed", path);
 }
 
 
@@ -205,7 +207,8 @@ mod_static_regular(cairn_request_t *r, mod_static_conf_t *conf,
         cairn_log_debug(r, "\"%s/%s\" is not a regular file", root->path,
                         rel);
         close(fd);
-        return 403;
+        return cairn_respond_errorf(r, 403, "%s is not a regular file",
+                                    cairn_request_path(r));
     }
 
     type = mod_static_mime_lookup(mod_static_mime, rel);
@@ -446,9 +449,10 @@ mod_static_redirect(cairn_request_t *r, const char *path)
 }
 
 
-/* The status for a failed open of rel: 404, 403, 503 when the process
- * or the system is out of descriptors or memory (it passes, so the
- * client is told to retry), or 500. */
+/* Answers a failed open of rel with its error page and the sentence
+ * that says why: 404, 403, 503 when the process or the system is out of
+ * descriptors or memory (it passes, so the client is told to retry), or
+ * 500.  Returns CAIRN_OK. */
 int
 mod_static_status(cairn_request_t *r, mod_static_root_t *root,
                   const char *rel, int err)
@@ -460,23 +464,28 @@ mod_static_status(cairn_request_t *r, mod_static_root_t *root,
     case ENAMETOOLONG:
     case ELOOP:
     case EXDEV:
-        return 404;
+        return cairn_respond_errorf(r, 404, "no file %s",
+                                    cairn_request_path(r));
 
     case EACCES:
     case EPERM:
         cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
-        return 403;
+        return cairn_respond_errorf(r, 403, "the file %s may not be read",
+                                    cairn_request_path(r));
 
     case EMFILE:
     case ENFILE:
     case ENOMEM:
         cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
         cairn_response_header_set(r, "Retry-After", "1");
-        return 503;
+        return cairn_respond_errorf(r, 503, "the server is short of file "
+                                    "descriptors or memory; try again in a "
+                                    "moment");
 
     default:
         cairn_log_error(r, err, "open(\"%s/%s\") failed", root->path, rel);
-        return 500;
+        return cairn_respond_errorf(r, 500, "the file %s cannot be read",
+                                    cairn_request_path(r));
     }
 }
 

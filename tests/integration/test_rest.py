@@ -384,10 +384,58 @@ def test_error_statuses():
 
 @test
 def test_limit_request_body():
+    """A body over the core's LimitRequestBody is refused before the
+    resource runs, and still gets the envelope with the core's sentence;
+    so does a chunked body that passes the limit while it is read."""
     s = rest_server(conf=USERS + "LimitRequestBody 1k\n")
     r = s.request("POST", "/users", body=b"{" + b" " * 4000 + b"}",
                   headers={"Content-Type": "application/json"})
-    eq(r.status, 413, "LimitRequestBody")
+    d = json.loads(r.body.decode())
+    envelope(r, d, 413)
+    eq(d["message"], "the body is over LimitRequestBody (1024 bytes)",
+       "the core's sentence in the envelope")
+    eq(d["data"], None, "no data")
+    with s.conn() as c:
+        c.send(b"POST /users/7 HTTP/1.1\r\nHost: x\r\n"
+               b"Content-Type: application/json\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n"
+               + b"800\r\n" + b" " * 2048 + b"\r\n0\r\n\r\n")
+        r = c.read_response("POST")
+    d = json.loads(r.body.decode())
+    envelope(r, d, 413)
+    contains(d["message"], "LimitRequestBody", "chunked: the sentence")
+    # Elsewhere, the core's own page.
+    r = s.request("POST", "/elsewhere", body=b"x" * 4000,
+                  headers={"Accept": "application/json"})
+    eq(r.status, 413, "413 off the resources")
+    eq(json.loads(r.body.decode()),
+       {"code": 413,
+        "message": "the body is over LimitRequestBody (1024 bytes)"},
+       "the core's JSON page, no envelope")
+
+
+@test
+def test_unknown_method_enveloped():
+    """A method the core's parser does not know is a 400 before any
+    module runs; on a resource's path it is the envelope too, on others
+    the core's page."""
+    s = users()
+    for path in ("/users", "/users/12?x=1"):
+        with s.conn() as c:
+            c.send(b"FROB " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                   b"\r\n")
+            r = c.read_response()
+        d = json.loads(r.body.decode()) if r.body else None
+        envelope(r, d, 400)
+        eq(d["message"], "the method FROB is not one this server knows",
+           "the sentence for %s" % path)
+    with s.conn() as c:
+        c.send(b"FROB /not-a-resource HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+    eq(r.status, 400, "elsewhere: 400")
+    contains(r.header("Content-Type") or "", "text/html", "the core's page")
+    contains(r.text, "the method FROB is not one this server knows",
+             "the core's page says why")
 
 
 # ----------------------------------------------------------------------
@@ -810,7 +858,8 @@ def test_auth_and_field_from_user():
     # envelope, with the challenge.
     r, d = call(s, "GET", "/notes")
     envelope(r, d, 401)
-    eq(d["message"], "Unauthorized", "401 message")
+    eq(d["message"], "authentication is required to reach this resource",
+       "401 message: the core's sentence")
     contains(r.header("WWW-Authenticate") or "", 'Basic realm="notes"',
              "challenge")
     r, d = call(s, "POST", "/notes", {"body": "hello"},

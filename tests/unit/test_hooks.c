@@ -395,7 +395,7 @@ START_TEST(names)
         "post_read_request", "route", "access", "authenticate", "authorize",
         "fixups", "handler", "response", "log", "pre_config", "post_config",
         "worker_init", "worker_exit", "reopen_logs", "connection_open",
-        "connection_close", "header_filter", "body_filter"
+        "connection_close", "header_filter", "body_filter", "error_page"
     };
     int  kind;
 

@@ -67,7 +67,7 @@ typedef struct {
     unsigned         after_last;    /* buffers given after the last */
     unsigned         files;         /* file buffers (none expected) */
     int              status;        /* r->status at the first write */
-    char             body[256];     /* the memory bytes, concatenated */
+    char             body[1024];     /* the memory bytes, concatenated */
     size_t           body_len;
     unsigned         pending;       /* pending calls */
     unsigned         done;          /* done calls */
@@ -603,15 +603,18 @@ event(cairn_request_t *r, cairn__pev_t ev, int arg)
 }
 
 
-/* The core's error page for status, written out independently. */
+/* The core's error page for status and the sentence why, written out
+ * independently. */
 static const char *
-page(int status, const char *reason)
+page(int status, const char *reason, const char *why)
 {
-    static char  buf[512];
+    static char  buf[1024];
 
     snprintf(buf, sizeof(buf), "<!DOCTYPE html>\n<html><head><title>%d %s"
-             "</title></head><body><h1>%d %s</h1></body></html>\n",
-             status, reason, status, reason);
+             "</title><style>body{font-family:sans-serif;margin:2em}"
+             "</style></head>"
+             "<body><h1>%d %s</h1><p>%s</p></body></html>\n",
+             status, reason, status, reason, why);
 
     return buf;
 }
@@ -747,7 +750,7 @@ START_TEST(not_found)
     ck_assert_int_eq(fake.status, 404);
     ck_assert_int_eq(r->status, 404);
     ck_assert_str_eq(r->content_type, "text/html; charset=utf-8");
-    ck_assert_str_eq(fake.body, page(404, "Not Found"));
+    ck_assert_str_eq(fake.body, page(404, "Not Found", "nothing is served at /x"));
     ck_assert_uint_eq(fake.lasts, 1);
 
     event(r, CAIRN__EV_DRAINED, 0);
@@ -773,7 +776,7 @@ START_TEST(method_not_allowed)
     ck_assert_ptr_null(r->route);
     ck_assert_int_eq(fake.status, 405);
     ck_assert_str_eq(cairn_response_header(r, "Allow"), "GET, HEAD");
-    ck_assert_str_eq(fake.body, page(405, "Method Not Allowed"));
+    ck_assert_str_eq(fake.body, page(405, "Method Not Allowed", "the method DELETE is not allowed on /r"));
     ck_assert_uint_eq(fake.lasts, 1);
 }
 END_TEST
@@ -818,7 +821,7 @@ START_TEST(access_refused)
     ck_assert_str_eq(trace, "post_read_request route access response");
     ck_assert_uint_eq(nhandler, 0);
     ck_assert_int_eq(fake.status, 403);
-    ck_assert_str_eq(fake.body, page(403, "Forbidden"));
+    ck_assert_str_eq(fake.body, page(403, "Forbidden", "access to this resource is denied"));
     ck_assert_uint_eq(fake.lasts, 1);
     ck_assert_uint_eq(fake.read_body, 0);
 
@@ -845,7 +848,7 @@ START_TEST(status_over_599)
     ck_assert_str_eq(trace, "post_read_request route access authenticate "
                      "authorize response");
     ck_assert_int_eq(fake.status, 500);
-    ck_assert_str_eq(fake.body, page(500, "Internal Server Error"));
+    ck_assert_str_eq(fake.body, page(500, "Internal Server Error", "the server failed to answer this request"));
 }
 END_TEST
 
@@ -920,7 +923,7 @@ START_TEST(resume_refused)
     ck_assert_str_eq(trace, "post_read_request route access response");
     ck_assert_uint_eq(nhandler, 0);
     ck_assert_int_eq(fake.status, 403);
-    ck_assert_str_eq(fake.body, page(403, "Forbidden"));
+    ck_assert_str_eq(fake.body, page(403, "Forbidden", "access to this resource is denied"));
 }
 END_TEST
 
@@ -966,7 +969,7 @@ START_TEST(response_error)
     ck_assert_str_eq(trace, PHASES_ALL);
     ck_assert_uint_eq(nhandler, 1);
     ck_assert_int_eq(fake.status, 500);
-    ck_assert_str_eq(fake.body, page(500, "Internal Server Error"));
+    ck_assert_str_eq(fake.body, page(500, "Internal Server Error", "the server failed to answer this request"));
 }
 END_TEST
 
@@ -1119,7 +1122,7 @@ START_TEST(body_unread_on_refusal)
     ck_assert_uint_eq(fake.read_body, 0);
     ck_assert_int_eq(r->body_done, 0);
     ck_assert_int_eq(fake.status, 401);
-    ck_assert_str_eq(fake.body, page(401, "Unauthorized"));
+    ck_assert_str_eq(fake.body, page(401, "Unauthorized", "authentication is required to reach this resource"));
 }
 END_TEST
 
@@ -1138,7 +1141,7 @@ START_TEST(body_too_large)
     ck_assert_str_eq(trace, "");
     ck_assert_uint_eq(fake.read_body, 0);
     ck_assert_int_eq(fake.status, 413);
-    ck_assert_str_eq(fake.body, page(413, "Content Too Large"));
+    ck_assert_str_eq(fake.body, page(413, "Content Too Large", "the body is over LimitRequestBody (4 bytes)"));
     ck_assert_int_eq(r->broken, 1);
 
     event(r, CAIRN__EV_DRAINED, 0);
@@ -1169,7 +1172,7 @@ START_TEST(fail_in_headers)
 
     ck_assert_str_eq(trace, "");
     ck_assert_int_eq(fake.status, 408);
-    ck_assert_str_eq(fake.body, page(408, "Request Timeout"));
+    ck_assert_str_eq(fake.body, page(408, "Request Timeout", "the request did not arrive in time"));
     ck_assert_uint_eq(fake.lasts, 1);
     ck_assert_int_eq(r->broken, 1);
     ck_assert_int_eq(r->keepalive, 0);
@@ -1200,7 +1203,7 @@ START_TEST(fail_in_body)
     ck_assert_str_eq(trace, PHASES_TO_FIXUPS);
     ck_assert_uint_eq(nhandler, 0);
     ck_assert_int_eq(fake.status, 408);
-    ck_assert_str_eq(fake.body, page(408, "Request Timeout"));
+    ck_assert_str_eq(fake.body, page(408, "Request Timeout", "the request did not arrive in time"));
 
     event(r, CAIRN__EV_DRAINED, 0);
     ck_assert_str_eq(trace, PHASES_TO_FIXUPS " log");
@@ -1226,7 +1229,7 @@ START_TEST(prepare_refused)
 
     ck_assert_str_eq(trace, "");
     ck_assert_int_eq(fake.status, 400);
-    ck_assert_str_eq(fake.body, page(400, "Bad Request"));
+    ck_assert_str_eq(fake.body, page(400, "Bad Request", "an HTTP/1.1 request must carry a Host header"));
 
     event(r, CAIRN__EV_DRAINED, 0);
     ck_assert_str_eq(trace, "log");
@@ -1557,7 +1560,7 @@ START_TEST(range_416)
     ck_assert_int_eq(fake.status, 416);
     ck_assert_str_eq(cairn_response_header(r, "Content-Range"),
                      "bytes */10");
-    ck_assert_str_eq(fake.body, page(416, "Range Not Satisfiable"));
+    ck_assert_str_eq(fake.body, page(416, "Range Not Satisfiable", "the range starts past the end of the body (10 bytes long)"));
     ck_assert_int_eq(r->out_clen, (int64_t) strlen(fake.body));
 }
 END_TEST
@@ -1757,7 +1760,7 @@ START_TEST(response_resume_error)
     cairn_request_resume(r, CAIRN_ERROR);
 
     ck_assert_int_eq(fake.status, 500);
-    ck_assert_str_eq(fake.body, page(500, "Internal Server Error"));
+    ck_assert_str_eq(fake.body, page(500, "Internal Server Error", "the server failed to answer this request"));
 }
 END_TEST
 
