@@ -170,6 +170,8 @@ static void mod_proxy_complete_whole(mod_proxy_req_t *ctx);
 static int mod_proxy_stream_head(mod_proxy_req_t *ctx);
 static int mod_proxy_flush_deferred(mod_proxy_req_t *ctx);
 static void mod_proxy_finish(mod_proxy_req_t *ctx, int status);
+static void mod_proxy_stream_done(mod_proxy_req_t *ctx, int reuse,
+                                  int aborted);
 static void mod_proxy_leave(mod_proxy_req_t *ctx);
 static void mod_proxy_release(mod_proxy_req_t *ctx, int reuse);
 static void mod_proxy_conn_close(mod_proxy_conn_t *pc);
@@ -1025,13 +1027,9 @@ mod_proxy_complete(mod_proxy_req_t *ctx)
     cairn_request_set_note(r, "upstream_status",
                            cairn_arena_printf(cairn_request_arena(r), "%d",
                                               ctx->resp.status));
-    mod_proxy_release(ctx, ctx->resp.keepalive
-                           && (!ctx->body_stream || ctx->body_in_done));
-
-    ctx->r = NULL;
-    ctx->finished = 1;
-    cairn_request_on_cancel(r, NULL, NULL);
-    cairn_response_stream_end(r);
+    mod_proxy_stream_done(ctx, ctx->resp.keepalive
+                               && (!ctx->body_stream || ctx->body_in_done),
+                          0);
 }
 
 
@@ -1137,11 +1135,7 @@ mod_proxy_tunnel_end(mod_proxy_req_t *ctx, const char *why, int err)
         cairn_log(r, CAIRN_LOG_INFO, err, "upstream %s: tunnel closed: %s",
                   ctx->server->name, why);
     }
-    mod_proxy_release(ctx, 0);
-    ctx->r = NULL;
-    ctx->finished = 1;
-    cairn_request_on_cancel(r, NULL, NULL);
-    cairn_response_stream_end(r);
+    mod_proxy_stream_done(ctx, 0, 0);
 }
 
 
@@ -1272,10 +1266,7 @@ mod_proxy_fail(mod_proxy_req_t *ctx, mod_proxy_fail_t kind, int err,
 
     if (ctx->streaming) {
         /* The head is gone: nothing to retry, only to cut short. */
-        ctx->r = NULL;
-        ctx->finished = 1;
-        cairn_request_on_cancel(r, NULL, NULL);
-        cairn_response_stream_abort(r);
+        mod_proxy_stream_done(ctx, 0, 1);
         return;
     }
 
@@ -1293,6 +1284,33 @@ next:
     rc = mod_proxy_try(ctx);
     if (rc != 0) {
         mod_proxy_finish(ctx, rc);
+    }
+}
+
+
+/*
+ * Ends a request whose head went to the client: the connection goes
+ * back to the pool (reuse) or is closed, the request is finished, and
+ * its stream ends (cut short when aborted: the client sees a truncated
+ * response).  ctx->r is cleared first, as the stream call may run the
+ * core's cleanups.
+ */
+static void
+mod_proxy_stream_done(mod_proxy_req_t *ctx, int reuse, int aborted)
+{
+    cairn_request_t  *r = ctx->r;
+
+    mod_proxy_release(ctx, reuse);
+    ctx->r = NULL;
+    ctx->finished = 1;
+    if (r == NULL) {
+        return;
+    }
+    cairn_request_on_cancel(r, NULL, NULL);
+    if (aborted) {
+        cairn_response_stream_abort(r);
+    } else {
+        cairn_response_stream_end(r);
     }
 }
 
