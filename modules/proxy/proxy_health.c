@@ -638,6 +638,12 @@ mod_proxy_hc_done(mod_proxy_check_t *ck, int ok, const char *why, int err)
         if (__atomic_load_n(&sh->hc_down, __ATOMIC_RELAXED)
             && n >= (uint32_t) hc->passes)
         {
+            /* The checks are the better judge: a passive time out
+             * that the failures before them started ends too, or the
+             * server would stay out for fail_timeout after it is
+             * back. */
+            __atomic_store_n(&sh->fails, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&sh->down_until_us, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&sh->hc_down, 0, __ATOMIC_RELAXED);
             mod_proxy_set_up(s, 1);
             cairn_log_notice(NULL, "upstream \"%s\": server %s is up again "

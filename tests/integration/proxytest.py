@@ -24,15 +24,21 @@ the test process, whose answer depends on the path:
 
 Every request is counted by path (hits) with its method.  Port and name
 are attributes; stop() shuts it down.  RawBackend accepts and closes
-(or resets) connections at once, for upstreams that fail.
+(or resets) connections at once, for upstreams that fail.  ProcBackend
+is a Backend in a process of its own (this file run as a script), for
+tests that kill it by its pid.
 """
 
 import hashlib
 import http.server
 import json
+import os
+import signal
 import socket
 import socketserver
 import struct
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -350,3 +356,42 @@ def refused_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class ProcBackend:
+    """A Backend run by a python3 process of its own on port (0: any);
+    kill() ends it with SIGKILL, as a crash would: its sockets are
+    closed by the kernel, requests in flight cut."""
+
+    def __init__(self, name="b", port=0):
+        self.name = name
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), name, str(port)],
+            stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("backend %s did not start" % name)
+        self.port = int(line)
+        self.pid = self.proc.pid
+        self.addr = "127.0.0.1:%d" % self.port
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc.stdout.close()
+
+    stop = kill
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+if __name__ == "__main__":
+    _b = Backend(sys.argv[1], port=int(sys.argv[2]))
+    sys.stdout.write("%d\n" % _b.port)
+    sys.stdout.flush()
+    _b.thread.join()

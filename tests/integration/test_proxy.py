@@ -15,9 +15,9 @@ import threading
 import time
 
 from cairntest import (Server, check, config_error, contains, eq, fail,
-                       main, not_contains, sanitizers, test)
-from proxytest import (PATTERN, Backend, RawBackend, StaleBackend,
-                       refused_port)
+                       main, not_contains, sanitizers, socket_owner, test)
+from proxytest import (PATTERN, Backend, ProcBackend, RawBackend,
+                       StaleBackend, refused_port)
 import proxytest
 
 
@@ -1220,6 +1220,114 @@ def test_health_check_takes_a_server_out_and_back():
             eq(set(names(s, 4)), {"a", "b"}, "a is back")
         finally:
             a2.stop()
+
+
+def conn_per_worker(s, workers, tries=200):
+    """A keep-alive client connection held by each worker."""
+    got = {}
+    for _ in range(tries):
+        c = s.conn()
+        r = c.request("GET", "/api/id")
+        eq(r.status, 200, "status\n" + r.describe())
+        owner = socket_owner(s.port, c.sock, workers)
+        if owner is not None and owner not in got:
+            got[owner] = c
+            if len(got) == len(workers):
+                return got
+        else:
+            c.close()
+    fail("no connection to each of the workers %s after %d tries"
+         % (workers, tries))
+
+
+@test
+def test_killed_backend_with_health_checks_and_two_workers():
+    """A backend killed by its pid while clients of both workers keep
+    sending: out for both workers within interval x fails, no failure a
+    client sees (the GETs caught by the kill are retried on the other
+    server), back for both after `passes` good checks once restarted."""
+    with Backend("b") as b:
+        a = ProcBackend("a")
+        port = a.port
+        a_re = r"127\.0\.0\.1:%d" % port
+        s = proxy_server(upstream_conf(
+            [a.addr, b.addr],
+            extra="KeepAlive 4\nHealthCheck uri=/id interval=200ms "
+                  "timeout=500ms fails=2 passes=2"), workers=2)
+        try:
+            s.wait_workers(2)
+            workers = s.children()
+            conns = conn_per_worker(s, workers)
+            stop = threading.Event()
+            seen = {pid: [] for pid in conns}
+            errors = []
+
+            def client(pid, c):
+                try:
+                    while not stop.is_set():
+                        r = c.request("GET", "/api/id")
+                        if r.status != 200:
+                            errors.append("worker %d: %s" % (pid,
+                                                             r.describe()))
+                        seen[pid].append((time.monotonic(),
+                                          r.body.decode()))
+                        time.sleep(0.005)
+                except Exception as e:      # noqa: BLE001
+                    errors.append("worker %d: %r" % (pid, e))
+
+            threads = [threading.Thread(target=client, args=(pid, c),
+                                        daemon=True)
+                       for pid, c in conns.items()]
+            for t in threads:
+                t.start()
+            time.sleep(0.5)
+            for pid in conns:
+                eq({n for _, n in seen[pid]}, {"a", "b"},
+                   "servers seen through worker %d before the kill" % pid)
+
+            a.kill()
+            t0 = time.monotonic()
+            s.wait_log(r"\[warn\].*upstream \"app\": server %s is down "
+                       r"after 2 failed health checks" % a_re, timeout=5)
+            took = time.monotonic() - t0
+            check(took < 2.0, "out after %.2f s (interval x fails = 0.4 s)"
+                  % took)
+            time.sleep(0.2)
+            t_out = time.monotonic()
+            fails0 = len(re.findall(a_re + r": (connect\(\) failed|failed "
+                                    r"while)", s.log()))
+            time.sleep(1.0)
+            for pid in conns:
+                after = [n for t, n in seen[pid] if t > t_out]
+                check(len(after) >= 10, "worker %d answered %d requests "
+                      "while a was out" % (pid, len(after)))
+                eq(set(after), {"b"}, "servers through worker %d while a "
+                   "is out" % pid)
+            eq(len(re.findall(a_re + r": (connect\(\) failed|failed "
+                              r"while)", s.log())), fails0,
+               "requests that tried the server while it was out")
+
+            a = ProcBackend("a", port=port)
+            t1 = time.monotonic()
+            s.wait_log(r"\[notice\].*upstream \"app\": server %s is up "
+                       r"again after 2 good health checks" % a_re,
+                       timeout=5)
+            t_back = time.monotonic()
+            check(t_back - t1 < 3.0, "back after %.2f s (interval x passes "
+                  "= 0.4 s)" % (t_back - t1))
+            time.sleep(1.0)
+            stop.set()
+            for t in threads:
+                t.join(10)
+            for pid in conns:
+                after = [n for t, n in seen[pid] if t > t_back + 0.1]
+                eq(set(after), {"a", "b"}, "servers through worker %d once "
+                   "a is back" % pid)
+            eq(errors, [], "failures the clients saw")
+            for c in conns.values():
+                c.close()
+        finally:
+            a.kill()
 
 
 @test
