@@ -279,6 +279,13 @@ mod_proxy_pool_close_all(mod_proxy_upstream_t *ups)
 }
 
 
+void
+mod_proxy_pool_close_server(mod_proxy_server_t *s)
+{
+    mod_proxy_conn_close(s->idle);
+}
+
+
 /* ------------------------------------------------------------------ */
 /* Tries                                                              */
 /* ------------------------------------------------------------------ */

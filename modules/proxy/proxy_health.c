@@ -86,6 +86,7 @@ mod_proxy_health_init(cairn_server_t *srv, mod_proxy_upstream_t *ups)
     mod_proxy_upstream_t  *up;
     mod_proxy_shm_t       *shm;
     mod_proxy_shared_t    *slot;
+    mod_proxy_server_t    *s;
     size_t                 n = 0, i;
     void                  *base;
 
@@ -112,7 +113,12 @@ mod_proxy_health_init(cairn_server_t *srv, mod_proxy_upstream_t *ups)
     slot = base;
     for (up = ups; up != NULL; up = up->next) {
         for (i = 0; i < up->n; i++) {
-            up->servers[i]->sh = slot++;
+            s = up->servers[i];
+            s->sh = slot++;
+            if (s->dns != NULL && !s->dormant) {
+                /* Whose health it is (proxy_resolve.c). */
+                s->sh->addr_hash = mod_proxy_hash(&s->addr, s->addrlen, 1);
+            }
         }
     }
 
@@ -137,7 +143,9 @@ mod_proxy_health_init(cairn_server_t *srv, mod_proxy_upstream_t *ups)
 
     for (up = ups; up != NULL; up = up->next) {
         for (i = 0; i < up->n; i++) {
-            mod_proxy_set_up(up->servers[i], 1);
+            if (!up->servers[i]->dormant) {
+                mod_proxy_set_up(up->servers[i], 1);
+            }
         }
     }
 
@@ -468,6 +476,9 @@ mod_proxy_hc_timer_cb(evutil_socket_t fd, short what, void *arg)
 
     for (i = 0; i < up->n; i++) {
         s = up->servers[i];
+        if (s->dormant) {
+            continue;
+        }
         due = __atomic_load_n(&s->sh->hc_next_us, __ATOMIC_RELAXED);
         if (due > now_us) {
             continue;

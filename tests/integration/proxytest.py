@@ -26,7 +26,8 @@ Every request is counted by path (hits) with its method.  Port and name
 are attributes; stop() shuts it down.  RawBackend accepts and closes
 (or resets) connections at once, for upstreams that fail.  ProcBackend
 is a Backend in a process of its own (this file run as a script), for
-tests that kill it by its pid.
+tests that kill it by its pid.  DnsServer is a small DNS responder on a
+loopback UDP port whose answers a test changes (Resolver, Resolve).
 """
 
 import hashlib
@@ -388,6 +389,86 @@ class ProcBackend:
 
     def __exit__(self, *exc):
         self.kill()
+
+
+class DnsServer:
+    """Answers A queries for the names in `answers` (name -> list of
+    IPv4 addresses), AAAA with no address, other names NXDOMAIN;
+    failing=True answers SERVFAIL.  Counts the queries by name."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.answers = {}
+        self.failing = False
+        self.queries = {}
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def set(self, name, addrs):
+        with self.lock:
+            self.answers[name.lower()] = list(addrs)
+
+    def count(self, name):
+        with self.lock:
+            return self.queries.get(name.lower(), 0)
+
+    def _run(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            try:
+                reply = self._answer(data)
+            except (IndexError, struct.error, UnicodeDecodeError):
+                continue
+            try:
+                self.sock.sendto(reply, peer)
+            except OSError:
+                return
+
+    def _answer(self, data):
+        qid, flags = struct.unpack("!HH", data[:4])
+        labels, i = [], 12
+        while data[i] != 0:
+            n = data[i]
+            labels.append(data[i + 1:i + 1 + n].decode())
+            i += 1 + n
+        qtype, qclass = struct.unpack("!HH", data[i + 1:i + 5])
+        question = data[12:i + 5]
+        name = ".".join(labels).lower()
+        with self.lock:
+            self.queries[name] = self.queries.get(name, 0) + 1
+            addrs = self.answers.get(name)
+            failing = self.failing
+        rd = flags & 0x0100
+        if failing:
+            rcode, records = 2, []
+        elif addrs is None:
+            rcode, records = 3, []
+        else:
+            rcode = 0
+            records = addrs if qtype == 1 else []
+        head = struct.pack("!HHHHHH", qid, 0x8000 | 0x0400 | rd | 0x0080
+                           | rcode, 1, len(records), 0, 0)
+        body = b""
+        for a in records:
+            body += struct.pack("!HHHIH", 0xC00C, 1, qclass, 1, 4)
+            body += socket.inet_aton(a)
+        return head + question + body
+
+    def stop(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 if __name__ == "__main__":

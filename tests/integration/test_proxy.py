@@ -16,8 +16,8 @@ import time
 
 from cairntest import (Server, check, config_error, contains, eq, fail,
                        main, not_contains, sanitizers, socket_owner, test)
-from proxytest import (PATTERN, Backend, ProcBackend, RawBackend,
-                       StaleBackend, refused_port)
+from proxytest import (PATTERN, Backend, DnsServer, ProcBackend,
+                       RawBackend, StaleBackend, refused_port)
 import proxytest
 
 
@@ -839,9 +839,11 @@ def test_bad_config_lines():
                  "    ProxyPass http://127.0.0.1:99999/\n</Location>\n",
                  ["the port must be a number from 1 to 65535"],
                  line_of="ProxyPass", modules=())
-    config_error("LoadModule proxy\n<Location /a>\n"
-                 "    ProxyPass http://no-such-host.invalid/\n</Location>\n",
-                 ["does not resolve"], line_of="ProxyPass", modules=())
+    post_config_error("<Location /a>\n"
+                      "    ProxyPass http://no-such-host.invalid/\n"
+                      "</Location>\n", "ProxyPass",
+                      "ProxyPass http://no-such-host.invalid/: host "
+                      "\"no-such-host.invalid\" does not resolve")
     post_config_error("<Location /a>\n"
                       "    ProxyPass upstream://nowhere/\n</Location>\n",
                       "ProxyPass", "ProxyPass upstream://nowhere/: there "
@@ -1182,6 +1184,21 @@ def test_bad_upstream_config():
                  line_of="HealthCheck", modules=())
     post_config_error("<Upstream empty>\n</Upstream>\n", "<Upstream empty>",
                       "<Upstream empty> has no Server")
+    config_error(base + "<Upstream app>\n    Resolve sometimes\n"
+                 "</Upstream>\n", ["Resolve \"sometimes\": expected "
+                                    "every=TIME or off"],
+                 line_of="Resolve", modules=())
+    config_error(base + "Resolve every=10ms\n",
+                 ["Resolve every= is at least 100ms"], line_of="Resolve",
+                 modules=())
+    s = Server(conf="Resolver dns.example\n", modules=("proxy",))
+    p = s.run(["-t"])
+    eq(p.returncode, 1, "exit status of -t\n" + p.stderr)
+    contains(p.stderr, "Resolver \"dns.example\": expected an IP address",
+             "stderr of -t")
+    post_config_error("<Upstream app>\n    Server no-such-host.invalid:80\n"
+                      "</Upstream>\n", "Server no-such",
+                      "host \"no-such-host.invalid\" does not resolve")
 
 
 
@@ -1328,6 +1345,98 @@ def test_killed_backend_with_health_checks_and_two_workers():
                 c.close()
         finally:
             a.kill()
+
+
+def two_addresses_one_port():
+    """Backends "one" on 127.0.0.2 and "two" on 127.0.0.3, same port."""
+    for _ in range(20):
+        one = Backend("one", host="127.0.0.2")
+        try:
+            two = Backend("two", host="127.0.0.3", port=one.port)
+            return one, two
+        except OSError:
+            one.stop()
+    fail("no port free on both 127.0.0.2 and 127.0.0.3")
+
+
+@test
+def test_resolve_follows_a_changing_name():
+    """Resolve every=: the name's address set grows and shrinks with
+    the answers of the Resolver; a failed lookup keeps the addresses and
+    is logged once."""
+    with DnsServer() as dns:
+        one, two = two_addresses_one_port()
+        port = one.port
+        name = "app.cairn.test"
+        try:
+            dns.set(name, ["127.0.0.2"])
+            s = proxy_server("Resolver %s\n" % dns.addr + upstream_conf(
+                ["%s:%d" % (name, port)], extra="Resolve every=300ms"),
+                workers=2)
+            # The load's own lookup (the system's) fails: the workers'
+            # first one, at once, gives the server.
+            contains(s.log(), "host \"%s\" does not resolve" % name,
+                     "the load's failed lookup")
+            s.wait_log(r"upstream \"app\": %s:%d resolves anew \(added: "
+                       r"127\.0\.0\.2:%d; removed: none\)"
+                       % (re.escape(name), port, port), timeout=5)
+            time.sleep(0.2)
+            eq(set(names(s, 6)), {"one"}, "servers with one address")
+
+            dns.set(name, ["127.0.0.3", "127.0.0.2"])
+            s.wait_log(r"added: 127\.0\.0\.3:%d; removed: none" % port,
+                       timeout=5)
+            time.sleep(0.5)
+            eq(set(names(s, 8)), {"one", "two"}, "servers with two")
+
+            dns.set(name, ["127.0.0.3"])
+            s.wait_log(r"added: none; removed: 127\.0\.0\.2:%d" % port,
+                       timeout=5)
+            time.sleep(0.5)
+            eq(set(names(s, 8)), {"two"}, "servers once .2 is gone")
+
+            dns.failing = True
+            s.wait_log(r"\[warn\].*upstream \"app\": looking up %s "
+                       r"failed" % re.escape(name), timeout=10)
+            q0 = dns.count(name)
+            time.sleep(1.5)
+            check(dns.count(name) > q0, "no lookup while failing")
+            eq(set(names(s, 6)), {"two"}, "servers while lookups fail")
+            # Once per worker, not once per lookup.
+            n_failed = s.log().count("looking up %s failed" % name)
+            check(1 <= n_failed <= 2, "failure logged %d times" % n_failed)
+
+            dns.failing = False
+            s.wait_log(r"looking up %s works again" % re.escape(name),
+                       timeout=5)
+            not_contains("\n".join(s.bad_log_lines()), "[error]",
+                         "error lines")
+        finally:
+            one.stop()
+            two.stop()
+
+
+@test
+def test_resolve_for_proxypass_http_name():
+    """Resolve at server scope applies to ProxyPass http://name."""
+    with DnsServer() as dns:
+        one, two = two_addresses_one_port()
+        port = one.port
+        name = "svc.cairn.test"
+        try:
+            dns.set(name, ["127.0.0.3"])
+            s = proxy_server("Resolver %s\nResolve every=200ms\n" % dns.addr
+                             + one_location("%s:%d" % (name, port),
+                                            url_path="/"))
+            s.wait_log(r"resolves anew \(added: 127\.0\.0\.3", timeout=5)
+            eq(s.get("/api/id").body, b"two", "served by .3")
+            dns.set(name, ["127.0.0.2"])
+            s.wait_log(r"added: 127\.0\.0\.2:%d; removed: 127\.0\.0\.3"
+                       % port, timeout=5)
+            eq(s.get("/api/id").body, b"one", "served by .2")
+        finally:
+            one.stop()
+            two.stop()
 
 
 @test
