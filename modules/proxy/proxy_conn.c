@@ -36,7 +36,9 @@
  * A 101 to a client that asked for an upgrade joins the two connections
  * (cairn_response_tunnel): the upstream's bytes go to the client as a
  * stream's, with the same back-pressure, the client's are queued for the
- * upstream (at most MOD_PROXY_TUNNEL_MAX), until either side closes or
+ * upstream, the client paused (cairn_request_body_pause) while more than
+ * MOD_PROXY_STREAM_HIGH wait and resumed once under MOD_PROXY_TUNNEL_LOW,
+ * until either side closes or
  * ProxyTunnelTimeout passes without a byte either way.
  */
 
@@ -61,8 +63,9 @@
 /* Body pieces of the first read kept while a whole response may be in
  * it (mod_proxy_on_body). */
 #define MOD_PROXY_SLICES        16
-/* Client bytes of a tunnel that may wait for the upstream. */
-#define MOD_PROXY_TUNNEL_MAX    (1024 * 1024)
+/* A tunnel's client, paused past MOD_PROXY_STREAM_HIGH bytes waiting
+ * for the upstream, is resumed under this. */
+#define MOD_PROXY_TUNNEL_LOW    (16 * 1024)
 /* How long an idle pooled connection is kept. */
 #define MOD_PROXY_IDLE_MS       60000
 
@@ -130,6 +133,8 @@ struct mod_proxy_req_s {
     unsigned                 upgrade:1;     /* the client asked for one */
     unsigned                 tunnel:1;      /* after a 101 */
     struct evbuffer         *up_out;        /* tunnel: client to upstream */
+    unsigned                 client_paused:1;   /* tunnel back-pressure */
+    unsigned                 in_client_cb:1;
     struct evbuffer         *body_out;      /* a streamed request body */
     struct evbuffer         *body_copy;     /* its first 64 KiB, for a
                                                retry */
@@ -1084,11 +1089,6 @@ mod_proxy_tunnel_client(cairn_request_t *r, const char *data, size_t len,
     }
     ctx->depth++;
 
-    if (evbuffer_get_length(ctx->up_out) + len > MOD_PROXY_TUNNEL_MAX) {
-        mod_proxy_tunnel_end(ctx, "the client sent more than 1 MiB that "
-                             "the upstream did not take", 0);
-        goto out;
-    }
     evbuffer_add(ctx->up_out, data, len);
 
     /* Activity either way keeps the tunnel alive. */
@@ -1097,9 +1097,19 @@ mod_proxy_tunnel_client(cairn_request_t *r, const char *data, size_t len,
     if (!ctx->paused) {
         event_add(ctx->pc->ev_read, &tv);
     }
+    ctx->in_client_cb = 1;
     mod_proxy_tunnel_write(ctx);
+    ctx->in_client_cb = 0;
 
-out:
+    if (ctx->r != NULL && ctx->pc != NULL
+        && evbuffer_get_length(ctx->up_out) > MOD_PROXY_STREAM_HIGH)
+    {
+        /* Back-pressure: the client waits until the upstream takes
+         * what is queued (mod_proxy_tunnel_write resumes it). */
+        ctx->client_paused = 1;
+        cairn_request_body_pause(ctx->r);
+    }
+
     mod_proxy_leave(ctx);
 }
 
@@ -1121,7 +1131,7 @@ mod_proxy_tunnel_write(mod_proxy_req_t *ctx)
                 tv.tv_sec = ctx->conf->tunnel_timeout_ms / 1000;
                 tv.tv_usec = (ctx->conf->tunnel_timeout_ms % 1000) * 1000;
                 event_add(pc->ev_write, &tv);
-                return;
+                goto pressure;
             }
             mod_proxy_tunnel_end(ctx, "writing to the upstream failed",
                                  errno);
@@ -1129,6 +1139,17 @@ mod_proxy_tunnel_write(mod_proxy_req_t *ctx)
         }
     }
     event_del(pc->ev_write);
+
+pressure:
+
+    if (ctx->client_paused && !ctx->in_client_cb && ctx->r != NULL
+        && evbuffer_get_length(ctx->up_out) <= MOD_PROXY_TUNNEL_LOW)
+    {
+        /* What the client sent meanwhile comes now (it may pause the
+         * client again). */
+        ctx->client_paused = 0;
+        cairn_request_body_resume(ctx->r);
+    }
 }
 
 

@@ -664,6 +664,167 @@ def test_websocket_tunnel_idle_timeout():
         up.stop()
 
 
+class BulkTunnel:
+    """A WebSocket-like upstream for volume: after the 101, GET
+    /api/sink?n=N reads N bytes slowly (64 KiB every 2 ms) and answers
+    the sha256 of them in hex and a newline; /api/source?n=N sends N
+    bytes of a known pattern as fast as it can, then its sha256 line."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.max_ahead = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,),
+                             daemon=True).start()
+
+    def _conn(self, c):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = c.recv(65536)
+            if not d:
+                c.close()
+                return
+            data += d
+        head, rest = data.split(b"\r\n\r\n", 1)
+        target = head.split(b" ")[1].decode()
+        n = int(target.split("n=")[1])
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        try:
+            if "/sink" in target:
+                h = hashlib.sha256(rest)
+                got = len(rest)
+                while got < n:
+                    d = c.recv(min(65536, n - got))
+                    if not d:
+                        break
+                    h.update(d)
+                    got += len(d)
+                    time.sleep(0.002)
+                c.sendall(b"%d %s\n" % (got, h.hexdigest().encode()))
+            else:
+                h = hashlib.sha256()
+                sent = 0
+                while sent < n:
+                    k = min(len(PATTERN), n - sent)
+                    c.sendall(PATTERN[:k])
+                    h.update(PATTERN[:k])
+                    sent += k
+                c.sendall(b"%d %s\n" % (sent, h.hexdigest().encode()))
+            c.recv(1)
+        except OSError:
+            pass
+        c.close()
+
+    def stop(self):
+        self.srv.close()
+
+
+def ws_open(s, path):
+    c = socket.create_connection(("127.0.0.1", s.port))
+    c.sendall(ws_request(path))
+    c.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = c.recv(4096)
+        check(d, "closed before the 101")
+        data += d
+    head, rest = data.split(b"\r\n\r\n", 1)
+    check(head.startswith(b"HTTP/1.1 101 "), "status: %r" % head[:40])
+    return c, rest
+
+
+@test
+def test_websocket_client_outruns_upstream():
+    """50 MiB from a client to an upstream that reads slowly: the
+    client is paused while 64 KiB wait for the upstream (no longer
+    closed after 1 MiB), the worker's RSS stays flat and every byte
+    arrives."""
+    up = BulkTunnel()
+    try:
+        s = proxy_server(one_location(up.addr))
+        pid = worker_pid(s)
+        rss0 = rss_kib(pid)
+        total = 50 << 20
+        c, rest = ws_open(s, "/api/sink?n=%d" % total)
+        block = os.urandom(1 << 20)
+        want = hashlib.sha256()
+        peak = rss0
+        c.settimeout(60)
+        for _ in range(50):
+            c.sendall(block)
+            want.update(block)
+            peak = max(peak, rss_kib(pid))
+        line = rest
+        while not line.endswith(b"\n"):
+            d = c.recv(4096)
+            if not d:
+                break
+            line += d
+        c.close()
+        eq(line.decode(), "%d %s\n" % (total, want.hexdigest()),
+           "what the upstream received")
+        if not sanitizers():
+            check(peak - rss0 < 16 * 1024, "RSS grew by %d KiB for 50 MiB"
+                  % (peak - rss0))
+    finally:
+        up.stop()
+
+
+@test
+def test_websocket_upstream_outruns_client():
+    """50 MiB from an upstream to a client that reads slowly: the
+    upstream is read only as the client drains, RSS flat, bytes
+    intact."""
+    up = BulkTunnel()
+    try:
+        s = proxy_server(one_location(up.addr))
+        pid = worker_pid(s)
+        rss0 = rss_kib(pid)
+        total = 50 << 20
+        c, rest = ws_open(s, "/api/source?n=%d" % total)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        h = hashlib.sha256(rest[:total])
+        got = len(rest)
+        tail = rest[total:]
+        peak = rss0
+        c.settimeout(30)
+        while got < total:
+            d = c.recv(min(262144, total - got))
+            check(d, "closed after %d bytes" % got)
+            h.update(d)
+            got += len(d)
+            if got % (1 << 20) < len(d):
+                peak = max(peak, rss_kib(pid))
+                time.sleep(0.005)
+        while not tail.endswith(b"\n"):
+            d = c.recv(4096)
+            if not d:
+                break
+            tail += d
+        c.close()
+        eq(tail.decode(), "%d %s\n" % (total, h.hexdigest()),
+           "what the upstream sent against what came")
+        if not sanitizers():
+            check(peak - rss0 < 16 * 1024, "RSS grew by %d KiB for 50 MiB"
+                  % (peak - rss0))
+    finally:
+        up.stop()
+
+
 @test
 def test_upgrade_refused_by_upstream_is_a_plain_response():
     with Backend("a") as b:
