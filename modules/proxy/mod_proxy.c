@@ -408,6 +408,15 @@ mod_proxy_handler(cairn_request_t *r)
     }
 
     st = cairn_request_ctx(r, &mod_proxy_module);
+    value = cairn_request_header(r, "Expect");
+    if (st != NULL && value != NULL && strcasecmp(value, "100-continue") == 0
+        && cairn_request_version(r) >= 11)
+    {
+        /* The upstream decides: its 100 (or its final answer) is what
+         * the client waits for (proxy_conn.c). */
+        st->expect = 1;
+        evbuffer_add_printf(b, "Expect: 100-continue\r\n");
+    }
     if (st != NULL) {
         /* Streamed: the client's length, or chunks as it sent them. */
         value = cairn_request_header(r, "Content-Length");

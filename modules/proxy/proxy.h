@@ -201,6 +201,8 @@ typedef struct {
  * off): set at FIXUPS, its state found by the body callback. */
 typedef struct {
     void                    *req;       /* proxy_conn.c's state */
+    int                      expect;    /* Expect: 100-continue passed
+                                           upstream */
 } mod_proxy_stream_t;
 
 
@@ -245,6 +247,7 @@ struct mod_proxy_resp_s {
     unsigned                 keepalive:1;
     unsigned                 got_bytes:1;
     unsigned                 upgraded:1;    /* a 101 taken: rest follows */
+    unsigned                 got_continue:1;    /* an interim 100 came */
     const char              *rest;      /* bytes after the 101's head */
     size_t                   rest_len;
     const char              *error;     /* why parsing failed */

@@ -66,6 +66,9 @@
 /* A tunnel's client, paused past MOD_PROXY_STREAM_HIGH bytes waiting
  * for the upstream, is resumed under this. */
 #define MOD_PROXY_TUNNEL_LOW    (16 * 1024)
+/* How long the client's body waits for the upstream's 100 Continue
+ * before it is sent anyway (an upstream that ignores Expect). */
+#define MOD_PROXY_EXPECT_MS     1000
 /* How long an idle pooled connection is kept. */
 #define MOD_PROXY_IDLE_MS       60000
 
@@ -134,6 +137,9 @@ struct mod_proxy_req_s {
     unsigned                 tunnel:1;      /* after a 101 */
     struct evbuffer         *up_out;        /* tunnel: client to upstream */
     unsigned                 client_paused:1;   /* tunnel back-pressure */
+    unsigned                 expect:1;      /* Expect: 100-continue sent */
+    unsigned                 expect_go:1;   /* the body may be asked */
+    struct event            *expect_timer;
     unsigned                 in_client_cb:1;
     struct evbuffer         *body_out;      /* a streamed request body */
     struct evbuffer         *body_copy;     /* its first 64 KiB, for a
@@ -190,6 +196,9 @@ static void mod_proxy_tunnel_end(mod_proxy_req_t *ctx, const char *why,
                                  int err);
 static void mod_proxy_free_out(void *data);
 static void mod_proxy_send_body(mod_proxy_req_t *ctx);
+static void mod_proxy_expect_cb(evutil_socket_t fd, short what, void *arg);
+static void mod_proxy_expect_go(mod_proxy_req_t *ctx);
+static void mod_proxy_free_event(void *data);
 
 
 int
@@ -233,6 +242,7 @@ mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
         }
         cairn_arena_cleanup_add(a, mod_proxy_free_out, ctx->body_copy);
         st->req = ctx;
+        ctx->expect = st->expect ? 1 : 0;
     }
 
     m = cairn_request_method(r);
@@ -535,6 +545,28 @@ mod_proxy_send_body(mod_proxy_req_t *ctx)
         evbuffer_add(ctx->body_out, evbuffer_pullup(ctx->body_copy, -1),
                      evbuffer_get_length(ctx->body_copy));
     }
+    if (!ctx->body_asked && ctx->expect && !ctx->expect_go) {
+        /* Expect: 100-continue went upstream: the client is asked for
+         * its body once the upstream says 100 (mod_proxy_read), or
+         * after MOD_PROXY_EXPECT_MS without an answer; a final answer
+         * before that goes to the client, whose body is never read. */
+        event_del(pc->ev_write);
+        if (ctx->expect_timer == NULL) {
+            ctx->expect_timer = evtimer_new(cairn_event_base(),
+                                            mod_proxy_expect_cb, ctx);
+            if (ctx->expect_timer == NULL) {
+                ctx->expect_go = 1;
+                goto ask;
+            }
+            cairn_arena_cleanup_add(ctx->arena, mod_proxy_free_event,
+                                    ctx->expect_timer);
+            tv.tv_sec = MOD_PROXY_EXPECT_MS / 1000;
+            tv.tv_usec = (MOD_PROXY_EXPECT_MS % 1000) * 1000;
+            evtimer_add(ctx->expect_timer, &tv);
+        }
+        return;
+    }
+ask:
     if (!ctx->body_asked) {
         ctx->body_asked = 1;
         ctx->body_resent = 1;
@@ -637,6 +669,47 @@ mod_proxy_body_piece(cairn_request_t *r, const char *data, size_t len,
     {
         event_active(ctx->pc->ev_write, EV_WRITE, 0);
     }
+}
+
+
+/* No 100 from the upstream in time: the client sends its body anyway. */
+static void
+mod_proxy_expect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mod_proxy_req_t  *ctx = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (ctx->expect_go || ctx->finished) {
+        return;
+    }
+    ctx->depth++;
+    mod_proxy_expect_go(ctx);
+    mod_proxy_leave(ctx);
+}
+
+
+/* The body may go: asked from the client when the head is out. */
+static void
+mod_proxy_expect_go(mod_proxy_req_t *ctx)
+{
+    ctx->expect_go = 1;
+    if (ctx->expect_timer != NULL) {
+        evtimer_del(ctx->expect_timer);
+    }
+    if (ctx->r != NULL && ctx->pc != NULL && !ctx->pc->connecting
+        && ctx->out_pos >= ctx->head_len)
+    {
+        mod_proxy_send_body(ctx);
+    }
+}
+
+
+static void
+mod_proxy_free_event(void *data)
+{
+    event_free(data);
 }
 
 
@@ -763,6 +836,17 @@ mod_proxy_read(mod_proxy_req_t *ctx)
         /* The client went away under a write (the cancel callback
          * ran). */
         return;
+    }
+
+    if (rc == 0 && ctx->resp.got_continue && ctx->expect && !ctx->expect_go
+        && !ctx->resp.headers_done)
+    {
+        /* The upstream's 100: now the client's body (the core sends
+         * the client its 100 Continue). */
+        mod_proxy_expect_go(ctx);
+        if (ctx->r == NULL || ctx->pc != pc) {
+            return;
+        }
     }
 
     if (rc != 0) {

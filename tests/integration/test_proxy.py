@@ -517,17 +517,155 @@ def test_status_below_100_is_502():
 
 @test
 def test_expect_100_continue_from_the_client():
+    """The body streams: Expect goes upstream, whose 100 (python's
+    http.server sends one) lets the client send its body."""
     with Backend("a") as b:
         s = proxy_server(one_location(b.addr))
         with s.conn() as c:
             c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\n"
                    b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            t0 = time.monotonic()
             r = c.read_response()
-            eq(r.status, 100, "100 Continue from cairn")
+            eq(r.status, 100, "100 Continue")
+            check(time.monotonic() - t0 < 0.8, "the 100 came after %.2f s, "
+                  "not from the upstream" % (time.monotonic() - t0))
+            c.send(b"hello")
+            doc = echo(c.read_response())
+        eq(doc["body_len"], 5, "body upstream")
+        eq(hdr(doc, "Expect"), "100-continue", "Expect upstream")
+    # Read whole first (ProxyRequestBuffering on): cairn answers the
+    # Expect itself and the upstream sees none.
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr,
+                                      extra="    ProxyRequestBuffering on\n"))
+        with s.conn() as c:
+            c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            eq(c.read_response().status, 100, "100 Continue from cairn")
             c.send(b"hello")
             doc = echo(c.read_response())
         eq(doc["body_len"], 5, "body upstream")
         eq(hdr(doc, "Expect"), None, "no Expect upstream")
+
+
+class ExpectBackend:
+    """Reads a request head; mode "deny" answers 401 at once without
+    reading the body, "silent" ignores Expect and reads the body by its
+    length before answering 200 with its size.  Records the heads and
+    the body bytes it read."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.addr = "127.0.0.1:%d" % self.srv.getsockname()[1]
+        self.heads = []
+        self.body_bytes = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,),
+                             daemon=True).start()
+
+    def _conn(self, c):
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                d = c.recv(65536)
+                if not d:
+                    return
+                data += d
+            head, rest = data.split(b"\r\n\r\n", 1)
+            self.heads.append(head.decode("latin-1"))
+            if self.mode == "deny":
+                c.sendall(b"HTTP/1.1 401 Unauthorized\r\n"
+                          b"WWW-Authenticate: Basic realm=\"x\"\r\n"
+                          b"Content-Length: 5\r\n\r\nnope\n")
+                time.sleep(1.0)
+                c.setblocking(False)
+                try:
+                    self.body_bytes += len(rest) + len(c.recv(65536))
+                except OSError:
+                    self.body_bytes += len(rest)
+                return
+            n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(rest) < n:
+                d = c.recv(65536)
+                if not d:
+                    break
+                rest += d
+            self.body_bytes += len(rest)
+            body = b"%d\n" % len(rest)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(body), body))
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
+        self.srv.close()
+
+
+@test
+def test_expect_answered_by_the_upstream_without_the_body():
+    """An upstream that answers 401 to an Expect: the client gets the
+    401, never a 100, and its body is not asked for nor passed on."""
+    up = ExpectBackend("deny")
+    try:
+        s = proxy_server(one_location(up.addr))
+        with s.conn() as c:
+            c.send(b"PUT /api/file HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 1000000\r\n"
+                   b"Expect: 100-continue\r\n\r\n")
+            r = c.read_response()
+            eq(r.status, 401, "status\n" + r.describe())
+            eq(r.body, b"nope\n", "body")
+            eq(r.header("WWW-Authenticate"), 'Basic realm="x"',
+               "WWW-Authenticate")
+            # The body never sent, the connection is not kept (what
+            # comes next could be the body or a new request).
+            check(c.closed_within(3), "the connection closes")
+        contains(up.heads[0], "Expect: 100-continue", "Expect upstream")
+        time.sleep(1.2)
+        eq(up.body_bytes, 0, "body bytes the upstream got")
+    finally:
+        up.stop()
+
+
+@test
+def test_expect_with_an_upstream_that_ignores_it():
+    """No 100 from the upstream: the client is told to go on after a
+    second anyway, and the body arrives."""
+    up = ExpectBackend("silent")
+    try:
+        s = proxy_server(one_location(up.addr))
+        with s.conn() as c:
+            c.send(b"POST /api/x HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            t0 = time.monotonic()
+            r = c.read_response()
+            took = time.monotonic() - t0
+            eq(r.status, 100, "100 Continue")
+            check(0.7 < took < 4, "the 100 after %.2f s" % took)
+            c.send(b"hello")
+            r = c.read_response()
+            eq(r.status, 200, "status\n" + r.describe())
+            eq(r.body, b"5\n", "the upstream's count")
+            # The client connection goes on.
+            c.send(b"POST /api/x HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 3\r\n\r\nabc")
+            eq(c.read_response().body, b"3\n", "a second request")
+        contains(up.heads[0], "Expect: 100-continue", "Expect upstream")
+    finally:
+        up.stop()
 
 
 class EchoTunnel:
