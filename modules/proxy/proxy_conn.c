@@ -1481,7 +1481,9 @@ mod_proxy_release(mod_proxy_req_t *ctx, int reuse)
     mod_proxy_metric_conns(s, -1, 0);
     pc->req = NULL;
 
-    if (!reuse || up->keepalive == 0) {
+    if (!reuse || up->keepalive == 0 || s->dormant) {
+        /* A server whose address a lookup took away (Resolve) pools
+         * nothing: the slot may get another address. */
         mod_proxy_conn_close(pc);
         return;
     }
