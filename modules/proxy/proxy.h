@@ -84,7 +84,7 @@ typedef struct {
  * has its own copy of the configuration memory (it forked after the
  * load), so they need no locking and start from zero in every worker.
  */
-typedef struct {
+typedef struct mod_proxy_server_s {
     const char              *name;      /* "127.0.0.1:8080", "unix:/x" */
     const char              *host;      /* for Host: "127.0.0.1:8080" */
     struct sockaddr_storage  addr;
@@ -102,6 +102,10 @@ typedef struct {
 
     /* per worker */
     unsigned                 dormant:1; /* Resolve: no address now */
+    unsigned                 conns_queued:1;    /* in the flush list */
+    int                      d_active;  /* gauge changes not yet out */
+    int                      d_idle;
+    struct mod_proxy_server_s *conns_next;
     int64_t                  current_weight;
     int                      active;
     mod_proxy_conn_t        *idle;      /* pooled connections, newest
