@@ -584,8 +584,10 @@ conn_process(cairn_conn_t *c)
 
         if (r != NULL && r->tunnel) {
             /* After a 101 the bytes are another protocol's: handed
-             * over as they come, never parsed. */
-            if (c->in_start < c->in_end) {
+             * over as they come, never parsed; while the handler has
+             * paused them they stay in the input buffer, and reading
+             * stops once it is full (conn_read_cb). */
+            if (c->in_start < c->in_end && !r->body_paused) {
                 const char  *p = c->in + c->in_start;
                 size_t       n = c->in_end - c->in_start;
 

@@ -978,6 +978,18 @@ cairn_request_body_resume(cairn_request_t *r)
 {
     cairn_conn_t  *c = r->conn;
 
+    if (r->tunnel) {
+        /* A tunnel's client bytes: what waits goes over now, and
+         * reading goes on. */
+        r->body_paused = 0;
+        if (!r->cancelled) {
+            cairn__conn_enter(c);
+            c->proto->tunnel(r);
+            cairn__conn_leave(c);
+        }
+        return;
+    }
+
     if (r->body_cb == NULL || r->body_done || r->cancelled) {
         r->body_paused = 0;
         return;

@@ -362,9 +362,13 @@ CAIRN_API int cairn_response_stream_abort(cairn_request_t *r);
  * without framing or body filters; pending and on_drain work as for a
  * stream; cairn_response_stream_end() closes the connection once what
  * is queued is written, and a client that closes ends the request
- * through the cancel callback.  Returns CAIRN_OK, or CAIRN_ERROR when
- * status is not 101, r asked for no upgrade, its head went out already
- * or its client is gone.
+ * through the cancel callback.  cairn_request_body_pause() stops
+ * handing the client's bytes to cb (they wait in the connection's input
+ * buffer, and reading stops once it is full: back-pressure to the
+ * client) until cairn_request_body_resume(), which hands over what
+ * waits and reads on (not to be called from inside cb).  Returns
+ * CAIRN_OK, or CAIRN_ERROR when status is not 101, r asked for no
+ * upgrade, its head went out already or its client is gone.
  */
 typedef void (*cairn_tunnel_cb)(cairn_request_t *r, const char *data,
                                 size_t len, void *arg);

@@ -17,7 +17,8 @@
  *     </Location>
  *
  * Directives: <Upstream name> ... </Upstream>            server
- *             (inside: Server, Balance, KeepAlive, HealthCheck)
+ *             (inside: Server, Balance, KeepAlive, HealthCheck,
+ *             Resolve)
  *             ProxyPass URL|off                           any
  *             ProxyPassReverse FROM|default [TO]          any
  *             ProxyPreserveHost on|off                    any  off
@@ -32,12 +33,15 @@
  *             ProxyNextUpstreamTimeout TIME               any  0 (no limit)
  *             ProxyTunnelTimeout TIME                     any  60s
  *             ProxyRequestBuffering on|off                any  off
+ *             Resolve every=TIME|off                      server off
+ *             Resolver ADDRESS[:PORT]...                  server
  * Hooks:      fixups (LAST), handler (FIRST), post_config, worker_init,
  *             worker_exit
  *
  * Names are resolved when the configuration is loaded (a reload picks up
- * a changed address), so nothing resolves on a worker's loop.  Every
- * directive is described in modules/proxy/README.md.
+ * a changed address); with Resolve every=T the workers look them up
+ * again with evdns, on their loops (proxy_resolve.c).  Every directive
+ * is described in modules/proxy/README.md.
  */
 
 #include <errno.h>
@@ -47,6 +51,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
+
+#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 
@@ -75,6 +81,14 @@ static const char *mod_proxy_set_next(cairn_cmd_t *cmd, void *conf,
                                       int argc, char **argv);
 static const char *mod_proxy_check_pass(void *conf, const char *where,
                                         void *data);
+static const char *mod_proxy_set_resolve(cairn_cmd_t *cmd, void *conf,
+                                         int argc, char **argv);
+static const char *mod_proxy_set_up_resolve(cairn_cmd_t *cmd, void *conf,
+                                            int argc, char **argv);
+static const char *mod_proxy_add_name(cairn_cmd_t *cmd,
+                                      mod_proxy_upstream_t *up,
+                                      size_t first, const char *spec,
+                                      const char *error);
 
 typedef struct {
     cairn_server_t          *server;
@@ -103,6 +117,9 @@ typedef struct {
     int          bit;
 } mod_proxy_flag_t;
 
+/* mod_proxy_address() failed because the name did not resolve. */
+static int  mod_proxy_lookup_failed;
+
 static const mod_proxy_flag_t  mod_proxy_next_names[] = {
     { "error", MOD_PROXY_NEXT_ERROR },
     { "timeout", MOD_PROXY_NEXT_TIMEOUT },
@@ -127,6 +144,10 @@ static const cairn_directive_t  mod_proxy_upstream_directives[] = {
     CAIRN_DIRECTIVE_CUSTOM("HealthCheck", CAIRN_ARGS_ANY,
                            mod_proxy_upstream_t, hc, CAIRN_SCOPE_SECTION,
                            CAIRN_MERGE_NONE, mod_proxy_set_healthcheck),
+    CAIRN_DIRECTIVE_CUSTOM("Resolve", CAIRN_ARGS_ONE_OR_MORE,
+                           mod_proxy_upstream_t, resolve_ms,
+                           CAIRN_SCOPE_SECTION, CAIRN_MERGE_NONE,
+                           mod_proxy_set_up_resolve),
     CAIRN_DIRECTIVE_END
 };
 
@@ -173,6 +194,11 @@ static const cairn_directive_t  mod_proxy_directives[] = {
     CAIRN_DIRECTIVE_FLAG("ProxyRequestBuffering", mod_proxy_conf_t,
                          request_buffering, CAIRN_SCOPE_ANY,
                          CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_LIST("Resolver", mod_proxy_conf_t, resolvers,
+                         CAIRN_SCOPE_SERVER, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_CUSTOM("Resolve", CAIRN_ARGS_ONE_OR_MORE,
+                           mod_proxy_conf_t, resolve_ms, CAIRN_SCOPE_SERVER,
+                           CAIRN_MERGE_REPLACE, mod_proxy_set_resolve),
     CAIRN_DIRECTIVE_END
 };
 
@@ -185,7 +211,9 @@ static const char *const  mod_proxy_defaults[] = {
     "(none)",
     NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     "error timeout",
-    NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL,
+    "(/etc/resolv.conf and /etc/hosts)",
+    "off"
 };
 
 
@@ -380,6 +408,15 @@ mod_proxy_handler(cairn_request_t *r)
     }
 
     st = cairn_request_ctx(r, &mod_proxy_module);
+    value = cairn_request_header(r, "Expect");
+    if (st != NULL && value != NULL && strcasecmp(value, "100-continue") == 0
+        && cairn_request_version(r) >= 11)
+    {
+        /* The upstream decides: its 100 (or its final answer) is what
+         * the client waits for (proxy_conn.c). */
+        st->expect = 1;
+        evbuffer_add_printf(b, "Expect: 100-continue\r\n");
+    }
     if (st != NULL) {
         /* Streamed: the client's length, or chunks as it sent them. */
         value = cairn_request_header(r, "Content-Length");
@@ -435,10 +472,26 @@ mod_proxy_post_config(cairn_server_t *s)
 
     mc = cairn_server_conf(s, &mod_proxy_module);
 
+    mod_proxy_resolve_reset();
+    if (mc != NULL) {
+        err = mod_proxy_resolver_check(cairn_server_arena(s),
+                                       &mc->resolvers);
+        if (err != NULL) {
+            cairn_log_error(NULL, 0, "%s", err);
+            return CAIRN_ERROR;
+        }
+    }
+
     for (up = mc != NULL ? mc->upstreams : NULL; up != NULL; up = up->next) {
         if (up->n == 0) {
             cairn_log_error(NULL, 0, "%s:%d: <Upstream %s> has no Server",
                             up->file, up->line, up->name);
+            return CAIRN_ERROR;
+        }
+        err = mod_proxy_resolve_prepare(cairn_server_arena(s), up,
+                                        mc->resolve_ms);
+        if (err != NULL) {
+            cairn_log_error(NULL, 0, "%s", err);
             return CAIRN_ERROR;
         }
     }
@@ -463,6 +516,12 @@ mod_proxy_worker_init(cairn_server_t *s)
 
     mc = cairn_server_conf(s, &mod_proxy_module);
 
+    if (mod_proxy_resolve_worker_init(mc != NULL ? &mc->resolvers : NULL)
+        != CAIRN_OK)
+    {
+        return CAIRN_ERROR;
+    }
+
     return mod_proxy_health_worker_init(mc != NULL ? mc->upstreams : NULL);
 }
 
@@ -477,6 +536,7 @@ mod_proxy_worker_exit(cairn_server_t *s)
         mod_proxy_pool_close_all(mc->upstreams);
     }
     mod_proxy_health_worker_exit();
+    mod_proxy_resolve_worker_exit();
 
     return CAIRN_OK;
 }
@@ -538,6 +598,7 @@ mod_proxy_set_upstream(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     up->file = cairn_arena_strdup(a, cairn_cmd_file(cmd));
     up->line = cairn_cmd_line(cmd);
     up->balance = MOD_PROXY_BAL_ROUND_ROBIN;
+    up->resolve_ms = -1;
     *tail = up;
 
     return cairn_cmd_section(cmd, mod_proxy_upstream_directives, up);
@@ -552,15 +613,22 @@ mod_proxy_set_server(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     mod_proxy_upstream_t  *up = conf;
     mod_proxy_server_t    *s;
     cairn_arena_t         *a = cairn_cmd_arena(cmd);
-    const char            *err, *v;
+    const char            *err, *v, *lookup;
     int64_t                ms;
-    size_t                 naddr;
+    size_t                 naddr, first;
     int                    i, n;
 
     s = mod_proxy_add_server(a, up);
+    first = up->n - 1;
+    lookup = NULL;
     err = mod_proxy_address(a, argv[0], s, 0, &naddr);
     if (err != NULL) {
-        return err;
+        if (!mod_proxy_lookup_failed) {
+            return err;
+        }
+        /* Fatal at post_config unless the name is looked up again. */
+        lookup = err;
+        naddr = 0;
     }
     for (i = 0; i < (int) up->n - 1; i++) {
         if (strcmp(up->servers[i]->name, s->name) == 0) {
@@ -609,7 +677,12 @@ mod_proxy_set_server(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
         }
     }
 
-    return mod_proxy_more_addresses(a, up, s, argv[0], naddr);
+    err = mod_proxy_more_addresses(a, up, s, argv[0], naddr);
+    if (err != NULL) {
+        return err;
+    }
+
+    return mod_proxy_add_name(cmd, up, first, argv[0], lookup);
 }
 
 
@@ -683,7 +756,7 @@ mod_proxy_set_pass(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
     mod_proxy_upstream_t  *up;
     mod_proxy_server_t    *s;
     cairn_arena_t         *a = cairn_cmd_arena(cmd);
-    const char            *url = argv[0], *rest, *slash, *err;
+    const char            *url = argv[0], *rest, *slash, *err, *lookup;
     char                  *addr;
     size_t                 naddr;
 
@@ -744,15 +817,25 @@ mod_proxy_set_pass(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
                                   "upstream://name[/prefix] or off", url);
     }
 
+    lookup = NULL;
     err = mod_proxy_address(a, addr, s, 0, &naddr);
     if (err != NULL) {
-        return cairn_arena_printf(a, "ProxyPass %s: %s", url, err);
+        if (!mod_proxy_lookup_failed) {
+            return cairn_arena_printf(a, "ProxyPass %s: %s", url, err);
+        }
+        lookup = cairn_arena_printf(a, "ProxyPass %s: %s", url, err);
+        naddr = 0;
     }
     s->max_fails = 0;
     up->name = s->name;
     pass->up = up;
 
-    return mod_proxy_more_addresses(a, up, s, addr, naddr);
+    err = mod_proxy_more_addresses(a, up, s, addr, naddr);
+    if (err != NULL) {
+        return err;
+    }
+
+    return mod_proxy_add_name(cmd, up, 0, addr, lookup);
 }
 
 
@@ -845,6 +928,14 @@ mod_proxy_check_pass(void *conf, const char *where, void *data)
 
     (void) where;
 
+    if (pass != NULL && pass->up != NULL && pass->up->implicit
+        && pass->up->names != NULL && !pass->up->prepared)
+    {
+        pass->up->prepared = 1;
+        return mod_proxy_resolve_prepare(cairn_server_arena(check->server),
+                                         pass->up, mc != NULL
+                                                   ? mc->resolve_ms : 0);
+    }
     if (pass == NULL || pass->upstream_name == NULL || pass->up != NULL) {
         return NULL;
     }
@@ -894,6 +985,81 @@ mod_proxy_add_server(cairn_arena_t *a, mod_proxy_upstream_t *up)
 
 
 /*
+ * Records a host name given to a Server line or ProxyPass http:// (not
+ * an IP address, not a socket): the servers from up->servers[first] on
+ * are its addresses.  error: the load's lookup failed (no server has an
+ * address yet); whether that is fatal depends on Resolve, known at
+ * post_config.
+ */
+static const char *
+mod_proxy_add_name(cairn_cmd_t *cmd, mod_proxy_upstream_t *up, size_t first,
+                   const char *spec, const char *error)
+{
+    cairn_arena_t     *a = cairn_cmd_arena(cmd);
+    mod_proxy_name_t  *n, **tail;
+    const char        *colon;
+    unsigned char      buf[sizeof(struct in6_addr)];
+    char              *host;
+    size_t             i;
+    int                port = 80;
+
+    if (strncmp(spec, "unix:", 5) == 0 || spec[0] == '[') {
+        return NULL;
+    }
+    colon = strrchr(spec, ':');
+    host = colon != NULL ? cairn_arena_strndup(a, spec,
+                                               (size_t) (colon - spec))
+                         : cairn_arena_strdup(a, spec);
+    if (inet_pton(AF_INET, host, buf) == 1
+        || inet_pton(AF_INET6, host, buf) == 1)
+    {
+        return NULL;
+    }
+    if (colon != NULL) {
+        (void) cairn_parse_int(colon + 1, &port);
+    }
+
+    n = cairn_arena_calloc(a, sizeof(mod_proxy_name_t));
+    n->host = host;
+    n->port = port;
+    n->file = cairn_arena_strdup(a, cairn_cmd_file(cmd));
+    n->line = cairn_cmd_line(cmd);
+    n->error = error;
+    n->up = up;
+    for (i = first; i < up->n && n->nslots < MOD_PROXY_NAME_SLOTS; i++) {
+        n->slots[n->nslots++] = up->servers[i];
+    }
+    for (tail = &up->names; *tail != NULL; tail = &(*tail)->next) {
+        /* to the end */
+    }
+    *tail = n;
+
+    return NULL;
+}
+
+
+/* Resolve every=T|off at server scope: for ProxyPass http://name and
+ * the <Upstream>s without their own. */
+static const char *
+mod_proxy_set_resolve(cairn_cmd_t *cmd, void *conf, int argc, char **argv)
+{
+    mod_proxy_conf_t  *mc = conf;
+
+    return mod_proxy_parse_resolve(cmd, argc, argv, &mc->resolve_ms);
+}
+
+
+static const char *
+mod_proxy_set_up_resolve(cairn_cmd_t *cmd, void *conf, int argc,
+                         char **argv)
+{
+    mod_proxy_upstream_t  *up = conf;
+
+    return mod_proxy_parse_resolve(cmd, argc, argv, &up->resolve_ms);
+}
+
+
+/*
  * A name that resolves to several addresses is several servers, as in
  * nginx: s (the first) is copied for each further one.
  */
@@ -939,6 +1105,8 @@ mod_proxy_address(cairn_arena_t *a, const char *spec, mod_proxy_server_t *s,
     const char          *colon;
     char                *host, text[NI_MAXHOST];
     int                  rc, port;
+
+    mod_proxy_lookup_failed = 0;
 
     if (strncmp(spec, "unix:", 5) == 0) {
         if (spec[5] != '/') {
@@ -996,6 +1164,10 @@ mod_proxy_address(cairn_arena_t *a, const char *spec, mod_proxy_server_t *s,
     hints.ai_socktype = SOCK_STREAM;
     rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0) {
+        mod_proxy_lookup_failed = 1;
+        s->name = cairn_arena_strdup(a, spec);
+        s->host = cairn_arena_strdup(a, spec);
+        s->name_hash = mod_proxy_hash(s->name, strlen(s->name), 0);
         return cairn_arena_printf(a, "host \"%s\" does not resolve: %s",
                                   host, gai_strerror(rc));
     }

@@ -10,6 +10,7 @@
  *                    read, the keep-alive pool) and the request's drive
  *                    through them: streaming, timeouts, retries
  *   proxy_balance.c  choosing a server of an <Upstream>, passive health
+ *   proxy_resolve.c  Resolve every=T: names looked up again with evdns
  */
 
 #ifndef MOD_PROXY_PROXY_H
@@ -44,6 +45,11 @@ typedef enum {
 
 typedef struct mod_proxy_conn_s      mod_proxy_conn_t;
 typedef struct mod_proxy_upstream_s  mod_proxy_upstream_t;
+typedef struct mod_proxy_name_s      mod_proxy_name_t;
+
+/* The servers a name of a Server line (or ProxyPass http://) may become
+ * when it is resolved again: at most this many addresses are used. */
+#define MOD_PROXY_NAME_SLOTS    8
 
 /*
  * A server's health as every worker sees it: one slot of a shared
@@ -57,6 +63,7 @@ typedef struct {
     uint32_t                 hc_fails;
     uint32_t                 hc_passes;
     uint64_t                 hc_next_us;    /* the next check is due */
+    uint64_t                 addr_hash;     /* Resolve: whose health */
 } mod_proxy_shared_t;
 
 /* HealthCheck of an <Upstream>. */
@@ -77,7 +84,7 @@ typedef struct {
  * has its own copy of the configuration memory (it forked after the
  * load), so they need no locking and start from zero in every worker.
  */
-typedef struct {
+typedef struct mod_proxy_server_s {
     const char              *name;      /* "127.0.0.1:8080", "unix:/x" */
     const char              *host;      /* for Host: "127.0.0.1:8080" */
     struct sockaddr_storage  addr;
@@ -91,8 +98,14 @@ typedef struct {
     uint64_t                 name_hash;
     mod_proxy_upstream_t    *up;
     mod_proxy_shared_t      *sh;        /* NULL for a ProxyPass http:// */
+    mod_proxy_name_t        *dns;       /* the name it came from, or NULL */
 
     /* per worker */
+    unsigned                 dormant:1; /* Resolve: no address now */
+    unsigned                 conns_queued:1;    /* in the flush list */
+    int                      d_active;  /* gauge changes not yet out */
+    int                      d_idle;
+    struct mod_proxy_server_s *conns_next;
     int64_t                  current_weight;
     int                      active;
     mod_proxy_conn_t        *idle;      /* pooled connections, newest
@@ -112,6 +125,10 @@ struct mod_proxy_upstream_s {
     int                      keepalive; /* idle connections per worker */
     mod_proxy_hc_t           hc;
     unsigned                 implicit:1;/* ProxyPass http://... */
+    int64_t                  resolve_ms;    /* Resolve every=; 0 off,
+                                               -1 the server's */
+    mod_proxy_name_t        *names;     /* host names of its Servers */
+    unsigned                 prepared:1;
     mod_proxy_upstream_t    *next;
 
     /* per worker */
@@ -138,8 +155,36 @@ typedef struct {
     const char             **to;        /* NULL: the location's path */
 } mod_proxy_reverse_t;
 
+/*
+ * A host name of a Server line: the servers its addresses became, in
+ * up->servers.  With Resolve every=T the name has MOD_PROXY_NAME_SLOTS
+ * servers, those without an address dormant, and each worker looks the
+ * name up again every T (proxy_resolve.c).
+ */
+struct mod_proxy_name_s {
+    const char              *host;
+    int                      port;
+    const char              *file;
+    int                      line;
+    const char              *error;     /* the load's lookup failed */
+    mod_proxy_upstream_t    *up;
+    mod_proxy_server_t      *slots[MOD_PROXY_NAME_SLOTS];
+    size_t                   nslots;
+    mod_proxy_name_t        *next;      /* in up->names */
+    mod_proxy_name_t        *next_resolving;
+
+    /* per worker */
+    char                     names[MOD_PROXY_NAME_SLOTS][64];
+    struct event            *timer;
+    void                    *req;       /* evdns lookup in flight */
+    unsigned                 busy:1;
+    unsigned                 failing:1; /* the failure was logged */
+};
+
 typedef struct {
     mod_proxy_upstream_t    *upstreams; /* server scope */
+    cairn_strv_t             resolvers; /* Resolver: evdns nameservers */
+    int64_t                  resolve_ms;    /* server scope default */
     const mod_proxy_pass_t  *pass;
     const mod_proxy_reverse_t *reverse;
     int                      preserve_host;
@@ -160,6 +205,8 @@ typedef struct {
  * off): set at FIXUPS, its state found by the body callback. */
 typedef struct {
     void                    *req;       /* proxy_conn.c's state */
+    int                      expect;    /* Expect: 100-continue passed
+                                           upstream */
 } mod_proxy_stream_t;
 
 
@@ -204,6 +251,7 @@ struct mod_proxy_resp_s {
     unsigned                 keepalive:1;
     unsigned                 got_bytes:1;
     unsigned                 upgraded:1;    /* a 101 taken: rest follows */
+    unsigned                 got_continue:1;    /* an interim 100 came */
     const char              *rest;      /* bytes after the 101's head */
     size_t                   rest_len;
     const char              *error;     /* why parsing failed */
@@ -277,6 +325,9 @@ void mod_proxy_body_piece(cairn_request_t *r, const char *data, size_t len,
 /* Closes the pooled connections of every upstream (worker exit). */
 void mod_proxy_pool_close_all(mod_proxy_upstream_t *ups);
 
+/* Closes one pooled connection of s (s->idle must not be NULL). */
+void mod_proxy_pool_close_server(mod_proxy_server_t *s);
+
 
 /* ------------------------------------------------------------------ */
 /* proxy_balance.c                                                    */
@@ -300,6 +351,34 @@ uint64_t mod_proxy_now_us(void);
 
 /* A 64-bit hash of bytes (FNV-1a, then mixed). */
 uint64_t mod_proxy_hash(const void *data, size_t len, uint64_t seed);
+
+
+/* ------------------------------------------------------------------ */
+/* proxy_resolve.c                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Resolve every=T|off into *ms (0: off). */
+const char *mod_proxy_parse_resolve(cairn_cmd_t *cmd, int argc, char **argv,
+                                    int64_t *ms);
+
+/*
+ * post_config: every name of up is checked (a name that did not resolve
+ * at load is an error unless it is resolved again) and, with Resolve,
+ * given its dormant slots and listed for the workers.  Returns an error
+ * message or NULL.  mod_proxy_resolve_reset() starts a new list.
+ */
+const char *mod_proxy_resolve_prepare(cairn_arena_t *a,
+                                      mod_proxy_upstream_t *up,
+                                      int64_t resolve_ms);
+void mod_proxy_resolve_reset(void);
+
+/* Checks the Resolver addresses (post_config); an error or NULL. */
+const char *mod_proxy_resolver_check(cairn_arena_t *a,
+                                     const cairn_strv_t *resolvers);
+
+/* Starts and stops this worker's lookups. */
+int mod_proxy_resolve_worker_init(const cairn_strv_t *resolvers);
+void mod_proxy_resolve_worker_exit(void);
 
 
 /* ------------------------------------------------------------------ */

@@ -92,7 +92,7 @@ mod_proxy_hash(const void *data, size_t len, uint64_t seed)
 static int
 mod_proxy_live(const mod_proxy_server_t *s, uint64_t now_us)
 {
-    if (s->max_conns > 0 && s->active >= s->max_conns) {
+    if (s->dormant || (s->max_conns > 0 && s->active >= s->max_conns)) {
         return 0;
     }
     return mod_proxy_server_live(s, now_us);

@@ -36,7 +36,9 @@
  * A 101 to a client that asked for an upgrade joins the two connections
  * (cairn_response_tunnel): the upstream's bytes go to the client as a
  * stream's, with the same back-pressure, the client's are queued for the
- * upstream (at most MOD_PROXY_TUNNEL_MAX), until either side closes or
+ * upstream, the client paused (cairn_request_body_pause) while more than
+ * MOD_PROXY_STREAM_HIGH wait and resumed once under MOD_PROXY_TUNNEL_LOW,
+ * until either side closes or
  * ProxyTunnelTimeout passes without a byte either way.
  */
 
@@ -61,8 +63,12 @@
 /* Body pieces of the first read kept while a whole response may be in
  * it (mod_proxy_on_body). */
 #define MOD_PROXY_SLICES        16
-/* Client bytes of a tunnel that may wait for the upstream. */
-#define MOD_PROXY_TUNNEL_MAX    (1024 * 1024)
+/* A tunnel's client, paused past MOD_PROXY_STREAM_HIGH bytes waiting
+ * for the upstream, is resumed under this. */
+#define MOD_PROXY_TUNNEL_LOW    (16 * 1024)
+/* How long the client's body waits for the upstream's 100 Continue
+ * before it is sent anyway (an upstream that ignores Expect). */
+#define MOD_PROXY_EXPECT_MS     1000
 /* How long an idle pooled connection is kept. */
 #define MOD_PROXY_IDLE_MS       60000
 
@@ -130,6 +136,11 @@ struct mod_proxy_req_s {
     unsigned                 upgrade:1;     /* the client asked for one */
     unsigned                 tunnel:1;      /* after a 101 */
     struct evbuffer         *up_out;        /* tunnel: client to upstream */
+    unsigned                 client_paused:1;   /* tunnel back-pressure */
+    unsigned                 expect:1;      /* Expect: 100-continue sent */
+    unsigned                 expect_go:1;   /* the body may be asked */
+    struct event            *expect_timer;
+    unsigned                 in_client_cb:1;
     struct evbuffer         *body_out;      /* a streamed request body */
     struct evbuffer         *body_copy;     /* its first 64 KiB, for a
                                                retry */
@@ -170,11 +181,13 @@ static void mod_proxy_complete_whole(mod_proxy_req_t *ctx);
 static int mod_proxy_stream_head(mod_proxy_req_t *ctx);
 static int mod_proxy_flush_deferred(mod_proxy_req_t *ctx);
 static void mod_proxy_finish(mod_proxy_req_t *ctx, int status);
+static void mod_proxy_stream_done(mod_proxy_req_t *ctx, int reuse,
+                                  int aborted);
 static void mod_proxy_leave(mod_proxy_req_t *ctx);
 static void mod_proxy_release(mod_proxy_req_t *ctx, int reuse);
 static void mod_proxy_conn_close(mod_proxy_conn_t *pc);
 static void mod_proxy_emit(const char *name, const char *value, void *data);
-static void mod_proxy_set_notes(mod_proxy_req_t *ctx);
+static void mod_proxy_set_notes(mod_proxy_req_t *ctx, int status);
 static void mod_proxy_tunnel_start(mod_proxy_req_t *ctx);
 static void mod_proxy_tunnel_client(cairn_request_t *r, const char *data,
                                     size_t len, void *arg);
@@ -183,6 +196,9 @@ static void mod_proxy_tunnel_end(mod_proxy_req_t *ctx, const char *why,
                                  int err);
 static void mod_proxy_free_out(void *data);
 static void mod_proxy_send_body(mod_proxy_req_t *ctx);
+static void mod_proxy_expect_cb(evutil_socket_t fd, short what, void *arg);
+static void mod_proxy_expect_go(mod_proxy_req_t *ctx);
+static void mod_proxy_free_event(void *data);
 
 
 int
@@ -226,6 +242,7 @@ mod_proxy_run(cairn_request_t *r, const mod_proxy_conf_t *conf,
         }
         cairn_arena_cleanup_add(a, mod_proxy_free_out, ctx->body_copy);
         st->req = ctx;
+        ctx->expect = st->expect ? 1 : 0;
     }
 
     m = cairn_request_method(r);
@@ -274,6 +291,13 @@ mod_proxy_pool_close_all(mod_proxy_upstream_t *ups)
             }
         }
     }
+}
+
+
+void
+mod_proxy_pool_close_server(mod_proxy_server_t *s)
+{
+    mod_proxy_conn_close(s->idle);
 }
 
 
@@ -521,6 +545,28 @@ mod_proxy_send_body(mod_proxy_req_t *ctx)
         evbuffer_add(ctx->body_out, evbuffer_pullup(ctx->body_copy, -1),
                      evbuffer_get_length(ctx->body_copy));
     }
+    if (!ctx->body_asked && ctx->expect && !ctx->expect_go) {
+        /* Expect: 100-continue went upstream: the client is asked for
+         * its body once the upstream says 100 (mod_proxy_read), or
+         * after MOD_PROXY_EXPECT_MS without an answer; a final answer
+         * before that goes to the client, whose body is never read. */
+        event_del(pc->ev_write);
+        if (ctx->expect_timer == NULL) {
+            ctx->expect_timer = evtimer_new(cairn_event_base(),
+                                            mod_proxy_expect_cb, ctx);
+            if (ctx->expect_timer == NULL) {
+                ctx->expect_go = 1;
+                goto ask;
+            }
+            cairn_arena_cleanup_add(ctx->arena, mod_proxy_free_event,
+                                    ctx->expect_timer);
+            tv.tv_sec = MOD_PROXY_EXPECT_MS / 1000;
+            tv.tv_usec = (MOD_PROXY_EXPECT_MS % 1000) * 1000;
+            evtimer_add(ctx->expect_timer, &tv);
+        }
+        return;
+    }
+ask:
     if (!ctx->body_asked) {
         ctx->body_asked = 1;
         ctx->body_resent = 1;
@@ -623,6 +669,47 @@ mod_proxy_body_piece(cairn_request_t *r, const char *data, size_t len,
     {
         event_active(ctx->pc->ev_write, EV_WRITE, 0);
     }
+}
+
+
+/* No 100 from the upstream in time: the client sends its body anyway. */
+static void
+mod_proxy_expect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    mod_proxy_req_t  *ctx = arg;
+
+    (void) fd;
+    (void) what;
+
+    if (ctx->expect_go || ctx->finished) {
+        return;
+    }
+    ctx->depth++;
+    mod_proxy_expect_go(ctx);
+    mod_proxy_leave(ctx);
+}
+
+
+/* The body may go: asked from the client when the head is out. */
+static void
+mod_proxy_expect_go(mod_proxy_req_t *ctx)
+{
+    ctx->expect_go = 1;
+    if (ctx->expect_timer != NULL) {
+        evtimer_del(ctx->expect_timer);
+    }
+    if (ctx->r != NULL && ctx->pc != NULL && !ctx->pc->connecting
+        && ctx->out_pos >= ctx->head_len)
+    {
+        mod_proxy_send_body(ctx);
+    }
+}
+
+
+static void
+mod_proxy_free_event(void *data)
+{
+    event_free(data);
 }
 
 
@@ -749,6 +836,17 @@ mod_proxy_read(mod_proxy_req_t *ctx)
         /* The client went away under a write (the cancel callback
          * ran). */
         return;
+    }
+
+    if (rc == 0 && ctx->resp.got_continue && ctx->expect && !ctx->expect_go
+        && !ctx->resp.headers_done)
+    {
+        /* The upstream's 100: now the client's body (the core sends
+         * the client its 100 Continue). */
+        mod_proxy_expect_go(ctx);
+        if (ctx->r == NULL || ctx->pc != pc) {
+            return;
+        }
     }
 
     if (rc != 0) {
@@ -991,24 +1089,56 @@ mod_proxy_emit(const char *name, const char *value, void *data)
 }
 
 
+/* Writes v in decimal backwards, ending at end; returns the start. */
+static char *
+mod_proxy_utoa(char *end, uint64_t v)
+{
+    do {
+        *--end = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+
+    return end;
+}
+
+
+/*
+ * The notes mod_log reads: upstream_addr, upstream_time (seconds with
+ * milliseconds), upstream_ms and, with status > 0, upstream_status.
+ * Formatted by hand into one arena piece: this runs for every request.
+ */
 static void
-mod_proxy_set_notes(mod_proxy_req_t *ctx)
+mod_proxy_set_notes(mod_proxy_req_t *ctx, int status)
 {
     cairn_request_t  *r = ctx->r;
     uint64_t          us = mod_proxy_now_us() - ctx->try_us;
+    uint64_t          ms = us / 1000;
+    char             *buf, *end, *p;
+
+    /* Three numbers of at most 20 digits, a dot, three NULs. */
+    buf = cairn_arena_alloc(cairn_request_arena(r), 3 * 24);
+
+    end = buf + 24;
+    *--end = '\0';
+    *--end = (char) ('0' + ms % 10);
+    *--end = (char) ('0' + ms / 10 % 10);
+    *--end = (char) ('0' + ms / 100 % 10);
+    *--end = '.';
+    p = mod_proxy_utoa(end, ms / 1000);
 
     cairn_request_set_note(r, "upstream_addr", ctx->server->name);
-    cairn_request_set_note(r, "upstream_time",
-                           cairn_arena_printf(cairn_request_arena(r),
-                                              "%llu.%03llu",
-                                              (unsigned long long)
-                                              (us / 1000000),
-                                              (unsigned long long)
-                                              (us / 1000 % 1000)));
-    cairn_request_set_note(r, "upstream_ms",
-                           cairn_arena_printf(cairn_request_arena(r),
-                                              "%llu", (unsigned long long)
-                                              (us / 1000)));
+    cairn_request_set_note(r, "upstream_time", p);
+
+    end = buf + 48;
+    *--end = '\0';
+    cairn_request_set_note(r, "upstream_ms", mod_proxy_utoa(end, ms));
+
+    if (status > 0) {
+        end = buf + 72;
+        *--end = '\0';
+        cairn_request_set_note(r, "upstream_status",
+                               mod_proxy_utoa(end, (uint64_t) status));
+    }
 }
 
 
@@ -1016,22 +1146,13 @@ mod_proxy_set_notes(mod_proxy_req_t *ctx)
 static void
 mod_proxy_complete(mod_proxy_req_t *ctx)
 {
-    cairn_request_t  *r = ctx->r;
-
     mod_proxy_server_ok(ctx->server);
     mod_proxy_metric_response(ctx->server, ctx->resp.status,
                               mod_proxy_now_us() - ctx->try_us);
-    mod_proxy_set_notes(ctx);
-    cairn_request_set_note(r, "upstream_status",
-                           cairn_arena_printf(cairn_request_arena(r), "%d",
-                                              ctx->resp.status));
-    mod_proxy_release(ctx, ctx->resp.keepalive
-                           && (!ctx->body_stream || ctx->body_in_done));
-
-    ctx->r = NULL;
-    ctx->finished = 1;
-    cairn_request_on_cancel(r, NULL, NULL);
-    cairn_response_stream_end(r);
+    mod_proxy_set_notes(ctx, ctx->resp.status);
+    mod_proxy_stream_done(ctx, ctx->resp.keepalive
+                               && (!ctx->body_stream || ctx->body_in_done),
+                          0);
 }
 
 
@@ -1046,8 +1167,7 @@ mod_proxy_tunnel_start(mod_proxy_req_t *ctx)
 {
     struct timeval  tv;
 
-    mod_proxy_set_notes(ctx);
-    cairn_request_set_note(ctx->r, "upstream_status", "101");
+    mod_proxy_set_notes(ctx, 101);
     mod_proxy_server_ok(ctx->server);
 
     if (ctx->resp.rest_len > 0
@@ -1079,11 +1199,6 @@ mod_proxy_tunnel_client(cairn_request_t *r, const char *data, size_t len,
     }
     ctx->depth++;
 
-    if (evbuffer_get_length(ctx->up_out) + len > MOD_PROXY_TUNNEL_MAX) {
-        mod_proxy_tunnel_end(ctx, "the client sent more than 1 MiB that "
-                             "the upstream did not take", 0);
-        goto out;
-    }
     evbuffer_add(ctx->up_out, data, len);
 
     /* Activity either way keeps the tunnel alive. */
@@ -1092,9 +1207,19 @@ mod_proxy_tunnel_client(cairn_request_t *r, const char *data, size_t len,
     if (!ctx->paused) {
         event_add(ctx->pc->ev_read, &tv);
     }
+    ctx->in_client_cb = 1;
     mod_proxy_tunnel_write(ctx);
+    ctx->in_client_cb = 0;
 
-out:
+    if (ctx->r != NULL && ctx->pc != NULL
+        && evbuffer_get_length(ctx->up_out) > MOD_PROXY_STREAM_HIGH)
+    {
+        /* Back-pressure: the client waits until the upstream takes
+         * what is queued (mod_proxy_tunnel_write resumes it). */
+        ctx->client_paused = 1;
+        cairn_request_body_pause(ctx->r);
+    }
+
     mod_proxy_leave(ctx);
 }
 
@@ -1116,7 +1241,7 @@ mod_proxy_tunnel_write(mod_proxy_req_t *ctx)
                 tv.tv_sec = ctx->conf->tunnel_timeout_ms / 1000;
                 tv.tv_usec = (ctx->conf->tunnel_timeout_ms % 1000) * 1000;
                 event_add(pc->ev_write, &tv);
-                return;
+                goto pressure;
             }
             mod_proxy_tunnel_end(ctx, "writing to the upstream failed",
                                  errno);
@@ -1124,6 +1249,17 @@ mod_proxy_tunnel_write(mod_proxy_req_t *ctx)
         }
     }
     event_del(pc->ev_write);
+
+pressure:
+
+    if (ctx->client_paused && !ctx->in_client_cb && ctx->r != NULL
+        && evbuffer_get_length(ctx->up_out) <= MOD_PROXY_TUNNEL_LOW)
+    {
+        /* What the client sent meanwhile comes now (it may pause the
+         * client again). */
+        ctx->client_paused = 0;
+        cairn_request_body_resume(ctx->r);
+    }
 }
 
 
@@ -1137,11 +1273,7 @@ mod_proxy_tunnel_end(mod_proxy_req_t *ctx, const char *why, int err)
         cairn_log(r, CAIRN_LOG_INFO, err, "upstream %s: tunnel closed: %s",
                   ctx->server->name, why);
     }
-    mod_proxy_release(ctx, 0);
-    ctx->r = NULL;
-    ctx->finished = 1;
-    cairn_request_on_cancel(r, NULL, NULL);
-    cairn_response_stream_end(r);
+    mod_proxy_stream_done(ctx, 0, 0);
 }
 
 
@@ -1180,10 +1312,7 @@ mod_proxy_complete_whole(mod_proxy_req_t *ctx)
     mod_proxy_server_ok(ctx->server);
     mod_proxy_metric_response(ctx->server, ctx->resp.status,
                               mod_proxy_now_us() - ctx->try_us);
-    mod_proxy_set_notes(ctx);
-    cairn_request_set_note(r, "upstream_status",
-                           cairn_arena_printf(cairn_request_arena(r), "%d",
-                                              ctx->resp.status));
+    mod_proxy_set_notes(ctx, ctx->resp.status);
     mod_proxy_release(ctx, ctx->resp.keepalive
                            && (!ctx->body_stream || ctx->body_in_done));
 
@@ -1263,7 +1392,7 @@ mod_proxy_fail(mod_proxy_req_t *ctx, mod_proxy_fail_t kind, int err,
         break;
     }
 
-    mod_proxy_set_notes(ctx);
+    mod_proxy_set_notes(ctx, 0);
     mod_proxy_server_failed(s, mod_proxy_causes[kind]);
     if (kind == MOD_PROXY_FAIL_STATUS) {
         mod_proxy_metric_response(s, status, mod_proxy_now_us() - ctx->try_us);
@@ -1272,10 +1401,7 @@ mod_proxy_fail(mod_proxy_req_t *ctx, mod_proxy_fail_t kind, int err,
 
     if (ctx->streaming) {
         /* The head is gone: nothing to retry, only to cut short. */
-        ctx->r = NULL;
-        ctx->finished = 1;
-        cairn_request_on_cancel(r, NULL, NULL);
-        cairn_response_stream_abort(r);
+        mod_proxy_stream_done(ctx, 0, 1);
         return;
     }
 
@@ -1293,6 +1419,33 @@ next:
     rc = mod_proxy_try(ctx);
     if (rc != 0) {
         mod_proxy_finish(ctx, rc);
+    }
+}
+
+
+/*
+ * Ends a request whose head went to the client: the connection goes
+ * back to the pool (reuse) or is closed, the request is finished, and
+ * its stream ends (cut short when aborted: the client sees a truncated
+ * response).  ctx->r is cleared first, as the stream call may run the
+ * core's cleanups.
+ */
+static void
+mod_proxy_stream_done(mod_proxy_req_t *ctx, int reuse, int aborted)
+{
+    cairn_request_t  *r = ctx->r;
+
+    mod_proxy_release(ctx, reuse);
+    ctx->r = NULL;
+    ctx->finished = 1;
+    if (r == NULL) {
+        return;
+    }
+    cairn_request_on_cancel(r, NULL, NULL);
+    if (aborted) {
+        cairn_response_stream_abort(r);
+    } else {
+        cairn_response_stream_end(r);
     }
 }
 
@@ -1351,7 +1504,9 @@ mod_proxy_release(mod_proxy_req_t *ctx, int reuse)
     mod_proxy_metric_conns(s, -1, 0);
     pc->req = NULL;
 
-    if (!reuse || up->keepalive == 0) {
+    if (!reuse || up->keepalive == 0 || s->dormant) {
+        /* A server whose address a lookup took away (Resolve) pools
+         * nothing: the slot may get another address. */
         mod_proxy_conn_close(pc);
         return;
     }

@@ -68,6 +68,11 @@ static void mod_proxy_hc_io_cb(evutil_socket_t fd, short what, void *arg);
 static void mod_proxy_hc_done(mod_proxy_check_t *ck, int ok,
                               const char *why, int err);
 static void mod_proxy_set_up(mod_proxy_server_t *s, int up);
+static void mod_proxy_conns_flush(evutil_socket_t fd, short what, void *arg);
+
+/* Connection gauge changes waiting for the end of the loop's turn. */
+static mod_proxy_server_t    *mod_proxy_conns_list;
+static struct event          *mod_proxy_conns_ev;
 
 
 /* ------------------------------------------------------------------ */
@@ -86,6 +91,7 @@ mod_proxy_health_init(cairn_server_t *srv, mod_proxy_upstream_t *ups)
     mod_proxy_upstream_t  *up;
     mod_proxy_shm_t       *shm;
     mod_proxy_shared_t    *slot;
+    mod_proxy_server_t    *s;
     size_t                 n = 0, i;
     void                  *base;
 
@@ -112,7 +118,12 @@ mod_proxy_health_init(cairn_server_t *srv, mod_proxy_upstream_t *ups)
     slot = base;
     for (up = ups; up != NULL; up = up->next) {
         for (i = 0; i < up->n; i++) {
-            up->servers[i]->sh = slot++;
+            s = up->servers[i];
+            s->sh = slot++;
+            if (s->dns != NULL && !s->dormant) {
+                /* Whose health it is (proxy_resolve.c). */
+                s->sh->addr_hash = mod_proxy_hash(&s->addr, s->addrlen, 1);
+            }
         }
     }
 
@@ -137,7 +148,9 @@ mod_proxy_health_init(cairn_server_t *srv, mod_proxy_upstream_t *ups)
 
     for (up = ups; up != NULL; up = up->next) {
         for (i = 0; i < up->n; i++) {
-            mod_proxy_set_up(up->servers[i], 1);
+            if (!up->servers[i]->dormant) {
+                mod_proxy_set_up(up->servers[i], 1);
+            }
         }
     }
 
@@ -257,20 +270,63 @@ mod_proxy_metric_response(mod_proxy_server_t *s, int status,
 }
 
 
+/*
+ * The connection gauges change twice a request (a pooled connection
+ * taken, then given back): the changes are summed per server and go
+ * out once per turn of the loop (mod_proxy_conns_flush, an event made
+ * active when the first change waits), so a keep-alive request that
+ * took and gave back its connection within the turn costs no gauge
+ * update at all.
+ */
 void
 mod_proxy_metric_conns(mod_proxy_server_t *s, int active, int idle)
 {
     if (mod_proxy_m_conns == NULL || s->sh == NULL) {
         return;
     }
-    if (active != 0) {
-        cairn_metric_add(mod_proxy_m_conns, (const char *[]) {
-                             s->up->name, s->name, "active", NULL },
-                         active);
+    s->d_active += active;
+    s->d_idle += idle;
+    if (s->conns_queued) {
+        return;
     }
-    if (idle != 0) {
-        cairn_metric_add(mod_proxy_m_conns, (const char *[]) {
-                             s->up->name, s->name, "idle", NULL }, idle);
+    s->conns_queued = 1;
+    s->conns_next = mod_proxy_conns_list;
+    mod_proxy_conns_list = s;
+    if (mod_proxy_conns_ev != NULL) {
+        if (s->conns_next == NULL) {
+            event_active(mod_proxy_conns_ev, EV_TIMEOUT, 0);
+        }
+    } else {
+        mod_proxy_conns_flush(-1, 0, NULL);
+    }
+}
+
+
+static void
+mod_proxy_conns_flush(evutil_socket_t fd, short what, void *arg)
+{
+    mod_proxy_server_t  *s;
+
+    (void) fd;
+    (void) what;
+    (void) arg;
+
+    while ((s = mod_proxy_conns_list) != NULL) {
+        mod_proxy_conns_list = s->conns_next;
+        s->conns_next = NULL;
+        s->conns_queued = 0;
+        if (s->d_active != 0) {
+            cairn_metric_add(mod_proxy_m_conns, (const char *[]) {
+                                 s->up->name, s->name, "active", NULL },
+                             s->d_active);
+        }
+        if (s->d_idle != 0) {
+            cairn_metric_add(mod_proxy_m_conns, (const char *[]) {
+                                 s->up->name, s->name, "idle", NULL },
+                             s->d_idle);
+        }
+        s->d_active = 0;
+        s->d_idle = 0;
     }
 }
 
@@ -392,6 +448,11 @@ mod_proxy_health_worker_init(mod_proxy_upstream_t *ups)
     size_t                 n = 0, k = 0;
 
     mod_proxy_hc_ups = ups;
+    mod_proxy_conns_ev = event_new(cairn_event_base(), -1, 0,
+                                   mod_proxy_conns_flush, NULL);
+    if (mod_proxy_conns_ev == NULL) {
+        return CAIRN_ERROR;
+    }
     for (up = ups; up != NULL; up = up->next) {
         n += up->hc.enabled;
     }
@@ -439,6 +500,11 @@ mod_proxy_health_worker_exit(void)
     mod_proxy_check_t  *ck;
     size_t              i;
 
+    if (mod_proxy_conns_ev != NULL) {
+        mod_proxy_conns_flush(-1, 0, NULL);
+        event_free(mod_proxy_conns_ev);
+        mod_proxy_conns_ev = NULL;
+    }
     for (i = 0; i < mod_proxy_hc_ntimers; i++) {
         event_free(mod_proxy_hc_timers[i]);
     }
@@ -468,6 +534,9 @@ mod_proxy_hc_timer_cb(evutil_socket_t fd, short what, void *arg)
 
     for (i = 0; i < up->n; i++) {
         s = up->servers[i];
+        if (s->dormant) {
+            continue;
+        }
         due = __atomic_load_n(&s->sh->hc_next_us, __ATOMIC_RELAXED);
         if (due > now_us) {
             continue;
@@ -638,6 +707,12 @@ mod_proxy_hc_done(mod_proxy_check_t *ck, int ok, const char *why, int err)
         if (__atomic_load_n(&sh->hc_down, __ATOMIC_RELAXED)
             && n >= (uint32_t) hc->passes)
         {
+            /* The checks are the better judge: a passive time out
+             * that the failures before them started ends too, or the
+             * server would stay out for fail_timeout after it is
+             * back. */
+            __atomic_store_n(&sh->fails, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&sh->down_until_us, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&sh->hc_down, 0, __ATOMIC_RELAXED);
             mod_proxy_set_up(s, 1);
             cairn_log_notice(NULL, "upstream \"%s\": server %s is up again "

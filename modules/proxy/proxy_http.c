@@ -354,6 +354,9 @@ mod_proxy_on_headers_complete(llhttp_t *h)
         return 1;
     }
     if (p->status < 200) {
+        if (p->status == 100) {
+            p->got_continue = 1;
+        }
         /* Interim: dropped, and it has no body whatever its headers
          * say (llhttp leaves that to the reader); 101 ends the parse
          * (HPE_PAUSED_UPGRADE). */

@@ -24,15 +24,22 @@ the test process, whose answer depends on the path:
 
 Every request is counted by path (hits) with its method.  Port and name
 are attributes; stop() shuts it down.  RawBackend accepts and closes
-(or resets) connections at once, for upstreams that fail.
+(or resets) connections at once, for upstreams that fail.  ProcBackend
+is a Backend in a process of its own (this file run as a script), for
+tests that kill it by its pid.  DnsServer is a small DNS responder on a
+loopback UDP port whose answers a test changes (Resolver, Resolve).
 """
 
 import hashlib
 import http.server
 import json
+import os
+import signal
 import socket
 import socketserver
 import struct
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -350,3 +357,122 @@ def refused_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+class ProcBackend:
+    """A Backend run by a python3 process of its own on port (0: any);
+    kill() ends it with SIGKILL, as a crash would: its sockets are
+    closed by the kernel, requests in flight cut."""
+
+    def __init__(self, name="b", port=0):
+        self.name = name
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), name, str(port)],
+            stdout=subprocess.PIPE)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("backend %s did not start" % name)
+        self.port = int(line)
+        self.pid = self.proc.pid
+        self.addr = "127.0.0.1:%d" % self.port
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.proc.stdout.close()
+
+    stop = kill
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+class DnsServer:
+    """Answers A queries for the names in `answers` (name -> list of
+    IPv4 addresses), AAAA with no address, other names NXDOMAIN;
+    failing=True answers SERVFAIL.  Counts the queries by name."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.answers = {}
+        self.failing = False
+        self.queries = {}
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def set(self, name, addrs):
+        with self.lock:
+            self.answers[name.lower()] = list(addrs)
+
+    def count(self, name):
+        with self.lock:
+            return self.queries.get(name.lower(), 0)
+
+    def _run(self):
+        while True:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except OSError:
+                return
+            try:
+                reply = self._answer(data)
+            except (IndexError, struct.error, UnicodeDecodeError):
+                continue
+            try:
+                self.sock.sendto(reply, peer)
+            except OSError:
+                return
+
+    def _answer(self, data):
+        qid, flags = struct.unpack("!HH", data[:4])
+        labels, i = [], 12
+        while data[i] != 0:
+            n = data[i]
+            labels.append(data[i + 1:i + 1 + n].decode())
+            i += 1 + n
+        qtype, qclass = struct.unpack("!HH", data[i + 1:i + 5])
+        question = data[12:i + 5]
+        name = ".".join(labels).lower()
+        with self.lock:
+            self.queries[name] = self.queries.get(name, 0) + 1
+            addrs = self.answers.get(name)
+            failing = self.failing
+        rd = flags & 0x0100
+        if failing:
+            rcode, records = 2, []
+        elif addrs is None:
+            rcode, records = 3, []
+        else:
+            rcode = 0
+            records = addrs if qtype == 1 else []
+        head = struct.pack("!HHHHHH", qid, 0x8000 | 0x0400 | rd | 0x0080
+                           | rcode, 1, len(records), 0, 0)
+        body = b""
+        for a in records:
+            body += struct.pack("!HHHIH", 0xC00C, 1, qclass, 1, 4)
+            body += socket.inet_aton(a)
+        return head + question + body
+
+    def stop(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+if __name__ == "__main__":
+    _b = Backend(sys.argv[1], port=int(sys.argv[2]))
+    sys.stdout.write("%d\n" % _b.port)
+    sys.stdout.flush()
+    _b.thread.join()

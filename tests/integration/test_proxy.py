@@ -15,9 +15,9 @@ import threading
 import time
 
 from cairntest import (Server, check, config_error, contains, eq, fail,
-                       main, not_contains, sanitizers, test)
-from proxytest import (PATTERN, Backend, RawBackend, StaleBackend,
-                       refused_port)
+                       main, not_contains, sanitizers, socket_owner, test)
+from proxytest import (PATTERN, Backend, DnsServer, ProcBackend,
+                       RawBackend, StaleBackend, refused_port)
 import proxytest
 
 
@@ -517,17 +517,155 @@ def test_status_below_100_is_502():
 
 @test
 def test_expect_100_continue_from_the_client():
+    """The body streams: Expect goes upstream, whose 100 (python's
+    http.server sends one) lets the client send its body."""
     with Backend("a") as b:
         s = proxy_server(one_location(b.addr))
         with s.conn() as c:
             c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\n"
                    b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            t0 = time.monotonic()
             r = c.read_response()
-            eq(r.status, 100, "100 Continue from cairn")
+            eq(r.status, 100, "100 Continue")
+            check(time.monotonic() - t0 < 0.8, "the 100 came after %.2f s, "
+                  "not from the upstream" % (time.monotonic() - t0))
+            c.send(b"hello")
+            doc = echo(c.read_response())
+        eq(doc["body_len"], 5, "body upstream")
+        eq(hdr(doc, "Expect"), "100-continue", "Expect upstream")
+    # Read whole first (ProxyRequestBuffering on): cairn answers the
+    # Expect itself and the upstream sees none.
+    with Backend("a") as b:
+        s = proxy_server(one_location(b.addr,
+                                      extra="    ProxyRequestBuffering on\n"))
+        with s.conn() as c:
+            c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            eq(c.read_response().status, 100, "100 Continue from cairn")
             c.send(b"hello")
             doc = echo(c.read_response())
         eq(doc["body_len"], 5, "body upstream")
         eq(hdr(doc, "Expect"), None, "no Expect upstream")
+
+
+class ExpectBackend:
+    """Reads a request head; mode "deny" answers 401 at once without
+    reading the body, "silent" ignores Expect and reads the body by its
+    length before answering 200 with its size.  Records the heads and
+    the body bytes it read."""
+
+    def __init__(self, mode):
+        self.mode = mode
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.addr = "127.0.0.1:%d" % self.srv.getsockname()[1]
+        self.heads = []
+        self.body_bytes = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,),
+                             daemon=True).start()
+
+    def _conn(self, c):
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                d = c.recv(65536)
+                if not d:
+                    return
+                data += d
+            head, rest = data.split(b"\r\n\r\n", 1)
+            self.heads.append(head.decode("latin-1"))
+            if self.mode == "deny":
+                c.sendall(b"HTTP/1.1 401 Unauthorized\r\n"
+                          b"WWW-Authenticate: Basic realm=\"x\"\r\n"
+                          b"Content-Length: 5\r\n\r\nnope\n")
+                time.sleep(1.0)
+                c.setblocking(False)
+                try:
+                    self.body_bytes += len(rest) + len(c.recv(65536))
+                except OSError:
+                    self.body_bytes += len(rest)
+                return
+            n = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(rest) < n:
+                d = c.recv(65536)
+                if not d:
+                    break
+                rest += d
+            self.body_bytes += len(rest)
+            body = b"%d\n" % len(rest)
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(body), body))
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
+        self.srv.close()
+
+
+@test
+def test_expect_answered_by_the_upstream_without_the_body():
+    """An upstream that answers 401 to an Expect: the client gets the
+    401, never a 100, and its body is not asked for nor passed on."""
+    up = ExpectBackend("deny")
+    try:
+        s = proxy_server(one_location(up.addr))
+        with s.conn() as c:
+            c.send(b"PUT /api/file HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 1000000\r\n"
+                   b"Expect: 100-continue\r\n\r\n")
+            r = c.read_response()
+            eq(r.status, 401, "status\n" + r.describe())
+            eq(r.body, b"nope\n", "body")
+            eq(r.header("WWW-Authenticate"), 'Basic realm="x"',
+               "WWW-Authenticate")
+            # The body never sent, the connection is not kept (what
+            # comes next could be the body or a new request).
+            check(c.closed_within(3), "the connection closes")
+        contains(up.heads[0], "Expect: 100-continue", "Expect upstream")
+        time.sleep(1.2)
+        eq(up.body_bytes, 0, "body bytes the upstream got")
+    finally:
+        up.stop()
+
+
+@test
+def test_expect_with_an_upstream_that_ignores_it():
+    """No 100 from the upstream: the client is told to go on after a
+    second anyway, and the body arrives."""
+    up = ExpectBackend("silent")
+    try:
+        s = proxy_server(one_location(up.addr))
+        with s.conn() as c:
+            c.send(b"POST /api/x HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+            t0 = time.monotonic()
+            r = c.read_response()
+            took = time.monotonic() - t0
+            eq(r.status, 100, "100 Continue")
+            check(0.7 < took < 4, "the 100 after %.2f s" % took)
+            c.send(b"hello")
+            r = c.read_response()
+            eq(r.status, 200, "status\n" + r.describe())
+            eq(r.body, b"5\n", "the upstream's count")
+            # The client connection goes on.
+            c.send(b"POST /api/x HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 3\r\n\r\nabc")
+            eq(c.read_response().body, b"3\n", "a second request")
+        contains(up.heads[0], "Expect: 100-continue", "Expect upstream")
+    finally:
+        up.stop()
 
 
 class EchoTunnel:
@@ -660,6 +798,167 @@ def test_websocket_tunnel_idle_timeout():
         eq(rest, b"", "closed by cairn")
         check(0.8 < took < 4, "closed after %.2f s idle" % took)
         check(up.closed.wait(5), "the upstream side closed too")
+    finally:
+        up.stop()
+
+
+class BulkTunnel:
+    """A WebSocket-like upstream for volume: after the 101, GET
+    /api/sink?n=N reads N bytes slowly (64 KiB every 2 ms) and answers
+    the sha256 of them in hex and a newline; /api/source?n=N sends N
+    bytes of a known pattern as fast as it can, then its sha256 line."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(8)
+        self.port = self.srv.getsockname()[1]
+        self.addr = "127.0.0.1:%d" % self.port
+        self.max_ahead = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(c,),
+                             daemon=True).start()
+
+    def _conn(self, c):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = c.recv(65536)
+            if not d:
+                c.close()
+                return
+            data += d
+        head, rest = data.split(b"\r\n\r\n", 1)
+        target = head.split(b" ")[1].decode()
+        n = int(target.split("n=")[1])
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n"
+                  b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        try:
+            if "/sink" in target:
+                h = hashlib.sha256(rest)
+                got = len(rest)
+                while got < n:
+                    d = c.recv(min(65536, n - got))
+                    if not d:
+                        break
+                    h.update(d)
+                    got += len(d)
+                    time.sleep(0.002)
+                c.sendall(b"%d %s\n" % (got, h.hexdigest().encode()))
+            else:
+                h = hashlib.sha256()
+                sent = 0
+                while sent < n:
+                    k = min(len(PATTERN), n - sent)
+                    c.sendall(PATTERN[:k])
+                    h.update(PATTERN[:k])
+                    sent += k
+                c.sendall(b"%d %s\n" % (sent, h.hexdigest().encode()))
+            c.recv(1)
+        except OSError:
+            pass
+        c.close()
+
+    def stop(self):
+        self.srv.close()
+
+
+def ws_open(s, path):
+    c = socket.create_connection(("127.0.0.1", s.port))
+    c.sendall(ws_request(path))
+    c.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        d = c.recv(4096)
+        check(d, "closed before the 101")
+        data += d
+    head, rest = data.split(b"\r\n\r\n", 1)
+    check(head.startswith(b"HTTP/1.1 101 "), "status: %r" % head[:40])
+    return c, rest
+
+
+@test
+def test_websocket_client_outruns_upstream():
+    """50 MiB from a client to an upstream that reads slowly: the
+    client is paused while 64 KiB wait for the upstream (no longer
+    closed after 1 MiB), the worker's RSS stays flat and every byte
+    arrives."""
+    up = BulkTunnel()
+    try:
+        s = proxy_server(one_location(up.addr))
+        pid = worker_pid(s)
+        rss0 = rss_kib(pid)
+        total = 50 << 20
+        c, rest = ws_open(s, "/api/sink?n=%d" % total)
+        block = os.urandom(1 << 20)
+        want = hashlib.sha256()
+        peak = rss0
+        c.settimeout(60)
+        for _ in range(50):
+            c.sendall(block)
+            want.update(block)
+            peak = max(peak, rss_kib(pid))
+        line = rest
+        while not line.endswith(b"\n"):
+            d = c.recv(4096)
+            if not d:
+                break
+            line += d
+        c.close()
+        eq(line.decode(), "%d %s\n" % (total, want.hexdigest()),
+           "what the upstream received")
+        if not sanitizers():
+            check(peak - rss0 < 16 * 1024, "RSS grew by %d KiB for 50 MiB"
+                  % (peak - rss0))
+    finally:
+        up.stop()
+
+
+@test
+def test_websocket_upstream_outruns_client():
+    """50 MiB from an upstream to a client that reads slowly: the
+    upstream is read only as the client drains, RSS flat, bytes
+    intact."""
+    up = BulkTunnel()
+    try:
+        s = proxy_server(one_location(up.addr))
+        pid = worker_pid(s)
+        rss0 = rss_kib(pid)
+        total = 50 << 20
+        c, rest = ws_open(s, "/api/source?n=%d" % total)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        h = hashlib.sha256(rest[:total])
+        got = len(rest)
+        tail = rest[total:]
+        peak = rss0
+        c.settimeout(30)
+        while got < total:
+            d = c.recv(min(262144, total - got))
+            check(d, "closed after %d bytes" % got)
+            h.update(d)
+            got += len(d)
+            if got % (1 << 20) < len(d):
+                peak = max(peak, rss_kib(pid))
+                time.sleep(0.005)
+        while not tail.endswith(b"\n"):
+            d = c.recv(4096)
+            if not d:
+                break
+            tail += d
+        c.close()
+        eq(tail.decode(), "%d %s\n" % (total, h.hexdigest()),
+           "what the upstream sent against what came")
+        if not sanitizers():
+            check(peak - rss0 < 16 * 1024, "RSS grew by %d KiB for 50 MiB"
+                  % (peak - rss0))
     finally:
         up.stop()
 
@@ -839,9 +1138,11 @@ def test_bad_config_lines():
                  "    ProxyPass http://127.0.0.1:99999/\n</Location>\n",
                  ["the port must be a number from 1 to 65535"],
                  line_of="ProxyPass", modules=())
-    config_error("LoadModule proxy\n<Location /a>\n"
-                 "    ProxyPass http://no-such-host.invalid/\n</Location>\n",
-                 ["does not resolve"], line_of="ProxyPass", modules=())
+    post_config_error("<Location /a>\n"
+                      "    ProxyPass http://no-such-host.invalid/\n"
+                      "</Location>\n", "ProxyPass",
+                      "ProxyPass http://no-such-host.invalid/: host "
+                      "\"no-such-host.invalid\" does not resolve")
     post_config_error("<Location /a>\n"
                       "    ProxyPass upstream://nowhere/\n</Location>\n",
                       "ProxyPass", "ProxyPass upstream://nowhere/: there "
@@ -1182,6 +1483,21 @@ def test_bad_upstream_config():
                  line_of="HealthCheck", modules=())
     post_config_error("<Upstream empty>\n</Upstream>\n", "<Upstream empty>",
                       "<Upstream empty> has no Server")
+    config_error(base + "<Upstream app>\n    Resolve sometimes\n"
+                 "</Upstream>\n", ["Resolve \"sometimes\": expected "
+                                    "every=TIME or off"],
+                 line_of="Resolve", modules=())
+    config_error(base + "Resolve every=10ms\n",
+                 ["Resolve every= is at least 100ms"], line_of="Resolve",
+                 modules=())
+    s = Server(conf="Resolver dns.example\n", modules=("proxy",))
+    p = s.run(["-t"])
+    eq(p.returncode, 1, "exit status of -t\n" + p.stderr)
+    contains(p.stderr, "Resolver \"dns.example\": expected an IP address",
+             "stderr of -t")
+    post_config_error("<Upstream app>\n    Server no-such-host.invalid:80\n"
+                      "</Upstream>\n", "Server no-such",
+                      "host \"no-such-host.invalid\" does not resolve")
 
 
 
@@ -1220,6 +1536,206 @@ def test_health_check_takes_a_server_out_and_back():
             eq(set(names(s, 4)), {"a", "b"}, "a is back")
         finally:
             a2.stop()
+
+
+def conn_per_worker(s, workers, tries=200):
+    """A keep-alive client connection held by each worker."""
+    got = {}
+    for _ in range(tries):
+        c = s.conn()
+        r = c.request("GET", "/api/id")
+        eq(r.status, 200, "status\n" + r.describe())
+        owner = socket_owner(s.port, c.sock, workers)
+        if owner is not None and owner not in got:
+            got[owner] = c
+            if len(got) == len(workers):
+                return got
+        else:
+            c.close()
+    fail("no connection to each of the workers %s after %d tries"
+         % (workers, tries))
+
+
+@test
+def test_killed_backend_with_health_checks_and_two_workers():
+    """A backend killed by its pid while clients of both workers keep
+    sending: out for both workers within interval x fails, no failure a
+    client sees (the GETs caught by the kill are retried on the other
+    server), back for both after `passes` good checks once restarted."""
+    with Backend("b") as b:
+        a = ProcBackend("a")
+        port = a.port
+        a_re = r"127\.0\.0\.1:%d" % port
+        s = proxy_server(upstream_conf(
+            [a.addr, b.addr],
+            extra="KeepAlive 4\nHealthCheck uri=/id interval=200ms "
+                  "timeout=500ms fails=2 passes=2"), workers=2)
+        try:
+            s.wait_workers(2)
+            workers = s.children()
+            conns = conn_per_worker(s, workers)
+            stop = threading.Event()
+            seen = {pid: [] for pid in conns}
+            errors = []
+
+            def client(pid, c):
+                try:
+                    while not stop.is_set():
+                        r = c.request("GET", "/api/id")
+                        if r.status != 200:
+                            errors.append("worker %d: %s" % (pid,
+                                                             r.describe()))
+                        seen[pid].append((time.monotonic(),
+                                          r.body.decode()))
+                        time.sleep(0.005)
+                except Exception as e:      # noqa: BLE001
+                    errors.append("worker %d: %r" % (pid, e))
+
+            threads = [threading.Thread(target=client, args=(pid, c),
+                                        daemon=True)
+                       for pid, c in conns.items()]
+            for t in threads:
+                t.start()
+            time.sleep(0.5)
+            for pid in conns:
+                eq({n for _, n in seen[pid]}, {"a", "b"},
+                   "servers seen through worker %d before the kill" % pid)
+
+            a.kill()
+            t0 = time.monotonic()
+            s.wait_log(r"\[warn\].*upstream \"app\": server %s is down "
+                       r"after 2 failed health checks" % a_re, timeout=5)
+            took = time.monotonic() - t0
+            check(took < 2.0, "out after %.2f s (interval x fails = 0.4 s)"
+                  % took)
+            time.sleep(0.2)
+            t_out = time.monotonic()
+            fails0 = len(re.findall(a_re + r": (connect\(\) failed|failed "
+                                    r"while)", s.log()))
+            time.sleep(1.0)
+            for pid in conns:
+                after = [n for t, n in seen[pid] if t > t_out]
+                check(len(after) >= 10, "worker %d answered %d requests "
+                      "while a was out" % (pid, len(after)))
+                eq(set(after), {"b"}, "servers through worker %d while a "
+                   "is out" % pid)
+            eq(len(re.findall(a_re + r": (connect\(\) failed|failed "
+                              r"while)", s.log())), fails0,
+               "requests that tried the server while it was out")
+
+            a = ProcBackend("a", port=port)
+            t1 = time.monotonic()
+            s.wait_log(r"\[notice\].*upstream \"app\": server %s is up "
+                       r"again after 2 good health checks" % a_re,
+                       timeout=5)
+            t_back = time.monotonic()
+            check(t_back - t1 < 3.0, "back after %.2f s (interval x passes "
+                  "= 0.4 s)" % (t_back - t1))
+            time.sleep(1.0)
+            stop.set()
+            for t in threads:
+                t.join(10)
+            for pid in conns:
+                after = [n for t, n in seen[pid] if t > t_back + 0.1]
+                eq(set(after), {"a", "b"}, "servers through worker %d once "
+                   "a is back" % pid)
+            eq(errors, [], "failures the clients saw")
+            for c in conns.values():
+                c.close()
+        finally:
+            a.kill()
+
+
+def two_addresses_one_port():
+    """Backends "one" on 127.0.0.2 and "two" on 127.0.0.3, same port."""
+    for _ in range(20):
+        one = Backend("one", host="127.0.0.2")
+        try:
+            two = Backend("two", host="127.0.0.3", port=one.port)
+            return one, two
+        except OSError:
+            one.stop()
+    fail("no port free on both 127.0.0.2 and 127.0.0.3")
+
+
+@test
+def test_resolve_follows_a_changing_name():
+    """Resolve every=: the name's address set grows and shrinks with
+    the answers of the Resolver; a failed lookup keeps the addresses and
+    is logged once."""
+    with DnsServer() as dns:
+        one, two = two_addresses_one_port()
+        port = one.port
+        name = "app.cairn.test"
+        try:
+            dns.set(name, ["127.0.0.2"])
+            s = proxy_server("Resolver %s\n" % dns.addr + upstream_conf(
+                ["%s:%d" % (name, port)], extra="Resolve every=300ms"),
+                workers=2)
+            # The load's own lookup (the system's) fails: the workers'
+            # first one, at once, gives the server.
+            contains(s.log(), "host \"%s\" does not resolve" % name,
+                     "the load's failed lookup")
+            s.wait_log(r"upstream \"app\": %s:%d resolves anew \(added: "
+                       r"127\.0\.0\.2:%d; removed: none\)"
+                       % (re.escape(name), port, port), timeout=5)
+            time.sleep(0.2)
+            eq(set(names(s, 6)), {"one"}, "servers with one address")
+
+            dns.set(name, ["127.0.0.3", "127.0.0.2"])
+            s.wait_log(r"added: 127\.0\.0\.3:%d; removed: none" % port,
+                       timeout=5)
+            time.sleep(0.5)
+            eq(set(names(s, 8)), {"one", "two"}, "servers with two")
+
+            dns.set(name, ["127.0.0.3"])
+            s.wait_log(r"added: none; removed: 127\.0\.0\.2:%d" % port,
+                       timeout=5)
+            time.sleep(0.5)
+            eq(set(names(s, 8)), {"two"}, "servers once .2 is gone")
+
+            dns.failing = True
+            s.wait_log(r"\[warn\].*upstream \"app\": looking up %s "
+                       r"failed" % re.escape(name), timeout=10)
+            q0 = dns.count(name)
+            time.sleep(1.5)
+            check(dns.count(name) > q0, "no lookup while failing")
+            eq(set(names(s, 6)), {"two"}, "servers while lookups fail")
+            # Once per worker, not once per lookup.
+            n_failed = s.log().count("looking up %s failed" % name)
+            check(1 <= n_failed <= 2, "failure logged %d times" % n_failed)
+
+            dns.failing = False
+            s.wait_log(r"looking up %s works again" % re.escape(name),
+                       timeout=5)
+            not_contains("\n".join(s.bad_log_lines()), "[error]",
+                         "error lines")
+        finally:
+            one.stop()
+            two.stop()
+
+
+@test
+def test_resolve_for_proxypass_http_name():
+    """Resolve at server scope applies to ProxyPass http://name."""
+    with DnsServer() as dns:
+        one, two = two_addresses_one_port()
+        port = one.port
+        name = "svc.cairn.test"
+        try:
+            dns.set(name, ["127.0.0.3"])
+            s = proxy_server("Resolver %s\nResolve every=200ms\n" % dns.addr
+                             + one_location("%s:%d" % (name, port),
+                                            url_path="/"))
+            s.wait_log(r"resolves anew \(added: 127\.0\.0\.3", timeout=5)
+            eq(s.get("/api/id").body, b"two", "served by .3")
+            dns.set(name, ["127.0.0.2"])
+            s.wait_log(r"added: 127\.0\.0\.2:%d; removed: 127\.0\.0\.3"
+                       % port, timeout=5)
+            eq(s.get("/api/id").body, b"one", "served by .2")
+        finally:
+            one.stop()
+            two.stop()
 
 
 @test
