@@ -250,8 +250,10 @@ def long_bodies_on_the_task_pool():
     """A long body is compressed on the task pool: a small request sent
     while it compresses is answered before the long one's first byte."""
     s = server("Compress gzip br zstd\nCompressLevel gzip 9\n")
+    # Large enough (10 MB) that gzip 9 takes well over 0.2 s even on an
+    # idle machine.
     big = b"".join(b"%08d the quick brown fox %d\n" % (i, i * 7919 % 100003)
-                   for i in range(100000))
+                   for i in range(300000))
     s.write("big.txt", big)
     s.start()
     try:
