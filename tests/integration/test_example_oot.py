@@ -4,16 +4,14 @@ default page, a second install and an uninstall that keep the files the
 admin changed; then a module built out of tree against the installed
 headers with pkg-config and loaded by path into the installed cairnd."""
 
-import atexit
 import glob
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 
 from cairntest import (Server, SRCDIR, BUILDDIR, check, eq, fail, main,
-                       need_modules, sanitizers, skip, test)
+                       need_modules, sanitizers, skip, test, tmpdir)
 
 need_modules("static")
 
@@ -48,7 +46,7 @@ def installed():
 
 def _install():
     check(BUILDDIR and SRCDIR, "CAIRN_BUILDDIR and CAIRN_SRCDIR are not set")
-    dest = tempfile.mkdtemp(prefix="cairntest.install.")
+    dest = tmpdir("install")
     _state["destdir"] = dest
     p = subprocess.run(["make", "-s", "-C", BUILDDIR, "install",
                         "DESTDIR=" + dest],
@@ -124,7 +122,7 @@ def _build_example():
     dest, prefix = installed()
     src = os.path.join(SRCDIR, "modules", "example", "mod_example.c")
     check(os.path.exists(src), "%s is missing" % src)
-    work = tempfile.mkdtemp(prefix="cairntest.oot.")
+    work = tmpdir("oot")
     _state["work"] = work
     shutil.copy(src, work)
     env = clean_env(PKG_CONFIG_PATH=os.path.dirname(_state["pc"]),
@@ -373,15 +371,6 @@ def test_uninstall_keeps_changed_config():
                                           "index.html"), recursive=True))
     eq(pages, [], "default pages left by make uninstall")
     _state["install_error"] = "the install was removed by make uninstall"
-
-
-def _remove_temporaries():
-    for k in ("destdir", "work"):
-        if k in _state:
-            shutil.rmtree(_state[k], ignore_errors=True)
-
-
-atexit.register(_remove_temporaries)
 
 
 if __name__ == "__main__":

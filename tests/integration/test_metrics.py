@@ -2,7 +2,6 @@
 several workers, histograms, reloads, promtool, a real Prometheus
 scraping it), hook timing with HookWarnTime, and the /status page."""
 
-import atexit
 import json
 import os
 import re
@@ -18,7 +17,7 @@ import urllib.request
 
 from cairntest import (Server, check, contains, eq, fail, free_port, main,
                        module_path, need_modules, shared, skip, slow_factor,
-                       test, version_h, TESTMODULEDIR, _clip)
+                       test, version_h, TESTMODULEDIR, TMP_PREFIX, _clip, at_end)
 
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS = "/usr/bin/prometheus"
@@ -385,7 +384,7 @@ class Prometheus:
     live = []
 
     def __init__(self, target_port):
-        self.tmp = tempfile.mkdtemp(prefix="cairntest-prom.")
+        self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX + "prom.")
         self.port = free_port()
         self.log_path = os.path.join(self.tmp, "prometheus.log")
         conf = os.path.join(self.tmp, "prometheus.yml")
@@ -468,7 +467,7 @@ class Prometheus:
             p.stop()
 
 
-atexit.register(Prometheus.stop_all)
+at_end(Prometheus.stop_all)
 
 
 @test
