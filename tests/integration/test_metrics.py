@@ -17,7 +17,8 @@ import urllib.request
 
 from cairntest import (Server, check, contains, eq, fail, free_port, main,
                        module_path, need_modules, shared, skip, slow_factor,
-                       test, version_h, TESTMODULEDIR, TMP_PREFIX, _clip, at_end)
+                       test, version_h, TESTMODULEDIR, TMP_PREFIX, _clip, at_end,
+                       not_contains)
 
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS = "/usr/bin/prometheus"
@@ -568,6 +569,24 @@ def test_status_page():
     hd = s.head("/status")
     eq(hd.status, 200, "status of HEAD /status")
     eq(hd.body, b"", "body of HEAD /status")
+    not_contains(h.text, "stylesheet", "the status page without "
+                 "StatusStylesheet")
+
+
+@test
+def test_status_stylesheet():
+    s = Server("LoadModule metrics\n"
+               "<Location /status>\n    Status on\n"
+               "    StatusStylesheet /css/site.css?a=1&b=<2>\n"
+               "</Location>\n")
+    s.start()
+    r = s.get("/status")
+    eq(r.status, 200, "status of /status")
+    contains(r.text, '<link rel="stylesheet" href="/css/site.css?a=1&amp;'
+             'b=&lt;2&gt;">\n</head>', "the status page's head")
+    r = s.get("/status?format=json")
+    eq(r.status, 200, "status of /status?format=json")
+    json.loads(r.text)
 
 
 if __name__ == "__main__":
