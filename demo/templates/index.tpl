@@ -18,4 +18,9 @@ the same answer as JSON:</p>
      -d '{"name":"Alice","email":"alice@example.com"}' http://127.0.0.1:8080/users
 curl -s 'http://127.0.0.1:8080/users?sort=-name'</pre>
 <p>With <code>--no-db</code> the resource answers 404.</p>
+<p>What the server is doing: <a href="/status">/status</a> (workers,
+connections, requests, modules; <a href="/status?format=json">as JSON</a>)
+and <a href="/metrics">/metrics</a> for Prometheus (<code>mod_metrics</code>),
+and every request in the access log printed on the console where
+<code>scripts/demo.sh</code> runs (<code>mod_log</code>).</p>
 {% end %}

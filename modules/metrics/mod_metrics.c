@@ -39,6 +39,7 @@
 typedef struct {
     int          metrics;
     int          status;
+    const char  *stylesheet;    /* StatusStylesheet: a URL, or NULL */
 } mod_metrics_conf_t;
 
 
@@ -116,6 +117,8 @@ static const cairn_directive_t  mod_metrics_directives[] = {
                          CAIRN_SCOPE_LOCATION, CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_FLAG("Status", mod_metrics_conf_t, status,
                          CAIRN_SCOPE_LOCATION, CAIRN_MERGE_REPLACE),
+    CAIRN_DIRECTIVE_ONE("StatusStylesheet", mod_metrics_conf_t, stylesheet,
+                        CAIRN_SCOPE_LOCATION, CAIRN_MERGE_REPLACE),
     CAIRN_DIRECTIVE_END
 };
 
@@ -377,17 +380,25 @@ mod_metrics_uptime(const mod_metrics_status_t *st)
 static int
 mod_metrics_status_html(cairn_request_t *r, const mod_metrics_status_t *st)
 {
-    static const char            head[] =
-        "<!DOCTYPE html>\n"
-        "<html>\n<head>\n<meta charset=\"utf-8\">\n"
-        "<title>cairn status</title>\n</head>\n<body>\n"
-        "<h1>cairn status</h1>\n";
+    const mod_metrics_conf_t    *conf;
     cairn_arena_t               *a;
+    const char                  *head;
     const mod_metrics_module_t  *mod;
     const mod_metrics_peer_t    *p;
     char                        *body, *rows, *peers;
 
     a = cairn_request_arena(r);
+    conf = cairn_request_conf(r, &mod_metrics_module);
+
+    head = cairn_arena_printf(a,
+        "<!DOCTYPE html>\n"
+        "<html>\n<head>\n<meta charset=\"utf-8\">\n"
+        "<title>cairn status</title>\n%s%s%s</head>\n<body>\n"
+        "<h1>cairn status</h1>\n",
+        conf->stylesheet != NULL ? "<link rel=\"stylesheet\" href=\"" : "",
+        conf->stylesheet != NULL
+            ? cairn_arena_html_escape(a, conf->stylesheet) : "",
+        conf->stylesheet != NULL ? "\">\n" : "");
 
     peers = "";
     for (p = st->peers; p != NULL; p = p->next) {

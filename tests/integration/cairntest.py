@@ -48,6 +48,15 @@ BUILDDIR = os.environ.get("CAIRN_BUILDDIR", "")
 # skips.  Test modules are always built by `make check`.
 OPTIONAL_MODULES = ("static", "example")
 
+# Every temporary file or directory a test makes is named TMP_PREFIX...
+# in the temporary directory ($TMPDIR or /tmp): the run's tag (set by
+# `make check`, whose check-local fails on any such name left after the
+# run), then this process's id.  Each test file removes what it made and
+# fails when a name of its own is still there at its end.
+TMP_TAG = os.environ.get("CAIRNTEST_TMP_TAG", "")
+TMP_PREFIX = "cairntest.%s%d." % (TMP_TAG + "." if TMP_TAG else "",
+                                 os.getpid())
+
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
@@ -606,7 +615,7 @@ class Server:
 
     def __init__(self, conf="", modules=("static",), base=True, workers=1,
                  args=(), cairnd=None, name="cairn.conf", env=None):
-        self.tmp = tempfile.mkdtemp(prefix="cairntest.")
+        self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX)
         self.docroot = os.path.join(self.tmp, "htdocs")
         os.mkdir(self.docroot)
         self.conf_path = os.path.join(self.tmp, name)
@@ -1182,6 +1191,49 @@ class Clients:
 # ----------------------------------------------------------------------
 
 _tests = []
+_tmpdirs = []
+_at_end = []
+
+
+def at_end(fn):
+    """Registers fn (a helper's cleanup: a database, a Prometheus) to run
+    when the test file's tests are done, before its temporary files are
+    checked; it runs at exit too, so it must bear running twice."""
+    _at_end.append(fn)
+    atexit.register(fn)
+    return fn
+
+
+def tmpdir(what):
+    """A new private temporary directory, removed when the test file
+    ends (after its servers are stopped)."""
+    d = tempfile.mkdtemp(prefix=TMP_PREFIX + what + ".")
+    _tmpdirs.append(d)
+    return d
+
+
+def _remove_tmpdirs():
+    while _tmpdirs:
+        shutil.rmtree(_tmpdirs.pop(), ignore_errors=True)
+
+
+def _tmp_leaks():
+    """Names of this process's temporary files still there; removed."""
+    top = tempfile.gettempdir()
+    try:
+        left = sorted(n for n in os.listdir(top) if n.startswith(TMP_PREFIX))
+    except OSError:
+        return []
+    for n in left:
+        path = os.path.join(top, n)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    return [os.path.join(top, n) for n in left]
 
 
 def test(fn):
@@ -1200,6 +1252,7 @@ def _cleanup_all(final=True):
             _problems.append("cleanup of %s failed: %s" % (s.tmp, e))
 
 
+atexit.register(_remove_tmpdirs)
 atexit.register(_cleanup_all)
 
 
@@ -1265,6 +1318,18 @@ def main():
         sys.stdout.flush()
     _cleanup_all()
     failed += _report_problems("shared server")
+    for fn in reversed(_at_end):
+        try:
+            fn()
+        except Exception as e:
+            _problems.append("cleanup %s failed: %s" % (fn.__name__, e))
+    failed += _report_problems("cleanup")
+    _remove_tmpdirs()
+    leaks = _tmp_leaks()
+    if leaks:
+        failed += 1
+        print("not ok - temporary files: left behind (now removed): %s"
+              % " ".join(leaks))
     print("# %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     if failed:
         sys.exit(1)

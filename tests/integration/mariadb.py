@@ -31,6 +31,13 @@ import sys
 import tempfile
 import time
 
+try:
+    # The tests' temporary names (cairntest.py), also when used alone.
+    from cairntest import TMP_PREFIX, at_end
+except ImportError:
+    TMP_PREFIX = "cairn-"
+    at_end = atexit.register
+
 SKIP = 77
 
 INSTALL_DB = (shutil.which("mariadb-install-db")
@@ -79,8 +86,8 @@ class MariaDBError(Exception):
 class MariaDB:
     """One private mariadbd: data directory, socket and port of its own."""
 
-    def __init__(self, prefix="cairn-mariadb."):
-        self.tmp = tempfile.mkdtemp(prefix=prefix)
+    def __init__(self, prefix="mariadb."):
+        self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX + prefix)
         os.chmod(self.tmp, 0o755)
         self.datadir = os.path.join(self.tmp, "data")
         self.socket = os.path.join(self.tmp, "mysqld.sock")
@@ -272,4 +279,4 @@ def _cleanup_all():
             pass
 
 
-atexit.register(_cleanup_all)
+at_end(_cleanup_all)

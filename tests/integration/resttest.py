@@ -31,7 +31,7 @@ def mariadb(tables=()):
     if _db is None:
         # Kept only once it is fully set up: a failed start must not
         # leave a half-made server to the next tests.
-        db = MariaDB(prefix="cairn-rest.")
+        db = MariaDB(prefix="rest.")
         try:
             db.start()
             db.create_app(APP_USER, APP_PASSWORD, APP_DB)

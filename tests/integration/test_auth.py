@@ -10,12 +10,11 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 from cairntest import (Server, check, contains, eq, fail, main, matches,
                        module_path, not_contains, output, run_cairnd,
-                       slow_factor, test)
+                       slow_factor, test, tmpdir)
 
 if module_path("auth") is None:
     print("1..0 # SKIP mod_auth was not built")
@@ -143,7 +142,7 @@ _keys = None
 def keys():
     global _keys
     if _keys is None:
-        _keys = Keys(tempfile.mkdtemp(prefix="cairntest-auth-keys."))
+        _keys = Keys(tmpdir("auth-keys"))
     return _keys
 
 

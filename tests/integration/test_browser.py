@@ -14,7 +14,7 @@ import tempfile
 import time
 
 from cairntest import (BUILDDIR, SRCDIR, check, contains, eq, in_ci, main,
-                       need_modules, skip, test)
+                       need_modules, skip, test, TMP_PREFIX)
 
 need_modules("static", "mysql", "rest", "template")
 
@@ -66,7 +66,7 @@ class Browser:
             check(not in_ci(), "python3-websocket is missing, and CI=true")
             skip("python3-websocket is missing")
         self.websocket = websocket
-        self.profile = tempfile.mkdtemp(prefix="cairn-chromium.")
+        self.profile = tempfile.mkdtemp(prefix=TMP_PREFIX + "chromium.")
         # Its chatter goes to a file: a pipe nobody reads would fill up
         # and stop it.
         self.err = open(os.path.join(self.profile, "stderr"), "w+b")

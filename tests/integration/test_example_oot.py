@@ -1,18 +1,17 @@
-"""A module built out of tree: `make install DESTDIR=…`, then build
-modules/example/mod_example.c against the installed headers with
-pkg-config, load it by path into the installed cairnd, and check the
-layout of the installed tree."""
+"""make install DESTDIR=…: the layout of the installed tree, the installed
+cairn.conf run as it is (its absolute paths moved under DESTDIR) with its
+default page, a second install and an uninstall that keep the files the
+admin changed; then a module built out of tree against the installed
+headers with pkg-config and loaded by path into the installed cairnd."""
 
-import atexit
 import glob
 import os
 import re
 import shutil
 import subprocess
-import tempfile
 
 from cairntest import (Server, SRCDIR, BUILDDIR, check, eq, fail, main,
-                       need_modules, sanitizers, skip, test)
+                       need_modules, sanitizers, skip, test, tmpdir)
 
 need_modules("static")
 
@@ -47,7 +46,7 @@ def installed():
 
 def _install():
     check(BUILDDIR and SRCDIR, "CAIRN_BUILDDIR and CAIRN_SRCDIR are not set")
-    dest = tempfile.mkdtemp(prefix="cairntest.install.")
+    dest = tmpdir("install")
     _state["destdir"] = dest
     p = subprocess.run(["make", "-s", "-C", BUILDDIR, "install",
                         "DESTDIR=" + dest],
@@ -57,6 +56,10 @@ def _install():
     if p.returncode != 0:
         fail("make install DESTDIR=%s failed (exit %d):\n%s"
              % (dest, p.returncode, p.stdout.decode(errors="replace")[-4000:]))
+    _state["install_output"] = p.stdout.decode(errors="replace")
+    # The workers of a server started as root run as the User of the
+    # installed cairn.conf (www-data), who must reach the DocumentRoot.
+    os.chmod(dest, 0o755)
     pcs = glob.glob(os.path.join(dest, "**", "pkgconfig", "cairn.pc"),
                     recursive=True)
     check(len(pcs) == 1, "want one installed cairn.pc, found %s" % pcs)
@@ -119,7 +122,7 @@ def _build_example():
     dest, prefix = installed()
     src = os.path.join(SRCDIR, "modules", "example", "mod_example.c")
     check(os.path.exists(src), "%s is missing" % src)
-    work = tempfile.mkdtemp(prefix="cairntest.oot.")
+    work = tmpdir("oot")
     _state["work"] = work
     shutil.copy(src, work)
     env = clean_env(PKG_CONFIG_PATH=os.path.dirname(_state["pc"]),
@@ -232,13 +235,142 @@ def test_example_greeting():
        "GET /hello/alice with ExampleGreeting hi")
 
 
-def _remove_temporaries():
-    for k in ("destdir", "work"):
-        if k in _state:
-            shutil.rmtree(_state[k], ignore_errors=True)
+def make_in_dest(target):
+    dest, _ = installed()
+    p = subprocess.run(["make", "-s", "-C", BUILDDIR, target,
+                        "DESTDIR=" + dest],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, env=clean_env(),
+                       timeout=600)
+    out = p.stdout.decode(errors="replace")
+    eq(p.returncode, 0, "make %s DESTDIR=%s exit status (output:\n%s)"
+       % (target, dest, out[-4000:]))
+    return out
 
 
-atexit.register(_remove_temporaries)
+def installed_conf():
+    return find_one("**/etc/cairn/cairn.conf", "etc/cairn/cairn.conf")
+
+
+def installed_server():
+    """A server running the installed cairnd on the installed cairn.conf,
+    with only what a DESTDIR install needs changed: its absolute paths
+    moved under DESTDIR, and Listen on a free loopback port."""
+    dest, _ = installed()
+    conf = installed_conf()
+    text = open(conf).read()
+    m = re.search(r"^ModuleDir (\S+)$", text, re.MULTILINE)
+    check(m, "the installed cairn.conf has no ModuleDir line:\n" + text)
+    m = re.search(r"^\s*DocumentRoot (\S+)$", text, re.MULTILINE)
+    check(m, "the installed cairn.conf has no DocumentRoot line:\n" + text)
+    docroot = dest + m.group(1)
+    check(os.path.isfile(os.path.join(docroot, "index.html")),
+          "make install created no %s/index.html" % docroot)
+    eq(len(re.findall(r"^Listen ", text, re.MULTILINE)), 1,
+       "Listen lines in the installed cairn.conf")
+    text = re.sub(r"^ModuleDir (\S+)$", lambda m: "ModuleDir " + dest
+                  + m.group(1), text, flags=re.MULTILINE)
+    text = re.sub(r"^(\s*)DocumentRoot (\S+)$", lambda m: m.group(1)
+                  + "DocumentRoot " + dest + m.group(2), text,
+                  flags=re.MULTILINE)
+    text = re.sub(r"^Listen .*$", "Listen 127.0.0.1:@PORT@", text,
+                  flags=re.MULTILINE)
+    text = text.replace("IncludeOptional conf.d/",
+                        "IncludeOptional %s/conf.d/" % os.path.dirname(conf))
+    cairnd = os.path.join(dest + installed()[1], "sbin", "cairnd")
+    return Server(base=False, modules=(), cairnd=cairnd, conf=text,
+                  workers=None)
+
+
+@test
+def test_install_output_quiet():
+    installed()
+    out = _state["install_output"]
+    for bad in ("LD_LIBRARY_PATH", "libtool --finish",
+                "Libraries have been installed"):
+        check(bad not in out, "make install prints libtool's advice (%r):\n%s"
+              % (bad, out[-3000:]))
+
+
+@test
+def test_installed_config_serves():
+    s = installed_server()
+    p = s.run(["-t"])
+    eq(p.returncode, 0, "cairnd -t on the installed cairn.conf: exit status"
+       " (%s)" % (p.stdout + p.stderr))
+    out = (p.stdout + p.stderr).strip().splitlines()
+    eq(len(out), 1, "lines printed by cairnd -t on the installed cairn.conf"
+       " (%r)" % out)
+    check(out[0].endswith("configuration OK"),
+          "cairnd -t prints %r, not OK" % out[0])
+    try:
+        s.start()
+    except Exception as e:
+        if sanitizers():
+            skip("the installed cairnd did not start in a sanitizer build "
+                 "(%s)" % str(e).splitlines()[0])
+        raise
+    r = s.get("/")
+    eq(r.status, 200, "GET / on the installed configuration")
+    check(b"cairn is running" in r.body,
+          "GET / is not the default page:\n%r" % r.body[:500])
+    check(b"admin-guide.md" in r.body, "the default page names no docs")
+    docdir = under("share/doc/cairn/modules")
+    check(under("share/doc/cairn/modules/static.md"),
+          "share/doc/cairn/modules/static.md is not installed (%s)" % docdir)
+    confd = open(os.path.join(os.path.dirname(installed_conf()), "conf.d",
+                              "10-static.conf")).read()
+    check(re.search(r"/share/doc/cairn/modules/static\.md", confd),
+          "the installed 10-static.conf does not name the installed "
+          "README:\n" + confd[:400])
+    check("@docdir@" not in confd, "@docdir@ left in the installed conf.d")
+
+
+@test
+def test_reinstall_keeps_changed_config():
+    conf = installed_conf()
+    confd = os.path.join(os.path.dirname(conf), "conf.d", "20-log.conf")
+    shipped = open(conf).read()
+    shipped_d = open(confd).read()
+    with open(conf, "a") as f:
+        f.write("# changed by the admin\n")
+    out = make_in_dest("install")
+    eq(open(conf).read(), shipped + "# changed by the admin\n",
+       "cairn.conf after a second make install")
+    check(os.path.exists(conf + ".default"),
+          "a second make install wrote no cairn.conf.default")
+    eq(open(conf + ".default").read(), shipped, "cairn.conf.default")
+    eq([l for l in out.splitlines() if "cairn.conf.default" in l and
+        "changed" in l].__len__(), 1,
+       "lines of make install's output about cairn.conf.default "
+       "(output:\n%s)" % out[-2000:])
+    eq(open(confd).read(), shipped_d, "an unchanged conf.d file")
+    check(not os.path.exists(confd + ".default"),
+          "an unchanged conf.d file got a .default")
+    # The default page exists now: a second install leaves it alone.
+    check("no default page" in out, "make install does not say it keeps "
+          "the existing DocumentRoot:\n" + out[-2000:])
+
+
+@test
+def test_uninstall_keeps_changed_config():
+    # Last: it removes the install the other tests use.
+    conf = installed_conf()
+    check(open(conf).read().endswith("# changed by the admin\n"),
+          "reinstall_keeps_changed_config did not run first")
+    confd = os.path.join(os.path.dirname(conf), "conf.d")
+    dest, prefix = installed()
+    make_in_dest("uninstall")
+    check(os.path.exists(conf), "make uninstall removed a changed cairn.conf")
+    check(not os.path.exists(conf + ".default"),
+          "make uninstall left cairn.conf.default")
+    left = sorted(os.listdir(confd)) if os.path.isdir(confd) else []
+    eq(left, [], "conf.d files left by make uninstall (all unchanged)")
+    check(not under("sbin/cairnd"), "make uninstall left sbin/cairnd")
+    pages = sorted(glob.glob(os.path.join(dest, "**", "www", "cairn",
+                                          "index.html"), recursive=True))
+    eq(pages, [], "default pages left by make uninstall")
+    _state["install_error"] = "the install was removed by make uninstall"
 
 
 if __name__ == "__main__":

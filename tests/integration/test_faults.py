@@ -39,7 +39,7 @@ import time
 from cairntest import (Clients, Conn, ProtocolError, Server, build_request,
                        check, children_of, contains, eq,
                        established_connections, in_ci, main, module_path,
-                       sanitizers, skip, test)
+                       sanitizers, skip, test, TMP_PREFIX)
 from resttest import tagged_resource, tagged_table
 
 BODY = "fault line\n" * 20
@@ -364,7 +364,7 @@ def test_access_log_disk_full():
     if shutil.which("mount") is None:
         check(not in_ci(), "mount(8) is missing, and CI=true")
         skip("mount(8) is missing")
-    mnt = tempfile.mkdtemp(prefix="cairn-full.")
+    mnt = tempfile.mkdtemp(prefix=TMP_PREFIX + "full.")
     p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs",
                         mnt], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)

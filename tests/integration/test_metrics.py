@@ -2,7 +2,6 @@
 several workers, histograms, reloads, promtool, a real Prometheus
 scraping it), hook timing with HookWarnTime, and the /status page."""
 
-import atexit
 import json
 import os
 import re
@@ -18,7 +17,8 @@ import urllib.request
 
 from cairntest import (Server, check, contains, eq, fail, free_port, main,
                        module_path, need_modules, shared, skip, slow_factor,
-                       test, version_h, TESTMODULEDIR, _clip)
+                       test, version_h, TESTMODULEDIR, TMP_PREFIX, _clip, at_end,
+                       not_contains)
 
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS = "/usr/bin/prometheus"
@@ -385,7 +385,7 @@ class Prometheus:
     live = []
 
     def __init__(self, target_port):
-        self.tmp = tempfile.mkdtemp(prefix="cairntest-prom.")
+        self.tmp = tempfile.mkdtemp(prefix=TMP_PREFIX + "prom.")
         self.port = free_port()
         self.log_path = os.path.join(self.tmp, "prometheus.log")
         conf = os.path.join(self.tmp, "prometheus.yml")
@@ -468,7 +468,7 @@ class Prometheus:
             p.stop()
 
 
-atexit.register(Prometheus.stop_all)
+at_end(Prometheus.stop_all)
 
 
 @test
@@ -569,6 +569,24 @@ def test_status_page():
     hd = s.head("/status")
     eq(hd.status, 200, "status of HEAD /status")
     eq(hd.body, b"", "body of HEAD /status")
+    not_contains(h.text, "stylesheet", "the status page without "
+                 "StatusStylesheet")
+
+
+@test
+def test_status_stylesheet():
+    s = Server("LoadModule metrics\n"
+               "<Location /status>\n    Status on\n"
+               "    StatusStylesheet /css/site.css?a=1&b=<2>\n"
+               "</Location>\n")
+    s.start()
+    r = s.get("/status")
+    eq(r.status, 200, "status of /status")
+    contains(r.text, '<link rel="stylesheet" href="/css/site.css?a=1&amp;'
+             'b=&lt;2&gt;">\n</head>', "the status page's head")
+    r = s.get("/status?format=json")
+    eq(r.status, 200, "status of /status?format=json")
+    json.loads(r.text)
 
 
 if __name__ == "__main__":
