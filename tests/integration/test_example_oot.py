@@ -255,7 +255,8 @@ def installed_conf():
 def installed_server():
     """A server running the installed cairnd on the installed cairn.conf,
     with only what a DESTDIR install needs changed: its absolute paths
-    moved under DESTDIR, and Listen on a free loopback port."""
+    (ModuleDir, DocumentRoot, PidFile, conf.d) moved under DESTDIR, and
+    Listen on a free loopback port."""
     dest, _ = installed()
     conf = installed_conf()
     text = open(conf).read()
@@ -273,6 +274,13 @@ def installed_server():
     text = re.sub(r"^(\s*)DocumentRoot (\S+)$", lambda m: m.group(1)
                   + "DocumentRoot " + dest + m.group(2), text,
                   flags=re.MULTILINE)
+    # The PidFile's directory is made by make install, under DESTDIR.
+    m = re.search(r"^PidFile (\S+)$", text, re.MULTILINE)
+    check(m, "the installed cairn.conf has no PidFile line:\n" + text)
+    check(os.path.isdir(dest + os.path.dirname(m.group(1))),
+          "make install made no %s" % os.path.dirname(m.group(1)))
+    text = re.sub(r"^PidFile (\S+)$", lambda m: "PidFile " + dest
+                  + m.group(1), text, flags=re.MULTILINE)
     text = re.sub(r"^Listen .*$", "Listen 127.0.0.1:@PORT@", text,
                   flags=re.MULTILINE)
     text = text.replace("IncludeOptional conf.d/",
