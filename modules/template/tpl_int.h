@@ -129,6 +129,7 @@ struct tpl_expr_s {
         struct {
             tpl_expr_t  *obj;
             const char  *name;
+            size_t       len;
         } attr;
         struct {
             tpl_expr_t  *obj;

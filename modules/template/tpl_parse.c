@@ -843,6 +843,7 @@ tpl_parse_postfix(tpl_parser_t *ps)
                 if (e == NULL) {
                     return NULL;
                 }
+                e->u.attr.len = ps->tok->len;
                 e->u.attr.name = tpl_pool_strndup(&ps->t->pool, ps->tok->s,
                                                   ps->tok->len);
                 if (e->u.attr.name == NULL) {

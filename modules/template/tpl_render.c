@@ -72,6 +72,9 @@ static int tpl_render_block(tpl_ctx_t *ctx, const tpl_node_t *n);
 static int tpl_render_value(tpl_ctx_t *ctx, const tpl_val_t *val);
 static int tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out);
 static void tpl_eval_member(tpl_val_t *out, tpl_val_t *c, json_t *v);
+static int tpl_eval_var(tpl_ctx_t *ctx, const tpl_expr_t *e,
+                        const tpl_var_t *var, const char *member,
+                        tpl_val_t *out);
 static int tpl_eval_cmp(tpl_ctx_t *ctx, const tpl_expr_t *e, json_t *a,
                         json_t *b);
 static int tpl_eval_loop(tpl_ctx_t *ctx, const tpl_expr_t *e,
@@ -556,36 +559,26 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
         return 0;
 
     case TPL_E_VAR:
-        var = tpl_lookup(ctx, e->u.name);
-        if (var != NULL && var->loop != NULL) {
-            return tpl_eval_loop(ctx, e, var->loop, NULL, out);
-        }
-        if (var != NULL) {
-            out->v = var->v;
-            return 0;
-        }
-        v = ctx->env->lookup != NULL
-            ? ctx->env->lookup(ctx->env->lookup_ctx, e->u.name) : NULL;
-        if (v == NULL && ctx->root != NULL) {
-            v = json_object_get(ctx->root, e->u.name);
-        }
-        if (v != NULL) {
-            out->v = v;
-        }
-        return 0;
+        return tpl_eval_var(ctx, e, tpl_lookup(ctx, e->u.name), NULL, out);
 
     case TPL_E_ATTR:
+        /* name.member looks name up once: loop.index is no object. */
         if (e->u.attr.obj->type == TPL_E_VAR) {
             var = tpl_lookup(ctx, e->u.attr.obj->u.name);
-            if (var != NULL && var->loop != NULL) {
-                return tpl_eval_loop(ctx, e, var->loop, e->u.attr.name,
-                                     out);
+            if (tpl_eval_var(ctx, e->u.attr.obj, var, e->u.attr.name, &a)
+                != 0)
+            {
+                return -1;
             }
-        }
-        if (tpl_eval(ctx, e->u.attr.obj, &a) != 0) {
+            if (var != NULL && var->loop != NULL) {
+                *out = a;
+                return 0;
+            }
+        } else if (tpl_eval(ctx, e->u.attr.obj, &a) != 0) {
             return -1;
         }
-        v = json_is_object(a.v) ? json_object_get(a.v, e->u.attr.name)
+        v = json_is_object(a.v) ? json_object_getn(a.v, e->u.attr.name,
+                                                   e->u.attr.len)
                                 : NULL;
         tpl_eval_member(out, &a, v);
         return 0;
@@ -675,6 +668,43 @@ tpl_eval(tpl_ctx_t *ctx, const tpl_expr_t *e, tpl_val_t *out)
         tpl_val_drop(&b);
         out->v = json_boolean(rc);
         return 0;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The value of the name e, whose variable (innermost first) is var or
+ * NULL: a loop's variable is the loop object, or its member when member
+ * is not NULL; else the caller's names (request, user...), else the
+ * data's member.
+ */
+static int
+tpl_eval_var(tpl_ctx_t *ctx, const tpl_expr_t *e, const tpl_var_t *var,
+             const char *member, tpl_val_t *out)
+{
+    json_t  *v = NULL;
+
+    out->v = json_null();
+    out->safe = 0;
+    out->owned = 0;
+
+    if (var != NULL && var->loop != NULL) {
+        return tpl_eval_loop(ctx, e, var->loop, member, out);
+    }
+    if (var != NULL) {
+        out->v = var->v;
+        return 0;
+    }
+    if (ctx->env->lookup != NULL) {
+        v = ctx->env->lookup(ctx->env->lookup_ctx, e->u.name);
+    }
+    if (v == NULL && ctx->root != NULL) {
+        v = json_object_get(ctx->root, e->u.name);
+    }
+    if (v != NULL) {
+        out->v = v;
     }
 
     return 0;
