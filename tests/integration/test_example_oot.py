@@ -361,6 +361,73 @@ def test_reinstall_keeps_changed_config():
 
 
 @test
+def test_prefix_install_serves():
+    """./configure --prefix=DIR && make && make install, in a copy of the
+    source tree: the installed cairnd -t on the installed cairn.conf,
+    untouched but for its Listen (and its conf.d named by path, since the
+    test runs a copy of it), prints only OK, and the server answers / with
+    the default page from DIR/var/www/cairn."""
+    if sanitizers():
+        skip("built and run once, by the build without sanitizers")
+    work = tmpdir("prefix")
+    os.chmod(work, 0o755)
+    src = os.path.join(work, "src")
+    prefix = os.path.join(work, "inst")
+    shutil.copytree(SRCDIR, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", "fuzz-work", "*.o", "*.lo", "*.la", ".libs", ".deps",
+        "autom4te.cache", "*.log", "*.trs"))
+    # A distcheck's source tree is read-only, and so is a copy of it.
+    subprocess.run(["chmod", "-R", "u+w", src], check=True)
+    env = clean_env()
+
+    def run(cmd, what, timeout=900):
+        p = subprocess.run(cmd, cwd=src, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+        if p.returncode != 0:
+            fail("%s failed (exit %d):\n%s" % (what, p.returncode,
+                 p.stdout.decode(errors="replace")[-4000:]))
+
+    # A copy of a tree configured in place: make it pristine first.
+    for left in ("config.status", "config.h", "Makefile"):
+        path = os.path.join(src, left)
+        if os.path.exists(path):
+            os.remove(path)
+    run(["./configure", "--prefix=" + prefix], "./configure --prefix")
+    run(["make", "-j2"], "make")
+    run(["make", "install"], "make install")
+    conf = os.path.join(prefix, "etc", "cairn", "cairn.conf")
+    check(os.path.exists(conf), "no %s" % conf)
+    page = os.path.join(prefix, "var", "www", "cairn", "index.html")
+    check(os.path.exists(page), "make install made no %s" % page)
+    text = open(conf).read()
+    check(prefix in text, "cairn.conf does not name the prefix:\n" + text)
+    eq(len(re.findall(r"^Listen ", text, re.MULTILINE)), 1,
+       "Listen lines in the installed cairn.conf")
+    text = re.sub(r"^Listen .*$", "Listen 127.0.0.1:@PORT@", text,
+                  flags=re.MULTILINE)
+    # The test's copy of cairn.conf lives elsewhere: conf.d by its path.
+    text = text.replace("IncludeOptional conf.d/",
+                        "IncludeOptional %s/conf.d/" % os.path.dirname(conf))
+    s = Server(base=False, modules=(), conf=text, workers=None,
+               cairnd=os.path.join(prefix, "sbin", "cairnd"))
+    p = s.run(["-t"])
+    out = (p.stdout + p.stderr).strip().splitlines()
+    eq((p.returncode, len(out)), (0, 1), "cairnd -t on the --prefix install "
+       "(%r)" % out)
+    check(out[0].endswith("configuration OK"), "cairnd -t prints %r" % out)
+    s.start()
+    r = s.get("/")
+    eq(r.status, 200, "GET / on the --prefix install")
+    check(b"cairn is running" in r.body,
+          "GET / is not the default page:\n%r" % r.body[:500])
+    s.stop()
+    check(not os.path.exists(os.path.join(prefix, "var", "run",
+                                          "cairn.pid")),
+          "the PidFile is left after the server stopped")
+
+
+@test
 def test_uninstall_keeps_changed_config():
     # Last: it removes the install the other tests use.
     conf = installed_conf()
