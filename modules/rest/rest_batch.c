@@ -602,7 +602,7 @@ mod_rest_batch_next(mod_rest_batch_t *b)
                     return;
                 }
                 if (ref != NULL) {
-                    json_object_iter_set(body, it, json_deep_copy(ref));
+                    json_object_iter_set_new(body, it, json_deep_copy(ref));
                 }
             }
             it = json_object_iter_next(body, it);
