@@ -170,40 +170,13 @@ echo "wrk:    taskset -c 1 wrk -t1 -c$conns -d$duration --latency -H 'Accept-Enc
 echo "rounds: $rounds, cairn, cairn-nocache and nginx interleaved"
 echo
 
-# p99 as microseconds, from wrk's "99%  1.23ms" line.
-to_us() {
-    awk -v v="$1" 'BEGIN {
-        n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-        if (u == "us") m = 1; else if (u == "ms") m = 1000;
-        else if (u == "s") m = 1000000; else if (u == "m") m = 60000000;
-        else m = 0
-        printf "%.0f", n * m }'
-}
-
 results=$tmp/results
 : > "$results"
 
 one_round() {
-    local name=$1 pid=$2 port=$3 round=$4 out before after
-    local rps reqs p99 p99us ticks cpu_us
-    before=$(cpu_ticks "$pid")
-    out=$(taskset -c 1 wrk -t1 -c"$conns" -d"$duration" --latency \
-        -H 'Accept-Encoding: gzip' "http://127.0.0.1:$port/data.json")
-    after=$(cpu_ticks "$pid")
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
-    reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
-    p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
-    if [ -z "$rps" ] || [ -z "$reqs" ] || [ "$reqs" = 0 ]; then
-        echo "$out" >&2
-        die "wrk failed against $name"
-    fi
-    if grep -q "Non-2xx or 3xx responses" <<< "$out"; then
-        echo "$out" >&2
-        die "$name answered errors during the round"
-    fi
-    p99us=$(to_us "${p99:-0us}")
-    ticks=$((after - before))
-    cpu_us=$(cpu_us_per "$ticks" "$reqs")
+    local name=$1 pid=$2 port=$3 round=$4
+    wrk_round "$name" "$pid" "http://127.0.0.1:$port/data.json" \
+        -H 'Accept-Encoding: gzip'
     printf '%-14s %5s %12s %10s %14s\n' "$name" "$round" "$rps" \
         "${p99:-?}" "$cpu_us"
     echo "$name $rps $p99us $cpu_us" >> "$results"

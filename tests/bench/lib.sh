@@ -65,15 +65,17 @@ to_us() {
         printf "%.0f", n * m }'
 }
 
-# wrk_round LABEL PID URL: one wrk run on the client CPU against URL
-# ($conns connections for $duration), with the CPU time PID (and its
-# children) spent meanwhile.  Sets rps, reqs, p99 (as wrk writes it),
+# wrk_round LABEL PID URL [WRK-ARGS...]: one wrk run on the client CPU
+# against URL ($conns connections for $duration, plus WRK-ARGS such as
+# -H 'Accept-Encoding: gzip'), with the CPU time PID (and its children)
+# spent meanwhile.  Sets rps, reqs, p99 (as wrk writes it),
 # p99us and cpu_us (per request); dies when wrk failed or any answer was
 # not 2xx/3xx, naming LABEL.
 wrk_round() {
     local label=$1 pid=$2 url=$3 out before after
+    shift 3
     before=$(cpu_ticks "$pid")
-    out=$($pin_client wrk -t1 -c"$conns" -d"$duration" --latency "$url")
+    out=$($pin_client wrk -t1 -c"$conns" -d"$duration" --latency "$@" "$url")
     after=$(cpu_ticks "$pid")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
     reqs=$(awk '/ requests in / { print $1 }' <<< "$out")
